@@ -1,0 +1,42 @@
+import type { MediaType } from '../processing/media-types.js';
+
+export type MediaRole = 'api' | 'worker' | 'all';
+
+/** The typed configuration every component receives by injection; built once at boot. */
+export interface AppConfig {
+  env: 'development' | 'production' | 'test';
+  role: MediaRole;
+  logLevel: string;
+  port: number;
+  dataDir: string;
+  /** Set at boot: from DATABASE_URL, or the embedded server's URL. */
+  databaseUrl?: string;
+  redisUrl?: string;
+  storage: {
+    driver: 'local' | 's3' | 'gcs';
+    s3: { endpoint?: string; region: string; bucket?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    gcs: { bucket?: string; projectId?: string; apiEndpoint?: string };
+  };
+  auth: {
+    jwtSecret?: string;
+    jwtPublicKey?: string;
+    jwksUrl?: string;
+    issuer?: string;
+    audience?: string;
+  };
+  /** Master keys in order; the first is current. */
+  masterKeys: { id: string; key: Buffer }[];
+  peers: { authUrl?: string; userUrl?: string; moderationUrl?: string };
+  moderationFailureMode: 'closed' | 'open';
+  clamavUrl?: string;
+  limits: {
+    quotaBytes: number;
+    dailyUploads: number;
+    requestsPerMinute: number;
+    uploadConcurrency: number;
+    uploadBytesPerSecond: number;
+    maxBytes: Record<MediaType, number>;
+  };
+}
+
+export const APP_CONFIG = Symbol('APP_CONFIG');

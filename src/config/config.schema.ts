@@ -1,0 +1,49 @@
+import Joi from 'joi';
+
+const MB = 1024 * 1024;
+const hostPort = Joi.string().pattern(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'host:port');
+
+/** Every environment variable of CONTRACT §5 (and the few operational ones), validated at once. */
+export const envSchema = Joi.object({
+  NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
+  MEDIA_ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
+  LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  PORT: Joi.number().port().default(3000),
+  DATA_DIR: Joi.string().default('./data'),
+  DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
+  REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  STORAGE_DRIVER: Joi.string().valid('local', 's3', 'gcs').default('local'),
+  S3_ENDPOINT: Joi.string().uri(),
+  S3_REGION: Joi.string().default('us-east-1'),
+  S3_BUCKET: Joi.string(),
+  S3_ACCESS_KEY_ID: Joi.string(),
+  S3_SECRET_ACCESS_KEY: Joi.string(),
+  S3_FORCE_PATH_STYLE: Joi.boolean().default(false),
+  GCS_BUCKET: Joi.string(),
+  GCS_PROJECT_ID: Joi.string(),
+  GCS_API_ENDPOINT: Joi.string().uri(),
+  AUTH_JWT_SECRET: Joi.string().min(32),
+  AUTH_JWT_PUBLIC_KEY: Joi.string().pattern(/-----BEGIN PUBLIC KEY-----/, 'PEM public key'),
+  AUTH_JWKS_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
+  AUTH_JWT_ISSUER: Joi.string(),
+  AUTH_JWT_AUDIENCE: Joi.string(),
+  MEDIA_MASTER_KEYS: Joi.string().pattern(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, 'keyId:base64(32 bytes)[,...]'),
+  AUTH_GRPC_URL: hostPort,
+  USER_GRPC_URL: hostPort,
+  MODERATION_GRPC_URL: hostPort,
+  MODERATION_FAILURE_MODE: Joi.string().valid('closed', 'open').default('closed'),
+  CLAMAV_URL: Joi.string().pattern(/^(tcp:\/\/[A-Za-z0-9.\-]+:\d{1,5}|\/.+)$/, 'tcp://host:port or a socket path'),
+  QUOTA_STORAGE_BYTES: Joi.number().integer().min(0).default(1024 * MB),
+  QUOTA_DAILY_UPLOADS: Joi.number().integer().min(0).default(100),
+  RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(1).default(60),
+  UPLOAD_CONCURRENCY_PER_USER: Joi.number().integer().min(1).default(3),
+  UPLOAD_BYTES_PER_SECOND: Joi.number().integer().min(1024).default(10 * MB),
+  MAX_IMAGE_BYTES: Joi.number().integer().min(1).default(25 * MB),
+  MAX_VIDEO_BYTES: Joi.number().integer().min(1).default(100 * MB),
+  MAX_AUDIO_BYTES: Joi.number().integer().min(1).default(50 * MB),
+  MAX_DOCUMENT_BYTES: Joi.number().integer().min(1).default(25 * MB),
+  MAX_ARCHIVE_BYTES: Joi.number().integer().min(1).default(50 * MB),
+})
+  .and('S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY')
+  .oxor('AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL')
+  .unknown(true);

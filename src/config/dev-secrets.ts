@@ -1,0 +1,30 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/**
+ * Development secrets live under DATA_DIR/secrets, are generated once and reused, so
+ * tokens and stored files survive a restart. Never used with NODE_ENV=production.
+ */
+export function devSecret(dataDir: string, name: string, generate: () => string): string {
+  const dir = join(dataDir, 'secrets');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const file = join(dir, name);
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+  }
+  const value = generate();
+  try {
+    writeFileSync(file, value + '\n', { mode: 0o600, flag: 'wx' });
+    return value;
+  } catch (error) {
+    // Another process generated it first: use theirs.
+    if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
+    throw error;
+  }
+}
+
+export const generateJwtSecret = (): string => randomBytes(48).toString('base64url');
+export const generateMasterKeys = (): string => `dev1:${randomBytes(32).toString('base64')}`;

@@ -1,0 +1,86 @@
+import { resolve } from 'node:path';
+import { envSchema } from './config.schema.js';
+import type { AppConfig } from './app-config.js';
+import { devSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
+
+export class ConfigError extends Error {}
+
+type Env = Record<string, string | undefined>;
+
+/** Validates the environment (all problems reported at once) and builds the typed config. */
+export function loadConfig(source: Env = process.env): AppConfig {
+  const { value: env, error } = envSchema.validate(source, { abortEarly: false, convert: true });
+  if (error) {
+    throw new ConfigError(`Invalid configuration:\n${error.details.map((d) => `  - ${d.message}`).join('\n')}`);
+  }
+  const production = env.NODE_ENV === 'production';
+  const missing: string[] = [];
+  const hasVerifier = env.AUTH_JWT_SECRET || env.AUTH_JWT_PUBLIC_KEY || env.AUTH_JWKS_URL;
+  if (production && !hasVerifier) missing.push('AUTH_JWT_SECRET (or AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL)');
+  if (production && !env.MEDIA_MASTER_KEYS) missing.push('MEDIA_MASTER_KEYS');
+  if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) missing.push('S3_BUCKET (STORAGE_DRIVER=s3)');
+  if (env.STORAGE_DRIVER === 'gcs' && !env.GCS_BUCKET) missing.push('GCS_BUCKET (STORAGE_DRIVER=gcs)');
+  if (missing.length) {
+    throw new ConfigError(`Missing configuration:\n${missing.map((name) => `  - ${name} is required`).join('\n')}`);
+  }
+  const dataDir = resolve(env.DATA_DIR);
+  const jwtSecret = env.AUTH_JWT_SECRET ?? (hasVerifier ? undefined : devSecret(dataDir, 'jwt-secret', generateJwtSecret));
+  const masterKeys = parseMasterKeys(env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys));
+  return {
+    env: env.NODE_ENV,
+    role: env.MEDIA_ROLE,
+    logLevel: env.LOG_LEVEL,
+    port: env.PORT,
+    dataDir,
+    databaseUrl: env.DATABASE_URL,
+    redisUrl: env.REDIS_URL,
+    storage: {
+      driver: env.STORAGE_DRIVER,
+      s3: {
+        endpoint: env.S3_ENDPOINT,
+        region: env.S3_REGION,
+        bucket: env.S3_BUCKET,
+        accessKeyId: env.S3_ACCESS_KEY_ID,
+        secretAccessKey: env.S3_SECRET_ACCESS_KEY,
+        forcePathStyle: env.S3_FORCE_PATH_STYLE,
+      },
+      gcs: { bucket: env.GCS_BUCKET, projectId: env.GCS_PROJECT_ID, apiEndpoint: env.GCS_API_ENDPOINT },
+    },
+    auth: {
+      jwtSecret,
+      jwtPublicKey: env.AUTH_JWT_PUBLIC_KEY,
+      jwksUrl: env.AUTH_JWKS_URL,
+      issuer: env.AUTH_JWT_ISSUER,
+      audience: env.AUTH_JWT_AUDIENCE,
+    },
+    masterKeys,
+    peers: { authUrl: env.AUTH_GRPC_URL, userUrl: env.USER_GRPC_URL, moderationUrl: env.MODERATION_GRPC_URL },
+    moderationFailureMode: env.MODERATION_FAILURE_MODE,
+    clamavUrl: env.CLAMAV_URL,
+    limits: {
+      quotaBytes: env.QUOTA_STORAGE_BYTES,
+      dailyUploads: env.QUOTA_DAILY_UPLOADS,
+      requestsPerMinute: env.RATE_LIMIT_PER_MINUTE,
+      uploadConcurrency: env.UPLOAD_CONCURRENCY_PER_USER,
+      uploadBytesPerSecond: env.UPLOAD_BYTES_PER_SECOND,
+      maxBytes: {
+        image: env.MAX_IMAGE_BYTES,
+        video: env.MAX_VIDEO_BYTES,
+        audio: env.MAX_AUDIO_BYTES,
+        document: env.MAX_DOCUMENT_BYTES,
+        archive: env.MAX_ARCHIVE_BYTES,
+      },
+    },
+  };
+}
+
+function parseMasterKeys(value: string): AppConfig['masterKeys'] {
+  const keys = value.split(',').map((entry) => {
+    const [id, b64] = entry.split(':');
+    const key = Buffer.from(b64, 'base64');
+    if (key.length !== 32) throw new ConfigError(`MEDIA_MASTER_KEYS: key "${id}" is not 32 bytes`);
+    return { id, key };
+  });
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('MEDIA_MASTER_KEYS: duplicate key id');
+  return keys;
+}

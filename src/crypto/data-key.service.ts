@@ -1,0 +1,66 @@
+import { randomUUID } from 'node:crypto';
+import { Injectable } from '@nestjs/common';
+import { KeysRepository } from '../db/keys.repository.js';
+import { Envelope, newDataKey, newSalt } from './envelope.js';
+import { KeyRing } from './key-ring.js';
+import { DecryptionError } from './segment-format.js';
+
+export interface FreshDataKey {
+  id: string;
+  key: Buffer;
+  masterKeyId: string;
+  wrapped: Buffer;
+}
+
+/** Issues data keys wrapped for their owner, unwraps them for reads, and re-wraps them on rotation. */
+@Injectable()
+export class DataKeyService {
+  private readonly envelope = new Envelope();
+
+  constructor(
+    private readonly ring: KeyRing,
+    private readonly keys: KeysRepository,
+  ) {}
+
+  async issue(ownerId: string): Promise<FreshDataKey> {
+    const id = randomUUID();
+    const key = newDataKey();
+    const master = this.ring.current;
+    const userKey = await this.envelope.userKey(master, ownerId, await this.keys.saltFor(ownerId, newSalt));
+    const wrapped = this.envelope.wrap(userKey, key, { dataKeyId: id, ownerId, masterKeyId: master.id });
+    return { id, key, masterKeyId: master.id, wrapped };
+  }
+
+  async open(dataKeyId: string): Promise<Buffer> {
+    const row = await this.keys.findDataKey(dataKeyId);
+    if (!row) throw new DecryptionError('data key missing');
+    const master = this.ring.get(row.masterKeyId);
+    const userKey = await this.envelope.userKey(master, row.ownerId, await this.keys.saltFor(row.ownerId, newSalt));
+    return this.envelope.unwrap(userKey, Buffer.from(row.wrapped), { dataKeyId: row.id, ownerId: row.ownerId, masterKeyId: row.masterKeyId });
+  }
+
+  /**
+   * Re-wraps every data key not under the current master key, in batches; blobs are not
+   * touched. Safe to stop and run again: each key is updated alone and only if unchanged.
+   */
+  async rotateAll(onProgress: (done: number) => void = () => {}, batchSize = 200): Promise<{ rewrapped: number }> {
+    const current = this.ring.current;
+    let rewrapped = 0;
+    let after: string | undefined;
+    for (;;) {
+      const batch = await this.keys.staleDataKeys(current.id, after, batchSize);
+      if (!batch.length) return { rewrapped };
+      for (const row of batch) {
+        const context = { dataKeyId: row.id, ownerId: row.ownerId };
+        const salt = await this.keys.saltFor(row.ownerId, newSalt);
+        const oldKey = await this.envelope.userKey(this.ring.get(row.masterKeyId), row.ownerId, salt);
+        const dataKey = this.envelope.unwrap(oldKey, Buffer.from(row.wrapped), { ...context, masterKeyId: row.masterKeyId });
+        const newKey = await this.envelope.userKey(current, row.ownerId, salt);
+        const wrapped = this.envelope.wrap(newKey, dataKey, { ...context, masterKeyId: current.id });
+        if (await this.keys.rewrap(row.id, row.masterKeyId, current.id, wrapped)) rewrapped++;
+      }
+      after = batch[batch.length - 1].id;
+      onProgress(rewrapped);
+    }
+  }
+}

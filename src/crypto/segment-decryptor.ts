@@ -1,0 +1,95 @@
+import { createDecipheriv } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { type BlobHeader, decodeHeader, DecryptionError, HEADER_BYTES, segmentNonce, TAG_BYTES } from './segment-format.js';
+
+export interface DecryptorOptions {
+  key: Buffer;
+  /** The data key id the blob must carry. */
+  dataKeyId: string;
+  /** The header, when the stream starts at a segment (ranged reads); else it is read from the stream. */
+  header?: Buffer;
+  /** Index of the first segment in the stream. */
+  firstSegment?: number;
+  /** How many segments the stream must hold (or how to tell from the header's segment size). */
+  segments: number | ((segmentSize: number) => number);
+  /** Whether the stream's last segment is the blob's last one. */
+  endsAtFinal?: boolean;
+}
+
+/**
+ * Opens segments one at a time and releases a segment's plaintext only after its tag
+ * verified: a tampered, truncated, reordered or foreign segment ends the stream with a
+ * DecryptionError before any of its bytes are pushed.
+ */
+export class SegmentDecryptor extends Transform {
+  private headerBytes?: Buffer;
+  private header?: BlobHeader;
+  private chunks: Buffer[] = [];
+  private buffered = 0;
+  private index: number;
+  private opened = 0;
+
+  constructor(private readonly options: DecryptorOptions) {
+    super();
+    this.index = options.firstSegment ?? 0;
+    if (options.header) this.acceptHeader(options.header);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    try {
+      this.chunks.push(chunk);
+      this.buffered += chunk.length;
+      if (!this.header && this.buffered >= HEADER_BYTES) this.acceptHeader(this.takeBytes(HEADER_BYTES));
+      const unit = this.header ? this.header.segmentSize + TAG_BYTES : Infinity;
+      // Hold back a full unit until more arrives: only the stream's end says which is last.
+      while (this.buffered > unit) this.open(this.takeBytes(unit), false);
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  override _flush(done: TransformCallback): void {
+    try {
+      if (!this.header) throw new DecryptionError('truncated header');
+      const final = this.options.endsAtFinal ?? true;
+      this.open(this.takeBytes(this.buffered), final);
+      const expected = typeof this.options.segments === 'function' ? this.options.segments(this.header.segmentSize) : this.options.segments;
+      if (this.opened !== expected) throw new DecryptionError('wrong number of segments');
+      done();
+    } catch (error) {
+      done(error as Error);
+    }
+  }
+
+  private acceptHeader(bytes: Buffer): void {
+    const header = decodeHeader(bytes);
+    if (header.dataKeyId !== this.options.dataKeyId) throw new DecryptionError('header belongs to another file');
+    this.headerBytes = bytes;
+    this.header = header;
+  }
+
+  private open(unit: Buffer, last: boolean): void {
+    const header = this.header!;
+    if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES) throw new DecryptionError('truncated segment');
+    if (!last && unit.length !== header.segmentSize + TAG_BYTES) throw new DecryptionError('short segment');
+    const decipher = createDecipheriv('aes-256-gcm', this.options.key, segmentNonce(header.noncePrefix, this.index++, last));
+    decipher.setAAD(this.headerBytes!);
+    decipher.setAuthTag(unit.subarray(unit.length - TAG_BYTES));
+    const plain = decipher.update(unit.subarray(0, unit.length - TAG_BYTES));
+    try {
+      decipher.final();
+    } catch {
+      throw new DecryptionError(`segment ${this.index - 1} failed authentication`);
+    }
+    this.opened++;
+    if (plain.length > 0) this.push(plain);
+  }
+
+  private takeBytes(n: number): Buffer {
+    const all = this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
+    this.chunks = n < all.length ? [all.subarray(n)] : [];
+    this.buffered -= n;
+    return all.subarray(0, n);
+  }
+}

@@ -1,0 +1,56 @@
+import { createCipheriv, randomBytes } from 'node:crypto';
+import { Transform, type TransformCallback } from 'node:stream';
+import { DEFAULT_SEGMENT_BYTES, encodeHeader, NONCE_PREFIX_BYTES, segmentNonce } from './segment-format.js';
+
+export interface EncryptorOptions {
+  key: Buffer;
+  dataKeyId: string;
+  segmentSize?: number;
+  /** Only for test vectors: a fixed nonce prefix. */
+  noncePrefix?: Buffer;
+}
+
+/** Seals a plaintext stream as header + segments (see segment-format.ts). */
+export class SegmentEncryptor extends Transform {
+  private readonly header: Buffer;
+  private readonly noncePrefix: Buffer;
+  private readonly pending: Buffer;
+  private filled = 0;
+  private index = 0;
+
+  constructor(private readonly options: EncryptorOptions) {
+    super();
+    const segmentSize = options.segmentSize ?? DEFAULT_SEGMENT_BYTES;
+    this.noncePrefix = options.noncePrefix ?? randomBytes(NONCE_PREFIX_BYTES);
+    this.header = encodeHeader({ segmentSize, noncePrefix: this.noncePrefix, dataKeyId: options.dataKeyId });
+    this.pending = Buffer.allocUnsafe(segmentSize);
+    this.push(this.header);
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    let at = 0;
+    while (at < chunk.length) {
+      // A full segment is sealed only once a later byte proves it is not the last.
+      if (this.filled === this.pending.length) this.seal(false);
+      const n = chunk.copy(this.pending, this.filled, at);
+      this.filled += n;
+      at += n;
+    }
+    done();
+  }
+
+  override _flush(done: TransformCallback): void {
+    this.seal(true);
+    done();
+  }
+
+  private seal(last: boolean): void {
+    const cipher = createCipheriv('aes-256-gcm', this.options.key, segmentNonce(this.noncePrefix, this.index++, last));
+    cipher.setAAD(this.header);
+    const body = cipher.update(this.pending.subarray(0, this.filled));
+    cipher.final();
+    this.push(body);
+    this.push(cipher.getAuthTag());
+    this.filled = 0;
+  }
+}

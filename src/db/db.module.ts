@@ -1,0 +1,12 @@
+import { Global, Module } from '@nestjs/common';
+import { KeysRepository } from './keys.repository.js';
+import { MediaRepository } from './media.repository.js';
+import { PrismaService } from './prisma.service.js';
+import { UsageRepository } from './usage.repository.js';
+
+@Global()
+@Module({
+  providers: [PrismaService, MediaRepository, UsageRepository, KeysRepository],
+  exports: [PrismaService, MediaRepository, UsageRepository, KeysRepository],
+})
+export class DbModule {}

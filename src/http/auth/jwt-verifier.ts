@@ -1,0 +1,51 @@
+import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
+import type { AppConfig } from '../../config/app-config.js';
+import { MediaError } from '../../errors.js';
+import type { Caller } from '../../media/media.service.js';
+
+const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
+const ASYMMETRIC = ['RS256', 'ES256'];
+
+/** Verifies bearer tokens locally as CONTRACT §1 says: HS256 secret, PEM public key, or JWKS. */
+export class JwtVerifier {
+  private readonly secret?: Uint8Array;
+  private readonly publicKeys = new Map<string, Promise<CryptoKey>>();
+  private readonly jwks?: JWTVerifyGetKey;
+
+  constructor(private readonly auth: AppConfig['auth']) {
+    if (auth.jwtSecret) this.secret = new TextEncoder().encode(auth.jwtSecret);
+    if (auth.jwksUrl) this.jwks = createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
+  }
+
+  async verify(token: string): Promise<Caller> {
+    let payload: JWTPayload;
+    try {
+      ({ payload } = await jwtVerify(token, this.keyFor, {
+        algorithms: this.algorithms(),
+        issuer: this.auth.issuer,
+        audience: this.auth.audience,
+        requiredClaims: ['sub', 'exp'],
+      }));
+    } catch {
+      throw new MediaError('UNAUTHORIZED', 'The token is invalid or expired');
+    }
+    if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
+    const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
+    return { id: payload.sub, roles };
+  }
+
+  private algorithms(): string[] {
+    return [...(this.secret ? ['HS256'] : []), ...(this.auth.jwtPublicKey || this.jwks ? ASYMMETRIC : [])];
+  }
+
+  private readonly keyFor: JWTVerifyGetKey = async (header, token) => {
+    if (header.alg === 'HS256' && this.secret) return this.secret;
+    if (this.auth.jwtPublicKey) {
+      const alg = header.alg as string;
+      if (!this.publicKeys.has(alg)) this.publicKeys.set(alg, importSPKI(this.auth.jwtPublicKey, alg));
+      return this.publicKeys.get(alg)!;
+    }
+    if (this.jwks) return this.jwks(header, token);
+    throw new Error('no key for this algorithm');
+  };
+}

@@ -1,0 +1,113 @@
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { Request, Response } from 'express';
+import { pipeline } from 'node:stream/promises';
+import { MediaError } from '../errors.js';
+import { MediaService, type Caller } from '../media/media.service.js';
+import { UploadService } from '../media/upload.service.js';
+import { toMediaView } from '../media/media-view.js';
+import { CurrentUser } from './auth/decorators.js';
+import { matchesIfNoneMatch, setDownloadHeaders } from './download.js';
+import { ErrorDto, MediaDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
+import { parseRange } from './range.js';
+
+const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
+const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, key, descriptor) => {
+  for (const decorator of decorators) decorator(target, key, descriptor);
+};
+
+@ApiTags('media')
+@ApiBearerAuth()
+@ApiExtraModels(TypeUsageDto)
+@Controller('api/v1/media')
+export class MediaController {
+  constructor(
+    private readonly uploads: UploadService,
+    @Inject(MediaService) private readonly media: MediaService,
+  ) {}
+
+  @Post('upload')
+  @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
+  @ApiConsumes('multipart/form-data')
+  @ApiBody({ type: UploadDto })
+  @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
+  @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
+  @apply(...errors(400, 401, 413, 415, 422, 429, 503, 507))
+  async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+    const result = await this.uploads.upload(req, user.id);
+    res.status(result.status).json(result.media);
+  }
+
+  @Get('storage')
+  @ApiOperation({ summary: "The caller's storage usage and limits" })
+  @ApiResponse({ status: 200, type: StorageDto })
+  @apply(...errors(401, 429))
+  storage(@CurrentUser() user: Caller): Promise<StorageDto> {
+    return this.media.storage(user);
+  }
+
+  @Get(':id/metadata')
+  @ApiOperation({ summary: 'The Media object' })
+  @ApiResponse({ status: 200, type: MediaDto })
+  @apply(...errors(400, 401, 404, 429))
+  async metadata(@Param('id') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
+    return toMediaView(await this.media.visible(id, user));
+  }
+
+  @Get(':id')
+  @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
+  @ApiProduces('application/octet-stream')
+  @ApiHeader({ name: 'Range', required: false, description: 'bytes=start-end (one range; several ranges answer 200 with the whole body)' })
+  @ApiResponse({ status: 200, description: 'The whole file' })
+  @ApiResponse({ status: 206, description: 'The requested range' })
+  @ApiResponse({ status: 304, description: 'If-None-Match matched' })
+  @apply(...errors(400, 401, 404, 409, 416, 429))
+  async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const media = await this.media.visible(id, user);
+    this.media.assertReady(media);
+    const size = Number(media.size);
+    const etag = `"${media.sha256}"`;
+    if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
+      res.status(304).setHeader('ETag', etag);
+      res.end();
+      return;
+    }
+    const ifRange = req.headers['if-range'];
+    const request = ifRange && ifRange !== etag ? ({ kind: 'none' } as const) : parseRange(req.headers.range, size);
+    if (request.kind === 'unsatisfiable') {
+      res.setHeader('Content-Range', `bytes */${size}`);
+      throw new MediaError('RANGE_NOT_SATISFIABLE');
+    }
+    const range = request.kind === 'single' ? request.range : undefined;
+    setDownloadHeaders(res, { mimeType: media.mimeType, name: media.originalName, etag });
+    const body = await this.media.open(media, range);
+    if (range) {
+      res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
+      res.setHeader('Content-Length', String(range.end - range.start + 1));
+    } else {
+      res.status(200).setHeader('Content-Length', String(size));
+    }
+    await sendBody(body, res);
+  }
+
+  @Delete(':id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
+  @ApiResponse({ status: 204 })
+  @apply(...errors(400, 401, 404, 429))
+  async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
+    await this.media.delete(id, user);
+  }
+}
+
+/** Streams the body; a failure before the first byte becomes an error response, after it a cut connection. */
+async function sendBody(body: NodeJS.ReadableStream, res: Response): Promise<void> {
+  try {
+    await pipeline(body, res);
+  } catch (error) {
+    if (!res.headersSent) {
+      for (const name of ['Content-Type', 'Content-Disposition', 'Content-Length', 'Content-Range', 'ETag']) res.removeHeader(name);
+    }
+    throw error;
+  }
+}

@@ -1,0 +1,36 @@
+import type { MediaRecord } from '../db/media.repository.js';
+
+/** The Media object of CONTRACT §2. */
+export interface MediaView {
+  id: string;
+  ownerId: string;
+  type: string;
+  status: string;
+  mimeType: string;
+  originalMimeType: string;
+  originalName: string;
+  originalSize: number;
+  size: number;
+  sha256: string;
+  metadata: Record<string, unknown>;
+  previews: { size: number; width: number; height: number; mimeType: string }[];
+  createdAt: string;
+}
+
+export function toMediaView(media: MediaRecord): MediaView {
+  return {
+    id: media.id,
+    ownerId: media.ownerId,
+    type: media.type,
+    status: media.status,
+    mimeType: media.mimeType,
+    originalMimeType: media.originalMimeType,
+    originalName: media.originalName,
+    originalSize: Number(media.originalSize),
+    size: Number(media.size),
+    sha256: media.sha256,
+    metadata: (media.metadata ?? {}) as Record<string, unknown>,
+    previews: media.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: p.mimeType })),
+    createdAt: media.createdAt.toISOString(),
+  };
+}

@@ -1,0 +1,29 @@
+import { join } from 'node:path';
+import { Module, type OnModuleDestroy } from '@nestjs/common';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { EncryptedBlobs } from './encrypted-blobs.js';
+import { LIMITER } from './limits/limiter.js';
+import { MemoryLimiter } from './limits/memory-limiter.js';
+import { MediaService } from './media.service.js';
+import { SweeperService } from './sweeper.service.js';
+import { TempFiles } from './temp-files.js';
+import { UploadService } from './upload.service.js';
+
+@Module({
+  providers: [
+    { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
+    { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
+    EncryptedBlobs,
+    UploadService,
+    MediaService,
+    SweeperService,
+  ],
+  exports: [UploadService, MediaService, SweeperService, LIMITER, TempFiles],
+})
+export class MediaModule implements OnModuleDestroy {
+  constructor(private readonly temp: TempFiles) {}
+
+  onModuleDestroy(): void {
+    this.temp.close();
+  }
+}

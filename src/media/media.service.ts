@@ -1,0 +1,82 @@
+import { Inject, Injectable } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { MediaRepository, type MediaRecord } from '../db/media.repository.js';
+import { UsageRepository } from '../db/usage.repository.js';
+import { MediaError } from '../errors.js';
+import { MEDIA_TYPES } from '../processing/media-types.js';
+import type { ByteRange } from '../storage/blob-store.js';
+import { EncryptedBlobs } from './encrypted-blobs.js';
+
+export interface Caller {
+  id: string;
+  roles: string[];
+}
+
+const PRIVILEGED = ['admin', 'moderator'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+export function isPrivileged(caller: Caller): boolean {
+  return caller.roles.some((role) => PRIVILEGED.includes(role));
+}
+
+/** The Storage object of CONTRACT §2. */
+export interface StorageView {
+  usedBytes: number;
+  limitBytes: number;
+  fileCount: number;
+  uploadsToday: number;
+  dailyUploadLimit: number;
+  byType: Record<string, { count: number; bytes: number }>;
+}
+
+/** Reading, deleting and accounting for stored media, with the access rule in one place. */
+@Injectable()
+export class MediaService {
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly media: MediaRepository,
+    private readonly usage: UsageRepository,
+    private readonly blobs: EncryptedBlobs,
+  ) {}
+
+  /** The media if the caller may see it; anything else is indistinguishable from absent. */
+  async visible(id: string, caller: Caller): Promise<MediaRecord> {
+    if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The media id must be a UUID');
+    const media = await this.media.findById(id.toLowerCase());
+    if (!media || (media.ownerId !== caller.id && !isPrivileged(caller))) throw new MediaError('NOT_FOUND', 'Media not found');
+    return media;
+  }
+
+  assertReady(media: MediaRecord): void {
+    if (media.status === 'processing') throw new MediaError('MEDIA_NOT_READY', undefined, { retryAfter: 5 });
+    if (media.status === 'failed') throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
+  }
+
+  /** The stored file's plaintext, or the inclusive range of it. */
+  open(media: MediaRecord, range?: ByteRange): Promise<Readable> {
+    return this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) }, range);
+  }
+
+  async delete(id: string, caller: Caller): Promise<void> {
+    const media = await this.visible(id, caller);
+    const blobKeys = await this.media.delete(media.id);
+    if (!blobKeys) throw new MediaError('NOT_FOUND', 'Media not found');
+    // Rows are gone first: a crash here leaves only blobs without rows, which the sweeper removes.
+    await this.blobs.delete(blobKeys);
+  }
+
+  async storage(caller: Caller): Promise<StorageView> {
+    const snapshot = await this.usage.snapshot(caller.id);
+    const byType = Object.fromEntries(MEDIA_TYPES.map((type) => [type, { count: 0, bytes: 0 }]));
+    for (const row of snapshot.byType) byType[row.type] = { count: row.count, bytes: row.bytes };
+    return {
+      usedBytes: snapshot.usedBytes,
+      limitBytes: this.config.limits.quotaBytes,
+      fileCount: snapshot.fileCount,
+      uploadsToday: snapshot.uploadsToday,
+      dailyUploadLimit: this.config.limits.dailyUploads,
+      byType,
+    };
+  }
+}

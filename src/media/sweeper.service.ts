@@ -1,0 +1,75 @@
+import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { UsageRepository } from '../db/usage.repository.js';
+import { MediaRepository } from '../db/media.repository.js';
+import { BLOB_PREFIX } from '../storage/blob-keys.js';
+import { BLOB_STORE, type BlobInfo, type BlobStore } from '../storage/blob-store.js';
+import { TempFiles } from './temp-files.js';
+
+const EVERY_MS = 10 * 60_000;
+/** A blob younger than this may belong to an upload that has not committed yet. */
+export const ORPHAN_GRACE_MS = 30 * 60_000;
+/** A reservation not touched for this long belongs to a process that is gone. */
+export const RESERVATION_STALE_MS = 15 * 60_000;
+const BATCH = 500;
+
+export interface SweepReport {
+  tempDirs: number;
+  blobs: number;
+  reservations: number;
+}
+
+/** Repairs what a crash can leave behind: temp files, blobs without rows, quota reservations. */
+@Injectable()
+export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
+  private readonly logger = new Logger(SweeperService.name);
+  private timer?: NodeJS.Timeout;
+
+  constructor(
+    private readonly temp: TempFiles,
+    private readonly media: MediaRepository,
+    private readonly usage: UsageRepository,
+    @Inject(BLOB_STORE) private readonly store: BlobStore,
+  ) {}
+
+  onApplicationBootstrap(): void {
+    const run = () => this.sweep().catch((error) => this.logger.error(`sweep failed: ${(error as Error).message}`));
+    void run();
+    this.timer = setInterval(run, EVERY_MS).unref();
+  }
+
+  onModuleDestroy(): void {
+    clearInterval(this.timer);
+  }
+
+  async sweep(now = Date.now()): Promise<SweepReport> {
+    const report = {
+      tempDirs: await this.temp.sweep(now),
+      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS)),
+      blobs: await this.sweepBlobs(now),
+    };
+    if (report.tempDirs || report.blobs || report.reservations) this.logger.log(`swept ${JSON.stringify(report)}`);
+    return report;
+  }
+
+  private async sweepBlobs(now: number): Promise<number> {
+    let removed = 0;
+    let batch: BlobInfo[] = [];
+    const flush = async () => {
+      const referenced = await this.media.referencedBlobKeys(batch.map((b) => b.key));
+      for (const blob of batch) {
+        if (!referenced.has(blob.key)) {
+          await this.store.delete(blob.key);
+          removed++;
+        }
+      }
+      batch = [];
+    };
+    for await (const blob of this.store.list(BLOB_PREFIX)) {
+      if (now - blob.lastModified.getTime() < ORPHAN_GRACE_MS) continue;
+      batch.push(blob);
+      if (batch.length >= BATCH) await flush();
+    }
+    if (batch.length) await flush();
+    return removed;
+  }
+}

@@ -1,0 +1,69 @@
+import { randomUUID } from 'node:crypto';
+import { hostname } from 'node:os';
+import { mkdirSync, rmSync } from 'node:fs';
+import { readdir, rm, stat, utimes } from 'node:fs/promises';
+import { join } from 'node:path';
+
+const HEARTBEAT_MS = 60_000;
+const STALE_AFTER_MS = 5 * 60_000;
+
+/**
+ * Private temp files of in-flight uploads, in a directory of this process's own
+ * (DATA_DIR/tmp/<host>.<pid>.<id>, mode 0700) with a heartbeat, so a sweeper can tell
+ * a crashed process's leftovers from a live one's, also across container restarts.
+ */
+export class TempFiles {
+  readonly dir: string;
+  private readonly tag: string;
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(private readonly root: string) {
+    this.tag = `${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    this.dir = join(root, this.tag);
+    mkdirSync(root, { recursive: true, mode: 0o700 });
+    mkdirSync(this.dir, { mode: 0o700 });
+    this.heartbeat = setInterval(() => {
+      const now = new Date();
+      utimes(this.dir, now, now).catch(() => {});
+    }, HEARTBEAT_MS).unref();
+  }
+
+  newPath(suffix = ''): string {
+    return join(this.dir, `${randomUUID()}${suffix}`);
+  }
+
+  /** Removes directories left by processes that are gone; returns how many. */
+  async sweep(now = Date.now()): Promise<number> {
+    let removed = 0;
+    for (const name of await readdir(this.root).catch(() => [] as string[])) {
+      if (name === this.tag) continue;
+      const path = join(this.root, name);
+      const info = await stat(path).catch(() => null);
+      if (!info) continue;
+      if (this.isDead(name) || now - info.mtimeMs > STALE_AFTER_MS) {
+        await rm(path, { recursive: true, force: true });
+        removed++;
+      }
+    }
+    return removed;
+  }
+
+  /** Removes this process's directory (at shutdown). */
+  close(): void {
+    clearInterval(this.heartbeat);
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private isDead(name: string): boolean {
+    const [host, pidText] = name.split('.');
+    if (host !== hostname()) return false;
+    const pid = Number(pidText);
+    if (pid === process.pid) return true; // same pid, not our tag: a restarted container
+    try {
+      process.kill(pid, 0);
+      return false;
+    } catch (error) {
+      return (error as NodeJS.ErrnoException).code === 'ESRCH';
+    }
+  }
+}

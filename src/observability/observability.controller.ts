@@ -1,0 +1,50 @@
+import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { PrismaService } from '../db/prisma.service.js';
+import { Public } from '../http/auth/decorators.js';
+import { HealthDto } from '../http/dto.js';
+import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
+import { Metrics } from './metrics.js';
+
+const TIMEOUT_MS = 3000;
+
+@ApiTags('operations')
+@Public()
+@Controller()
+export class ObservabilityController {
+  constructor(
+    private readonly health: HealthCheckService,
+    private readonly indicators: HealthIndicatorService,
+    private readonly prisma: PrismaService,
+    @Inject(BLOB_STORE) private readonly store: BlobStore,
+    private readonly metrics: Metrics,
+  ) {}
+
+  @Get('health/live')
+  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ApiResponse({ status: 200, type: HealthDto })
+  @HealthCheck()
+  live() {
+    return this.health.check([]);
+  }
+
+  @Get('health/ready')
+  @ApiOperation({ summary: 'Readiness: database and storage answer' })
+  @ApiResponse({ status: 200, type: HealthDto })
+  @ApiResponse({ status: 503, type: HealthDto })
+  @HealthCheck()
+  ready() {
+    return this.health.check([
+      () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
+      () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
+    ]);
+  }
+
+  @Get('metrics')
+  @ApiExcludeEndpoint()
+  @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
+  scrape(): Promise<string> {
+    return this.metrics.registry.metrics();
+  }
+}

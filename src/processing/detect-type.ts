@@ -1,0 +1,76 @@
+import { open } from 'node:fs/promises';
+import { fileTypeFromBuffer } from 'file-type';
+import { MediaError } from '../errors.js';
+import { DOC, DOCX, type DetectedFormat, type MediaType, SUPPORTED_BY_FILE_TYPE, TXT, TXT_UTF16, ZIP, ZIP_CONTAINERS } from './media-types.js';
+import { readOleStreamNames } from './ole-directory.js';
+import { looksLikeMarkup, TextChecker, textEncodingOf } from './text-check.js';
+import { readZipEntryNames } from './zip-directory.js';
+
+/** How many leading bytes the sniffer needs (file-type's sample size). */
+export const SNIFF_BYTES = 4100;
+
+/**
+ * What the first bytes say. `zip`, `ole` and `text` are only candidates: the whole file
+ * decides (its ZIP directory, its OLE directory, or every byte being text).
+ */
+export type Sniffed =
+  | { kind: 'format'; format: DetectedFormat }
+  | { kind: 'zip' }
+  | { kind: 'ole' }
+  | { kind: 'text'; checker: TextChecker };
+
+/** The media types a sniffed file may still turn out to be; its size limit is the largest of theirs. */
+export function candidateTypes(sniffed: Sniffed): MediaType[] {
+  if (sniffed.kind === 'format') return [sniffed.format.type];
+  if (sniffed.kind === 'zip') return ['archive', 'document'];
+  return ['document'];
+}
+
+const unsupported = () => new MediaError('UNSUPPORTED_MEDIA_TYPE');
+
+/** Classifies the first bytes of an upload; unsupported content is refused here, before the rest arrives. */
+export async function sniff(head: Buffer): Promise<Sniffed> {
+  const found = await fileTypeFromBuffer(head);
+  if (found) {
+    if (SUPPORTED_BY_FILE_TYPE[found.ext]) return { kind: 'format', format: SUPPORTED_BY_FILE_TYPE[found.ext] };
+    if (ZIP_CONTAINERS.has(found.ext)) return { kind: 'zip' };
+    if (found.ext === 'cfb') return { kind: 'ole' };
+    throw unsupported();
+  }
+  const encoding = textEncodingOf(head);
+  if (looksLikeMarkup(head, encoding)) throw unsupported();
+  const checker = new TextChecker(encoding);
+  // The head is checked again as part of the whole file; this copy only decides early.
+  if (!new TextChecker(encoding).push(head)) throw unsupported();
+  return { kind: 'text', checker };
+}
+
+/** Decides the final format once the whole file is on disk at `path`. */
+export async function confirm(sniffed: Sniffed, path: string, size: number): Promise<DetectedFormat> {
+  switch (sniffed.kind) {
+    case 'format':
+      return sniffed.format;
+    case 'text':
+      if (!sniffed.checker.end()) throw unsupported();
+      return sniffed.checker.encoding === 'utf-8' ? TXT : TXT_UTF16;
+    case 'zip':
+      return withFile(path, async (file) => {
+        const names = new Set(await readZipEntryNames(file, size));
+        return names.has('[Content_Types].xml') && names.has('word/document.xml') ? DOCX : ZIP;
+      });
+    case 'ole':
+      return withFile(path, async (file) => {
+        if (!(await readOleStreamNames(file, size)).includes('WordDocument')) throw unsupported();
+        return DOC;
+      });
+  }
+}
+
+async function withFile<T>(path: string, use: (file: Awaited<ReturnType<typeof open>>) => Promise<T>): Promise<T> {
+  const file = await open(path, 'r');
+  try {
+    return await use(file);
+  } finally {
+    await file.close();
+  }
+}

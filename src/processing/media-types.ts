@@ -1,0 +1,50 @@
+export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'archive'] as const;
+export type MediaType = (typeof MEDIA_TYPES)[number];
+
+export interface DetectedFormat {
+  type: MediaType;
+  /** Canonical MIME type of the format. */
+  mime: string;
+  /** Canonical file extension, used to name downloads. */
+  ext: string;
+}
+
+/**
+ * The formats of CONTRACT §3, keyed by what `file-type` reports. Anything not listed
+ * (SVG, HTML, executables, Matroska that is not WebM, ...) is unsupported.
+ */
+export const SUPPORTED_BY_FILE_TYPE: Record<string, DetectedFormat> = {
+  jpg: { type: 'image', mime: 'image/jpeg', ext: 'jpg' },
+  png: { type: 'image', mime: 'image/png', ext: 'png' },
+  apng: { type: 'image', mime: 'image/apng', ext: 'png' },
+  webp: { type: 'image', mime: 'image/webp', ext: 'webp' },
+  heic: { type: 'image', mime: 'image/heic', ext: 'heic' },
+  avif: { type: 'image', mime: 'image/avif', ext: 'avif' },
+  gif: { type: 'image', mime: 'image/gif', ext: 'gif' },
+  mp4: { type: 'video', mime: 'video/mp4', ext: 'mp4' },
+  mov: { type: 'video', mime: 'video/quicktime', ext: 'mov' },
+  avi: { type: 'video', mime: 'video/x-msvideo', ext: 'avi' },
+  webm: { type: 'video', mime: 'video/webm', ext: 'webm' },
+  mp3: { type: 'audio', mime: 'audio/mpeg', ext: 'mp3' },
+  wav: { type: 'audio', mime: 'audio/wav', ext: 'wav' },
+  aac: { type: 'audio', mime: 'audio/aac', ext: 'aac' },
+  m4a: { type: 'audio', mime: 'audio/mp4', ext: 'm4a' },
+  ogg: { type: 'audio', mime: 'audio/ogg', ext: 'ogg' },
+  oga: { type: 'audio', mime: 'audio/ogg', ext: 'ogg' },
+  opus: { type: 'audio', mime: 'audio/ogg', ext: 'opus' },
+  pdf: { type: 'document', mime: 'application/pdf', ext: 'pdf' },
+  rar: { type: 'archive', mime: 'application/vnd.rar', ext: 'rar' },
+};
+
+export const ZIP: DetectedFormat = { type: 'archive', mime: 'application/zip', ext: 'zip' };
+export const DOCX: DetectedFormat = {
+  type: 'document',
+  mime: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+  ext: 'docx',
+};
+export const DOC: DetectedFormat = { type: 'document', mime: 'application/msword', ext: 'doc' };
+export const TXT: DetectedFormat = { type: 'document', mime: 'text/plain; charset=utf-8', ext: 'txt' };
+export const TXT_UTF16: DetectedFormat = { type: 'document', mime: 'text/plain; charset=utf-16', ext: 'txt' };
+
+/** file-type names for ZIP containers that are not executables (jar, apk, xpi are refused); which format it is is decided by its directory. */
+export const ZIP_CONTAINERS = new Set(['zip', 'docx', 'xlsx', 'pptx', 'odt', 'ods', 'odp', 'epub', '3mf', 'vsdx']);

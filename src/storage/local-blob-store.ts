@@ -1,0 +1,103 @@
+import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
+import { dirname, join, relative, sep } from 'node:path';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { assertValidKey } from './blob-keys.js';
+import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange } from './blob-store.js';
+
+/** Blobs as files under one root; writes go to a temp file, are fsynced, then renamed into place. */
+export class LocalBlobStore implements BlobStore {
+  private readonly staging: string;
+
+  constructor(private readonly root: string) {
+    this.staging = join(root, '.staging');
+  }
+
+  async put(key: string, source: Readable, options: { signal?: AbortSignal } = {}): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    await mkdir(this.staging, { recursive: true, mode: 0o700 });
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    const temp = join(this.staging, randomUUID());
+    try {
+      await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
+      await fsync(temp);
+      await rename(temp, target);
+      return { size: (await stat(target)).size };
+    } catch (error) {
+      await rm(temp, { force: true });
+      throw error;
+    }
+  }
+
+  async get(key: string, range?: ByteRange): Promise<Readable> {
+    const path = this.pathOf(key);
+    const file = await open(path, 'r').catch((error: NodeJS.ErrnoException) => {
+      throw error.code === 'ENOENT' ? new BlobNotFoundError(key) : error;
+    });
+    return file.createReadStream(range ? { start: range.start, end: range.end } : {});
+  }
+
+  async head(key: string): Promise<BlobInfo | null> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return { key, size: info.size, lastModified: info.mtime };
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    await rm(this.pathOf(key), { force: true });
+  }
+
+  async *list(prefix: string): AsyncIterable<BlobInfo> {
+    const start = join(this.root, prefix.slice(0, prefix.lastIndexOf('/') + 1));
+    for await (const path of walk(start)) {
+      const key = relative(this.root, path).split(sep).join('/');
+      if (!key.startsWith(prefix) || key.startsWith('.staging/')) continue;
+      const info = await stat(path).catch(() => null);
+      if (info) yield { key, size: info.size, lastModified: info.mtime };
+    }
+  }
+
+  async health(): Promise<void> {
+    await mkdir(this.staging, { recursive: true, mode: 0o700 });
+    const probe = join(this.staging, `health-${randomUUID()}`);
+    const file = await open(probe, 'wx', 0o600);
+    await file.close();
+    await rm(probe);
+  }
+
+  private pathOf(key: string): string {
+    assertValidKey(key);
+    return join(this.root, ...key.split('/'));
+  }
+}
+
+async function* walk(dir: string): AsyncIterable<string> {
+  let entries;
+  try {
+    entries = await opendir(dir);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code === 'ENOENT') return;
+    throw error;
+  }
+  for await (const entry of entries) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) yield* walk(path);
+    else if (entry.isFile()) yield path;
+  }
+}
+
+/** Flushes a file's data to disk (fsync applies to the file, whichever descriptor asks). */
+async function fsync(path: string): Promise<void> {
+  const file = await open(path, 'r');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
