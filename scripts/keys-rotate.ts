@@ -5,7 +5,7 @@
  */
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
-import { prepareDatabase } from '../src/bootstrap.js';
+import { prepareDatabase } from '../src/db/database.js';
 import { APP_CONFIG } from '../src/config/app-config.js';
 import { loadConfig } from '../src/config/load-config.js';
 import { CryptoModule } from '../src/crypto/crypto.module.js';

@@ -1,5 +1,5 @@
 /** npm run migrate: applies pending migrations to DATABASE_URL, or to the embedded server under DATA_DIR. */
-import { prepareDatabase } from '../src/bootstrap.js';
+import { prepareDatabase } from '../src/db/database.js';
 import { loadConfig } from '../src/config/load-config.js';
 
 async function main(): Promise<void> {

@@ -5,31 +5,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
-import { type EmbeddedDatabase, startEmbeddedPostgres } from './db/embedded-postgres.js';
-import { migrate } from './db/migrate.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { httpMetrics } from './observability/http-metrics.middleware.js';
 import { Metrics } from './observability/metrics.js';
-
-export interface Database {
-  url: string;
-  stop(): Promise<void>;
-}
-
-/** DATABASE_URL, or the embedded PostgreSQL under DATA_DIR; migrated either way. */
-export async function prepareDatabase(config: AppConfig, log: (line: string) => void = () => {}): Promise<Database> {
-  const database: EmbeddedDatabase = config.databaseUrl
-    ? { url: config.databaseUrl, stop: async () => {} }
-    : await startEmbeddedPostgres(config.dataDir, log);
-  try {
-    const { applied, total } = await migrate(database.url);
-    log(`migrations: ${applied.length} applied, ${total} in all`);
-  } catch (error) {
-    await database.stop();
-    throw error;
-  }
-  return database;
-}
 
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {

@@ -1,4 +1,5 @@
-import { createApp, prepareDatabase } from './bootstrap.js';
+import { createApp } from './bootstrap.js';
+import { prepareDatabase } from './db/database.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
 
 async function main(): Promise<void> {

@@ -1,6 +1,7 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaError } from '../errors.js';
 import { MediaService, type Caller } from '../media/media.service.js';
@@ -100,14 +101,30 @@ export class MediaController {
   }
 }
 
-/** Streams the body; a failure before the first byte becomes an error response, after it a cut connection. */
-async function sendBody(body: NodeJS.ReadableStream, res: Response): Promise<void> {
-  try {
-    await pipeline(body, res);
-  } catch (error) {
-    if (!res.headersSent) {
-      for (const name of ['Content-Type', 'Content-Disposition', 'Content-Length', 'Content-Range', 'ETag']) res.removeHeader(name);
-    }
-    throw error;
-  }
+/**
+ * Streams the body. The first authenticated bytes are awaited before anything is sent, so
+ * a blob that fails at once is a clean error response; a failure later cuts the connection.
+ */
+async function sendBody(body: Readable, res: Response): Promise<void> {
+  body.on('error', () => {}); // reported through firstChunkReady or pipeline; never unhandled in between
+  await firstChunkReady(body);
+  await pipeline(body, res);
+}
+
+function firstChunkReady(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('readable', onReadable).off('end', onEnd).off('error', done);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReadable = () => {
+      const chunk = stream.read();
+      if (chunk === null) return;
+      stream.unshift(chunk);
+      done();
+    };
+    const onEnd = () => done();
+    stream.on('readable', onReadable).once('end', onEnd).once('error', done);
+  });
 }

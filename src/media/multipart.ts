@@ -29,7 +29,7 @@ const invalid = (message: string) => new MediaError('VALIDATION_FAILED', message
 export async function receiveSingleFile(req: IncomingMessage, options: ReceiveOptions): Promise<ReceivedPart> {
   let parser: busboy.Busboy;
   try {
-    parser = busboy({ headers: req.headers, limits: { fileSize: options.maxFileBytes + 1, fieldSize: 1024 } });
+    parser = busboy({ headers: req.headers, defParamCharset: 'utf8', limits: { fileSize: options.maxFileBytes + 1, fieldSize: 1024 } });
   } catch {
     throw invalid('Expected a multipart/form-data body');
   }

@@ -1,0 +1,234 @@
+import { createHash } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { query } from '../support/database';
+import { startTestApp, type TestApp } from '../support/app';
+import { fixture, request, upload, uploadFixture } from '../support/http';
+
+const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
+
+describe('upload → encrypt → store → download', () => {
+  let t: TestApp;
+  let alice: string;
+  let bob: string;
+  let admin: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    [alice, bob, admin] = await Promise.all([t.token('alice'), t.token('bob'), t.token('root', { roles: ['admin'] })]);
+  });
+  afterAll(() => t.close());
+  afterEach(() => expect(t.tempFiles()).toEqual([]));
+
+  it.each([
+    ['jpeg-exif-gps-nikon-d2h.jpg', 'image', 'image/jpeg', 'inline'],
+    ['pdf-tables-gofpdf.pdf', 'document', 'application/pdf', 'attachment'],
+    ['mp4-h264-aac.mp4', 'video', 'video/mp4', 'inline'],
+    ['zip-html-pages.zip', 'archive', 'application/zip', 'attachment'],
+  ])('%s uploads as %s and downloads byte-identical', async (name, type, mime, disposition) => {
+    const bytes = fixture(name);
+    const created = await uploadFixture(t.url, alice, name);
+    expect(created.status).toBe(201);
+    expect(created.json).toMatchObject({
+      ownerId: 'alice',
+      type,
+      status: 'ready',
+      mimeType: mime,
+      originalMimeType: mime,
+      originalName: name,
+      originalSize: bytes.length,
+      size: bytes.length,
+      sha256: sha256(bytes),
+      previews: [],
+    });
+    const download = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: alice });
+    expect(download.status).toBe(200);
+    expect(download.body.equals(bytes)).toBe(true);
+    expect(download.headers.get('content-type')).toBe(mime);
+    expect(download.headers.get('x-content-type-options')).toBe('nosniff');
+    expect(download.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
+    expect(download.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition}; filename="${name.replace('.', '\\.')}"`));
+    expect(download.headers.get('etag')).toBe(`"${sha256(bytes)}"`);
+    expect(download.headers.get('accept-ranges')).toBe('bytes');
+    expect(download.headers.get('x-request-id')).toBeTruthy();
+  });
+
+  it('stores only ciphertext: the blob on disk holds no run of the plaintext', async () => {
+    const bytes = fixture('txt-utf8-demo.txt');
+    const created = await uploadFixture(t.url, alice, 'txt-utf8-demo.txt');
+    const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [created.json.id]);
+    const blob = readFileSync(join(t.dataDir, 'storage', ...row.blob_key.split('/')));
+    expect(blob.subarray(0, 4).toString()).toBe('WMSE');
+    expect(blob.includes(bytes.subarray(100, 132))).toBe(false);
+    expect(blob.length).toBe(bytes.length + 32 + 16);
+  });
+
+  it('serves single ranges as 206, suffix and open ranges, 416 when unsatisfiable, several ranges as 200', async () => {
+    const bytes = fixture('mp4-h264-aac.mp4');
+    const { json } = await uploadFixture(t.url, alice, 'mp4-h264-aac.mp4');
+    const url = `${t.url}/api/v1/media/${json.id}`;
+    for (const [header, start, end] of [
+      ['bytes=0-0', 0, 0],
+      ['bytes=65535-65536', 65535, 65536],
+      ['bytes=100000-', 100000, bytes.length - 1],
+      ['bytes=-500', bytes.length - 500, bytes.length - 1],
+      ['bytes=383000-999999999', 383000, bytes.length - 1],
+    ] as const) {
+      const reply = await request(url, { token: alice, headers: { Range: header } });
+      expect(reply.status).toBe(206);
+      expect(reply.headers.get('content-range')).toBe(`bytes ${start}-${end}/${bytes.length}`);
+      expect(reply.body.equals(bytes.subarray(start, end + 1))).toBe(true);
+    }
+    const unsatisfiable = await request(url, { token: alice, headers: { Range: `bytes=${bytes.length}-` } });
+    expect(unsatisfiable.status).toBe(416);
+    expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
+    expect(unsatisfiable.json.code).toBe('RANGE_NOT_SATISFIABLE');
+    const several = await request(url, { token: alice, headers: { Range: 'bytes=0-1,5-6' } });
+    expect(several.status).toBe(200);
+    expect(several.body.equals(bytes)).toBe(true);
+    const stale = await request(url, { token: alice, headers: { Range: 'bytes=0-1', 'If-Range': '"other"' } });
+    expect(stale.status).toBe(200);
+    const cached = await request(url, { token: alice, headers: { 'If-None-Match': `"${sha256(bytes)}"` } });
+    expect(cached.status).toBe(304);
+  });
+
+  it('answers 404 to another user, exactly as for a missing id; admins may read', async () => {
+    const { json } = await uploadFixture(t.url, alice, 'pdf-tables-gofpdf.pdf');
+    for (const path of ['', '/metadata']) {
+      const other = await request(`${t.url}/api/v1/media/${json.id}${path}`, { token: bob });
+      const missing = await request(`${t.url}/api/v1/media/00000000-0000-4000-8000-000000000000${path}`, { token: bob });
+      expect(other.status).toBe(404);
+      expect({ ...other.json, requestId: 'x' }).toEqual({ ...missing.json, requestId: 'x' });
+    }
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: bob })).status).toBe(404);
+    const asAdmin = await request(`${t.url}/api/v1/media/${json.id}`, { token: admin });
+    expect(asAdmin.status).toBe(200);
+    expect(asAdmin.body.equals(fixture('pdf-tables-gofpdf.pdf'))).toBe(true);
+  });
+
+  it('refuses a spoofed .jpg that is really HTML with 415 and keeps nothing', async () => {
+    const before = await request(`${t.url}/api/v1/media/storage`, { token: bob });
+    const reply = await upload(t.url, bob, { name: 'cat.jpg', type: 'image/jpeg', bytes: Buffer.from('<!DOCTYPE html><html><body><script>alert(1)</script></body></html>') });
+    expect(reply.status).toBe(415);
+    expect(reply.json).toEqual({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.any(String), requestId: reply.headers.get('x-request-id') });
+    const after = await request(`${t.url}/api/v1/media/storage`, { token: bob });
+    expect(after.json).toEqual(before.json);
+    expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'bob'")).toEqual([]);
+    expect(await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'bob'")).toEqual([]);
+  });
+
+  it('returns 200 with the existing media when the same user uploads identical bytes, counting nothing', async () => {
+    const first = await uploadFixture(t.url, alice, 'rar-v4.rar');
+    const usage = (await request(`${t.url}/api/v1/media/storage`, { token: alice })).json;
+    const again = await upload(t.url, alice, { name: 'renamed.rar', bytes: fixture('rar-v4.rar') });
+    expect(again.status).toBe(200);
+    expect(again.json).toEqual(first.json);
+    expect((await request(`${t.url}/api/v1/media/storage`, { token: alice })).json).toEqual(usage);
+    const forBob = await uploadFixture(t.url, bob, 'rar-v4.rar');
+    expect(forBob.status).toBe(201);
+    expect(forBob.json.id).not.toBe(first.json.id);
+  });
+
+  it('deletes media with its blob and usage; a second delete is 404', async () => {
+    const carol = await t.token('carol');
+    const { json } = await uploadFixture(t.url, carol, 'jpeg-exif-gps-nikon-d2h.jpg');
+    const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
+    expect((await request(`${t.url}/api/v1/media/storage`, { token: carol })).json).toMatchObject({ usedBytes: json.size, fileCount: 1 });
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(204);
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(404);
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { token: carol })).status).toBe(404);
+    expect(() => readFileSync(join(t.dataDir, 'storage', ...row.blob_key.split('/')))).toThrow(/ENOENT/);
+    expect(await query(t.databaseUrl, 'SELECT id FROM data_keys WHERE owner_id = $1', ['carol'])).toEqual([]);
+    const storage = (await request(`${t.url}/api/v1/media/storage`, { token: carol })).json;
+    expect(storage).toMatchObject({ usedBytes: 0, fileCount: 0, uploadsToday: 1 });
+  });
+
+  it('reports metadata and storage per the contract', async () => {
+    const dave = await t.token('dave');
+    const image = await uploadFixture(t.url, dave, 'gif-animated-throbber.gif');
+    const doc = await uploadFixture(t.url, dave, 'doc-word97.doc');
+    const meta = await request(`${t.url}/api/v1/media/${image.json.id}/metadata`, { token: dave });
+    expect(meta.status).toBe(200);
+    expect(meta.json).toEqual(image.json);
+    expect(new Date(meta.json.createdAt).toISOString()).toBe(meta.json.createdAt);
+    const storage = await request(`${t.url}/api/v1/media/storage`, { token: dave });
+    expect(storage.json).toEqual({
+      usedBytes: image.json.size + doc.json.size,
+      limitBytes: 1073741824,
+      fileCount: 2,
+      uploadsToday: 2,
+      dailyUploadLimit: 100,
+      byType: {
+        image: { count: 1, bytes: image.json.size },
+        video: { count: 0, bytes: 0 },
+        audio: { count: 0, bytes: 0 },
+        document: { count: 1, bytes: doc.json.size },
+        archive: { count: 0, bytes: 0 },
+      },
+    });
+  });
+
+  it('sanitises the stored file name', async () => {
+    const reply = await upload(t.url, alice, { name: '../../etc/\u202Egnp.exe', bytes: fixture('webp-lossy-alpha.webp') });
+    expect(reply.status).toBe(201);
+    expect(reply.json.originalName).toBe('gnp.exe');
+  });
+
+  it.each([
+    ['no file part', (form: FormData) => form.append('note', 'hello')],
+    ['a part with another name', (form: FormData) => form.append('upload', new Blob(['x']), 'a.txt')],
+    ['two file parts', (form: FormData) => { form.append('file', new Blob(['aaa']), 'a.txt'); form.append('file', new Blob(['bbb']), 'b.txt'); }],
+    ['a file and an extra field', (form: FormData) => { form.append('file', new Blob(['aaa']), 'a.txt'); form.append('note', 'x'); }],
+    ['an empty file', (form: FormData) => form.append('file', new Blob([]), 'empty.txt')],
+  ])('answers 400 VALIDATION_FAILED for %s, leaving nothing', async (_label, build) => {
+    const form = new FormData();
+    build(form);
+    const reply = await request(`${t.url}/api/v1/media/upload`, { method: 'POST', body: form, token: await t.token('frank') });
+    expect(reply.status).toBe(400);
+    expect(reply.json.code).toBe('VALIDATION_FAILED');
+    expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'frank'")).toEqual([]);
+  });
+
+  it('answers 400 for a body that is not multipart, or is cut short', async () => {
+    const json = await request(`${t.url}/api/v1/media/upload`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' }, token: bob });
+    expect(json.status).toBe(400);
+    const cut = await request(`${t.url}/api/v1/media/upload`, {
+      method: 'POST',
+      token: bob,
+      headers: { 'Content-Type': 'multipart/form-data; boundary=XyZ' },
+      body: '--XyZ\r\nContent-Disposition: form-data; name="file"; filename="a.txt"\r\nContent-Type: text/plain\r\n\r\nhello there',
+    });
+    expect(cut.status).toBe(400);
+    expect(cut.json.code).toBe('VALIDATION_FAILED');
+  });
+
+  it('aborts the download when a stored segment was tampered with, never sending its bytes', async () => {
+    const bytes = fixture('mp4-h264-aac.mp4');
+    const erin = await t.token('erin');
+    const { json } = await uploadFixture(t.url, erin, 'mp4-h264-aac.mp4');
+    const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
+    const path = join(t.dataDir, 'storage', ...row.blob_key.split('/'));
+    const blob = readFileSync(path);
+    blob[32 + 3 * (65536 + 16) + 100] ^= 0x01; // inside segment 3
+    writeFileSync(path, blob);
+    const response = await fetch(`${t.url}/api/v1/media/${json.id}`, { headers: { Authorization: `Bearer ${erin}` } });
+    expect(response.status).toBe(200);
+    const received: Buffer[] = [];
+    const reader = response.body!.getReader();
+    await expect((async () => {
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return;
+        received.push(Buffer.from(value));
+      }
+    })()).rejects.toThrow();
+    const got = Buffer.concat(received);
+    expect(got.length).toBeLessThanOrEqual(3 * 65536);
+    expect(got.equals(bytes.subarray(0, got.length))).toBe(true);
+    // A range inside an intact segment still works; one touching the tampered segment fails.
+    const intact = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: 'bytes=0-99' } });
+    expect(intact.body.equals(bytes.subarray(0, 100))).toBe(true);
+    const touched = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: `bytes=${3 * 65536}-${3 * 65536 + 10}` } });
+    expect(touched.status).toBe(500);
+    expect(touched.json).toEqual({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal error', requestId: expect.any(String) });
+  });
+});

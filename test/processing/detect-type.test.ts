@@ -1,0 +1,96 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { confirm, sniff, SNIFF_BYTES } from '../../src/processing/detect-type';
+import { isMediaError } from '../../src/errors';
+import { fixture } from '../support/http';
+
+const dir = mkdtempSync(join(tmpdir(), 'media-test-detect-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+/** What the whole pipeline decides for these bytes: the format, or the error code. */
+async function detect(bytes: Buffer): Promise<string> {
+  try {
+    const sniffed = await sniff(bytes.subarray(0, SNIFF_BYTES));
+    if (sniffed.kind === 'text') sniffed.checker.push(bytes);
+    const path = join(dir, `f-${Math.random()}`);
+    writeFileSync(path, bytes);
+    const format = await confirm(sniffed, path, bytes.length);
+    return `${format.type} ${format.mime}`;
+  } catch (error) {
+    if (isMediaError(error)) return error.code;
+    throw error;
+  }
+}
+
+describe('type detection from bytes', () => {
+  it.each([
+    ['jpeg-exif-gps-nikon-d2h.jpg', 'image image/jpeg'],
+    ['png-rgba-alpha-yellow-rose.png', 'image image/png'],
+    ['webp-lossy-alpha.webp', 'image image/webp'],
+    ['heic-exif-gps-from-jpeg.heic', 'image image/heic'],
+    ['gif-animated-throbber.gif', 'image image/gif'],
+    ['mp4-h264-aac.mp4', 'video video/mp4'],
+    ['m4a-aac-from-mp4.m4a', 'audio audio/mp4'],
+    ['ogg-vorbis-complete.ogg', 'audio audio/ogg'],
+    ['wav-pcm16-48k-mono.wav', 'audio audio/wav'],
+    ['pdf-tables-gofpdf.pdf', 'document application/pdf'],
+    ['docx-python-docx-default.docx', 'document application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+    ['doc-word97.doc', 'document application/msword'],
+    ['txt-utf8-demo.txt', 'document text/plain; charset=utf-8'],
+    ['zip-html-pages.zip', 'archive application/zip'],
+    ['rar-v4.rar', 'archive application/vnd.rar'],
+  ])('%s is %s', async (name, expected) => {
+    expect(await detect(fixture(name))).toBe(expected);
+  });
+
+  it('refuses HTML, SVG and XML whatever they are named, as 415', async () => {
+    for (const text of ['<!DOCTYPE html><html><body>x</body></html>', '  <html><script>alert(1)</script>', '<svg xmlns="http://www.w3.org/2000/svg"/>', '<?xml version="1.0"?><a/>', '\uFEFF<script>x</script>']) {
+      expect(await detect(Buffer.from(text))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    }
+  });
+
+  it('refuses executables and unknown binary as 415', async () => {
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(120)]);
+    const pe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(0x3a), Buffer.from([0x40, 0, 0, 0]), Buffer.from('PE\0\0'), Buffer.alloc(200)]);
+    expect(await detect(elf)).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await detect(pe)).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await detect(Buffer.from([0, 1, 2, 3, 250, 251, 252, 0, 0, 7]))).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('recognises text by content: UTF-16 with a BOM, UTF-8 with a BOM; binary past the head is refused', async () => {
+    expect(await detect(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('héllo wörld\n', 'utf16le')]))).toBe('document text/plain; charset=utf-16');
+    expect(await detect(Buffer.from('\uFEFFplain text with BOM\n'))).toBe('document text/plain; charset=utf-8');
+    const lateBinary = Buffer.concat([Buffer.alloc(10_000, 'a'), Buffer.from([0, 1, 2])]);
+    expect(await detect(lateBinary)).toBe('UNSUPPORTED_MEDIA_TYPE');
+    const badUtf8 = Buffer.concat([Buffer.alloc(5000, 'a'), Buffer.from([0xc3, 0x28])]);
+    expect(await detect(badUtf8)).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('tells a Word OLE file from another OLE file by its WordDocument stream', async () => {
+    const doc = fixture('doc-word97.doc');
+    const name = Buffer.from('WordDocument', 'utf16le');
+    const renamed = Buffer.from(doc);
+    const at = renamed.indexOf(name);
+    expect(at).toBeGreaterThan(0);
+    Buffer.from('WorkBook\0\0\0\0', 'utf16le').copy(renamed, at);
+    expect(await detect(renamed)).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+
+  it('reports a ZIP or OLE file whose directory does not decode as 422 CORRUPT_FILE', async () => {
+    const zip = fixture('zip-html-pages.zip');
+    expect(await detect(zip.subarray(0, zip.length - 30))).toBe('CORRUPT_FILE');
+    const doc = fixture('doc-word97.doc');
+    expect(await detect(doc.subarray(0, 1024))).toBe('CORRUPT_FILE');
+  });
+
+  it('does not trust a ZIP that only claims to be DOCX in its first entries', async () => {
+    const docx = fixture('docx-python-docx-default.docx');
+    expect(await detect(docx)).toMatch(/wordprocessingml/);
+    // Rename word/document.xml in the central directory: it is then an ordinary ZIP.
+    const renamed = Buffer.from(docx);
+    let at = -1;
+    while ((at = renamed.indexOf('word/document.xml', at + 1)) >= 0) Buffer.from('word/documenx.xml').copy(renamed, at);
+    expect(await detect(renamed)).toBe('archive application/zip');
+  });
+});
