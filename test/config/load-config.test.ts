@@ -1,0 +1,70 @@
+import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { loadConfig } from '../../src/config/load-config';
+
+describe('configuration', () => {
+  const dirs: string[] = [];
+  const dataDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'media-test-config-'));
+    dirs.push(dir);
+    return dir;
+  };
+  afterAll(() => dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true })));
+
+  it('applies the contract defaults', () => {
+    const config = loadConfig({ DATA_DIR: dataDir() });
+    expect(config).toMatchObject({
+      role: 'all',
+      port: 3000,
+      storage: { driver: 'local' },
+      moderationFailureMode: 'closed',
+      limits: {
+        quotaBytes: 1073741824,
+        dailyUploads: 100,
+        requestsPerMinute: 60,
+        uploadConcurrency: 3,
+        uploadBytesPerSecond: 10485760,
+        maxBytes: { image: 25 * 1024 * 1024, video: 100 * 1024 * 1024, audio: 50 * 1024 * 1024, document: 25 * 1024 * 1024, archive: 50 * 1024 * 1024 },
+      },
+    });
+    expect(config.clamavUrl).toBeUndefined();
+  });
+
+  it('reports every invalid variable at once', () => {
+    let message = '';
+    try {
+      loadConfig({ DATA_DIR: dataDir(), PORT: 'eighty', MEDIA_ROLE: 'boss', STORAGE_DRIVER: 'ftp', QUOTA_DAILY_UPLOADS: '-1', MEDIA_MASTER_KEYS: 'nope' });
+    } catch (error) {
+      message = (error as Error).message;
+    }
+    for (const name of ['PORT', 'MEDIA_ROLE', 'STORAGE_DRIVER', 'QUOTA_DAILY_UPLOADS', 'MEDIA_MASTER_KEYS']) expect(message).toContain(`"${name}"`);
+  });
+
+  it('in production, refuses to start without secrets and names the variables', () => {
+    const dir = dataDir();
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir })).toThrow(/AUTH_JWT_SECRET[\s\S]*MEDIA_MASTER_KEYS/);
+    expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir, AUTH_JWT_SECRET: 'x'.repeat(40) })).toThrow(/MEDIA_MASTER_KEYS/);
+    expect(() => statSync(join(dir, 'secrets'))).toThrow(/ENOENT/);
+  });
+
+  it('in development, generates secrets once under DATA_DIR and reuses them', () => {
+    const dir = dataDir();
+    const first = loadConfig({ DATA_DIR: dir });
+    const second = loadConfig({ DATA_DIR: dir });
+    expect(first.auth.jwtSecret).toBeTruthy();
+    expect(second.auth.jwtSecret).toBe(first.auth.jwtSecret);
+    expect(second.masterKeys[0].key.equals(first.masterKeys[0].key)).toBe(true);
+    expect(first.masterKeys[0].key.length).toBe(32);
+    expect(statSync(join(dir, 'secrets', 'master-keys')).mode & 0o777).toBe(0o600);
+    expect(readFileSync(join(dir, 'secrets', 'jwt-secret'), 'utf8').trim()).toBe(first.auth.jwtSecret);
+  });
+
+  it('parses several master keys, the first being current', () => {
+    const a = Buffer.alloc(32, 1).toString('base64');
+    const b = Buffer.alloc(32, 2).toString('base64');
+    const config = loadConfig({ DATA_DIR: dataDir(), MEDIA_MASTER_KEYS: `new:${b},old:${a}` });
+    expect(config.masterKeys.map((k) => k.id)).toEqual(['new', 'old']);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), MEDIA_MASTER_KEYS: `x:${a},x:${b}` })).toThrow(/duplicate/);
+  });
+});
