@@ -16,16 +16,18 @@ export interface EmbeddedDatabase {
 
 /**
  * Runs PostgreSQL under DATA_DIR/postgres for a laptop or a test run: initialised once,
- * reused across restarts. A server left running by a crashed process is reused as it is;
- * a data directory left half-initialised is recreated.
+ * reused across restarts. A server left running by a crashed process is shut down first
+ * (PostgreSQL then recovers from its WAL as after any crash); a data directory left
+ * half-initialised is recreated.
  */
 export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void = () => {}): Promise<EmbeddedDatabase> {
   const databaseDir = join(dataDir, 'postgres');
   const password = devSecret(dataDir, 'postgres-password', () => Math.random().toString(36).slice(2) + Date.now().toString(36));
-  const running = runningPort(databaseDir);
-  if (running) {
-    log(`reusing the embedded PostgreSQL already running on port ${running}`);
-    return { url: urlFor(password, running), stop: async () => {} };
+  const orphan = runningPostmaster(databaseDir);
+  if (orphan) {
+    // Embedded mode is single-instance: a live server here was left by a process that died.
+    log(`stopping the embedded PostgreSQL left running by a previous process (pid ${orphan})`);
+    await stopProcess(orphan);
   }
   const asRoot = process.getuid?.() === 0;
   if (asRoot) letPostgresTraverse(dataDir);
@@ -68,21 +70,33 @@ async function ensureDatabase(password: string, port: number): Promise<void> {
   }
 }
 
-/** The port of a live postmaster owning this data directory, if there is one. */
-function runningPort(databaseDir: string): number | undefined {
-  let lines: string[];
+/** The pid of a live postmaster owning this data directory, if there is one. */
+function runningPostmaster(databaseDir: string): number | undefined {
+  let pid: number;
   try {
-    lines = readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n');
+    pid = Number(readFileSync(join(databaseDir, 'postmaster.pid'), 'utf8').split('\n')[0]);
   } catch {
     return undefined;
   }
-  const pid = Number(lines[0]);
-  const port = Number(lines[3]);
+  return pid > 0 && isAlive(pid) ? pid : undefined; // a stale pid file is removed by PostgreSQL itself
+}
+
+function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return port || undefined;
+    return true;
   } catch {
-    return undefined; // stale pid file: PostgreSQL removes it itself on start
+    return false;
+  }
+}
+
+/** SIGINT is PostgreSQL's "fast shutdown"; escalate if it does not finish. */
+async function stopProcess(pid: number): Promise<void> {
+  process.kill(pid, 'SIGINT');
+  for (let waited = 0; isAlive(pid); waited += 100) {
+    if (waited === 10_000) process.kill(pid, 'SIGKILL');
+    if (waited > 15_000) throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 

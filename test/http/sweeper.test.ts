@@ -1,0 +1,57 @@
+import { mkdirSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { newBlobKey } from '../../src/storage/blob-keys';
+import { BLOB_STORE, type BlobStore } from '../../src/storage/blob-store';
+import { SweeperService } from '../../src/media/sweeper.service';
+import { startTestApp, type TestApp } from '../support/app';
+import { query } from '../support/database';
+import { request, uploadFixture } from '../support/http';
+
+const HOURS_AGO = (h: number) => new Date(Date.now() - h * 3600_000);
+
+describe('sweeper', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    t = await startTestApp();
+  });
+  afterAll(() => t.close());
+
+  it('removes what a crash leaves behind and nothing else', async () => {
+    const token = await t.token('sam');
+    const kept = await uploadFixture(t.url, token, 'webp-lossy-alpha.webp');
+    const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [kept.json.id]);
+    const pathOf = (key: string) => join(t.dataDir, 'storage', ...key.split('/'));
+    utimesSync(pathOf(row.blob_key), HOURS_AGO(2), HOURS_AGO(2));
+
+    const store = t.app.get<BlobStore>(BLOB_STORE);
+    const orphan = newBlobKey();
+    const fresh = newBlobKey();
+    await store.put(orphan, Readable.from([Buffer.from('left by a crash')]));
+    await store.put(fresh, Readable.from([Buffer.from('upload about to commit')]));
+    utimesSync(pathOf(orphan), HOURS_AGO(2), HOURS_AGO(2));
+
+    const deadDir = join(t.dataDir, 'tmp', `${hostname()}.999999.deadbeef`);
+    mkdirSync(deadDir);
+    writeFileSync(join(deadDir, 'partial-upload'), 'half a file');
+    const staleDir = join(t.dataDir, 'tmp', 'another-host.12.cafe0000');
+    mkdirSync(staleDir);
+    utimesSync(staleDir, HOURS_AGO(1), HOURS_AGO(1));
+
+    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, created_at, updated_at)
+      VALUES (gen_random_uuid(), 'sam', 5000000, now() - interval '1 hour', now() - interval '1 hour'),
+             (gen_random_uuid(), 'sam', 1000, now(), now())`);
+
+    const report = await t.app.get(SweeperService).sweep();
+    expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 1 });
+    expect(existsSync(pathOf(orphan))).toBe(false);
+    expect(existsSync(pathOf(fresh))).toBe(true);
+    expect(existsSync(pathOf(row.blob_key))).toBe(true);
+    expect(existsSync(deadDir)).toBe(false);
+    expect(existsSync(staleDir)).toBe(false);
+    expect(existsSync(join(t.dataDir, 'tmp'))).toBe(true);
+    expect(await query(t.databaseUrl, "SELECT bytes FROM quota_reservations WHERE owner_id = 'sam'")).toEqual([{ bytes: '1000' }]);
+    expect((await request(`${t.url}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
+  });
+});
