@@ -1,5 +1,5 @@
 import http from 'node:http';
-import { exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
+import { type CryptoKey, exportJWK, exportSPKI, generateKeyPair, SignJWT } from 'jose';
 import { signToken, startTestApp, type TestApp } from '../support/app';
 import { request, uploadFixture } from '../support/http';
 
