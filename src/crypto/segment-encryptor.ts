@@ -28,29 +28,31 @@ export class SegmentEncryptor extends Transform {
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    const sealed: Buffer[] = [];
     let at = 0;
     while (at < chunk.length) {
       // A full segment is sealed only once a later byte proves it is not the last.
-      if (this.filled === this.pending.length) this.seal(false);
+      if (this.filled === this.pending.length) this.seal(false, sealed);
       const n = chunk.copy(this.pending, this.filled, at);
       this.filled += n;
       at += n;
     }
-    done();
+    // One push per input chunk keeps the writes few and large.
+    done(null, sealed.length ? Buffer.concat(sealed) : undefined);
   }
 
   override _flush(done: TransformCallback): void {
-    this.seal(true);
-    done();
+    const sealed: Buffer[] = [];
+    this.seal(true, sealed);
+    done(null, Buffer.concat(sealed));
   }
 
-  private seal(last: boolean): void {
+  private seal(last: boolean, out: Buffer[]): void {
     const cipher = createCipheriv('aes-256-gcm', this.options.key, segmentNonce(this.noncePrefix, this.index++, last));
     cipher.setAAD(this.header);
-    const body = cipher.update(this.pending.subarray(0, this.filled));
+    out.push(cipher.update(this.pending.subarray(0, this.filled)));
     cipher.final();
-    this.push(body);
-    this.push(cipher.getAuthTag());
+    out.push(cipher.getAuthTag());
     this.filled = 0;
   }
 }

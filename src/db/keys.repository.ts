@@ -1,23 +1,32 @@
 import { Injectable } from '@nestjs/common';
 import type { DataKey } from './generated/client.js';
+import { LruCache } from '../crypto/lru-cache.js';
 import { isUniqueViolation, PrismaService } from './prisma.service.js';
 
 /** Per-user salts and wrapped data keys. */
 @Injectable()
 export class KeysRepository {
+  /** Salts never change once written, so they are safe to cache. */
+  private readonly salts = new LruCache<string, Buffer>(10_000);
+
   constructor(private readonly prisma: PrismaService) {}
 
   /** The user's salt, created on first use (a concurrent creator wins, both read the same). */
   async saltFor(ownerId: string, create: () => Buffer): Promise<Buffer> {
+    const cached = this.salts.get(ownerId);
+    if (cached) return cached;
     const existing = await this.prisma.userKey.findUnique({ where: { ownerId } });
-    if (existing) return Buffer.from(existing.salt);
-    try {
-      await this.prisma.userKey.create({ data: { ownerId, salt: new Uint8Array(create()) } });
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
+    if (!existing) {
+      try {
+        await this.prisma.userKey.create({ data: { ownerId, salt: new Uint8Array(create()) } });
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+      }
     }
-    const row = await this.prisma.userKey.findUniqueOrThrow({ where: { ownerId } });
-    return Buffer.from(row.salt);
+    const row = existing ?? (await this.prisma.userKey.findUniqueOrThrow({ where: { ownerId } }));
+    const salt = Buffer.from(row.salt);
+    this.salts.set(ownerId, salt);
+    return salt;
   }
 
   findDataKey(id: string): Promise<DataKey | null> {

@@ -94,11 +94,10 @@ export class UploadService {
   }
 
   private async store(file: Received, ownerId: string, reservationId: string, quota: UploadQuota): Promise<UploadResult> {
-    const existing = await this.media.findByOriginalSha256(ownerId, file.sha256);
-    if (existing) return { status: 200, media: toMediaView(existing) };
     // Files are stored as uploaded for now; the processing stage will produce the stored version here.
-    await quota.settle(file.size);
-    const { blobKey, dataKey } = await this.blobs.write(ownerId, createReadStream(file.path));
+    const [existing] = await Promise.all([this.media.findByOriginalSha256(ownerId, file.sha256), quota.settle(file.size)]);
+    if (existing) return { status: 200, media: toMediaView(existing) };
+    const { blobKey, dataKey } = await this.blobs.write(ownerId, createReadStream(file.path, { highWaterMark: 1024 * 1024 }));
     try {
       const result = await this.media.create(
         {
