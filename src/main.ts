@@ -17,7 +17,7 @@ async function main(): Promise<void> {
     process.exit(0);
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
-  await app.listen(config.port, config.role === 'worker' ? '127.0.0.1' : '0.0.0.0');
+  await app.listen(config.port, '0.0.0.0');
   log(`media-service (${config.role}) listening on port ${config.port}; storage=${config.storage.driver}; scanning=${config.clamavUrl ? 'on' : 'off (CLAMAV_URL unset)'}`);
 }
 
