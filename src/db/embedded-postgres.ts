@@ -40,7 +40,8 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
     persistent: true,
     createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
-    onLog: (message) => log(String(message).trim()),
+    // PostgreSQL's own chatter (checkpoints, start-up banners) is kept out of the service log.
+    onLog: (message) => /ERROR|FATAL|PANIC|WARNING/.test(String(message)) && log(String(message).trim()),
     onError: (message) => log(String(message).trim()),
   });
   if (!existsSync(join(databaseDir, 'PG_VERSION'))) {

@@ -4,6 +4,7 @@ import type { Request, Response } from 'express';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { MediaError } from '../errors.js';
+import { Metrics } from '../observability/metrics.js';
 import { MediaService, type Caller } from '../media/media.service.js';
 import { UploadService } from '../media/upload.service.js';
 import { toMediaView } from '../media/media-view.js';
@@ -25,6 +26,7 @@ export class MediaController {
   constructor(
     private readonly uploads: UploadService,
     @Inject(MediaService) private readonly media: MediaService,
+    private readonly metrics: Metrics,
   ) {}
 
   @Post('upload')
@@ -35,8 +37,18 @@ export class MediaController {
   @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
   @apply(...errors(400, 401, 413, 415, 422, 429, 503, 507))
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
-    const result = await this.uploads.upload(req, user.id);
-    res.status(result.status).json(result.media);
+    let outcome = 'error';
+    try {
+      const result = await this.uploads.upload(req, user.id);
+      outcome = result.status === 201 ? 'created' : 'duplicate';
+      if (result.status === 201) this.metrics.uploadBytes.inc(result.media.originalSize);
+      res.status(result.status).json(result.media);
+    } catch (error) {
+      if (error instanceof MediaError) outcome = error.code;
+      throw error;
+    } finally {
+      this.metrics.uploads.inc({ outcome });
+    }
   }
 
   @Get('storage')

@@ -57,7 +57,11 @@ describe('authentication and the HTTP edge', () => {
       expect(ready.json.info).toMatchObject({ database: { status: 'up' }, storage: { status: 'up' } });
       const metrics = await request(`${t.url}/metrics`);
       expect(metrics.status).toBe(200);
-      expect(metrics.body.toString()).toMatch(/media_http_request_duration_seconds_bucket/);
+      expect(metrics.body.toString()).toMatch(/media_http_request_duration_seconds_bucket\{[^}]*route="\/health\/ready"/);
+      await uploadFixture(t.url, await good('metrics-user'), 'gif-animated-throbber.gif');
+      const after = (await request(`${t.url}/metrics`)).body.toString();
+      expect(after).toMatch(/media_uploads_total\{outcome="created"\} 1/);
+      expect(after).toMatch(/media_upload_bytes_total 2704/);
       expect((await request(`${t.url}/api/docs`)).status).toBe(200);
     });
 
