@@ -1,5 +1,4 @@
 import { randomUUID } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { IncomingMessage } from 'node:http';
 import { Inject, Injectable } from '@nestjs/common';
@@ -9,6 +8,7 @@ import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../processing/detect-type.js';
 import type { DetectedFormat } from '../processing/media-types.js';
+import type { FreshDataKey } from '../crypto/data-key.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from './limits/limiter.js';
@@ -28,7 +28,9 @@ export interface UploadResult {
 }
 
 interface Received {
+  /** The sealed temp file. */
   path: string;
+  dataKey: FreshDataKey;
   name: string;
   size: number;
   sha256: string;
@@ -36,7 +38,11 @@ interface Received {
   format: DetectedFormat;
 }
 
-/** The upload pipeline of DESIGN §2: limits → stream to temp → detect → encrypt → store → commit. */
+/**
+ * The upload pipeline of DESIGN §2: limits → stream (throttled, sniffed, size-guarded,
+ * hashed and sealed in one pass) to a temp file → confirm the format → move the sealed
+ * file into storage → commit. The temp file never holds plaintext.
+ */
 @Injectable()
 export class UploadService {
   constructor(
@@ -79,12 +85,14 @@ export class UploadService {
     });
     const hasher = new Hasher(['sha256', 'md5']);
     const throttle = new Throttle((bytes) => this.limiter.throttle(ownerId, bytes));
-    const part = await receiveSingleFile(req, { path, transforms: [throttle, sniffer, guard, hasher], maxFileBytes: limit });
+    const { dataKey, encryptor } = await this.blobs.sealer(ownerId);
+    const part = await receiveSingleFile(req, { path, transforms: [throttle, sniffer, guard, hasher, encryptor], maxFileBytes: limit });
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
-    const format = await confirm(sniffer.result as Sniffed, path, guard.total);
+    const format = await confirm(sniffer.result as Sniffed, this.blobs.sealedFile(path, dataKey, guard.total));
     if (guard.total > maxBytes[format.type]) throw new MediaError('FILE_TOO_LARGE');
     return {
       path,
+      dataKey,
       name: sanitizeFileName(part.filename, format.ext),
       size: guard.total,
       sha256: hasher.digest('sha256'),
@@ -97,7 +105,8 @@ export class UploadService {
     // Files are stored as uploaded for now; the processing stage will produce the stored version here.
     const [existing] = await Promise.all([this.media.findByOriginalSha256(ownerId, file.sha256), quota.settle(file.size)]);
     if (existing) return { status: 200, media: toMediaView(existing) };
-    const { blobKey, dataKey } = await this.blobs.write(ownerId, createReadStream(file.path, { highWaterMark: 1024 * 1024 }));
+    const { dataKey } = file;
+    const blobKey = await this.blobs.storeFile(file.path);
     try {
       const result = await this.media.create(
         {

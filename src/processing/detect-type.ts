@@ -1,8 +1,8 @@
-import { open } from 'node:fs/promises';
 import { fileTypeFromBuffer } from 'file-type';
 import { MediaError } from '../errors.js';
 import { DOC, DOCX, type DetectedFormat, type MediaType, SUPPORTED_BY_FILE_TYPE, TXT, TXT_UTF16, ZIP, ZIP_CONTAINERS } from './media-types.js';
 import { readOleStreamNames } from './ole-directory.js';
+import type { RandomAccess } from './random-access.js';
 import { looksLikeMarkup, TextChecker, textEncodingOf } from './text-check.js';
 import { readZipEntryNames } from './zip-directory.js';
 
@@ -45,32 +45,20 @@ export async function sniff(head: Buffer): Promise<Sniffed> {
   return { kind: 'text', checker };
 }
 
-/** Decides the final format once the whole file is on disk at `path`. */
-export async function confirm(sniffed: Sniffed, path: string, size: number): Promise<DetectedFormat> {
+/** Decides the final format once the whole file has arrived and can be read at random. */
+export async function confirm(sniffed: Sniffed, file: RandomAccess): Promise<DetectedFormat> {
   switch (sniffed.kind) {
     case 'format':
       return sniffed.format;
     case 'text':
       if (!sniffed.checker.end()) throw unsupported();
       return sniffed.checker.encoding === 'utf-8' ? TXT : TXT_UTF16;
-    case 'zip':
-      return withFile(path, async (file) => {
-        const names = new Set(await readZipEntryNames(file, size));
-        return names.has('[Content_Types].xml') && names.has('word/document.xml') ? DOCX : ZIP;
-      });
+    case 'zip': {
+      const names = new Set(await readZipEntryNames(file));
+      return names.has('[Content_Types].xml') && names.has('word/document.xml') ? DOCX : ZIP;
+    }
     case 'ole':
-      return withFile(path, async (file) => {
-        if (!(await readOleStreamNames(file, size)).includes('WordDocument')) throw unsupported();
-        return DOC;
-      });
-  }
-}
-
-async function withFile<T>(path: string, use: (file: Awaited<ReturnType<typeof open>>) => Promise<T>): Promise<T> {
-  const file = await open(path, 'r');
-  try {
-    return await use(file);
-  } finally {
-    await file.close();
+      if (!(await readOleStreamNames(file)).includes('WordDocument')) throw unsupported();
+      return DOC;
   }
 }

@@ -1,6 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
 import { MediaError } from '../errors.js';
-import { readExactly } from './random-access.js';
+import { type RandomAccess, readExactly } from './random-access.js';
 
 const SIGNATURE = Buffer.from('d0cf11e0a1b11ae1', 'hex');
 const END_OF_CHAIN = 0xfffffffe;
@@ -12,13 +11,13 @@ const corrupt = (why: string) => new MediaError('CORRUPT_FILE', `The OLE structu
  * Lists the stream names of an OLE2 compound file ([MS-CFB] 2.2, 2.6) by walking the
  * directory chain through the FAT, reading only the sectors it needs.
  */
-export async function readOleStreamNames(file: FileHandle, size: number): Promise<string[]> {
+export async function readOleStreamNames(file: RandomAccess): Promise<string[]> {
   const header = await readExactly(file, 0, 512);
   if (!header.subarray(0, 8).equals(SIGNATURE)) throw corrupt('bad signature');
   const shift = header.readUInt16LE(0x1e);
   if (shift !== 9 && shift !== 12) throw corrupt('bad sector size');
   const sectorSize = 1 << shift;
-  const maxSectors = Math.ceil(size / sectorSize);
+  const maxSectors = Math.ceil(file.size / sectorSize);
   const sector = (n: number) => {
     if (n >= maxSectors) throw corrupt('sector outside the file');
     return readExactly(file, (n + 1) * sectorSize, sectorSize);

@@ -1,6 +1,5 @@
-import type { FileHandle } from 'node:fs/promises';
 import { MediaError } from '../errors.js';
-import { readExactly } from './random-access.js';
+import { type RandomAccess, readExactly } from './random-access.js';
 
 const EOCD = 0x06054b50;
 const ZIP64_LOCATOR = 0x07064b50;
@@ -11,8 +10,8 @@ const MAX_DIRECTORY_BYTES = 16 * 1024 * 1024;
 const corrupt = (why: string) => new MediaError('CORRUPT_FILE', `The ZIP structure is damaged: ${why}`);
 
 /** Lists the entry names of a ZIP file from its central directory (PKWARE APPNOTE 4.3.12-4.3.16). */
-export async function readZipEntryNames(file: FileHandle, size: number): Promise<string[]> {
-  const { offset, length, count } = await locateDirectory(file, size);
+export async function readZipEntryNames(file: RandomAccess): Promise<string[]> {
+  const { offset, length, count } = await locateDirectory(file);
   if (length > MAX_DIRECTORY_BYTES) throw corrupt('central directory too large');
   const directory = await readExactly(file, offset, length);
   const names: string[] = [];
@@ -28,7 +27,8 @@ export async function readZipEntryNames(file: FileHandle, size: number): Promise
   return names;
 }
 
-async function locateDirectory(file: FileHandle, size: number) {
+async function locateDirectory(file: RandomAccess) {
+  const size = file.size;
   const tailLength = Math.min(size, 22 + 0xffff);
   const tail = await readExactly(file, size - tailLength, tailLength);
   let eocd = -1;
@@ -49,7 +49,7 @@ async function locateDirectory(file: FileHandle, size: number) {
   return { offset, length, count };
 }
 
-async function readZip64Record(file: FileHandle, tail: Buffer, eocd: number) {
+async function readZip64Record(file: RandomAccess, tail: Buffer, eocd: number) {
   if (eocd < 20 || tail.readUInt32LE(eocd - 20) !== ZIP64_LOCATOR) throw corrupt('missing ZIP64 locator');
   const recordOffset = Number(tail.readBigUInt64LE(eocd - 20 + 8));
   const record = await readExactly(file, recordOffset, 56);

@@ -19,6 +19,8 @@ export interface ByteRange {
 export interface BlobStore {
   /** Writes the whole stream; the blob becomes visible only once complete. */
   put(key: string, source: Readable, options?: { signal?: AbortSignal }): Promise<{ size: number }>;
+  /** Moves a finished local file into the store (a rename where possible); the file is consumed. */
+  putFile(key: string, path: string): Promise<{ size: number }>;
   /** Reads the blob, or the inclusive byte range of it. Rejects with BlobNotFoundError. */
   get(key: string, range?: ByteRange): Promise<Readable>;
   head(key: string): Promise<BlobInfo | null>;

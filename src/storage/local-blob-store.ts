@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { createWriteStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
@@ -29,6 +29,21 @@ export class LocalBlobStore implements BlobStore {
       await rm(temp, { force: true });
       throw error;
     }
+  }
+
+  async putFile(key: string, path: string): Promise<{ size: number }> {
+    const target = this.pathOf(key);
+    await fsync(path);
+    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
+    try {
+      await rename(path, target);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+      // Another file system: copy through staging, then drop the original.
+      await this.put(key, createReadStream(path));
+      await rm(path, { force: true });
+    }
+    return { size: (await stat(target)).size };
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {

@@ -3,7 +3,7 @@ import { Readable } from 'node:stream';
 import { SegmentDecryptor } from '../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../src/crypto/segment-format';
-import { Slice } from '../../src/media/streams/slice';
+import { Slice } from '../../src/crypto/slice';
 
 const KEY = Buffer.alloc(32, 7);
 const KEY_ID = '00112233-4455-6677-8899-aabbccddeeff';

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { request, upload } from '../support/http';
@@ -109,8 +110,14 @@ describe('limits', () => {
       const token = await t.token('c1');
       // 256 KiB/s with one second of burst: 768 KiB needs at least ~2 s.
       const started = Date.now();
-      const slow = upload(t.url, token, { name: 'big.txt', bytes: textFile(768 * 1024, 'big') });
+      const bytes = textFile(768 * 1024, 'big');
+      const slow = upload(t.url, token, { name: 'big.txt', bytes });
       await new Promise((resolve) => setTimeout(resolve, 300));
+      // Mid-upload, the temp file holds ciphertext only.
+      const [temp] = t.tempFiles();
+      const partial = readFileSync(temp);
+      expect(partial.subarray(0, 4).toString()).toBe('WMSE');
+      expect(partial.includes(bytes.subarray(0, 40))).toBe(false);
       const second = await upload(t.url, token, { name: 'small.txt', bytes: textFile(100, 'small') });
       expect(second.status).toBe(429);
       expect(second.json.code).toBe('TOO_MANY_CONCURRENT_UPLOADS');

@@ -1,3 +1,6 @@
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
 import { newBlobKey } from '../../src/storage/blob-keys';
@@ -27,6 +30,18 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
       expect((await readAll(await store.get(key))).equals(data)).toBe(true);
       expect((await readAll(await store.get(key, { start: 1000, end: 1999 }))).equals(data.subarray(1000, 2000))).toBe(true);
       expect((await readAll(await store.get(key, { start: 299_990, end: 299_999 }))).equals(data.subarray(299_990))).toBe(true);
+    });
+
+    it('moves a finished local file in with putFile, consuming it', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'media-test-putfile-'));
+      const path = join(dir, 'upload');
+      const data = randomBytes(70_000);
+      writeFileSync(path, data);
+      const key = newBlobKey();
+      expect(await store.putFile(key, path)).toEqual({ size: data.length });
+      expect(existsSync(path)).toBe(false);
+      expect((await readAll(await store.get(key))).equals(data)).toBe(true);
+      rmSync(dir, { recursive: true, force: true });
     });
 
     it('reports size and modification time with head, and null for a missing blob', async () => {

@@ -1,0 +1,61 @@
+import { pipeline, type Readable, type Transform } from 'node:stream';
+import type { ByteRange } from '../storage/blob-store.js';
+import { SegmentDecryptor } from './segment-decryptor.js';
+import { decodeHeader, HEADER_BYTES, segmentCount, segmentSpan } from './segment-format.js';
+import { Slice } from './slice.js';
+
+/** Reads the ciphertext bytes of a blob, whole or an inclusive range (a store, a local file). */
+export type CipherSource = (range?: ByteRange) => Promise<Readable>;
+
+export interface SealedBlob {
+  key: Buffer;
+  dataKeyId: string;
+  /** Plaintext size. */
+  size: number;
+}
+
+/**
+ * The plaintext of a sealed blob, or of the inclusive `range` of it. A range reads the
+ * header and only the segments holding the range; every segment is authenticated before
+ * any of its bytes are released.
+ */
+export async function readPlaintext(source: CipherSource, blob: SealedBlob, range?: ByteRange): Promise<Readable> {
+  if (!range) {
+    const segments = (segmentSize: number) => segmentCount(blob.size, segmentSize);
+    return chain(await source(), new SegmentDecryptor({ key: blob.key, dataKeyId: blob.dataKeyId, segments }));
+  }
+  const header = await collect(await source({ start: 0, end: HEADER_BYTES - 1 }));
+  const span = segmentSpan(blob.size, decodeHeader(header).segmentSize, range.start, range.end);
+  const decryptor = new SegmentDecryptor({
+    key: blob.key,
+    dataKeyId: blob.dataKeyId,
+    header,
+    firstSegment: span.first,
+    segments: span.last - span.first + 1,
+    endsAtFinal: span.includesFinal,
+  });
+  return chain(await source({ start: span.cipherStart, end: span.cipherEnd }), decryptor, new Slice(span.skip, range.end - range.start + 1));
+}
+
+/** Random access to a sealed blob's plaintext, for parsers that seek (ZIP and OLE directories). */
+export function plaintextReader(source: CipherSource, blob: SealedBlob) {
+  return {
+    size: blob.size,
+    read: async (position: number, length: number): Promise<Buffer> => {
+      if (length === 0 || position >= blob.size) return Buffer.alloc(0);
+      const end = Math.min(blob.size, position + length) - 1;
+      return collect(await readPlaintext(source, blob, { start: position, end }));
+    },
+  };
+}
+
+export async function collect(stream: Readable): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+/** Pipes the streams and returns the last; an error or early close anywhere tears all of them down. */
+function chain(source: Readable, ...transforms: Transform[]): Readable {
+  return pipeline(source, ...(transforms as [Transform]), () => {}) as unknown as Readable;
+}
