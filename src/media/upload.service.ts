@@ -58,16 +58,14 @@ export class UploadService {
     const release = await this.limiter.acquireUpload(ownerId);
     if (!release) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
     try {
-      const reservation = await this.usage.reserve(ownerId, this.config.limits.dailyUploads);
-      if (!reservation.ok) throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
-      const quota = new UploadQuota(this.usage, reservation.reservationId, ownerId, this.config.limits.quotaBytes);
+      const quota = new UploadQuota(this.usage, ownerId, this.config.limits);
       const path = this.temp.newPath();
       try {
         const received = await this.receive(req, ownerId, path, quota);
-        return await this.store(received, ownerId, reservation.reservationId, quota);
+        return await this.store(received, ownerId, quota);
       } finally {
         await rm(path, { force: true });
-        await this.usage.release(reservation.reservationId);
+        await quota.release();
       }
     } finally {
       release();
@@ -101,12 +99,25 @@ export class UploadService {
     };
   }
 
-  private async store(file: Received, ownerId: string, reservationId: string, quota: UploadQuota): Promise<UploadResult> {
+  private async store(file: Received, ownerId: string, quota: UploadQuota): Promise<UploadResult> {
     // Files are stored as uploaded for now; the processing stage will produce the stored version here.
-    const [existing] = await Promise.all([this.media.findByOriginalSha256(ownerId, file.sha256), quota.settle(file.size)]);
-    if (existing) return { status: 200, media: toMediaView(existing) };
+    // The final claim and the duplicate lookup run beside the move into storage; a refusal undoes the move.
+    const [stored, checked] = await Promise.allSettled([
+      this.blobs.storeFile(file.path),
+      Promise.all([this.media.findByOriginalSha256(ownerId, file.sha256), quota.settle(file.size)]),
+    ]);
+    const blobKey = stored.status === 'fulfilled' ? stored.value : undefined;
+    if (checked.status === 'rejected' || stored.status === 'rejected' || checked.value[0]) {
+      if (blobKey) await this.blobs.delete([blobKey]);
+      if (checked.status === 'rejected') throw checked.reason;
+      if (stored.status === 'rejected') throw stored.reason;
+      return { status: 200, media: toMediaView(checked.value[0]!) };
+    }
+    return this.commit(file, ownerId, blobKey!, await quota.reservationId());
+  }
+
+  private async commit(file: Received, ownerId: string, blobKey: string, reservationId: string): Promise<UploadResult> {
     const { dataKey } = file;
-    const blobKey = await this.blobs.storeFile(file.path);
     try {
       const result = await this.media.create(
         {
@@ -137,9 +148,4 @@ export class UploadService {
       throw error;
     }
   }
-}
-
-function secondsUntilUtcMidnight(now = new Date()): number {
-  const midnight = Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1);
-  return Math.max(1, Math.ceil((midnight - now.getTime()) / 1000));
 }
