@@ -1,5 +1,5 @@
 import { Injectable } from '@nestjs/common';
-import type { DataKey } from './generated/client.js';
+import type { DataKey } from '../../generated/prisma/client.js';
 import { LruCache } from '../crypto/lru-cache.js';
 import { isUniqueViolation, PrismaService } from './prisma.service.js';
 

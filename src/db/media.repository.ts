@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import type { MediaStatus, MediaType } from './generated/enums.js';
-import type { Media, Preview } from './generated/client.js';
+import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
+import type { Media, Preview } from '../../generated/prisma/client.js';
 import { isNotFound, isUniqueViolation, PrismaService } from './prisma.service.js';
 
 export type MediaRecord = Media & { previews: Preview[] };

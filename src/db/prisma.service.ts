@@ -1,7 +1,7 @@
 import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { PrismaPg } from '@prisma/adapter-pg';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { PrismaClient } from './generated/client.js';
+import { PrismaClient } from '../../generated/prisma/client.js';
 
 /** The one Prisma client of the process; only db/ repositories use it. */
 @Injectable()

@@ -3,14 +3,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
+import { collect } from '../../src/crypto/plaintext-reader';
 import { newBlobKey } from '../../src/storage/blob-keys';
 import { BlobNotFoundError, type BlobStore } from '../../src/storage/blob-store';
 
-async function readAll(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
+const readAll = collect;
 
 /**
  * The behaviour every BlobStore adapter must have. Each adapter's test file calls this

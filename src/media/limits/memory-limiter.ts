@@ -8,10 +8,8 @@ export class MemoryLimiter implements Limiter {
   private readonly requests = new Map<string, TokenBucket>();
   private readonly bandwidth = new Map<string, TokenBucket>();
   private readonly uploads = new Map<string, number>();
-  private readonly sweeper: NodeJS.Timeout;
-
   constructor(private readonly settings: LimiterSettings) {
-    this.sweeper = setInterval(() => this.forgetIdle(), SWEEP_EVERY_MS).unref();
+    setInterval(() => this.forgetIdle(), SWEEP_EVERY_MS).unref();
   }
 
   async hit(userId: string): Promise<number> {
@@ -38,10 +36,6 @@ export class MemoryLimiter implements Limiter {
     const rate = this.settings.uploadBytesPerSecond;
     // One second of burst: short uploads are not slowed at all.
     return bucketFor(this.bandwidth, userId, () => new TokenBucket(rate, rate)).take(bytes);
-  }
-
-  close(): void {
-    clearInterval(this.sweeper);
   }
 
   private forgetIdle(): void {
