@@ -92,7 +92,8 @@ export class MediaController {
       throw new MediaError('RANGE_NOT_SATISFIABLE');
     }
     const range = request.kind === 'single' ? request.range : undefined;
-    setDownloadHeaders(res, { mimeType: media.mimeType, name: media.originalName, etag });
+    const charset = (media.metadata as { charset?: string } | null)?.charset;
+    setDownloadHeaders(res, { mimeType: charset ? `${media.mimeType}; charset=${charset}` : media.mimeType, name: media.originalName, etag });
     const body = await this.media.open(media, range);
     if (range) {
       res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);

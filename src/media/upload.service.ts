@@ -134,7 +134,7 @@ export class UploadService {
           size: file.size,
           sha256: file.sha256,
           md5: file.md5,
-          metadata: {},
+          metadata: file.format.charset ? { charset: file.format.charset } : {},
           blobKey,
           dataKey: { id: dataKey.id, masterKeyId: dataKey.masterKeyId, wrapped: dataKey.wrapped },
         },

@@ -7,6 +7,8 @@ export interface DetectedFormat {
   mime: string;
   /** Canonical file extension, used to name downloads. */
   ext: string;
+  /** Text only: the character encoding, served in the Content-Type of downloads. */
+  charset?: string;
 }
 
 /**
@@ -43,8 +45,8 @@ export const DOCX: DetectedFormat = {
   ext: 'docx',
 };
 export const DOC: DetectedFormat = { type: 'document', mime: 'application/msword', ext: 'doc' };
-export const TXT: DetectedFormat = { type: 'document', mime: 'text/plain; charset=utf-8', ext: 'txt' };
-export const TXT_UTF16: DetectedFormat = { type: 'document', mime: 'text/plain; charset=utf-16', ext: 'txt' };
+export const TXT: DetectedFormat = { type: 'document', mime: 'text/plain', ext: 'txt', charset: 'utf-8' };
+export const TXT_UTF16: DetectedFormat = { type: 'document', mime: 'text/plain', ext: 'txt', charset: 'utf-16' };
 
 /** file-type names for ZIP containers that are not executables (jar, apk, xpi are refused); which format it is is decided by its directory. */
 export const ZIP_CONTAINERS = new Set(['zip', 'docx', 'xlsx', 'pptx', 'odt', 'ods', 'odp', 'epub', '3mf', 'vsdx']);

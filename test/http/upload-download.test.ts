@@ -60,6 +60,11 @@ describe('upload → encrypt → store → download', () => {
     expect(blob.subarray(0, 4).toString()).toBe('WMSE');
     expect(blob.includes(bytes.subarray(100, 132))).toBe(false);
     expect(blob.length).toBe(bytes.length + 32 + 16);
+    expect(created.json).toMatchObject({ type: 'document', mimeType: 'text/plain', metadata: { charset: 'utf-8' } });
+    const download = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: alice });
+    expect(download.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(download.headers.get('content-disposition')).toMatch(/^attachment; /);
+    expect(download.body.equals(bytes)).toBe(true);
   });
 
   it('serves single ranges as 206, suffix and open ranges, 416 when unsatisfiable, several ranges as 200', async () => {
