@@ -7,11 +7,13 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { httpMetrics } from './observability/http-metrics.middleware.js';
+import { requestIdMiddleware } from './observability/logging.js';
 import { Metrics } from './observability/metrics.js';
 
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bufferLogs: true });
+  app.use(requestIdMiddleware);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.use(httpMetrics(app.get(Metrics)));

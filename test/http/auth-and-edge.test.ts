@@ -83,6 +83,10 @@ describe('authentication and the HTTP edge', () => {
       const missing = await request(`${t.url}/api/v1/nothing-here`, { token: await good(), headers: { 'X-Request-Id': 'req-404' } });
       expect(missing.status).toBe(404);
       expect(missing.json).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: 'Not found', requestId: 'req-404' });
+      const badJson = await request(`${t.url}/api/v1/media/upload`, { method: 'POST', token: await good(), headers: { 'Content-Type': 'application/json', 'X-Request-Id': 'req-json' }, body: '{bad json' });
+      expect(badJson.status).toBe(400);
+      expect(badJson.json).toEqual({ statusCode: 400, code: 'VALIDATION_FAILED', message: expect.any(String), requestId: 'req-json' });
+      expect(badJson.headers.get('x-request-id')).toBe('req-json');
       const badId = await request(`${t.url}/api/v1/media/not-a-uuid`, { token: await good() });
       expect(badId.status).toBe(400);
       expect(JSON.stringify(badId.json)).not.toMatch(/\/work|node_modules|at .*\.ts/);
