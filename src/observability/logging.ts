@@ -6,8 +6,8 @@ import type { Params } from 'nestjs-pino';
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
 /** The request id: the client's X-Request-Id when it is sane, else a new UUID; always echoed. */
-export function requestId(req: IncomingMessage & { id?: string }, res: ServerResponse): string {
-  if (req.id) return req.id;
+export function requestId(req: IncomingMessage, res: ServerResponse): string {
+  if (typeof req.id === 'string') return req.id;
   const given = req.headers['x-request-id'];
   const id = typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
   res.setHeader('X-Request-Id', id);
