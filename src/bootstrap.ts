@@ -1,4 +1,5 @@
 import 'reflect-metadata';
+import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
@@ -29,6 +30,11 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
       .build(),
   );
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
+  const server = app.getHttpServer() as Server;
+  // Phones on slow networks: a 100 MB upload may take far longer than Node's 5-minute
+  // default for a whole request; what is cut instead is a connection that stops moving.
+  server.requestTimeout = 60 * 60_000;
+  server.setTimeout(2 * 60_000);
   app.enableShutdownHooks();
   return app;
 }

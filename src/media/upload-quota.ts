@@ -3,6 +3,8 @@ import type { UsageRepository } from '../db/usage.repository.js';
 
 /** Claim arrived bytes in steps of this much, so a large upload costs few ledger round trips. */
 const CLAIM_STEP = 8 * 1024 * 1024;
+/** ... or at least this often, which keeps a slow upload's reservation fresh for the sweeper. */
+const CLAIM_EVERY_MS = 60_000;
 
 export interface QuotaLimits {
   quotaBytes: number;
@@ -24,6 +26,7 @@ export interface QuotaLimits {
 export class UploadQuota {
   private readonly reservation: Promise<string>;
   private claimed = -1;
+  private claimedAt = 0;
   private pending?: Promise<void>;
 
   constructor(
@@ -45,7 +48,7 @@ export class UploadQuota {
 
   async cover(bytes: number): Promise<void> {
     if (this.pending) await this.pending; // rethrows a refused claim
-    if (this.claimed >= 0 && bytes - this.claimed < CLAIM_STEP) return;
+    if (this.claimed >= 0 && bytes - this.claimed < CLAIM_STEP && Date.now() - this.claimedAt < CLAIM_EVERY_MS) return;
     if (this.claimed < 0) return this.claim(bytes); // awaited: an over-quota user is refused at once
     this.pending = this.claim(bytes).finally(() => (this.pending = undefined));
     this.pending.catch(() => {}); // observed by the next cover or settle
@@ -66,6 +69,7 @@ export class UploadQuota {
     const { ok } = await this.usage.resize(await this.reservation, this.ownerId, bytes, this.limits.quotaBytes);
     if (!ok) throw new MediaError('QUOTA_EXCEEDED');
     this.claimed = bytes;
+    this.claimedAt = Date.now();
   }
 }
 

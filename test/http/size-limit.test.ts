@@ -1,5 +1,6 @@
 import http from 'node:http';
 import { startTestApp, type TestApp } from '../support/app';
+import { query } from '../support/database';
 import { fixture } from '../support/http';
 
 const MB = 1024 * 1024;
@@ -95,3 +96,42 @@ describe('per-type size limits while streaming', () => {
     expect(reply.status).toBe(201);
   });
 });
+
+describe('an upload cut off by the client', () => {
+  it('leaves no temp file, reservation or row behind', async () => {
+    const t = await startTestApp({ env: { UPLOAD_BYTES_PER_SECOND: String(512 * 1024) } });
+    try {
+      const token = await t.token('dropper');
+      const url = new URL(`${t.url}/api/v1/media/upload`);
+      const req = http.request({
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': String(10 * MB) },
+      });
+      req.on('error', () => {});
+      req.write('--b\r\nContent-Disposition: form-data; name="file"; filename="v.zip"\r\n\r\n');
+      req.write(fixture('zip-html-pages.zip').subarray(0, 60_000));
+      req.write(Buffer.alloc(1 * MB));
+      await waitFor(() => t.tempFiles().length === 1);
+      req.destroy(); // the phone lost its network
+      await waitFor(() => t.tempFiles().length === 0);
+      
+      await waitFor(async () => (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'dropper'")).length === 0);
+      expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'dropper'")).toEqual([]);
+      const storage = await fetch(`${t.url}/api/v1/media/storage`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+      expect(storage).toMatchObject({ usedBytes: 0, fileCount: 0, uploadsToday: 0 });
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+async function waitFor(condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!(await condition())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
