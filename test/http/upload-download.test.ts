@@ -172,6 +172,17 @@ describe('upload → encrypt → store → download', () => {
     });
   });
 
+  it('answers 409 MEDIA_NOT_READY with Retry-After while media is processing; metadata stays readable', async () => {
+    const hank = await t.token('hank');
+    const { json } = await uploadFixture(t.url, hank, 'ogg-vorbis-complete.ogg');
+    await query(t.databaseUrl, "UPDATE media SET status = 'processing' WHERE id = $1", [json.id]);
+    const busy = await request(`${t.url}/api/v1/media/${json.id}`, { token: hank });
+    expect(busy.status).toBe(409);
+    expect(busy.json.code).toBe('MEDIA_NOT_READY');
+    expect(Number(busy.headers.get('retry-after'))).toBeGreaterThan(0);
+    expect((await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token: hank })).json.status).toBe('processing');
+  });
+
   it('sanitises the stored file name', async () => {
     const reply = await upload(t.url, alice, { name: '../../etc/\u202Egnp.exe', bytes: fixture('webp-lossy-alpha.webp') });
     expect(reply.status).toBe(201);
