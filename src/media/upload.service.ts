@@ -101,19 +101,21 @@ export class UploadService {
 
   private async store(file: Received, ownerId: string, quota: UploadQuota): Promise<UploadResult> {
     // Files are stored as uploaded for now; the processing stage will produce the stored version here.
-    // The final claim and the duplicate lookup run beside the move into storage; a refusal undoes the move.
-    const [stored, checked] = await Promise.allSettled([
+    // The duplicate lookup and the final claim run beside the move into storage; either outcome undoes the move.
+    const [stored, existing, settled] = await Promise.allSettled([
       this.blobs.storeFile(file.path),
-      Promise.all([this.media.findByOriginalSha256(ownerId, file.sha256), quota.settle(file.size)]),
+      this.media.findByOriginalSha256(ownerId, file.sha256),
+      quota.settle(file.size),
     ]);
     const blobKey = stored.status === 'fulfilled' ? stored.value : undefined;
-    if (checked.status === 'rejected' || stored.status === 'rejected' || checked.value[0]) {
+    const duplicate = existing.status === 'fulfilled' ? existing.value : null;
+    const failure = [existing, stored, settled].find((outcome) => outcome.status === 'rejected');
+    if (duplicate || failure || !blobKey) {
       if (blobKey) await this.blobs.delete([blobKey]);
-      if (checked.status === 'rejected') throw checked.reason;
-      if (stored.status === 'rejected') throw stored.reason;
-      return { status: 200, media: toMediaView(checked.value[0]!) };
+      if (duplicate) return { status: 200, media: toMediaView(duplicate) };
+      throw (failure as PromiseRejectedResult).reason;
     }
-    return this.commit(file, ownerId, blobKey!, await quota.reservationId());
+    return this.commit(file, ownerId, blobKey, await quota.reservationId());
   }
 
   private async commit(file: Received, ownerId: string, blobKey: string, reservationId: string): Promise<UploadResult> {
