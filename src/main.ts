@@ -18,7 +18,7 @@ async function main(): Promise<void> {
   };
   for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
   await app.listen(config.port, '0.0.0.0');
-  log(`media-service (${config.role}) listening on port ${config.port}; storage=${config.storage.driver}; scanning=${config.clamavUrl ? 'on' : 'off (CLAMAV_URL unset)'}`);
+  log(`media-service (${config.role}) listening on port ${config.port}; storage=${config.storage.driver}; antivirus scanning=off (not built yet)`);
 }
 
 main().catch((error: unknown) => {
