@@ -14,20 +14,21 @@ export interface QuotaLimits {
 /**
  * An upload's hold on the owner's daily count and storage quota.
  *
- * The reservation (one daily slot) is requested when the upload starts and awaited by the
- * first claim, so its round trip overlaps the start of the body. Claims cover the bytes
- * that have arrived (first chunk, then every CLAIM_STEP), failing with 507 as soon as
- * they cannot fit beside what is stored and what other uploads of the user hold; `settle`
- * claims the exact final size right before the commit, under the same lock, so the quota
- * is never overshot. Nothing is reserved ahead of arrival, so one upload never blocks
- * another with bytes it does not have. Step claims after the first run beside the stream
- * (one at a time): a refusal fails the upload at the next chunk.
+ * The reservation (one daily slot) is requested when the upload starts. Claims cover the
+ * bytes that have arrived (first chunk, then every CLAIM_STEP or CLAIM_EVERY_MS); they
+ * run in the background, one at a time, so the transfer never waits for the ledger, and
+ * a refusal (507, or the daily limit) fails the upload at the next chunk. `settle` claims
+ * the exact final size right before the commit and is authoritative; every claim takes
+ * the user's usage row lock, so parallel uploads can never overshoot the quota. Nothing
+ * is reserved ahead of arrival, so one upload never blocks another with bytes it does
+ * not have.
  */
 export class UploadQuota {
   private readonly reservation: Promise<string>;
   private claimed = -1;
   private claimedAt = 0;
   private pending?: Promise<void>;
+  private refusal?: unknown;
 
   constructor(
     private readonly usage: UsageRepository,
@@ -38,7 +39,7 @@ export class UploadQuota {
       if (!outcome.ok) throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
       return outcome.reservationId;
     });
-    this.reservation.catch(() => {}); // surfaced by the first claim
+    this.reservation.catch(() => {}); // surfaced through a claim
   }
 
   /** The reservation's id, once granted (rejects with DAILY_UPLOAD_LIMIT). */
@@ -46,21 +47,24 @@ export class UploadQuota {
     return this.reservation;
   }
 
-  async cover(bytes: number): Promise<void> {
-    if (this.pending) await this.pending; // rethrows a refused claim
+  /** Called as bytes arrive; throws a refusal learnt from an earlier claim. */
+  cover(bytes: number): void {
+    if (this.refusal) throw this.refusal;
+    if (this.pending) return; // the claim after it will catch up
     if (this.claimed >= 0 && bytes - this.claimed < CLAIM_STEP && Date.now() - this.claimedAt < CLAIM_EVERY_MS) return;
-    if (this.claimed < 0) return this.claim(bytes); // awaited: an over-quota user is refused at once
-    this.pending = this.claim(bytes).finally(() => (this.pending = undefined));
-    this.pending.catch(() => {}); // observed by the next cover or settle
+    this.pending = this.claim(bytes)
+      .catch((error: unknown) => void (this.refusal = error))
+      .finally(() => (this.pending = undefined));
   }
 
   async settle(bytes: number): Promise<void> {
-    if (this.pending) await this.pending.catch(() => {});
+    await this.pending;
     await this.claim(bytes);
   }
 
   /** Gives the reservation back (a no-op once the commit consumed it). */
   async release(): Promise<void> {
+    await this.pending;
     const id = await this.reservation.catch(() => undefined);
     if (id) await this.usage.release(id);
   }
@@ -68,7 +72,7 @@ export class UploadQuota {
   private async claim(bytes: number): Promise<void> {
     const { ok } = await this.usage.resize(await this.reservation, this.ownerId, bytes, this.limits.quotaBytes);
     if (!ok) throw new MediaError('QUOTA_EXCEEDED');
-    this.claimed = bytes;
+    this.claimed = Math.max(this.claimed, bytes);
     this.claimedAt = Date.now();
   }
 }

@@ -5,8 +5,8 @@ export interface SizeGuardOptions {
   limit: () => number;
   /** Thrown when the limit is passed. */
   tooLarge: () => Error;
-  /** Awaited as bytes pass (e.g. to grow a quota reservation); a rejection fails the stream. */
-  onProgress?: (total: number) => Promise<void>;
+  /** Told the running total as bytes pass (e.g. to grow a quota reservation); a throw fails the stream. */
+  onProgress?: (total: number) => void;
 }
 
 /** Counts bytes and fails the stream on the first chunk past the limit. */
@@ -20,7 +20,11 @@ export class SizeGuard extends Transform {
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.total += chunk.length;
     if (this.total > this.options.limit()) return done(this.options.tooLarge());
-    if (!this.options.onProgress) return done(null, chunk);
-    this.options.onProgress(this.total).then(() => done(null, chunk), done);
+    try {
+      this.options.onProgress?.(this.total);
+    } catch (error) {
+      return done(error as Error);
+    }
+    done(null, chunk);
   }
 }
