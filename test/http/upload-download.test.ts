@@ -83,6 +83,13 @@ describe('upload → encrypt → store → download', () => {
       expect(reply.headers.get('content-range')).toBe(`bytes ${start}-${end}/${bytes.length}`);
       expect(reply.body.equals(bytes.subarray(start, end + 1))).toBe(true);
     }
+    for (let i = 0; i < 25; i++) {
+      const start = Math.floor(Math.random() * bytes.length);
+      const end = start + Math.floor(Math.random() * Math.min(200_000, bytes.length - start));
+      const reply = await request(url, { token: alice, headers: { Range: `bytes=${start}-${end}` } });
+      expect(reply.status).toBe(206);
+      expect(reply.body.equals(bytes.subarray(start, end + 1))).toBe(true);
+    }
     const unsatisfiable = await request(url, { token: alice, headers: { Range: `bytes=${bytes.length}-` } });
     expect(unsatisfiable.status).toBe(416);
     expect(unsatisfiable.headers.get('content-range')).toBe(`bytes */${bytes.length}`);
