@@ -94,14 +94,17 @@ export class MediaController {
     const range = request.kind === 'single' ? request.range : undefined;
     const charset = (media.metadata as { charset?: string } | null)?.charset;
     setDownloadHeaders(res, { mimeType: charset ? `${media.mimeType}; charset=${charset}` : media.mimeType, name: media.originalName, etag });
-    const body = await this.media.open(media, range);
     if (range) {
       res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
       res.setHeader('Content-Length', String(range.end - range.start + 1));
     } else {
       res.status(200).setHeader('Content-Length', String(size));
     }
-    await sendBody(body, res);
+    if (req.method === 'HEAD') {
+      res.end(); // headers only: nothing is read or decrypted
+      return;
+    }
+    await sendBody(await this.media.open(media, range), res);
   }
 
   @Delete(':id')

@@ -99,6 +99,10 @@ describe('upload → encrypt → store → download', () => {
     expect(several.body.equals(bytes)).toBe(true);
     const stale = await request(url, { token: alice, headers: { Range: 'bytes=0-1', 'If-Range': '"other"' } });
     expect(stale.status).toBe(200);
+    const head = await request(url, { method: 'HEAD', token: alice });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-length')).toBe(String(bytes.length));
+    expect(head.body.length).toBe(0);
     const cached = await request(url, { token: alice, headers: { 'If-None-Match': `"${sha256(bytes)}"` } });
     expect(cached.status).toBe(304);
   });
