@@ -8,8 +8,8 @@ import { TempFiles } from './temp-files.js';
 const EVERY_MS = 10 * 60_000;
 /** A blob younger than this may belong to an upload that has not committed yet. */
 export const ORPHAN_GRACE_MS = 30 * 60_000;
-/** A reservation not touched for this long belongs to a process that is gone. */
-export const RESERVATION_STALE_MS = 15 * 60_000;
+/** A reservation not touched for this long belongs to a process that is gone (live uploads claim at least every minute). */
+export const RESERVATION_STALE_MS = 5 * 60_000;
 const BATCH = 500;
 
 export interface SweepReport {
