@@ -35,11 +35,10 @@ export class MediaRepository {
     return this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
   }
 
-  findByOriginalSha256(ownerId: string, originalSha256: string): Promise<MediaRecord | null> {
-    return this.prisma.media.findUnique({
-      where: { ownerId_originalSha256: { ownerId, originalSha256 } },
-      include: { previews: true },
-    });
+  async findByOriginalSha256(ownerId: string, originalSha256: string): Promise<MediaRecord | null> {
+    // Usually there is none: ask for the id alone, and for the whole record only on a hit.
+    const hit = await this.prisma.media.findUnique({ where: { ownerId_originalSha256: { ownerId, originalSha256 } }, select: { id: true } });
+    return hit ? this.findById(hit.id) : null;
   }
 
   /** Inserts the media and its data key, counts it, and drops the upload's reservation. */
@@ -50,7 +49,6 @@ export class MediaRepository {
         await tx.dataKey.create({ data: { ...dataKey, ownerId: media.ownerId, wrapped: new Uint8Array(dataKey.wrapped) } });
         const record = await tx.media.create({
           data: { ...row, originalSize: BigInt(row.originalSize), size: BigInt(row.size), metadata: row.metadata as object, dataKeyId: dataKey.id },
-          include: { previews: true },
         });
         await tx.$executeRaw`
           INSERT INTO usage (owner_id, used_bytes, file_count, updated_at) VALUES (${media.ownerId}, ${media.size}, 1, now())
@@ -60,7 +58,7 @@ export class MediaRepository {
           INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
           ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
         await tx.quotaReservation.deleteMany({ where: { id: reservationId } });
-        return record;
+        return { ...record, previews: [] };
       });
       return { created };
     } catch (error) {

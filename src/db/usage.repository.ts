@@ -23,29 +23,30 @@ export class UsageRepository {
 
   /** Opens a reservation when the user still has a daily upload slot. */
   async reserve(ownerId: string, dailyLimit: number): Promise<ReserveOutcome> {
-    return this.prisma.$transaction(async (tx) => {
-      await this.lockUsage(tx, ownerId);
-      const [{ today, pending }] = await tx.$queryRaw<{ today: number; pending: number }[]>`
-        SELECT (SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date)::int AS today,
-               (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId})::int AS pending`;
-      if ((today ?? 0) + pending >= dailyLimit) return { ok: false, reason: 'daily' } as const;
-      const reservationId = randomUUID();
-      await tx.quotaReservation.create({ data: { id: reservationId, ownerId } });
-      return { ok: true, reservationId } as const;
-    });
+    const reservationId = randomUUID();
+    const [, inserted] = await this.prisma.$transaction([
+      this.lockUsage(ownerId),
+      this.prisma.$executeRaw`
+        INSERT INTO quota_reservations (id, owner_id)
+        SELECT ${reservationId}::uuid, ${ownerId}
+        WHERE coalesce((SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date), 0)
+            + (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId}) < ${dailyLimit}`,
+    ]);
+    return inserted === 1 ? { ok: true, reservationId } : { ok: false, reason: 'daily' };
   }
 
-  /** Sets the reservation to `bytes` if used + all reservations stay within `quota`. */
+  /** Sets the reservation to `bytes` if what is stored plus all reservations stays within `quota`. */
   async resize(reservationId: string, ownerId: string, bytes: number, quota: number): Promise<GrowOutcome> {
-    return this.prisma.$transaction(async (tx) => {
-      await this.lockUsage(tx, ownerId);
-      const [{ used, others }] = await tx.$queryRaw<{ used: bigint; others: bigint }[]>`
-        SELECT (SELECT used_bytes FROM usage WHERE owner_id = ${ownerId}) AS used,
-               (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${ownerId} AND id <> ${reservationId}::uuid)::bigint AS others`;
-      if (Number(used) + Number(others) + bytes > quota) return { ok: false } as const;
-      const { count } = await tx.quotaReservation.updateMany({ where: { id: reservationId }, data: { bytes: BigInt(bytes), updatedAt: new Date() } });
-      return { ok: count === 1 } as const;
-    });
+    const [, updated] = await this.prisma.$transaction([
+      this.lockUsage(ownerId),
+      this.prisma.$executeRaw`
+        UPDATE quota_reservations SET bytes = ${bytes}::bigint, updated_at = now()
+        WHERE id = ${reservationId}::uuid
+          AND (SELECT used_bytes FROM usage WHERE owner_id = ${ownerId})
+            + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${ownerId} AND id <> ${reservationId}::uuid)
+            + ${bytes}::bigint <= ${quota}::bigint`,
+    ]);
+    return { ok: updated === 1 };
   }
 
   async release(reservationId: string): Promise<void> {
@@ -73,8 +74,14 @@ export class UsageRepository {
     };
   }
 
-  private async lockUsage(tx: Parameters<Parameters<PrismaService['$transaction']>[0]>[0], ownerId: string): Promise<void> {
-    await tx.$executeRaw`INSERT INTO usage (owner_id, updated_at) VALUES (${ownerId}, now()) ON CONFLICT (owner_id) DO NOTHING`;
-    await tx.$queryRaw`SELECT 1 FROM usage WHERE owner_id = ${ownerId} FOR UPDATE`;
+  /**
+   * Creates the owner's usage row if needed and locks it (an upsert that updates locks the
+   * row). In READ COMMITTED the statements after it see everything committed before the
+   * lock was granted, so checks made under it are exact.
+   */
+  private lockUsage(ownerId: string) {
+    return this.prisma.$executeRaw`
+      INSERT INTO usage (owner_id, updated_at) VALUES (${ownerId}, now())
+      ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id`;
   }
 }

@@ -29,6 +29,7 @@ export class UploadQuota {
   private claimedAt = 0;
   private pending?: Promise<void>;
   private refusal?: unknown;
+  private consumed = false;
 
   constructor(
     private readonly usage: UsageRepository,
@@ -62,9 +63,15 @@ export class UploadQuota {
     await this.claim(bytes);
   }
 
-  /** Gives the reservation back (a no-op once the commit consumed it). */
+  /** The commit deleted the reservation in its transaction: nothing to give back. */
+  committed(): void {
+    this.consumed = true;
+  }
+
+  /** Gives the reservation back, unless the commit consumed it. */
   async release(): Promise<void> {
     await this.pending;
+    if (this.consumed) return;
     const id = await this.reservation.catch(() => undefined);
     if (id) await this.usage.release(id);
   }

@@ -115,7 +115,9 @@ export class UploadService {
       if (duplicate) return { status: 200, media: toMediaView(duplicate) };
       throw (failure as PromiseRejectedResult).reason;
     }
-    return this.commit(file, ownerId, blobKey, await quota.reservationId());
+    const result = await this.commit(file, ownerId, blobKey, await quota.reservationId());
+    if (result.status === 201) quota.committed(); // a duplicate's transaction rolled back: its reservation stays to release
+    return result;
   }
 
   private async commit(file: Received, ownerId: string, blobKey: string, reservationId: string): Promise<UploadResult> {

@@ -144,6 +144,18 @@ describe('upload → encrypt → store → download', () => {
     expect(forBob.json.id).not.toBe(first.json.id);
   });
 
+  it('stores parallel identical uploads of one user once, releasing every other reservation', async () => {
+    const ivy = await t.token('ivy');
+    const replies = await Promise.all(Array.from({ length: 3 }, () => uploadFixture(t.url, ivy, 'm4a-aac-from-mp4.m4a')));
+    expect(replies.map((r) => r.status).sort()).toEqual([200, 200, 201]);
+    expect(new Set(replies.map((r) => r.json.id)).size).toBe(1);
+    expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'ivy'")).toHaveLength(1);
+    expect(await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'ivy'")).toEqual([]);
+    const blobs = await query(t.databaseUrl, "SELECT count(*)::int AS n FROM data_keys WHERE owner_id = 'ivy'");
+    expect(blobs).toEqual([{ n: 1 }]);
+    expect((await request(`${t.url}/api/v1/media/storage`, { token: ivy })).json).toMatchObject({ fileCount: 1, uploadsToday: 1, usedBytes: fixture('m4a-aac-from-mp4.m4a').length });
+  });
+
   it('deletes media with its blob and usage; a second delete is 404', async () => {
     const carol = await t.token('carol');
     const { json } = await uploadFixture(t.url, carol, 'jpeg-exif-gps-nikon-d2h.jpg');
