@@ -22,13 +22,13 @@ export class UsageRepository {
   constructor(private readonly prisma: PrismaService) {}
 
   /** Opens a reservation when the user still has a daily upload slot. */
-  async reserve(ownerId: string, dailyLimit: number): Promise<ReserveOutcome> {
+  async reserve(ownerId: string, dailyLimit: number, processTag: string): Promise<ReserveOutcome> {
     const reservationId = randomUUID();
     const [, inserted] = await this.prisma.$transaction([
       this.lockUsage(ownerId),
       this.prisma.$executeRaw`
-        INSERT INTO quota_reservations (id, owner_id)
-        SELECT ${reservationId}::uuid, ${ownerId}
+        INSERT INTO quota_reservations (id, owner_id, process_tag)
+        SELECT ${reservationId}::uuid, ${ownerId}, ${processTag}
         WHERE coalesce((SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date), 0)
             + (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId}) < ${dailyLimit}`,
     ]);
@@ -53,9 +53,11 @@ export class UsageRepository {
     await this.prisma.quotaReservation.deleteMany({ where: { id: reservationId } });
   }
 
-  /** Removes reservations whose upload has not moved since `before` (a crashed process left them). */
-  async releaseStale(before: Date): Promise<number> {
-    const { count } = await this.prisma.quotaReservation.deleteMany({ where: { updatedAt: { lt: before } } });
+  /** Removes reservations of processes known to be gone, and any not touched since `before`. */
+  async releaseStale(before: Date, deadProcessTags: string[] = []): Promise<number> {
+    const { count } = await this.prisma.quotaReservation.deleteMany({
+      where: { OR: [{ updatedAt: { lt: before } }, { processTag: { in: deadProcessTags } }] },
+    });
     return count;
   }
 

@@ -42,9 +42,10 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
   }
 
   async sweep(now = Date.now()): Promise<SweepReport> {
+    const deadProcesses = await this.temp.sweep(now);
     const report = {
-      tempDirs: await this.temp.sweep(now),
-      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS)),
+      tempDirs: deadProcesses.length,
+      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), deadProcesses),
       blobs: await this.sweepBlobs(now),
     };
     if (report.tempDirs || report.blobs || report.reservations) this.logger.log(`swept ${JSON.stringify(report)}`);

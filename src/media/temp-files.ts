@@ -14,7 +14,8 @@ const STALE_AFTER_MS = 5 * 60_000;
  */
 export class TempFiles {
   readonly dir: string;
-  private readonly tag: string;
+  /** This process's tag (host.pid.id), also recorded on its quota reservations. */
+  readonly tag: string;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly root: string) {
@@ -32,9 +33,9 @@ export class TempFiles {
     return join(this.dir, `${randomUUID()}${suffix}`);
   }
 
-  /** Removes directories left by processes that are gone; returns how many. */
-  async sweep(now = Date.now()): Promise<number> {
-    let removed = 0;
+  /** Removes directories left by processes that are gone; returns their tags. */
+  async sweep(now = Date.now()): Promise<string[]> {
+    const removed: string[] = [];
     for (const name of await readdir(this.root).catch(() => [] as string[])) {
       if (name === this.tag) continue;
       const path = join(this.root, name);
@@ -42,7 +43,7 @@ export class TempFiles {
       if (!info) continue;
       if (this.isDead(name) || now - info.mtimeMs > STALE_AFTER_MS) {
         await rm(path, { recursive: true, force: true });
-        removed++;
+        removed.push(name);
       }
     }
     return removed;

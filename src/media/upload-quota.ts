@@ -35,8 +35,9 @@ export class UploadQuota {
     private readonly usage: UsageRepository,
     private readonly ownerId: string,
     private readonly limits: QuotaLimits,
+    processTag: string,
   ) {
-    this.reservation = usage.reserve(ownerId, limits.dailyUploads).then((outcome) => {
+    this.reservation = usage.reserve(ownerId, limits.dailyUploads, processTag).then((outcome) => {
       if (!outcome.ok) throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
       return outcome.reservationId;
     });

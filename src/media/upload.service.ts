@@ -58,7 +58,7 @@ export class UploadService {
     const release = await this.limiter.acquireUpload(ownerId);
     if (!release) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
     try {
-      const quota = new UploadQuota(this.usage, ownerId, this.config.limits);
+      const quota = new UploadQuota(this.usage, ownerId, this.config.limits, this.temp.tag);
       const path = this.temp.newPath();
       try {
         const received = await this.receive(req, ownerId, path, quota);

@@ -42,9 +42,12 @@ describe('sweeper', () => {
     await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, created_at, updated_at)
       VALUES (gen_random_uuid(), 'sam', 5000000, now() - interval '1 hour', now() - interval '1 hour'),
              (gen_random_uuid(), 'sam', 1000, now(), now())`);
+    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'sam', 700, $1)`, [
+      `${hostname()}.999999.deadbeef`,
+    ]);
 
     const report = await t.app.get(SweeperService).sweep();
-    expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 1 });
+    expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 2 });
     expect(existsSync(pathOf(orphan))).toBe(false);
     expect(existsSync(pathOf(fresh))).toBe(true);
     expect(existsSync(pathOf(row.blob_key))).toBe(true);
