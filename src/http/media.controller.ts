@@ -1,8 +1,6 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { Request, Response } from 'express';
-import type { Readable } from 'node:stream';
-import { pipeline } from 'node:stream/promises';
 import { MediaError } from '../errors.js';
 import { Metrics } from '../observability/metrics.js';
 import { MediaService, type Caller } from '../media/media.service.js';
@@ -12,6 +10,7 @@ import { CurrentUser } from './auth/decorators.js';
 import { matchesIfNoneMatch, setDownloadHeaders } from './download.js';
 import { ErrorDto, MediaDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
 import { parseRange } from './range.js';
+import { sendBody } from './send-body.js';
 
 const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
 const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, key, descriptor) => {
@@ -115,32 +114,4 @@ export class MediaController {
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }
-}
-
-/**
- * Streams the body. The first authenticated bytes are awaited before anything is sent, so
- * a blob that fails at once is a clean error response; a failure later cuts the connection.
- */
-async function sendBody(body: Readable, res: Response): Promise<void> {
-  body.on('error', () => {}); // reported through firstChunkReady or pipeline; never unhandled in between
-  await firstChunkReady(body);
-  await pipeline(body, res);
-}
-
-function firstChunkReady(stream: Readable): Promise<void> {
-  return new Promise((resolve, reject) => {
-    const done = (error?: Error) => {
-      stream.off('readable', onReadable).off('end', onEnd).off('error', done);
-      if (error) reject(error);
-      else resolve();
-    };
-    const onReadable = () => {
-      const chunk = stream.read();
-      if (chunk === null) return;
-      stream.unshift(chunk);
-      done();
-    };
-    const onEnd = () => done();
-    stream.on('readable', onReadable).once('end', onEnd).once('error', done);
-  });
 }

@@ -1,0 +1,31 @@
+import type { Response } from 'express';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+
+/**
+ * Streams the body. The first authenticated bytes are awaited before anything is sent, so
+ * a blob that fails at once is a clean error response; a failure later cuts the connection.
+ */
+export async function sendBody(body: Readable, res: Response): Promise<void> {
+  body.on('error', () => {}); // reported through firstChunkReady or pipeline; never unhandled in between
+  await firstChunkReady(body);
+  await pipeline(body, res);
+}
+
+function firstChunkReady(stream: Readable): Promise<void> {
+  return new Promise((resolve, reject) => {
+    const done = (error?: Error) => {
+      stream.off('readable', onReadable).off('end', onEnd).off('error', done);
+      if (error) reject(error);
+      else resolve();
+    };
+    const onReadable = () => {
+      const chunk = stream.read();
+      if (chunk === null) return;
+      stream.unshift(chunk);
+      done();
+    };
+    const onEnd = () => done();
+    stream.on('readable', onReadable).once('end', onEnd).once('error', done);
+  });
+}
