@@ -112,7 +112,8 @@ describe('limits', () => {
       const started = Date.now();
       const bytes = textFile(768 * 1024, 'big');
       const slow = upload(t.url, token, { name: 'big.txt', bytes });
-      await new Promise((resolve) => setTimeout(resolve, 300));
+      for (let waited = 0; t.tempFiles().length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      await new Promise((resolve) => setTimeout(resolve, 100));
       // Mid-upload, the temp file holds ciphertext only.
       const [temp] = t.tempFiles();
       const partial = readFileSync(temp);
