@@ -1,7 +1,8 @@
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import type { ByteRange } from '../storage/blob-store.js';
 import { SegmentDecryptor } from './segment-decryptor.js';
-import { decodeHeader, HEADER_BYTES, segmentCount, segmentSpan } from './segment-format.js';
+import { LruCache } from './lru-cache.js';
+import { decodeHeader, DEFAULT_SEGMENT_BYTES, HEADER_BYTES, segmentCount, segmentSpan } from './segment-format.js';
 import { Slice } from './slice.js';
 
 /** Reads the ciphertext bytes of a blob, whole or an inclusive range (a store, a local file). */
@@ -37,14 +38,37 @@ export async function readPlaintext(source: CipherSource, blob: SealedBlob, rang
   return chain(await source({ start: span.cipherStart, end: span.cipherEnd }), decryptor, new Slice(span.skip, range.end - range.start + 1));
 }
 
-/** Random access to a sealed blob's plaintext, for parsers that seek (ZIP and OLE directories). */
-export function plaintextReader(source: CipherSource, blob: SealedBlob) {
+/** How many decrypted segments a random-access reader keeps (2 MiB at 64 KiB). */
+const CACHED_SEGMENTS = 32;
+
+/**
+ * Random access to a sealed blob's plaintext, for parsers that seek (ZIP and OLE
+ * directories). Reads whole segments and keeps the most recent ones, so a parser that
+ * hops between a few sectors decrypts each segment once.
+ */
+export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentSize = DEFAULT_SEGMENT_BYTES) {
+  const cache = new LruCache<number, Promise<Buffer>>(CACHED_SEGMENTS);
+  const segment = (index: number): Promise<Buffer> => {
+    let plain = cache.get(index);
+    if (!plain) {
+      const range = { start: index * segmentSize, end: Math.min(blob.size, (index + 1) * segmentSize) - 1 };
+      plain = readPlaintext(source, blob, range).then(collect);
+      plain.catch(() => {});
+      cache.set(index, plain);
+    }
+    return plain;
+  };
   return {
     size: blob.size,
     read: async (position: number, length: number): Promise<Buffer> => {
-      if (length === 0 || position >= blob.size) return Buffer.alloc(0);
-      const end = Math.min(blob.size, position + length) - 1;
-      return collect(await readPlaintext(source, blob, { start: position, end }));
+      const end = Math.min(blob.size, position + length);
+      if (length <= 0 || position >= end) return Buffer.alloc(0);
+      const parts: Buffer[] = [];
+      for (let index = Math.floor(position / segmentSize); index * segmentSize < end; index++) {
+        const base = index * segmentSize;
+        parts.push((await segment(index)).subarray(Math.max(0, position - base), end - base));
+      }
+      return Buffer.concat(parts);
     },
   };
 }

@@ -1,5 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
+import { plaintextReader } from '../../src/crypto/plaintext-reader';
 import { SegmentDecryptor } from '../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../src/crypto/segment-format';
@@ -89,6 +90,27 @@ describe('segmented AES-256-GCM format v1', () => {
       const span = segmentSpan(size, S, start, end);
       expect(span.cipherEnd - span.cipherStart + 1).toBeLessThanOrEqual((span.last - span.first + 1) * (S + TAG_BYTES));
     }
+  });
+
+  it('gives random access to the plaintext, reading each needed segment once', async () => {
+    const size = 7 * S + 123;
+    const plain = randomBytes(size);
+    const cipher = await seal(plain);
+    let reads = 0;
+    const source = async (range?: { start: number; end: number }) => {
+      reads++;
+      return Readable.from([range ? cipher.subarray(range.start, range.end + 1) : cipher]);
+    };
+    const file = plaintextReader(source, { key: KEY, dataKeyId: KEY_ID, size }, S);
+    for (let i = 0; i < 40; i++) {
+      const position = Math.floor(Math.random() * size);
+      const length = 1 + Math.floor(Math.random() * 3 * S);
+      expect((await file.read(position, length)).equals(plain.subarray(position, position + length))).toBe(true);
+    }
+    expect((await file.read(size - 10, 100)).equals(plain.subarray(size - 10))).toBe(true);
+    expect((await file.read(size, 10)).length).toBe(0);
+    // Two source reads (header + segment) per segment at most, whatever the number of reads.
+    expect(reads).toBeLessThanOrEqual(2 * 8);
   });
 
   describe('fails closed', () => {
