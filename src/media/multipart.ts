@@ -34,18 +34,17 @@ export async function receiveSingleFile(req: IncomingMessage, options: ReceiveOp
     throw invalid('Expected a multipart/form-data body');
   }
   let part: Promise<ReceivedPart> | undefined;
-  const problems: Error[] = [];
-  const fail = (error: Error) => problems.push(error);
+  // Any part but the one file ends the request at once: nothing after it is read.
   const finished = new Promise<void>((resolve, reject) => {
     parser.on('file', (name, stream, info) => {
       if (name !== 'file' || part) {
         stream.resume();
-        return fail(invalid(name !== 'file' ? `Unexpected file part "${name}": the part must be named "file"` : 'Exactly one file part is allowed'));
+        return reject(invalid(name !== 'file' ? `Unexpected file part "${name}": the part must be named "file"` : 'Exactly one file part is allowed'));
       }
       part = writePart(stream, info, options);
       part.catch(reject);
     });
-    parser.on('field', (name) => fail(invalid(`Unexpected field "${name}": send only the file part`)));
+    parser.on('field', (name) => reject(invalid(`Unexpected field "${name}": send only the file part`)));
     parser.on('error', () => reject(invalid('The multipart body is malformed or incomplete')));
     parser.on('close', resolve);
   });
@@ -53,7 +52,6 @@ export async function receiveSingleFile(req: IncomingMessage, options: ReceiveOp
   req.pipe(parser);
   try {
     await finished;
-    if (problems.length) throw problems[0];
     if (!part) throw invalid('Missing the file part named "file"');
     return await part;
   } catch (error) {

@@ -88,6 +88,14 @@ describe('per-type size limits while streaming', () => {
     expect(outcome.sentBytes).toBeLessThan(16 * MB);
   });
 
+  it('answers 400 at a second file part without reading it', async () => {
+    const first = Buffer.concat([Buffer.from('hello\r\n--media-test-boundary\r\nContent-Disposition: form-data; name="file"; filename="second.bin"\r\n\r\n')]);
+    const outcome = await streamUpload(t, token, first, 1024 * MB);
+    expect(outcome.status).toBe(400);
+    expect(JSON.parse(outcome.body).code).toBe('VALIDATION_FAILED');
+    expect(outcome.sentBytes).toBeLessThan(32 * MB);
+  });
+
   it('still accepts a file just under its limit', async () => {
     const zip = fixture('zip-html-pages.zip');
     const form = new FormData();
