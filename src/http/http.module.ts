@@ -1,13 +1,12 @@
 import { Module } from '@nestjs/common';
-import { APP_FILTER, APP_GUARD } from '@nestjs/core';
+import { APP_GUARD } from '@nestjs/core';
 import { MediaModule } from '../media/media.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { RolesGuard } from './auth/roles.guard.js';
-import { ErrorFilter } from './error.filter.js';
 import { MediaController } from './media.controller.js';
 
-/** The REST edge. Guards run in this order: token, rate limit, roles. */
+/** The REST edge. Guards run in this order: token, rate limit, roles. (The error filter is global: see bootstrap.ts.) */
 @Module({
   imports: [MediaModule],
   controllers: [MediaController],
@@ -15,7 +14,6 @@ import { MediaController } from './media.controller.js';
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },
     { provide: APP_GUARD, useClass: RolesGuard },
-    { provide: APP_FILTER, useClass: ErrorFilter },
   ],
 })
 export class HttpModule {}
