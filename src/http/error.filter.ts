@@ -1,5 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
+import { isDatabaseUnavailable } from '../db/unavailable.js';
 import { ERRORS, type ErrorCode, MediaError } from '../errors.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -11,6 +12,7 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
   415: 'UNSUPPORTED_MEDIA_TYPE',
   416: 'RANGE_NOT_SATISFIABLE',
   429: 'RATE_LIMITED',
+  503: 'DEPENDENCY_UNAVAILABLE',
 };
 
 /**
@@ -39,6 +41,9 @@ export class ErrorFilter implements ExceptionFilter {
 
   private toMediaError(exception: unknown): MediaError {
     if (exception instanceof MediaError) return exception;
+    if (isDatabaseUnavailable(exception)) {
+      return new MediaError('DEPENDENCY_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryAfter: 5, cause: exception });
+    }
     const status = exception instanceof HttpException ? exception.getStatus() : statusOfBodyParserError(exception);
     const code = status ? CODE_BY_STATUS[status] : undefined;
     if (!code) return new MediaError('INTERNAL_ERROR');

@@ -1,4 +1,5 @@
-import { Controller, Get, Header, Inject } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import type { Response } from 'express';
 import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
 import { PrismaService } from '../db/prisma.service.js';
@@ -33,12 +34,18 @@ export class ObservabilityController {
   @ApiOperation({ summary: 'Readiness: database and storage answer' })
   @ApiResponse({ status: 200, type: HealthDto })
   @ApiResponse({ status: 503, type: HealthDto })
-  @HealthCheck()
-  ready() {
-    return this.health.check([
-      () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
-      () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
-    ]);
+  async ready(@Res({ passthrough: true }) res: Response) {
+    try {
+      return await this.health.check([
+        () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
+        () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
+      ]);
+    } catch (error) {
+      // Terminus reports "not ready" as an exception; its body is the answer, with 503.
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      res.status(503);
+      return error.getResponse();
+    }
   }
 
   @Get('metrics')
