@@ -24,6 +24,7 @@ export class LocalBlobStore implements BlobStore {
       await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
       await fsync(temp);
       await rename(temp, target);
+      await fsync(dirname(target)); // the rename itself survives a power cut before the row commits
       return { size: (await stat(target)).size };
     } catch (error) {
       await rm(temp, { force: true });
@@ -37,6 +38,7 @@ export class LocalBlobStore implements BlobStore {
     await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     try {
       await rename(path, target);
+      await fsync(dirname(target));
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
       // Another file system: copy through staging, then drop the original.
@@ -107,7 +109,7 @@ async function* walk(dir: string): AsyncIterable<string> {
   }
 }
 
-/** Flushes a file's data to disk (fsync applies to the file, whichever descriptor asks). */
+/** Flushes a file's data, or a directory's entries, to disk (fsync applies to the inode, whichever descriptor asks). */
 async function fsync(path: string): Promise<void> {
   const file = await open(path, 'r');
   try {
