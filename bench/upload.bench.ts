@@ -9,10 +9,10 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, createReadStream } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
+import { freePort } from '../src/db/free-port.js';
 
 const MB = 1024 * 1024;
 const ROOT = join(__dirname, '..', '..');
@@ -51,14 +51,6 @@ function makeZip(path: string, size: number): void {
   closeSync(fd);
 }
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** POSTs the file, streamed from disk; multipart-framed for the service, raw for the baseline. */
 function post(url: string, path: string, token?: string): Promise<{ status: number; body: string; ms: number }> {

@@ -1,6 +1,6 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { plaintextReader } from '../../src/crypto/plaintext-reader';
+import { collect, plaintextReader } from '../../src/crypto/plaintext-reader';
 import { SegmentDecryptor } from '../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../src/crypto/segment-format';
@@ -11,11 +11,6 @@ const KEY_ID = '00112233-4455-6677-8899-aabbccddeeff';
 const PREFIX = Buffer.from('01020304050607', 'hex');
 const S = 1024; // small segments so boundaries are cheap to cross
 
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 function chunked(data: Buffer, size: number): Readable {
   const parts: Buffer[] = [];

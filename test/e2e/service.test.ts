@@ -1,10 +1,11 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import http from 'node:http';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { freePort } from '../../src/db/free-port';
 import { fixture, request, uploadFixture } from '../support/http';
+import { waitFor } from '../support/wait';
 
 /**
  * The built service as `npm start` runs it (dist/src/main.js, embedded PostgreSQL under
@@ -14,14 +15,6 @@ const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const script = (name: string) => join(ROOT, 'dist', 'scripts', `${name}.js`);
 
-function freePort(): Promise<number> {
-  return new Promise((resolve) => {
-    const server = createServer().listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 describe('the built service on the embedded defaults', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'media-test-e2e-'));
@@ -144,11 +137,3 @@ describe('the built service on the embedded defaults', () => {
     expect(stderr).toMatch(/MEDIA_MASTER_KEYS/);
   });
 });
-
-async function waitFor(condition: () => boolean, ms = 15_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}

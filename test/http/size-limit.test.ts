@@ -2,6 +2,7 @@ import http from 'node:http';
 import { startTestApp, type TestApp } from '../support/app';
 import { query } from '../support/database';
 import { fixture } from '../support/http';
+import { waitFor } from '../support/wait';
 
 const MB = 1024 * 1024;
 
@@ -135,11 +136,3 @@ describe('an upload cut off by the client', () => {
     }
   });
 });
-
-async function waitFor(condition: () => boolean | Promise<boolean>, ms = 10_000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 50));
-  }
-}
