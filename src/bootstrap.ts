@@ -6,7 +6,9 @@ import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { deferContinue } from './http/early-answers.js';
 import { ErrorFilter } from './http/error.filter.js';
+import { isUploadRequest } from './http/media.controller.js';
 import { httpMetrics } from './observability/http-metrics.middleware.js';
 import { requestIdMiddleware } from './observability/logging.js';
 import { Metrics } from './observability/metrics.js';
@@ -35,6 +37,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   // default for a whole request; what is cut instead is a connection that stops moving.
   server.requestTimeout = 60 * 60_000;
   server.setTimeout(2 * 60_000);
+  deferContinue(server, isUploadRequest);
   app.enableShutdownHooks();
   return app;
 }

@@ -1,7 +1,8 @@
 import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview } from '../../generated/prisma/client.js';
-import { isNotFound, isUniqueViolation, PrismaService } from './prisma.service.js';
+import { isNotFound, PrismaService } from './prisma.service.js';
+import { lockUsageRow } from './usage.repository.js';
 
 export type MediaRecord = Media & { previews: Preview[] };
 
@@ -24,7 +25,13 @@ export interface NewMedia {
   dataKey: { id: string; masterKeyId: string; wrapped: Buffer };
 }
 
-export type CreateResult = { created: MediaRecord } | { duplicateOf: MediaRecord };
+export type CreateResult = { created: MediaRecord } | { duplicateOf: MediaRecord } | { overQuota: true };
+
+export interface Hold {
+  /** The upload's quota reservation, consumed by the commit. */
+  reservationId: string;
+  quotaBytes: number;
+}
 
 /** Media rows and the usage counters that must move with them, always in one transaction. */
 @Injectable()
@@ -35,39 +42,40 @@ export class MediaRepository {
     return this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
   }
 
-  async findByOriginalSha256(ownerId: string, originalSha256: string): Promise<MediaRecord | null> {
-    // Usually there is none: ask for the id alone, and for the whole record only on a hit.
-    const hit = await this.prisma.media.findUnique({ where: { ownerId_originalSha256: { ownerId, originalSha256 } }, select: { id: true } });
-    return hit ? this.findById(hit.id) : null;
-  }
-
-  /** Inserts the media and its data key, counts it, and drops the upload's reservation. */
-  async create(media: NewMedia, reservationId: string): Promise<CreateResult> {
+  /**
+   * Commits an upload under its owner's usage row lock: the same bytes already stored for
+   * this owner make it a duplicate, a size that no longer fits the quota refuses it; else
+   * the media and its data key are inserted, counted, and the reservation is consumed.
+   */
+  async create(media: NewMedia, hold: Hold): Promise<CreateResult> {
     const { dataKey, ...row } = media;
-    try {
-      const created = await this.prisma.$transaction(async (tx) => {
-        await tx.dataKey.create({ data: { ...dataKey, ownerId: media.ownerId, wrapped: new Uint8Array(dataKey.wrapped) } });
-        const record = await tx.media.create({
-          data: { ...row, originalSize: BigInt(row.originalSize), size: BigInt(row.size), metadata: row.metadata as object, dataKeyId: dataKey.id },
-        });
-        await tx.$executeRaw`
-          INSERT INTO usage (owner_id, used_bytes, file_count, updated_at) VALUES (${media.ownerId}, ${media.size}, 1, now())
-          ON CONFLICT (owner_id) DO UPDATE SET used_bytes = usage.used_bytes + EXCLUDED.used_bytes,
-            file_count = usage.file_count + 1, updated_at = now()`;
-        await tx.$executeRaw`
-          INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
-          ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
-        await tx.quotaReservation.deleteMany({ where: { id: reservationId } });
-        return { ...record, previews: [] };
+    const outcome = await this.prisma.$transaction(async (tx): Promise<Exclude<CreateResult, { duplicateOf: MediaRecord }> | { duplicateId: string }> => {
+      await lockUsageRow(tx, media.ownerId);
+      const [existing] = await tx.$queryRaw<{ id: string }[]>`
+        SELECT id FROM media WHERE owner_id = ${media.ownerId} AND original_sha256 = ${media.originalSha256}`;
+      if (existing) return { duplicateId: existing.id };
+      const [{ fits }] = await tx.$queryRaw<{ fits: boolean }[]>`
+        SELECT (SELECT used_bytes FROM usage WHERE owner_id = ${media.ownerId})
+          + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${media.ownerId} AND id <> ${hold.reservationId}::uuid)
+          + ${media.size}::bigint <= ${hold.quotaBytes}::bigint AS fits`;
+      if (!fits) return { overQuota: true };
+      await tx.dataKey.create({ data: { ...dataKey, ownerId: media.ownerId, wrapped: new Uint8Array(dataKey.wrapped) } });
+      const record = await tx.media.create({
+        data: { ...row, originalSize: BigInt(row.originalSize), size: BigInt(row.size), metadata: row.metadata as object, dataKeyId: dataKey.id },
       });
-      return { created };
-    } catch (error) {
-      if (!isUniqueViolation(error)) throw error;
-      // The same bytes were committed by a concurrent upload of this user.
-      const existing = await this.findByOriginalSha256(media.ownerId, media.originalSha256);
-      if (!existing) throw error;
-      return { duplicateOf: existing };
-    }
+      await tx.$executeRaw`
+        UPDATE usage SET used_bytes = used_bytes + ${media.size}, file_count = file_count + 1, updated_at = now()
+        WHERE owner_id = ${media.ownerId}`;
+      await tx.$executeRaw`
+        INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
+        ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
+      await tx.quotaReservation.deleteMany({ where: { id: hold.reservationId } });
+      return { created: { ...record, previews: [] } };
+    });
+    if (!('duplicateId' in outcome)) return outcome;
+    const duplicateOf = await this.findById(outcome.duplicateId);
+    if (!duplicateOf) throw new Error('duplicate media vanished during the upload');
+    return { duplicateOf };
   }
 
   /** Deletes the media, its previews and keys, and frees its usage; returns the blob keys to delete. */

@@ -9,8 +9,17 @@ export interface UsageSnapshot {
   byType: { type: string; count: number; bytes: number }[];
 }
 
-export type ReserveOutcome = { ok: true; reservationId: string } | { ok: false; reason: 'daily' };
+export type ReserveOutcome = { ok: true; reservationId: string } | { ok: false; reason: 'daily' | 'quota' };
 export type GrowOutcome = { ok: true } | { ok: false };
+
+export interface ReserveRequest {
+  ownerId: string;
+  dailyLimit: number;
+  quotaBytes: number;
+  /** The least the upload will add (from its declared length): refused at once when it cannot fit. */
+  minBytes: number;
+  processTag: string;
+}
 
 /**
  * The quota ledger. An upload holds a reservation row (bytes and one daily slot) while it
@@ -21,18 +30,28 @@ export type GrowOutcome = { ok: true } | { ok: false };
 export class UsageRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** Opens a reservation when the user still has a daily upload slot. */
-  async reserve(ownerId: string, dailyLimit: number, processTag: string): Promise<ReserveOutcome> {
+  /** Opens a reservation when the user still has a daily upload slot and room for `minBytes`. */
+  async reserve(request: ReserveRequest): Promise<ReserveOutcome> {
+    const { ownerId, dailyLimit, quotaBytes, minBytes, processTag } = request;
     const reservationId = randomUUID();
-    const [, inserted] = await this.prisma.$transaction([
+    const [, [state]] = await this.prisma.$transaction([
       this.lockUsage(ownerId),
-      this.prisma.$executeRaw`
-        INSERT INTO quota_reservations (id, owner_id, process_tag)
-        SELECT ${reservationId}::uuid, ${ownerId}, ${processTag}
-        WHERE coalesce((SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date), 0)
-            + (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId}) < ${dailyLimit}`,
+      this.prisma.$queryRaw<{ daily_ok: boolean; quota_ok: boolean }[]>`
+        WITH state AS (
+          SELECT coalesce((SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date), 0)
+                   + (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId}) < ${dailyLimit} AS daily_ok,
+                 (SELECT used_bytes FROM usage WHERE owner_id = ${ownerId})
+                   + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${ownerId})
+                   + ${minBytes}::bigint <= ${quotaBytes}::bigint AS quota_ok
+        ), inserted AS (
+          INSERT INTO quota_reservations (id, owner_id, process_tag)
+          SELECT ${reservationId}::uuid, ${ownerId}, ${processTag} FROM state WHERE daily_ok AND quota_ok
+        )
+        SELECT daily_ok, quota_ok FROM state`,
     ]);
-    return inserted === 1 ? { ok: true, reservationId } : { ok: false, reason: 'daily' };
+    if (!state.daily_ok) return { ok: false, reason: 'daily' };
+    if (!state.quota_ok) return { ok: false, reason: 'quota' };
+    return { ok: true, reservationId };
   }
 
   /** Sets the reservation to `bytes` if what is stored plus all reservations stays within `quota`. */
@@ -76,14 +95,18 @@ export class UsageRepository {
     };
   }
 
-  /**
-   * Creates the owner's usage row if needed and locks it (an upsert that updates locks the
-   * row). In READ COMMITTED the statements after it see everything committed before the
-   * lock was granted, so checks made under it are exact.
-   */
   private lockUsage(ownerId: string) {
-    return this.prisma.$executeRaw`
-      INSERT INTO usage (owner_id, updated_at) VALUES (${ownerId}, now())
-      ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id`;
+    return lockUsageRow(this.prisma, ownerId);
   }
+}
+
+/**
+ * Creates the owner's usage row if needed and locks it (an upsert that updates locks the
+ * row). In READ COMMITTED the statements after it see everything committed before the
+ * lock was granted, so checks made under it are exact.
+ */
+export function lockUsageRow(db: Pick<PrismaService, '$executeRaw'>, ownerId: string) {
+  return db.$executeRaw`
+    INSERT INTO usage (owner_id, updated_at) VALUES (${ownerId}, now())
+    ON CONFLICT (owner_id) DO UPDATE SET owner_id = EXCLUDED.owner_id`;
 }

@@ -1,4 +1,63 @@
-import type { Response } from 'express';
+import type { ByteRange } from '../storage/blob-store.js';
+import { parseRange } from './range.js';
+
+/** The request headers a download answer depends on. */
+export interface DownloadRequest {
+  method: string;
+  range?: string;
+  ifNoneMatch?: string;
+  ifRange?: string;
+}
+
+export interface DownloadTarget {
+  size: number;
+  etag: string;
+  mimeType: string;
+  name: string;
+}
+
+/** What to answer: the status, its headers, and which bytes (if any) to send. */
+export interface DownloadPlan {
+  status: 200 | 206 | 304 | 416;
+  headers: Record<string, string>;
+  /** Absent: the whole file. */
+  range?: ByteRange;
+  /** False for HEAD, 304 and 416: nothing is read or decrypted. */
+  sendBody: boolean;
+}
+
+/**
+ * Decides a download's answer from its conditional and range headers (RFC 9110 §13-14):
+ * If-None-Match → 304; If-Range that does not match → the whole file; one satisfiable
+ * range → 206; a range past the end → 416; several ranges → the whole file.
+ */
+export function planResponse(request: DownloadRequest, file: DownloadTarget): DownloadPlan {
+  const validators = { ETag: file.etag, 'Cache-Control': 'private, no-cache' };
+  if (matchesIfNoneMatch(request.ifNoneMatch, file.etag)) return { status: 304, headers: validators, sendBody: false };
+  const wanted = request.ifRange && request.ifRange !== file.etag ? ({ kind: 'none' } as const) : parseRange(request.range, file.size);
+  if (wanted.kind === 'unsatisfiable') return { status: 416, headers: { 'Content-Range': `bytes */${file.size}` }, sendBody: false };
+  const headers = { ...contentHeaders(file), ...validators };
+  const sendBody = request.method !== 'HEAD';
+  if (wanted.kind === 'none') return { status: 200, headers: { ...headers, 'Content-Length': String(file.size) }, sendBody };
+  const { start, end } = wanted.range;
+  return {
+    status: 206,
+    headers: { ...headers, 'Content-Range': `bytes ${start}-${end}/${file.size}`, 'Content-Length': String(end - start + 1) },
+    range: wanted.range,
+    sendBody,
+  };
+}
+
+/** The headers of CONTRACT §2 "Downloads" that every served file carries. */
+function contentHeaders(file: DownloadTarget): Record<string, string> {
+  return {
+    'Content-Type': file.mimeType,
+    'X-Content-Type-Options': 'nosniff',
+    'Content-Security-Policy': "default-src 'none'; sandbox",
+    'Content-Disposition': contentDisposition(isInlineType(file.mimeType) ? 'inline' : 'attachment', file.name),
+    'Accept-Ranges': 'bytes',
+  };
+}
 
 /** Raster images, video and audio may be shown inline; everything else is a download. */
 export function isInlineType(mimeType: string): boolean {
@@ -8,18 +67,9 @@ export function isInlineType(mimeType: string): boolean {
 /** `attachment; filename="..."; filename*=UTF-8''...` (RFC 6266), with a safe ASCII fallback. */
 export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
   const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encodeURIComponent(name)}`;
-}
-
-/** The headers of CONTRACT §2 "Downloads" that every served file carries. */
-export function setDownloadHeaders(res: Response, file: { mimeType: string; name: string; etag: string }): void {
-  res.setHeader('Content-Type', file.mimeType);
-  res.setHeader('X-Content-Type-Options', 'nosniff');
-  res.setHeader('Content-Security-Policy', "default-src 'none'; sandbox");
-  res.setHeader('Content-Disposition', contentDisposition(isInlineType(file.mimeType) ? 'inline' : 'attachment', file.name));
-  res.setHeader('ETag', file.etag);
-  res.setHeader('Accept-Ranges', 'bytes');
-  res.setHeader('Cache-Control', 'private, no-cache');
+  // RFC 8187 attr-char excludes ' ( ) * which encodeURIComponent leaves alone.
+  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
 }
 
 /** True when If-None-Match names this ETag (weak comparison, RFC 9110 §13.1.2). */

@@ -1,6 +1,7 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
 import { isDatabaseUnavailable } from '../db/unavailable.js';
+import { discardUnreadBody } from './early-answers.js';
 import { ERRORS, type ErrorCode, MediaError } from '../errors.js';
 
 const CODE_BY_STATUS: Record<number, ErrorCode> = {
@@ -33,8 +34,8 @@ export class ErrorFilter implements ExceptionFilter {
       res.destroy(); // mid-stream: the client must not mistake a cut body for a whole one
       return;
     }
-    // A body we stopped reading (413, 415, 429 ...) cannot be drained: close the connection.
-    if (!req.complete) res.setHeader('Connection', 'close');
+    // An answer before the body was read (401, 413, 415, 429, 507 ...) must still reach the client.
+    discardUnreadBody(req, res);
     if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter));
     res.status(error.status).json({ statusCode: error.status, code: error.code, message: error.message, requestId: req.id ?? '' });
   }

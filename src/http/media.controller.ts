@@ -1,15 +1,19 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
 import { Metrics } from '../observability/metrics.js';
-import { MediaService, type Caller } from '../media/media.service.js';
+import type { Caller } from '../media/caller.js';
+import { MediaService } from '../media/media.service.js';
 import { UploadService } from '../media/upload.service.js';
 import { toMediaView } from '../media/media-view.js';
 import { CurrentUser } from './auth/decorators.js';
-import { matchesIfNoneMatch, setDownloadHeaders } from './download.js';
+import { planResponse } from './download.js';
+import { abortedOnDisconnect } from './disconnect.js';
+import { continueBody } from './early-answers.js';
+import { MULTIPART_OVERHEAD, receiveFilePart } from './multipart.js';
 import { ErrorDto, MediaDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
-import { parseRange } from './range.js';
 import { sendBody } from './send-body.js';
 
 const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
@@ -17,10 +21,18 @@ const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, ke
   for (const decorator of decorators) decorator(target, key, descriptor);
 };
 
+const BASE_PATH = 'api/v1/media';
+const UPLOAD_PATH = 'upload';
+
+/** An upload decides whether to take the body before reading it (`Expect: 100-continue`). */
+export function isUploadRequest(req: IncomingMessage): boolean {
+  return req.method === 'POST' && req.url?.split('?')[0] === `/${BASE_PATH}/${UPLOAD_PATH}`;
+}
+
 @ApiTags('media')
 @ApiBearerAuth()
 @ApiExtraModels(TypeUsageDto)
-@Controller('api/v1/media')
+@Controller(BASE_PATH)
 export class MediaController {
   constructor(
     private readonly uploads: UploadService,
@@ -28,7 +40,7 @@ export class MediaController {
     private readonly metrics: Metrics,
   ) {}
 
-  @Post('upload')
+  @Post(UPLOAD_PATH)
   @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
@@ -38,10 +50,18 @@ export class MediaController {
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     let outcome = 'error';
     try {
-      const result = await this.uploads.upload(req, user.id);
-      outcome = result.status === 201 ? 'created' : 'duplicate';
-      if (result.status === 201) this.metrics.uploadBytes.inc(result.media.originalSize);
-      res.status(result.status).json(result.media);
+      const result = await this.uploads.upload({
+        ownerId: user.id,
+        minBytes: Math.max(0, Number(req.headers['content-length'] ?? 0) - MULTIPART_OVERHEAD),
+        open: () => {
+          continueBody(req, res);
+          return receiveFilePart(req);
+        },
+        signal: abortedOnDisconnect(res),
+      });
+      outcome = result.outcome;
+      if (outcome === 'created') this.metrics.uploadBytes.inc(result.media.originalSize);
+      res.status(outcome === 'created' ? 201 : 200).json(result.media);
     } catch (error) {
       if (error instanceof MediaError) outcome = error.code;
       throw error;
@@ -75,35 +95,13 @@ export class MediaController {
   @ApiResponse({ status: 304, description: 'If-None-Match matched' })
   @apply(...errors(400, 401, 404, 409, 416, 429))
   async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const media = await this.media.visible(id, user);
-    this.media.assertReady(media);
-    const size = Number(media.size);
-    const etag = `"${media.sha256}"`;
-    if (matchesIfNoneMatch(req.headers['if-none-match'], etag)) {
-      res.status(304).setHeader('ETag', etag);
-      res.end();
-      return;
-    }
-    const ifRange = req.headers['if-range'];
-    const request = ifRange && ifRange !== etag ? ({ kind: 'none' } as const) : parseRange(req.headers.range, size);
-    if (request.kind === 'unsatisfiable') {
-      res.setHeader('Content-Range', `bytes */${size}`);
-      throw new MediaError('RANGE_NOT_SATISFIABLE');
-    }
-    const range = request.kind === 'single' ? request.range : undefined;
-    const charset = (media.metadata as { charset?: string } | null)?.charset;
-    setDownloadHeaders(res, { mimeType: charset ? `${media.mimeType}; charset=${charset}` : media.mimeType, name: media.originalName, etag });
-    if (range) {
-      res.status(206).setHeader('Content-Range', `bytes ${range.start}-${range.end}/${size}`);
-      res.setHeader('Content-Length', String(range.end - range.start + 1));
-    } else {
-      res.status(200).setHeader('Content-Length', String(size));
-    }
-    if (req.method === 'HEAD') {
-      res.end(); // headers only: nothing is read or decrypted
-      return;
-    }
-    await sendBody(await this.media.open(media, range), res);
+    const file = await this.media.forDownload(id, user);
+    const plan = planResponse({ method: req.method, range: req.get('Range'), ifNoneMatch: req.get('If-None-Match'), ifRange: req.get('If-Range') }, file);
+    res.set(plan.headers);
+    if (plan.status === 416) throw new MediaError('RANGE_NOT_SATISFIABLE');
+    res.status(plan.status);
+    if (!plan.sendBody) return void res.end();
+    await sendBody(await file.open(plan.range), res);
   }
 
   @Delete(':id')

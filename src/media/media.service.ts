@@ -6,18 +6,22 @@ import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
 import { MEDIA_TYPES } from '../processing/media-types.js';
 import type { ByteRange } from '../storage/blob-store.js';
+import { type Caller, isPrivileged } from './caller.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
+import { downloadName } from './file-name.js';
 
-export interface Caller {
-  id: string;
-  roles: string[];
-}
-
-const PRIVILEGED = ['admin', 'moderator'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
-export function isPrivileged(caller: Caller): boolean {
-  return caller.roles.some((role) => PRIVILEGED.includes(role));
+/** A stored file as a download sees it. */
+export interface DownloadFile {
+  size: number;
+  etag: string;
+  /** Content-Type, with the charset of text. */
+  mimeType: string;
+  /** The name to save it under: the uploaded name with the extension of the stored type. */
+  name: string;
+  /** The plaintext, or the inclusive range of it; only the segments needed are decrypted. */
+  open(range?: ByteRange): Promise<Readable>;
 }
 
 /** The Storage object of CONTRACT §2. */
@@ -48,14 +52,20 @@ export class MediaService {
     return media;
   }
 
-  assertReady(media: MediaRecord): void {
+  /** What a download needs: the stored file's size, ETag, type and name, and its plaintext (or a range of it). */
+  async forDownload(id: string, caller: Caller): Promise<DownloadFile> {
+    const media = await this.visible(id, caller);
     if (media.status === 'processing') throw new MediaError('MEDIA_NOT_READY', undefined, { retryAfter: 5 });
     if (media.status === 'failed') throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
-  }
-
-  /** The stored file's plaintext, or the inclusive range of it. */
-  open(media: MediaRecord, range?: ByteRange): Promise<Readable> {
-    return this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) }, range);
+    const size = Number(media.size);
+    const charset = (media.metadata as { charset?: string } | null)?.charset;
+    return {
+      size,
+      etag: `"${media.sha256}"`,
+      mimeType: charset ? `${media.mimeType}; charset=${charset}` : media.mimeType,
+      name: downloadName(media.originalName, media.mimeType),
+      open: (range) => this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size }, range),
+    };
   }
 
   async delete(id: string, caller: Caller): Promise<void> {

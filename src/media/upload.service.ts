@@ -1,29 +1,47 @@
 import { randomUUID } from 'node:crypto';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import type { IncomingMessage } from 'node:http';
-import { Inject, Injectable } from '@nestjs/common';
+import type { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../processing/detect-type.js';
-import type { DetectedFormat } from '../processing/media-types.js';
+import { type DetectedFormat, MEDIA_TYPES } from '../processing/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from './limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
-import { receiveSingleFile } from './multipart.js';
 import { Hasher } from './streams/hasher.js';
 import { SizeGuard } from './streams/size-guard.js';
 import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
 import { TempFiles } from './temp-files.js';
-import { UploadQuota } from './upload-quota.js';
+import { UploadLedger } from './upload-ledger.js';
+import { fileTooLarge, largestLimit } from './size-limits.js';
+
+/** The bytes of one uploaded file, however they reach the service (multipart today). */
+export interface IncomingFile {
+  file: Readable;
+  /** The name the client gave, unsanitised. */
+  filename: string;
+}
+
+export interface UploadSource {
+  ownerId: string;
+  /** The least the file can weigh, from the length the client declared (0 when unknown). */
+  minBytes: number;
+  /** Starts the transfer, once the upload is admitted: resolves when the file's bytes begin. */
+  open(): Promise<IncomingFile>;
+  /** Aborted when the client goes away: everything stops and is undone at once. */
+  signal: AbortSignal;
+}
 
 export interface UploadResult {
-  /** 201 for new media, 200 when the caller already had these bytes. */
-  status: 200 | 201;
+  outcome: 'created' | 'duplicate';
   media: MediaView;
 }
 
@@ -39,12 +57,15 @@ interface Received {
 }
 
 /**
- * The upload pipeline of DESIGN §2: limits → stream (throttled, sniffed, size-guarded,
- * hashed and sealed in one pass) to a temp file → confirm the format → move the sealed
- * file into storage → commit. The temp file never holds plaintext.
+ * The upload pipeline of DESIGN §2: admit (slot, daily count, declared size) → receive
+ * (throttled, sniffed, size-guarded, hashed and sealed in one pass) into a temp file →
+ * confirm the format → move the sealed file into storage → commit. The temp file never
+ * holds plaintext; one `finally` undoes whatever was not committed.
  */
 @Injectable()
 export class UploadService {
+  private readonly logger = new Logger(UploadService.name);
+
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LIMITER) private readonly limiter: Limiter,
@@ -54,44 +75,61 @@ export class UploadService {
     private readonly temp: TempFiles,
   ) {}
 
-  async upload(req: IncomingMessage, ownerId: string): Promise<UploadResult> {
-    const release = await this.limiter.acquireUpload(ownerId);
-    if (!release) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
+  async upload(source: UploadSource): Promise<UploadResult> {
+    const releaseSlot = await this.limiter.acquireUpload(source.ownerId);
+    if (!releaseSlot) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
+    const ledger = new UploadLedger(this.usage, source.ownerId, this.config.limits, this.temp.tag);
+    const path = this.temp.newPath();
+    let blobKey: string | undefined;
+    let committed = false;
     try {
-      const quota = new UploadQuota(this.usage, ownerId, this.config.limits, this.temp.tag);
-      const path = this.temp.newPath();
-      try {
-        const received = await this.receive(req, ownerId, path, quota);
-        return await this.store(received, ownerId, quota);
-      } finally {
-        await rm(path, { force: true });
-        await quota.release();
-      }
+      this.refuseDeclaredSize(source.minBytes);
+      await ledger.reserve(source.minBytes);
+      const received = await this.receive(source, path, ledger);
+      blobKey = await this.blobs.storeFile(received.path);
+      const result = await this.commit(received, source.ownerId, blobKey, ledger.reservationId);
+      committed = result.outcome === 'created';
+      return result;
     } finally {
-      release();
+      await rm(path, { force: true });
+      if (!committed) await this.undo(ledger, blobKey);
+      releaseSlot();
     }
   }
 
-  private async receive(req: IncomingMessage, ownerId: string, path: string, quota: UploadQuota): Promise<Received> {
+  /** A declared length no type accepts is refused before any byte of the body is read. */
+  private refuseDeclaredSize(minBytes: number): void {
+    const [type, limit] = largestLimit(this.config.limits.maxBytes, MEDIA_TYPES);
+    if (minBytes > limit) throw fileTooLarge(type, limit);
+  }
+
+  private async receive(source: UploadSource, path: string, ledger: UploadLedger): Promise<Received> {
     const maxBytes = this.config.limits.maxBytes;
-    let limit = Math.max(...Object.values(maxBytes));
-    const sniffer = new Sniffer((sniffed) => (limit = Math.max(...candidateTypes(sniffed).map((t) => maxBytes[t]))));
+    const { file, filename } = await source.open();
+    const sniffer = new Sniffer();
+    // Until the first bytes are sniffed, the largest limit of any type applies.
+    const limitNow = () => largestLimit(maxBytes, sniffer.result ? candidateTypes(sniffer.result) : MEDIA_TYPES);
     const guard = new SizeGuard({
-      limit: () => limit,
-      tooLarge: () => new MediaError('FILE_TOO_LARGE'),
-      onProgress: (total) => quota.cover(total),
+      limit: () => limitNow()[1],
+      tooLarge: () => fileTooLarge(...limitNow()),
+      onProgress: (total) => ledger.track(total),
     });
     const hasher = new Hasher(['sha256', 'md5']);
-    const throttle = new Throttle((bytes) => this.limiter.throttle(ownerId, bytes));
-    const { dataKey, encryptor } = await this.blobs.sealer(ownerId);
-    const part = await receiveSingleFile(req, { path, transforms: [throttle, sniffer, guard, hasher, encryptor], maxFileBytes: limit });
+    const throttle = new Throttle((bytes) => this.limiter.throttle(source.ownerId, bytes));
+    const { dataKey, encryptor } = await this.blobs.sealer(source.ownerId);
+    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    try {
+      await pipeline([file, throttle, sniffer, guard, hasher, encryptor, sink], { signal: source.signal });
+    } catch (error) {
+      throw source.signal.aborted ? source.signal.reason : error;
+    }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
     const format = await confirm(sniffer.result as Sniffed, this.blobs.sealedFile(path, dataKey, guard.total));
-    if (guard.total > maxBytes[format.type]) throw new MediaError('FILE_TOO_LARGE');
+    if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
     return {
       path,
       dataKey,
-      name: sanitizeFileName(part.filename, format.ext),
+      name: sanitizeFileName(filename, format.ext),
       size: guard.total,
       sha256: hasher.digest('sha256'),
       md5: hasher.digest('md5'),
@@ -99,57 +137,38 @@ export class UploadService {
     };
   }
 
-  private async store(file: Received, ownerId: string, quota: UploadQuota): Promise<UploadResult> {
-    // Files are stored as uploaded for now; the processing stage will produce the stored version here.
-    // The duplicate lookup and the final claim run beside the move into storage; either outcome undoes the move.
-    const [stored, existing, settled] = await Promise.allSettled([
-      this.blobs.storeFile(file.path),
-      this.media.findByOriginalSha256(ownerId, file.sha256),
-      quota.settle(file.size),
-    ]);
-    const blobKey = stored.status === 'fulfilled' ? stored.value : undefined;
-    const duplicate = existing.status === 'fulfilled' ? existing.value : null;
-    const failure = [existing, stored, settled].find((outcome) => outcome.status === 'rejected');
-    if (duplicate || failure || !blobKey) {
-      if (blobKey) await this.blobs.delete([blobKey]);
-      if (duplicate) return { status: 200, media: toMediaView(duplicate) };
-      throw (failure as PromiseRejectedResult).reason;
-    }
-    const result = await this.commit(file, ownerId, blobKey, await quota.reservationId());
-    if (result.status === 201) quota.committed(); // a duplicate's transaction rolled back: its reservation stays to release
-    return result;
-  }
-
   private async commit(file: Received, ownerId: string, blobKey: string, reservationId: string): Promise<UploadResult> {
     const { dataKey } = file;
-    try {
-      const result = await this.media.create(
-        {
-          id: randomUUID(),
-          ownerId,
-          type: file.format.type,
-          status: 'ready',
-          mimeType: file.format.mime,
-          originalMimeType: file.format.mime,
-          originalName: file.name,
-          originalSize: file.size,
-          originalSha256: file.sha256,
-          originalMd5: file.md5,
-          size: file.size,
-          sha256: file.sha256,
-          md5: file.md5,
-          metadata: file.format.charset ? { charset: file.format.charset } : {},
-          blobKey,
-          dataKey: { id: dataKey.id, masterKeyId: dataKey.masterKeyId, wrapped: dataKey.wrapped },
-        },
-        reservationId,
-      );
-      if ('created' in result) return { status: 201, media: toMediaView(result.created) };
-      await this.blobs.delete([blobKey]);
-      return { status: 200, media: toMediaView(result.duplicateOf) };
-    } catch (error) {
-      await this.blobs.delete([blobKey]).catch(() => {});
-      throw error;
-    }
+    const result = await this.media.create(
+      {
+        id: randomUUID(),
+        ownerId,
+        type: file.format.type,
+        status: 'ready',
+        mimeType: file.format.mime,
+        originalMimeType: file.format.mime,
+        originalName: file.name,
+        originalSize: file.size,
+        originalSha256: file.sha256,
+        originalMd5: file.md5,
+        size: file.size,
+        sha256: file.sha256,
+        md5: file.md5,
+        metadata: file.format.charset ? { charset: file.format.charset } : {},
+        blobKey,
+        dataKey: { id: dataKey.id, masterKeyId: dataKey.masterKeyId, wrapped: dataKey.wrapped },
+      },
+      { reservationId, quotaBytes: this.config.limits.quotaBytes },
+    );
+    if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');
+    if ('duplicateOf' in result) return { outcome: 'duplicate', media: toMediaView(result.duplicateOf) };
+    return { outcome: 'created', media: toMediaView(result.created) };
+  }
+
+  /** Gives back what an upload that did not commit still holds; a failure here is left to the sweeper. */
+  private async undo(ledger: UploadLedger, blobKey: string | undefined): Promise<void> {
+    await Promise.all([ledger.release(), blobKey && this.blobs.delete([blobKey])]).catch((error: unknown) =>
+      this.logger.warn({ err: error }, 'could not undo an upload: the sweeper will'),
+    );
   }
 }

@@ -50,3 +50,22 @@ export const TXT_UTF16: DetectedFormat = { type: 'document', mime: 'text/plain',
 
 /** file-type names for ZIP containers that are not executables (jar, apk, xpi are refused); which format it is is decided by its directory. */
 export const ZIP_CONTAINERS = new Set(['zip', 'docx', 'xlsx', 'pptx', 'odt', 'ods', 'odp', 'epub', '3mf', 'vsdx']);
+
+/** Other extensions that name each stored type's format; a download keeps a name that has one. */
+const EXTENSION_ALIASES: Record<string, string[]> = {
+  jpg: ['jpeg', 'jpe', 'jfif'],
+  heic: ['heif'],
+  mov: ['qt'],
+  m4a: ['mp4', 'aac'],
+  ogg: ['oga', 'opus'],
+  // Text under a text extension stays as named; a markup or script extension (html, svg, js) never does.
+  txt: ['text', 'md', 'markdown', 'csv', 'tsv', 'log', 'json', 'yaml', 'yml', 'srt', 'vtt'],
+};
+
+const ALL_FORMATS = [...Object.values(SUPPORTED_BY_FILE_TYPE), ZIP, DOCX, DOC, TXT];
+
+/** The extensions that name a file of this MIME type: the canonical one first. Empty for an unknown type. */
+export function extensionsOf(mime: string): string[] {
+  const ext = ALL_FORMATS.find((format) => format.mime === mime)?.ext;
+  return ext ? [ext, ...(EXTENSION_ALIASES[ext] ?? [])] : [];
+}

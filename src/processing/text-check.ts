@@ -1,9 +1,9 @@
 import { TextDecoder } from 'node:util';
-/**
+
+/*
  * Plain text is recognised by content: UTF-8 (optionally with a BOM) or UTF-16 with a BOM,
  * without binary control characters, and not markup a browser would sniff as HTML or XML.
  */
-const UTF8_BOM = Buffer.from([0xef, 0xbb, 0xbf]);
 
 export type TextEncoding = 'utf-8' | 'utf-16le' | 'utf-16be';
 
@@ -62,8 +62,4 @@ export function looksLikeMarkup(head: Buffer, encoding: TextEncoding): boolean {
     return false;
   }
   return MARKUP.test(text.replace(/^\uFEFF/, '').trimStart());
-}
-
-export function hasUtf8Bom(head: Buffer): boolean {
-  return head.subarray(0, 3).equals(UTF8_BOM);
 }

@@ -1,7 +1,7 @@
 import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import type { AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
-import type { Caller } from '../../media/media.service.js';
+import type { Caller } from '../../media/caller.js';
 
 const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ASYMMETRIC = ['RS256', 'ES256'];

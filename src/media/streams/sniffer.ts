@@ -11,10 +11,6 @@ export class Sniffer extends Transform {
   private head: Buffer[] = [];
   private headBytes = 0;
 
-  constructor(private readonly onSniffed: (sniffed: Sniffed) => void = () => {}) {
-    super();
-  }
-
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     if (this.result) return this.forward(chunk, done);
     this.head.push(chunk);
@@ -33,7 +29,6 @@ export class Sniffer extends Transform {
     this.head = [];
     sniff(head).then((result) => {
       this.result = result;
-      this.onSniffed(result);
       this.forward(head, done);
     }, done);
   }

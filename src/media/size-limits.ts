@@ -1,0 +1,27 @@
+import { MediaError } from '../errors.js';
+import type { MediaType } from '../processing/media-types.js';
+
+const PLURAL: Record<MediaType, string> = { image: 'images', video: 'videos', audio: 'audio files', document: 'documents', archive: 'archives' };
+
+/** Of `types`, the one with the largest limit, and that limit. */
+export function largestLimit(maxBytes: Record<MediaType, number>, types: readonly MediaType[]): [MediaType, number] {
+  const type = types.reduce((best, t) => (maxBytes[t] > maxBytes[best] ? t : best));
+  return [type, maxBytes[type]];
+}
+
+/** 413 naming the type and its limit, so a user knows what would be accepted. */
+export function fileTooLarge(type: MediaType, limit: number): MediaError {
+  return new MediaError('FILE_TOO_LARGE', `The file is larger than the ${formatBytes(limit)} limit for ${PLURAL[type]}`);
+}
+
+/** 1536 → "1.5 KB", 26214400 → "25 MB" (binary units, as the limits are configured). */
+export function formatBytes(bytes: number): string {
+  const units = ['bytes', 'KB', 'MB', 'GB'];
+  let value = bytes;
+  let unit = 0;
+  while (value >= 1024 && unit < units.length - 1) {
+    value /= 1024;
+    unit++;
+  }
+  return `${Number.isInteger(value) ? value : value.toFixed(1)} ${units[unit]}`;
+}
