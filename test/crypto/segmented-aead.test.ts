@@ -5,6 +5,7 @@ import { SegmentDecryptor } from '../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../src/crypto/segment-format';
 import { Slice } from '../../src/crypto/slice';
+import { below, seededRandom } from '../support/random';
 
 const KEY = Buffer.alloc(32, 7);
 const KEY_ID = '00112233-4455-6677-8899-aabbccddeeff';
@@ -75,12 +76,13 @@ describe('segmented AES-256-GCM format v1', () => {
   });
 
   it('serves random ranges equal to the plaintext, decrypting only the segments needed', async () => {
+    const random = seededRandom(1);
     for (let round = 0; round < 60; round++) {
-      const size = 1 + Math.floor(Math.random() * 8 * S);
+      const size = 1 + below(random, 8 * S);
       const plain = randomBytes(size);
       const cipher = await seal(plain);
-      const start = Math.floor(Math.random() * size);
-      const end = start + Math.floor(Math.random() * (size - start));
+      const start = below(random, size);
+      const end = start + below(random, size - start);
       expect((await openRange(cipher, size, start, end)).equals(plain.subarray(start, end + 1))).toBe(true);
       const span = segmentSpan(size, S, start, end);
       expect(span.cipherEnd - span.cipherStart + 1).toBeLessThanOrEqual((span.last - span.first + 1) * (S + TAG_BYTES));
@@ -97,9 +99,10 @@ describe('segmented AES-256-GCM format v1', () => {
       return Readable.from([range ? cipher.subarray(range.start, range.end + 1) : cipher]);
     };
     const file = plaintextReader(source, { key: KEY, dataKeyId: KEY_ID, size }, S);
+    const random = seededRandom(2);
     for (let i = 0; i < 40; i++) {
-      const position = Math.floor(Math.random() * size);
-      const length = 1 + Math.floor(Math.random() * 3 * S);
+      const position = below(random, size);
+      const length = 1 + below(random, 3 * S);
       expect((await file.read(position, length)).equals(plain.subarray(position, position + length))).toBe(true);
     }
     expect((await file.read(size - 10, 100)).equals(plain.subarray(size - 10))).toBe(true);

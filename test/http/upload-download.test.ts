@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
+import { below, seededRandom } from '../support/random';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -83,9 +84,10 @@ describe('upload → encrypt → store → download', () => {
       expect(reply.headers.get('content-range')).toBe(`bytes ${start}-${end}/${bytes.length}`);
       expect(reply.body.equals(bytes.subarray(start, end + 1))).toBe(true);
     }
+    const random = seededRandom(20261203);
     for (let i = 0; i < 25; i++) {
-      const start = Math.floor(Math.random() * bytes.length);
-      const end = start + Math.floor(Math.random() * Math.min(200_000, bytes.length - start));
+      const start = below(random, bytes.length);
+      const end = start + below(random, Math.min(200_000, bytes.length - start));
       const reply = await request(url, { token: alice, headers: { Range: `bytes=${start}-${end}` } });
       expect(reply.status).toBe(206);
       expect(reply.body.equals(bytes.subarray(start, end + 1))).toBe(true);
@@ -105,6 +107,8 @@ describe('upload → encrypt → store → download', () => {
     expect(head.body.length).toBe(0);
     const cached = await request(url, { token: alice, headers: { 'If-None-Match': `"${sha256(bytes)}"` } });
     expect(cached.status).toBe(304);
+    expect(cached.headers.get('etag')).toBe(`"${sha256(bytes)}"`);
+    expect(cached.headers.get('cache-control')).toBe('private, no-cache');
   });
 
   it('answers 404 to another user, exactly as for a missing id; admins may read', async () => {
@@ -210,6 +214,21 @@ describe('upload → encrypt → store → download', () => {
     const reply = await upload(t.url, alice, { name: '../../etc/\u202Egnp.exe', bytes: fixture('webp-lossy-alpha.webp') });
     expect(reply.status).toBe(201);
     expect(reply.json.originalName).toBe('gnp.exe');
+    const long = await upload(t.url, alice, { name: `${'é'.repeat(300)}.webp`, bytes: fixture('webp-lossy-alpha.webp') });
+    expect(long.status).toBe(200); // the same bytes again: the first name stays
+    const longText = await upload(t.url, alice, { name: `${'n'.repeat(300)}.txt`, bytes: Buffer.from('a long name\n') });
+    expect(longText.json.originalName).toBe(`${'n'.repeat(196)}.txt`);
+  });
+
+  it('names a download with the extension of the stored type', async () => {
+    const notes = await upload(t.url, alice, { name: 'notes.jpg', bytes: Buffer.from('shopping: milk, eggs\n') });
+    expect(notes.json).toMatchObject({ mimeType: 'text/plain', originalName: 'notes.jpg' });
+    const download = await request(`${t.url}/api/v1/media/${notes.json.id}`, { token: alice });
+    expect(download.headers.get('content-type')).toBe('text/plain; charset=utf-8');
+    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="notes.txt"; filename*=UTF-8''notes.txt`);
+    const photo = await upload(t.url, alice, { name: 'holiday.JPEG', bytes: fixture('jpeg-exif-orientation6-panasonic-gf1.jpg') });
+    const served = await request(`${t.url}/api/v1/media/${photo.json.id}`, { method: 'HEAD', token: alice });
+    expect(served.headers.get('content-disposition')).toMatch(/^inline; filename="holiday\.JPEG"/);
   });
 
   it.each([

@@ -1,0 +1,105 @@
+import { createHash } from 'node:crypto';
+import { Readable, Writable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { TokenBucket } from '../../src/media/limits/token-bucket';
+import { Hasher } from '../../src/media/streams/hasher';
+import { SizeGuard } from '../../src/media/streams/size-guard';
+import { Sniffer } from '../../src/media/streams/sniffer';
+import { Throttle } from '../../src/media/streams/throttle';
+import { fixture } from '../support/http';
+
+/** Runs `chunks` through `transforms`; resolves with what came out. */
+async function through(chunks: Buffer[], ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {
+  const out: Buffer[] = [];
+  const sink = new Writable({ write: (chunk, _enc, done) => (out.push(chunk), done()) });
+  await pipeline([Readable.from(chunks), ...transforms, sink] as never);
+  return Buffer.concat(out);
+}
+
+const chunksOf = (data: Buffer, size: number) => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
+
+describe('TokenBucket', () => {
+  let now = 0;
+  const clock = () => now;
+  beforeEach(() => (now = 0));
+
+  it('take() goes into debt and says how long to wait', () => {
+    const bucket = new TokenBucket(100, 100, clock);
+    expect(bucket.take(100)).toBe(0);
+    expect(bucket.take(50)).toBe(500);
+    now = 500;
+    expect(bucket.take(0)).toBe(0);
+  });
+
+  it('tryTake() takes only what is there', () => {
+    const bucket = new TokenBucket(2, 1, clock);
+    expect(bucket.tryTake(1)).toBe(0);
+    expect(bucket.tryTake(1)).toBe(0);
+    expect(bucket.tryTake(1)).toBe(1000);
+    now = 500;
+    expect(bucket.tryTake(1)).toBe(500);
+    now = 1000;
+    expect(bucket.tryTake(1)).toBe(0);
+  });
+
+  it('never holds more than its capacity, and knows when it is full', () => {
+    const bucket = new TokenBucket(10, 10, clock);
+    expect(bucket.isFull()).toBe(true);
+    bucket.take(5);
+    expect(bucket.isFull()).toBe(false);
+    now = 100_000;
+    expect(bucket.isFull()).toBe(true);
+    expect(bucket.tryTake(11)).toBeGreaterThan(0);
+  });
+});
+
+describe('stream transforms', () => {
+  const jpeg = fixture('jpeg-exif-gps-nikon-d2h.jpg');
+
+  it('Hasher passes bytes through and digests them in the same pass', async () => {
+    const hasher = new Hasher(['sha256', 'md5']);
+    expect((await through(chunksOf(jpeg, 1000), hasher)).equals(jpeg)).toBe(true);
+    expect(hasher.digest('sha256')).toBe(createHash('sha256').update(jpeg).digest('hex'));
+    expect(hasher.digest('md5')).toBe(createHash('md5').update(jpeg).digest('hex'));
+  });
+
+  it('SizeGuard fails on the first chunk past the limit and reports progress', async () => {
+    const seen: number[] = [];
+    const guard = new SizeGuard({ limit: () => 2500, tooLarge: () => new Error('too large'), onProgress: (total) => seen.push(total) });
+    await expect(through(chunksOf(Buffer.alloc(4000), 1000), guard)).rejects.toThrow('too large');
+    expect(seen).toEqual([1000, 2000]);
+    const ok = new SizeGuard({ limit: () => 4000, tooLarge: () => new Error('too large') });
+    await through(chunksOf(Buffer.alloc(4000), 1000), ok);
+    expect(ok.total).toBe(4000);
+  });
+
+  it('SizeGuard fails the stream when progress throws (a quota refusal)', async () => {
+    const guard = new SizeGuard({ limit: () => Infinity, tooLarge: () => new Error('x'), onProgress: () => { throw new Error('refused'); } });
+    await expect(through([Buffer.alloc(10)], guard)).rejects.toThrow('refused');
+  });
+
+  it('Sniffer holds the head back until it knows the type, then passes everything', async () => {
+    const sniffer = new Sniffer();
+    expect((await through(chunksOf(jpeg, 100), sniffer)).equals(jpeg)).toBe(true);
+    expect(sniffer.result).toMatchObject({ kind: 'format', format: { mime: 'image/jpeg' } });
+    const small = new Sniffer();
+    await through([Buffer.from('just a short note\n')], small);
+    expect(small.result?.kind).toBe('text');
+  });
+
+  it('Sniffer refuses unsupported bytes before passing any on', async () => {
+    const out: Buffer[] = [];
+    const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(10_000)]);
+    const sink = new Writable({ write: (chunk, _enc, done) => (out.push(chunk), done()) });
+    await expect(pipeline(Readable.from(chunksOf(elf, 1000)), new Sniffer(), sink)).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expect(out).toEqual([]);
+  });
+
+  it('Throttle delays chunks by what it is told', async () => {
+    const waits = [0, 80, 0];
+    const started = Date.now();
+    const data = await through([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], new Throttle(() => waits.shift() ?? 0));
+    expect(data.toString()).toBe('abc');
+    expect(Date.now() - started).toBeGreaterThanOrEqual(75);
+  });
+});
