@@ -1,7 +1,7 @@
 import { Injectable } from '@nestjs/common';
 import type { DataKey } from '../../generated/prisma/client.js';
 import { LruCache } from '../crypto/lru-cache.js';
-import { isUniqueViolation, PrismaService } from './prisma.service.js';
+import { PrismaService } from './prisma.service.js';
 
 /** Per-user salts and wrapped data keys. */
 @Injectable()
@@ -17,11 +17,9 @@ export class KeysRepository {
     if (cached) return cached;
     const existing = await this.prisma.userKey.findUnique({ where: { ownerId } });
     if (!existing) {
-      try {
-        await this.prisma.userKey.create({ data: { ownerId, salt: new Uint8Array(create()) } });
-      } catch (error) {
-        if (!isUniqueViolation(error)) throw error;
-      }
+      // ON CONFLICT rather than catching a unique violation, which PostgreSQL would log as an ERROR.
+      await this.prisma.$executeRaw`
+        INSERT INTO user_keys (owner_id, salt, created_at) VALUES (${ownerId}, ${create()}, now()) ON CONFLICT (owner_id) DO NOTHING`;
     }
     const row = existing ?? (await this.prisma.userKey.findUniqueOrThrow({ where: { ownerId } }));
     const salt = Buffer.from(row.salt);

@@ -16,10 +16,6 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
   }
 }
 
-export function isUniqueViolation(error: unknown): boolean {
-  return (error as { code?: string })?.code === 'P2002';
-}
-
 export function isNotFound(error: unknown): boolean {
   return (error as { code?: string })?.code === 'P2025';
 }
