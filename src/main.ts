@@ -1,28 +1,38 @@
 import { createApp } from './bootstrap.js';
-import { prepareDatabase } from './db/database.js';
 import { ConfigError, loadConfig } from './config/load-config.js';
+import { DataDirInUseError } from './db/data-dir-lock.js';
+import { prepareDatabase } from './db/database.js';
+import { InFlight } from './lifecycle/in-flight.js';
+import { asPortError, assertPortFree, PortUnavailableError } from './lifecycle/port.js';
+import { handleStopSignals, Shutdown } from './lifecycle/shutdown.js';
+
+const HOST = '0.0.0.0';
+const log = (line: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
+const shutdown = new Shutdown(log);
+
+/** Refusals that the message alone explains: no stack trace. */
+const REFUSALS = [ConfigError, PortUnavailableError, DataDirInUseError];
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const log = (line: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
+  await assertPortFree(config.port, HOST);
   const database = await prepareDatabase(config, log);
+  shutdown.defer('database', () => database.stop());
   const app = await createApp({ ...config, databaseUrl: database.url });
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    log(`${signal}: shutting down`);
-    await app.close();
-    await database.stop();
-    process.exit(0);
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void stop(signal));
-  await app.listen(config.port, '0.0.0.0');
-  log(`media-service (${config.role}) listening on port ${config.port}; storage=${config.storage.driver}; antivirus scanning=off (not built yet)`);
+  shutdown.defer('application', () => app.close());
+  const inFlight = new InFlight(app.getHttpServer());
+  app.useGlobalInterceptors(inFlight.interceptor());
+  shutdown.drainFirst(inFlight, config.shutdownGraceMs);
+  handleStopSignals((signal) => void shutdown.run(signal).then(() => process.exit(0)));
+  await app.listen(config.port, HOST).catch((error: unknown) => {
+    throw asPortError(error, config.port);
+  });
+  log(`media-service (${config.role}) listening on port ${config.port} (pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=off (not built yet)`);
 }
 
-main().catch((error: unknown) => {
-  const message = error instanceof ConfigError ? error.message : `start-up failed: ${(error as Error)?.stack ?? error}`;
-  process.stderr.write(`${message}\n`);
+main().catch(async (error: unknown) => {
+  const refused = REFUSALS.some((kind) => error instanceof kind);
+  process.stderr.write(`${refused ? (error as Error).message : `start-up failed: ${(error as Error)?.stack ?? error}`}\n`);
+  await shutdown.run('start-up failed');
   process.exit(1);
 });

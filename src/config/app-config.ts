@@ -8,6 +8,8 @@ export interface AppConfig {
   role: MediaRole;
   logLevel: string;
   port: number;
+  /** How long in-flight requests may finish after a stop signal before they are aborted. */
+  shutdownGraceMs: number;
   dataDir: string;
   /** Set at boot: from DATABASE_URL, or the embedded server's URL. */
   databaseUrl?: string;

@@ -43,7 +43,13 @@ export const envSchema = Joi.object({
   MAX_AUDIO_BYTES: Joi.number().integer().min(1).default(50 * MB),
   MAX_DOCUMENT_BYTES: Joi.number().integer().min(1).default(25 * MB),
   MAX_ARCHIVE_BYTES: Joi.number().integer().min(1).default(50 * MB),
+  // Operational: how long in-flight requests may run on after SIGTERM/SIGINT. 25 s leaves room
+  // for the rest of the shutdown inside Kubernetes' default 30 s termination grace period.
+  SHUTDOWN_GRACE_SECONDS: Joi.number().min(0).max(3600).default(25),
 })
   .and('S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY')
   .oxor('AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL')
   .unknown(true);
+
+/** Storage drivers whose adapter exists in this build; the schema accepts every driver of the contract. */
+export const BUILT_STORAGE_DRIVERS: readonly string[] = ['local'];

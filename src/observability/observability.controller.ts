@@ -1,4 +1,4 @@
-import { Controller, Get, Header, Inject, Res, ServiceUnavailableException } from '@nestjs/common';
+import { Controller, Get, Header, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiExcludeEndpoint, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
@@ -7,6 +7,7 @@ import { Public } from '../http/auth/decorators.js';
 import { HealthDto } from '../http/dto.js';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { Metrics } from './metrics.js';
+import { failures, type HealthBody, publicHealth } from './readiness.js';
 
 const TIMEOUT_MS = 3000;
 
@@ -14,6 +15,8 @@ const TIMEOUT_MS = 3000;
 @Public()
 @Controller()
 export class ObservabilityController {
+  private readonly logger = new Logger('Readiness');
+
   constructor(
     private readonly health: HealthCheckService,
     private readonly indicators: HealthIndicatorService,
@@ -41,10 +44,12 @@ export class ObservabilityController {
         () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
       ]);
     } catch (error) {
-      // Terminus reports "not ready" as an exception; its body is the answer, with 503.
+      // Terminus reports "not ready" as an exception; its body, without the failures' texts, is the answer.
       if (!(error instanceof ServiceUnavailableException)) throw error;
+      const body = error.getResponse() as HealthBody;
+      this.logger.warn(`not ready: ${failures(body).join('; ')}`);
       res.status(503);
-      return error.getResponse();
+      return publicHealth(body);
     }
   }
 

@@ -41,6 +41,26 @@ describe('configuration', () => {
     for (const name of ['PORT', 'MEDIA_ROLE', 'STORAGE_DRIVER', 'QUOTA_DAILY_UPLOADS', 'MEDIA_MASTER_KEYS']) expect(message).toContain(`"${name}"`);
   });
 
+  it('refuses the storage drivers whose adapter is not built yet, with the other problems', () => {
+    for (const driver of ['s3', 'gcs']) {
+      let message = '';
+      try {
+        loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: driver, S3_BUCKET: 'b', GCS_BUCKET: 'b', PORT: 'eighty' });
+      } catch (error) {
+        message = (error as Error).message;
+      }
+      expect(message).toMatch(/^Invalid configuration:/);
+      expect(message).toContain(`"STORAGE_DRIVER" ${driver}: the ${driver} storage adapter is not built yet; use "local"`);
+      expect(message).toContain('"PORT"');
+    }
+  });
+
+  it('reads the shutdown grace period (default 25 s)', () => {
+    expect(loadConfig({ DATA_DIR: dataDir() }).shutdownGraceMs).toBe(25_000);
+    expect(loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_GRACE_SECONDS: '2.5' }).shutdownGraceMs).toBe(2500);
+    expect(() => loadConfig({ DATA_DIR: dataDir(), SHUTDOWN_GRACE_SECONDS: '-1' })).toThrow(/"SHUTDOWN_GRACE_SECONDS"/);
+  });
+
   it('in production, refuses to start without secrets and names the variables', () => {
     const dir = dataDir();
     expect(() => loadConfig({ NODE_ENV: 'production', DATA_DIR: dir })).toThrow(/AUTH_JWT_SECRET[\s\S]*MEDIA_MASTER_KEYS/);

@@ -1,0 +1,62 @@
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../src/db/free-port';
+import { isAlive, postmasterPid, ready, ROOT, run, serviceEnv, servicePid } from '../support/service-process';
+import { waitFor } from '../support/wait';
+
+/**
+ * `npm start` as an operator or a container runs it, signalled the way a process manager
+ * signals: the npm process it started. It runs in a copy of the project (node_modules
+ * linked), because its build replaces dist/, which the other end-to-end tests run from.
+ */
+describe('npm start', () => {
+  const project = mkdtempSync(join(tmpdir(), 'media-test-npm-'));
+  const dataDir = mkdtempSync(join(tmpdir(), 'media-test-npm-data-'));
+  const leftovers: number[] = [];
+
+  beforeAll(() => {
+    for (const entry of ['package.json', 'tsconfig.json', 'tsconfig.build.json', 'src', 'scripts', 'bench', 'prisma']) {
+      cpSync(join(ROOT, entry), join(project, entry), { recursive: true });
+    }
+    symlinkSync(join(ROOT, 'node_modules'), join(project, 'node_modules'));
+  });
+  afterAll(() => {
+    for (const pid of leftovers) if (isAlive(pid)) process.kill(pid, 'SIGKILL'); // only if a test failed
+    const postmaster = postmasterPid(dataDir);
+    if (postmaster && isAlive(postmaster)) process.kill(postmaster, 'SIGINT');
+    rmSync(project, { recursive: true, force: true });
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  async function signalNpmStart(signal: NodeJS.Signals): Promise<void> {
+    const port = await freePort();
+    const npm = run('npm', ['start'], { cwd: project, env: serviceEnv({ DATA_DIR: dataDir, PORT: String(port) }) });
+    leftovers.push(npm.child.pid!);
+    await ready(npm, `http://127.0.0.1:${port}`, 90_000);
+    const node = servicePid(npm);
+    const postmaster = postmasterPid(dataDir)!;
+    leftovers.push(node);
+    expect(isAlive(postmaster)).toBe(true);
+
+    npm.child.kill(signal);
+    await npm.exited;
+    await waitFor(() => !isAlive(node) && !isAlive(postmaster), 10_000).catch(() => {
+      throw new Error(`after ${signal} to npm: node alive ${isAlive(node)}, PostgreSQL alive ${isAlive(postmaster)}\n${npm.output()}`);
+    });
+    expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false); // a clean PostgreSQL shutdown
+    expect(npm.output()).toContain(`${signal}: shutting down`);
+  }
+
+  it('stops the service and its database on SIGTERM to npm', async () => {
+    await signalNpmStart('SIGTERM');
+  }, 150_000);
+
+  it('stops the service and its database on SIGINT to npm', async () => {
+    // The copy is built already: its start line runs as it is, with a build that does nothing.
+    const manifest = JSON.parse(readFileSync(join(project, 'package.json'), 'utf8'));
+    manifest.scripts.build = 'true';
+    writeFileSync(join(project, 'package.json'), JSON.stringify(manifest, null, 2));
+    await signalNpmStart('SIGINT');
+  }, 150_000);
+});

@@ -1,0 +1,85 @@
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../src/db/free-port';
+import { signToken, TEST_JWT_SECRET } from '../support/app';
+import { request, uploadFixture } from '../support/http';
+import { isAlive, postmasterPid, ready, type Running, runService, serviceEnv, servicePid } from '../support/service-process';
+
+/** Start-up refusals of the built service: each leaves the running instance untouched. */
+describe('a second instance, and start-up refusals', () => {
+  const dirs: string[] = [];
+  const tempDir = () => {
+    const dir = mkdtempSync(join(tmpdir(), 'media-test-owner-'));
+    dirs.push(dir);
+    return dir;
+  };
+  const dataDir = tempDir();
+  let first: Running;
+  let base: string;
+  let port: number;
+
+  beforeAll(async () => {
+    port = await freePort();
+    first = runService(serviceEnv({ DATA_DIR: dataDir, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET }));
+    base = `http://127.0.0.1:${port}`;
+    await ready(first, base);
+  });
+  afterAll(async () => {
+    const postmaster = postmasterPid(dataDir);
+    first.child.kill('SIGTERM');
+    await first.exited;
+    if (postmaster && isAlive(postmaster)) process.kill(postmaster, 'SIGINT'); // only if the shutdown under test failed
+    dirs.forEach((dir) => rmSync(dir, { recursive: true, force: true }));
+  });
+
+  /** Runs the service to its end; returns its exit code and output. */
+  async function refused(env: Record<string, string>): Promise<{ code: number | string; output: string }> {
+    const second = runService(serviceEnv(env));
+    const code = await second.exited;
+    return { code, output: second.output() };
+  }
+
+  async function firstStillServes(): Promise<void> {
+    expect((await request(`${base}/health/ready`)).status).toBe(200);
+    const token = await signToken(`user-${Math.random().toString(36).slice(2)}`);
+    expect((await uploadFixture(base, token, 'png-rgba-alpha-yellow-rose.png')).status).toBe(201);
+  }
+
+  it('on the same DATA_DIR (another PORT): refuses naming the running pid, and the first keeps serving', async () => {
+    const postmaster = postmasterPid(dataDir);
+    const second = await refused({ DATA_DIR: dataDir, PORT: String(await freePort()), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    expect(second.code).toBe(1);
+    expect(second.output).toContain(`DATA_DIR ${dataDir} is in use by another media-service process (pid ${servicePid(first)})`);
+    expect(second.output).not.toMatch(/stopping the embedded PostgreSQL|\n\s+at /);
+    expect(postmasterPid(dataDir)).toBe(postmaster); // the first instance's database was not touched
+    await firstStillServes();
+  });
+
+  it('gives the embedded PostgreSQL a password of 192 random bits', () => {
+    expect(readFileSync(join(dataDir, 'secrets', 'postgres-password'), 'utf8').trim()).toMatch(/^[A-Za-z0-9_-]{32}$/);
+  });
+
+  it('on the same PORT: reports PORT before anything starts', async () => {
+    const otherDir = tempDir();
+    const second = await refused({ DATA_DIR: otherDir, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    expect(second.code).toBe(1);
+    expect(second.output).toContain(`PORT ${port} is already in use`);
+    expect(second.output).not.toMatch(/Nest application|migrations:|\n\s+at /);
+    expect(existsSync(join(otherDir, 'postgres'))).toBe(false);
+    // The defaults' case: the same DATA_DIR and the same PORT.
+    const twin = await refused({ DATA_DIR: dataDir, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    expect(twin.code).toBe(1);
+    expect(twin.output).toContain(`PORT ${port} is already in use`);
+    await firstStillServes();
+  });
+
+  it('with STORAGE_DRIVER=s3 (no adapter yet): "Invalid configuration", no stack, nothing started', async () => {
+    const otherDir = tempDir();
+    const result = await refused({ DATA_DIR: otherDir, PORT: String(await freePort()), STORAGE_DRIVER: 's3', S3_BUCKET: 'media' });
+    expect(result.code).not.toBe(0);
+    expect(result.output).toMatch(/^Invalid configuration:\n {2}- "STORAGE_DRIVER" s3: the s3 storage adapter is not built yet/);
+    expect(result.output).not.toMatch(/\n\s+at |\x1b\[/);
+    expect(existsSync(join(otherDir, 'postgres'))).toBe(false);
+  });
+});
