@@ -38,6 +38,5 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   server.requestTimeout = 60 * 60_000;
   server.setTimeout(2 * 60_000);
   deferContinue(server, isUploadRequest);
-  app.enableShutdownHooks();
   return app;
 }
