@@ -1,26 +1,66 @@
 /**
- * npm run token -- <userId> [--role admin] [--ttl 3600]
+ * npm run -s token -- <userId> [--role admin|moderator]... [--ttl 3600]
  * Prints a JWT signed with the configured HS256 secret (AUTH_JWT_SECRET, or the development
  * secret under DATA_DIR). For development and tests only.
  */
+import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
 import { loadConfig } from '../src/config/load-config.js';
 
-async function main(argv: string[]): Promise<void> {
-  const roles: string[] = [];
-  let ttl = 3600;
-  let userId: string | undefined;
-  for (let i = 0; i < argv.length; i++) {
-    if (argv[i] === '--role') roles.push(argv[++i]);
-    else if (argv[i] === '--ttl') ttl = Number(argv[++i]);
-    else if (!userId) userId = argv[i];
-    else throw new Error(`unexpected argument: ${argv[i]}`);
+const USAGE = `usage: npm run -s token -- <userId> [--role admin|moderator]... [--ttl <seconds>]
+
+Prints a JWT for <userId>, signed with AUTH_JWT_SECRET or the development secret under
+DATA_DIR (development and tests only).
+
+  <userId>        1-128 characters of A-Z a-z 0-9 _ . : @ -  (one starting with "-" goes after "--")
+  --role <role>   admin or moderator; repeat for both. Without it: a plain user
+  --ttl <s>       lifetime in seconds (default 3600)
+  -h, --help      this text`;
+
+/**
+ * Only the roles the service acts on (CONTRACT §1). Any other string would be carried in
+ * the token and ignored by the service, so a typo ("admn") would silently mint a plain
+ * user's token: refused instead.
+ */
+const ROLES = ['admin', 'moderator'];
+const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
+
+class UsageError extends Error {}
+
+interface Request {
+  userId: string;
+  roles: string[];
+  ttl: number;
+}
+
+function parse(argv: string[]): Request | 'help' {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      allowPositionals: true,
+      options: { role: { type: 'string', multiple: true }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    throw new UsageError((error as Error).message);
   }
-  if (!userId || !/^[A-Za-z0-9_.:@-]{1,128}$/.test(userId)) throw new Error('usage: npm run token -- <userId> [--role admin] [--ttl 3600]');
-  if (!Number.isInteger(ttl) || ttl <= 0) throw new Error('--ttl must be a positive number of seconds');
+  const { values, positionals } = parsed;
+  if (values.help) return 'help';
+  if (positionals.length !== 1) throw new UsageError(positionals.length ? `one user id expected, got ${positionals.length}: ${positionals.join(' ')}` : 'a user id is required');
+  const [userId] = positionals;
+  if (!USER_ID.test(userId)) throw new UsageError(`invalid user id ${JSON.stringify(userId)}: it must be 1-128 characters of A-Z a-z 0-9 _ . : @ -`);
+  const roles = [...new Set(values.role ?? [])];
+  const unknown = roles.filter((role) => !ROLES.includes(role));
+  if (unknown.length) throw new UsageError(`unknown role ${unknown.map((role) => JSON.stringify(role)).join(', ')}: the roles are ${ROLES.join(', ')}`);
+  const ttl = values.ttl ?? '3600';
+  if (!/^[1-9]\d{0,9}$/.test(ttl)) throw new UsageError(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttl)}`);
+  return { userId, roles, ttl: Number(ttl) };
+}
+
+async function sign({ userId, roles, ttl }: Request): Promise<string> {
   const config = loadConfig();
   if (!config.auth.jwtSecret) throw new Error('no HS256 secret is configured (AUTH_JWT_SECRET)');
-  const token = await new SignJWT({ roles })
+  return new SignJWT({ roles })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
     .setIssuedAt()
@@ -28,10 +68,22 @@ async function main(argv: string[]): Promise<void> {
     .setIssuer(config.auth.issuer ?? 'media-service-dev')
     .setAudience(config.auth.audience ?? 'whispr')
     .sign(new TextEncoder().encode(config.auth.jwtSecret));
-  process.stdout.write(`${token}\n`);
+}
+
+async function main(argv: string[]): Promise<void> {
+  const request = parse(argv);
+  if (request === 'help') {
+    process.stdout.write(`${USAGE}\n`);
+    return;
+  }
+  process.stdout.write(`${await sign(request)}\n`);
 }
 
 main(process.argv.slice(2)).catch((error: Error) => {
-  process.stderr.write(`${error.message}\n`);
+  if (error instanceof UsageError) {
+    process.stderr.write(`token: ${error.message}\n${USAGE.split('\n')[0]}\n`);
+    process.exit(2);
+  }
+  process.stderr.write(`token: ${error.message}\n`);
   process.exit(1);
 });

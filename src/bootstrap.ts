@@ -2,13 +2,14 @@ import 'reflect-metadata';
 import type { Server } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import type { NestExpressApplication } from '@nestjs/platform-express';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { deferContinue } from './http/early-answers.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { isUploadRequest } from './http/media.controller.js';
+import { createOpenApiDocument } from './http/openapi.js';
 import { httpMetrics } from './observability/http-metrics.middleware.js';
 import { requestIdMiddleware } from './observability/logging.js';
 import { Metrics } from './observability/metrics.js';
@@ -22,15 +23,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.use(httpMetrics(app.get(Metrics)));
   // Errors outside controllers (unknown routes, body parsers) go through the same filter.
   app.useGlobalFilters(new ErrorFilter());
-  const document = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle('media-service')
-      .setDescription('Whispr media-service: upload, validate, encrypt, store and serve media. See CONTRACT.md.')
-      .setVersion('1')
-      .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' })
-      .build(),
-  );
+  const document = createOpenApiDocument(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   const server = app.getHttpServer() as Server;
   // Phones on slow networks: a 100 MB upload may take far longer than Node's 5-minute

@@ -1,4 +1,5 @@
 import { ApiProperty, ApiPropertyOptional } from '@nestjs/swagger';
+import { ERRORS } from '../errors.js';
 
 /** OpenAPI shapes of CONTRACT §2; the values are built by media-view.ts and MediaService.storage. */
 export class PreviewDto {
@@ -44,19 +45,22 @@ export class StorageDto {
   byType!: Record<string, TypeUsageDto>;
 }
 
+/** Every error body (CONTRACT §2 "Errors"); never a stack trace or an internal path. */
 export class ErrorDto {
-  @ApiProperty() statusCode!: number;
-  @ApiProperty({ example: 'VALIDATION_FAILED' }) code!: string;
-  @ApiProperty() message!: string;
-  @ApiProperty() requestId!: string;
+  @ApiProperty({ type: 'integer', example: 400 }) statusCode!: number;
+  @ApiProperty({ enum: Object.keys(ERRORS), example: 'VALIDATION_FAILED' }) code!: string;
+  @ApiProperty({ example: 'The request is malformed' }) message!: string;
+  @ApiProperty({ description: 'The X-Request-Id of the answer' }) requestId!: string;
 }
 
 export class UploadDto {
   @ApiProperty({ type: 'string', format: 'binary', description: 'The one file part' }) file!: unknown;
 }
 
+/** Terminus's health body: each check by name, e.g. `{ "database": { "status": "up" } }`. */
 export class HealthDto {
-  @ApiProperty({ enum: ['ok', 'error'] }) status!: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) info?: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true }) error?: Record<string, unknown>;
+  @ApiProperty({ enum: ['ok', 'error', 'shutting_down'] }) status!: string;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are up' }) info?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are down' }) error?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Every check' }) details?: Record<string, unknown>;
 }

@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiHeader, ApiOperation, ApiProduces, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
@@ -14,6 +14,7 @@ import { abortedOnDisconnect } from './disconnect.js';
 import { continueBody } from './early-answers.js';
 import { MULTIPART_OVERHEAD, receiveFilePart } from './multipart.js';
 import { ErrorDto, MediaDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
+import { ApiDownload } from './openapi.js';
 import { sendBody } from './send-body.js';
 
 const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
@@ -73,7 +74,7 @@ export class MediaController {
   @Get('storage')
   @ApiOperation({ summary: "The caller's storage usage and limits" })
   @ApiResponse({ status: 200, type: StorageDto })
-  @apply(...errors(401, 429))
+  @apply(...errors(401, 429, 503))
   storage(@CurrentUser() user: Caller): Promise<StorageDto> {
     return this.media.storage(user);
   }
@@ -81,19 +82,15 @@ export class MediaController {
   @Get(':id/metadata')
   @ApiOperation({ summary: 'The Media object' })
   @ApiResponse({ status: 200, type: MediaDto })
-  @apply(...errors(400, 401, 404, 429))
+  @apply(...errors(400, 401, 404, 429, 503))
   async metadata(@Param('id') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
     return toMediaView(await this.media.visible(id, user));
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
-  @ApiProduces('application/octet-stream')
-  @ApiHeader({ name: 'Range', required: false, description: 'bytes=start-end (one range; several ranges answer 200 with the whole body)' })
-  @ApiResponse({ status: 200, description: 'The whole file' })
-  @ApiResponse({ status: 206, description: 'The requested range' })
-  @ApiResponse({ status: 304, description: 'If-None-Match matched' })
-  @apply(...errors(400, 401, 404, 409, 416, 429))
+  @ApiDownload()
+  @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
   async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
     const file = await this.media.forDownload(id, user);
     const plan = planResponse({ method: req.method, range: req.get('Range'), ifNoneMatch: req.get('If-None-Match'), ifRange: req.get('If-Range') }, file);
@@ -108,7 +105,7 @@ export class MediaController {
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
   @ApiResponse({ status: 204 })
-  @apply(...errors(400, 401, 404, 429))
+  @apply(...errors(400, 401, 404, 429, 503))
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }

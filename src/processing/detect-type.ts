@@ -28,10 +28,34 @@ export function candidateTypes(sniffed: Sniffed): MediaType[] {
 
 const unsupported = () => new MediaError('UNSUPPORTED_MEDIA_TYPE');
 
+/**
+ * file-type 21 (its last release for Node 20) takes any MPEG frame sync for MP1/MP2/MP3.
+ * Release 22 refuses the headers no encoder writes (reserved version, bad bitrate,
+ * reserved sampling rate) and the MPEG-1 Layer I header that is byte-identical to a
+ * UTF-16 LE BOM, and masks the bytes of an ID3 tag size; so do we, and such a head goes on
+ * to the text check.
+ */
+function implausibleMpegFrame(head: Buffer, ext: string): boolean {
+  if (!['mp1', 'mp2', 'mp3'].includes(ext)) return false;
+  const at = mpegFrameOffset(head);
+  if (at + 3 > head.length) return false; // the ID3 tag runs past the head: both releases say MP3
+  const [sync, b1, b2] = head.subarray(at, at + 3);
+  return sync !== 0xff || (b1 & 0xe0) !== 0xe0 || b1 === 0xfe || (b1 & 0x18) === 0x08 || (b2 & 0xf0) === 0xf0 || (b2 & 0x0c) === 0x0c;
+}
+
+/** Where the first frame is: past any ID3v2 tags (10-byte header, syncsafe size). */
+function mpegFrameOffset(head: Buffer): number {
+  let at = 0;
+  for (let tags = 0; tags < 256 && at + 10 <= head.length && head.toString('latin1', at, at + 3) === 'ID3'; tags++) {
+    at += 10 + head.subarray(at + 6, at + 10).reduce((size, byte) => (size << 7) | (byte & 0x7f), 0);
+  }
+  return at;
+}
+
 /** Classifies the first bytes of an upload; unsupported content is refused here, before the rest arrives. */
 export async function sniff(head: Buffer): Promise<Sniffed> {
   const found = await fileTypeFromBuffer(head);
-  if (found) {
+  if (found && !implausibleMpegFrame(head, found.ext)) {
     if (SUPPORTED_BY_FILE_TYPE[found.ext]) return { kind: 'format', format: SUPPORTED_BY_FILE_TYPE[found.ext] };
     if (ZIP_CONTAINERS.has(found.ext)) return { kind: 'zip' };
     if (found.ext === 'cfb') return { kind: 'ole' };
