@@ -1,4 +1,4 @@
-import type { MediaType } from '../processing/media-types.js';
+import type { MediaType } from '../detection/media-types.js';
 
 export type MediaRole = 'api' | 'worker' | 'all';
 

@@ -4,7 +4,7 @@ import type { Readable } from 'node:stream';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
-import type { RandomAccess } from '../processing/random-access.js';
+import type { RandomAccess } from '../detection/random-access.js';
 import { newBlobKey } from '../storage/blob-keys.js';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 

@@ -1,4 +1,4 @@
-import { extensionsOf } from '../processing/media-types.js';
+import { extensionsOf } from '../detection/media-types.js';
 
 const MAX_CHARS = 200;
 /** What counts as an extension to keep when shortening, or to replace when it names another type. */

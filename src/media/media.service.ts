@@ -4,7 +4,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository, type MediaRecord } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
-import { MEDIA_TYPES } from '../processing/media-types.js';
+import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { ByteRange } from '../storage/blob-store.js';
 import { type Caller, isPrivileged } from './caller.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';

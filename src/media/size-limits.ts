@@ -1,5 +1,5 @@
 import { MediaError } from '../errors.js';
-import type { MediaType } from '../processing/media-types.js';
+import type { MediaType } from '../detection/media-types.js';
 
 const PLURAL: Record<MediaType, string> = { image: 'images', video: 'videos', audio: 'audio files', document: 'documents', archive: 'archives' };
 

@@ -1,5 +1,5 @@
 import { Transform, type TransformCallback } from 'node:stream';
-import { type Sniffed, SNIFF_BYTES, sniff } from '../../processing/detect-type.js';
+import { type Sniffed, SNIFF_BYTES, sniff } from '../../detection/detect-type.js';
 
 /**
  * Holds back the first bytes until the sniffer has classified them, so unsupported content

@@ -1,4 +1,4 @@
-import { confirm, sniff, SNIFF_BYTES } from '../../src/processing/detect-type';
+import { confirm, sniff, SNIFF_BYTES } from '../../src/detection/detect-type';
 import { isMediaError } from '../../src/errors';
 import { fixture } from '../support/http';
 
