@@ -31,6 +31,10 @@ export interface AppConfig {
   peers: { authUrl?: string; userUrl?: string; moderationUrl?: string };
   moderationFailureMode: 'closed' | 'open';
   clamavUrl?: string;
+  /** Decoder limits: a hostile file is refused before it can exhaust memory or time. */
+  processing: {
+    image: { maxPixels: number; maxFrames: number };
+  };
   limits: {
     quotaBytes: number;
     dailyUploads: number;

@@ -43,6 +43,8 @@ export const envSchema = Joi.object({
   MAX_AUDIO_BYTES: Joi.number().integer().min(1).default(50 * MB),
   MAX_DOCUMENT_BYTES: Joi.number().integer().min(1).default(25 * MB),
   MAX_ARCHIVE_BYTES: Joi.number().integer().min(1).default(50 * MB),
+  MAX_IMAGE_PIXELS: Joi.number().integer().min(1).default(40_000_000),
+  MAX_ANIMATION_FRAMES: Joi.number().integer().min(1).default(1000),
   // Operational: how long in-flight requests may run on after SIGTERM/SIGINT. 25 s leaves room
   // for the rest of the shutdown inside Kubernetes' default 30 s termination grace period.
   SHUTDOWN_GRACE_SECONDS: Joi.number().min(0).max(3600).default(25),

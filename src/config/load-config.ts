@@ -65,6 +65,9 @@ export function loadConfig(source: Env = process.env): AppConfig {
     peers: { authUrl: env.AUTH_GRPC_URL, userUrl: env.USER_GRPC_URL, moderationUrl: env.MODERATION_GRPC_URL },
     moderationFailureMode: env.MODERATION_FAILURE_MODE,
     clamavUrl: env.CLAMAV_URL,
+    processing: {
+      image: { maxPixels: env.MAX_IMAGE_PIXELS, maxFrames: env.MAX_ANIMATION_FRAMES },
+    },
     limits: {
       quotaBytes: env.QUOTA_STORAGE_BYTES,
       dailyUploads: env.QUOTA_DAILY_UPLOADS,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview } from '../../generated/prisma/client.js';
@@ -22,7 +23,24 @@ export interface NewMedia {
   md5: string;
   metadata: Record<string, unknown>;
   blobKey: string;
-  dataKey: { id: string; masterKeyId: string; wrapped: Buffer };
+  dataKey: WrappedKey;
+  previews: NewPreview[];
+}
+
+interface WrappedKey {
+  id: string;
+  masterKeyId: string;
+  wrapped: Buffer;
+}
+
+export interface NewPreview {
+  size: number;
+  width: number;
+  height: number;
+  mimeType: string;
+  bytes: number;
+  blobKey: string;
+  dataKey: WrappedKey;
 }
 
 export type CreateResult = { created: MediaRecord } | { duplicateOf: MediaRecord } | { overQuota: true };
@@ -48,7 +66,8 @@ export class MediaRepository {
    * the media and its data key are inserted, counted, and the reservation is consumed.
    */
   async create(media: NewMedia, hold: Hold): Promise<CreateResult> {
-    const { dataKey, ...row } = media;
+    const { dataKey, previews, ...row } = media;
+    const keyRow = (key: WrappedKey) => ({ ...key, ownerId: media.ownerId, wrapped: new Uint8Array(key.wrapped) });
     const outcome = await this.prisma.$transaction(async (tx): Promise<Exclude<CreateResult, { duplicateOf: MediaRecord }> | { duplicateId: string }> => {
       await lockUsageRow(tx, media.ownerId);
       const [existing] = await tx.$queryRaw<{ id: string }[]>`
@@ -59,9 +78,12 @@ export class MediaRepository {
           + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${media.ownerId} AND id <> ${hold.reservationId}::uuid)
           + ${media.size}::bigint <= ${hold.quotaBytes}::bigint AS fits`;
       if (!fits) return { overQuota: true };
-      await tx.dataKey.create({ data: { ...dataKey, ownerId: media.ownerId, wrapped: new Uint8Array(dataKey.wrapped) } });
+      await tx.dataKey.createMany({ data: [dataKey, ...previews.map((p) => p.dataKey)].map(keyRow) });
       const record = await tx.media.create({
         data: { ...row, originalSize: BigInt(row.originalSize), size: BigInt(row.size), metadata: row.metadata as object, dataKeyId: dataKey.id },
+      });
+      const previewRows = await tx.preview.createManyAndReturn({
+        data: previews.map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, id: randomUUID(), mediaId: media.id, bytes: BigInt(bytes), dataKeyId: key.id })),
       });
       await tx.$executeRaw`
         UPDATE usage SET used_bytes = used_bytes + ${media.size}, file_count = file_count + 1, updated_at = now()
@@ -70,7 +92,7 @@ export class MediaRepository {
         INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
         ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
       await tx.quotaReservation.deleteMany({ where: { id: hold.reservationId } });
-      return { created: { ...record, previews: [] } };
+      return { created: { ...record, previews: previewRows.sort((a, b) => a.size - b.size) } };
     });
     if (!('duplicateId' in outcome)) return outcome;
     const duplicateOf = await this.findById(outcome.duplicateId);

@@ -14,6 +14,7 @@ export interface DownloadTarget {
   etag: string;
   mimeType: string;
   name: string;
+  cacheControl?: string;
 }
 
 /** What to answer: the status, its headers, and which bytes (if any) to send. */
@@ -32,7 +33,7 @@ export interface DownloadPlan {
  * range → 206; a range past the end → 416; several ranges → the whole file.
  */
 export function planResponse(request: DownloadRequest, file: DownloadTarget): DownloadPlan {
-  const validators = { ETag: file.etag, 'Cache-Control': 'private, no-cache' };
+  const validators = { ETag: file.etag, 'Cache-Control': file.cacheControl ?? 'private, no-cache' };
   if (matchesIfNoneMatch(request.ifNoneMatch, file.etag)) return { status: 304, headers: validators, sendBody: false };
   const wanted = request.ifRange && request.ifRange !== file.etag ? ({ kind: 'none' } as const) : parseRange(request.range, file.size);
   if (wanted.kind === 'unsatisfiable') return { status: 416, headers: { 'Content-Range': `bytes */${file.size}` }, sendBody: false };

@@ -1,11 +1,12 @@
-import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Caller } from '../media/caller.js';
-import { MediaService } from '../media/media.service.js';
+import { type DownloadFile, MediaService } from '../media/media.service.js';
+import { PREVIEW_SIZES } from '../processing/processor.js';
 import { UploadService } from '../media/upload.service.js';
 import { toMediaView } from '../media/media-view.js';
 import { CurrentUser } from './auth/decorators.js';
@@ -92,13 +93,18 @@ export class MediaController {
   @ApiDownload()
   @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
   async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const file = await this.media.forDownload(id, user);
-    const plan = planResponse({ method: req.method, range: req.get('Range'), ifNoneMatch: req.get('If-None-Match'), ifRange: req.get('If-Range') }, file);
-    res.set(plan.headers);
-    if (plan.status === 416) throw new MediaError('RANGE_NOT_SATISFIABLE');
-    res.status(plan.status);
-    if (!plan.sendBody) return void res.end();
-    await sendBody(await file.open(plan.range), res);
+    await serve(await this.media.forDownload(id, user), req, res);
+  }
+
+  @Get(':id/preview')
+  @ApiOperation({ summary: 'A WebP preview fitting inside 64, 256 or 512 pixels (default 256)' })
+  @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
+  @ApiDownload()
+  @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
+  async preview(@Param('id') id: string, @Query('size') size: string | undefined, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
+    const box = Number(size ?? 256);
+    if (!(PREVIEW_SIZES as readonly number[]).includes(box)) throw new MediaError('VALIDATION_FAILED', `size must be one of ${PREVIEW_SIZES.join(', ')}`);
+    await serve(await this.media.forPreview(id, user, box), req, res);
   }
 
   @Delete(':id')
@@ -109,4 +115,14 @@ export class MediaController {
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }
+}
+
+/** Answers a download (the file, or a preview) per its conditional and range headers. */
+async function serve(file: DownloadFile, req: Request, res: Response): Promise<void> {
+  const plan = planResponse({ method: req.method, range: req.get('Range'), ifNoneMatch: req.get('If-None-Match'), ifRange: req.get('If-Range') }, file);
+  res.set(plan.headers);
+  if (plan.status === 416) throw new MediaError('RANGE_NOT_SATISFIABLE');
+  res.status(plan.status);
+  if (!plan.sendBody) return void res.end();
+  await sendBody(await file.open(plan.range), res);
 }

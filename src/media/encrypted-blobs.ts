@@ -45,6 +45,21 @@ export class EncryptedBlobs {
     return blobKey;
   }
 
+  /** Seals `data` under a new data key of `ownerId` into storage (a processed version, a preview). */
+  async storeSealed(ownerId: string, data: Buffer): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
+    const { dataKey, encryptor } = await this.sealer(ownerId);
+    const blobKey = newBlobKey();
+    encryptor.end(data);
+    await this.store.put(blobKey, encryptor);
+    return { blobKey, dataKey };
+  }
+
+  /** A stream of the whole plaintext of a sealed local file. */
+  openSealedFile(path: string, dataKey: FreshDataKey, size: number): Promise<Readable> {
+    const source: CipherSource = async (range) => createReadStream(path, range ?? {});
+    return readPlaintext(source, { key: dataKey.key, dataKeyId: dataKey.id, size });
+  }
+
   /** The plaintext of a stored blob, or of the inclusive `range`, decrypting only the segments needed. */
   async read(ref: BlobRef, range?: ByteRange): Promise<Readable> {
     const key = await this.dataKeys.open(ref.dataKeyId);

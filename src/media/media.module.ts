@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { MediaProcessor } from '../processing/media-processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { LIMITER } from './limits/limiter.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
@@ -14,6 +15,7 @@ import { UploadService } from './upload.service.js';
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
     EncryptedBlobs,
+    MediaProcessor,
     UploadService,
     MediaService,
     SweeperService,

@@ -20,6 +20,8 @@ export interface DownloadFile {
   mimeType: string;
   /** The name to save it under: the uploaded name with the extension of the stored type. */
   name: string;
+  /** Absent: `private, no-cache` (revalidate with the ETag). */
+  cacheControl?: string;
   /** The plaintext, or the inclusive range of it; only the segments needed are decrypted. */
   open(range?: ByteRange): Promise<Readable>;
 }
@@ -54,9 +56,7 @@ export class MediaService {
 
   /** What a download needs: the stored file's size, ETag, type and name, and its plaintext (or a range of it). */
   async forDownload(id: string, caller: Caller): Promise<DownloadFile> {
-    const media = await this.visible(id, caller);
-    if (media.status === 'processing') throw new MediaError('MEDIA_NOT_READY', undefined, { retryAfter: 5 });
-    if (media.status === 'failed') throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
+    const media = this.ready(await this.visible(id, caller));
     const size = Number(media.size);
     const charset = (media.metadata as { charset?: string } | null)?.charset;
     return {
@@ -68,12 +68,36 @@ export class MediaService {
     };
   }
 
+  /** A preview of the media in the `size` box (CONTRACT: 64, 256 or 512), served like a download. */
+  async forPreview(id: string, caller: Caller, size: number): Promise<DownloadFile> {
+    const media = this.ready(await this.visible(id, caller));
+    const preview = media.previews.find((p) => p.size === size);
+    if (!preview) throw new MediaError('NOT_FOUND', 'This media has no preview of that size');
+    const bytes = Number(preview.bytes);
+    const stem = media.originalName.replace(/\.[^.]*$/, '') || 'preview';
+    return {
+      size: bytes,
+      etag: `"${media.sha256}-${size}"`,
+      mimeType: preview.mimeType,
+      name: `${stem}-${size}.webp`,
+      cacheControl: 'private, max-age=86400',
+      open: (range) => this.blobs.read({ blobKey: preview.blobKey, dataKeyId: preview.dataKeyId, size: bytes }, range),
+    };
+  }
+
   async delete(id: string, caller: Caller): Promise<void> {
     const media = await this.visible(id, caller);
     const blobKeys = await this.media.delete(media.id);
     if (!blobKeys) throw new MediaError('NOT_FOUND', 'Media not found');
     // Rows are gone first: a crash here leaves only blobs without rows, which the sweeper removes.
     await this.blobs.delete(blobKeys);
+  }
+
+  /** Processing media is not served yet (409); media whose processing failed never is (404). */
+  private ready(media: MediaRecord): MediaRecord {
+    if (media.status === 'processing') throw new MediaError('MEDIA_NOT_READY', undefined, { retryAfter: 5 });
+    if (media.status === 'failed') throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
+    return media;
   }
 
   async storage(caller: Caller): Promise<StorageView> {

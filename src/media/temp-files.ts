@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
-import { readdir, rm, stat, utimes } from 'node:fs/promises';
+import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
 
 const HEARTBEAT_MS = 60_000;
@@ -31,6 +31,13 @@ export class TempFiles {
 
   newPath(suffix = ''): string {
     return join(this.dir, `${randomUUID()}${suffix}`);
+  }
+
+  /** A new private directory (0700) for one request's work files; the caller removes it. */
+  async newDir(): Promise<string> {
+    const dir = this.newPath('.d');
+    await mkdir(dir, { mode: 0o700 });
+    return dir;
   }
 
   /** Removes directories left by processes that are gone; returns their tags. */

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -11,6 +11,8 @@ import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.js';
 import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
+import { MediaProcessor } from '../processing/media-processor.js';
+import type { ProcessResult } from '../processing/processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from './limits/limiter.js';
@@ -45,6 +47,30 @@ export interface UploadResult {
   media: MediaView;
 }
 
+/** A file moved into storage: where, under which key, and what it is. */
+interface StoredFile {
+  blobKey: string;
+  dataKey: FreshDataKey;
+  size: number;
+  sha256: string;
+  md5: string;
+  mime: string;
+}
+
+interface StoredPreview {
+  size: number;
+  width: number;
+  height: number;
+  bytes: number;
+  blobKey: string;
+  dataKey: FreshDataKey;
+}
+
+interface StoredVersions {
+  version: StoredFile;
+  previews: StoredPreview[];
+}
+
 interface Received {
   /** The sealed temp file. */
   path: string;
@@ -73,6 +99,7 @@ export class UploadService {
     private readonly media: MediaRepository,
     private readonly blobs: EncryptedBlobs,
     private readonly temp: TempFiles,
+    private readonly processor: MediaProcessor,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
@@ -80,19 +107,28 @@ export class UploadService {
     if (!releaseSlot) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
     const ledger = new UploadLedger(this.usage, source.ownerId, this.config.limits, this.temp.tag);
     const path = this.temp.newPath();
-    let blobKey: string | undefined;
+    let workDir: string | undefined;
+    const written: string[] = [];
     let committed = false;
     try {
       this.refuseDeclaredSize(source.minBytes);
       await ledger.reserve(source.minBytes);
       const received = await this.receive(source, path, ledger);
-      blobKey = await this.blobs.storeFile(received.path);
-      const result = await this.commit(received, source.ownerId, blobKey, ledger.reservationId);
+      workDir = await this.temp.newDir();
+      const processed = await this.processor.process({
+        format: received.format,
+        size: received.size,
+        open: () => this.blobs.openSealedFile(path, received.dataKey, received.size),
+        workDir,
+        signal: source.signal,
+      });
+      const stored = await this.storeVersions(source.ownerId, received, processed, written);
+      const result = await this.commit(received, processed, stored, source.ownerId, ledger.reservationId);
       committed = result.outcome === 'created';
       return result;
     } finally {
-      await rm(path, { force: true });
-      if (!committed) await this.undo(ledger, blobKey);
+      await Promise.all([rm(path, { force: true }), workDir && rm(workDir, { recursive: true, force: true })]);
+      if (!committed) await this.undo(ledger, written);
       releaseSlot();
     }
   }
@@ -137,26 +173,54 @@ export class UploadService {
     };
   }
 
-  private async commit(file: Received, ownerId: string, blobKey: string, reservationId: string): Promise<UploadResult> {
-    const { dataKey } = file;
+  /**
+   * Moves the stored version (the processed one, or the sealed upload itself) and the
+   * previews into storage, each under a data key of its own. Every key written is added to
+   * `written` as soon as it exists, so a failure anywhere leaves nothing behind.
+   */
+  private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, written: string[]): Promise<StoredVersions> {
+    const sealBuffer = async (data: Buffer) => {
+      const sealed = await this.blobs.storeSealed(ownerId, data);
+      written.push(sealed.blobKey);
+      return sealed;
+    };
+    const main = async (): Promise<StoredFile> => {
+      const { stored } = processed;
+      if (!stored) {
+        const blobKey = await this.blobs.storeFile(file.path);
+        written.push(blobKey);
+        return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
+      }
+      const { blobKey, dataKey } = await sealBuffer(stored.data);
+      return { blobKey, dataKey, size: stored.data.length, sha256: digest('sha256', stored.data), md5: digest('md5', stored.data), mime: stored.mime };
+    };
+    const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
+    const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [StoredFile, StoredPreview[]];
+    return { version, previews: stored };
+  }
+
+  private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, ownerId: string, reservationId: string): Promise<UploadResult> {
+    const { version } = stored;
+    const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
     const result = await this.media.create(
       {
         id: randomUUID(),
         ownerId,
         type: file.format.type,
         status: 'ready',
-        mimeType: file.format.mime,
+        mimeType: version.mime,
         originalMimeType: file.format.mime,
         originalName: file.name,
         originalSize: file.size,
         originalSha256: file.sha256,
         originalMd5: file.md5,
-        size: file.size,
-        sha256: file.sha256,
-        md5: file.md5,
-        metadata: file.format.charset ? { charset: file.format.charset } : {},
-        blobKey,
-        dataKey: { id: dataKey.id, masterKeyId: dataKey.masterKeyId, wrapped: dataKey.wrapped },
+        size: version.size,
+        sha256: version.sha256,
+        md5: version.md5,
+        metadata: { ...processed.metadata, ...(file.format.charset ? { charset: file.format.charset } : {}) },
+        blobKey: version.blobKey,
+        dataKey: wrapped(version.dataKey),
+        previews: stored.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: 'image/webp', bytes: p.bytes, blobKey: p.blobKey, dataKey: wrapped(p.dataKey) })),
       },
       { reservationId, quotaBytes: this.config.limits.quotaBytes },
     );
@@ -166,9 +230,19 @@ export class UploadService {
   }
 
   /** Gives back what an upload that did not commit still holds; a failure here is left to the sweeper. */
-  private async undo(ledger: UploadLedger, blobKey: string | undefined): Promise<void> {
-    await Promise.all([ledger.release(), blobKey && this.blobs.delete([blobKey])]).catch((error: unknown) =>
+  private async undo(ledger: UploadLedger, blobKeys: string[]): Promise<void> {
+    await Promise.all([ledger.release(), this.blobs.delete(blobKeys)]).catch((error: unknown) =>
       this.logger.warn({ err: error }, 'could not undo an upload: the sweeper will'),
     );
   }
+}
+
+const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
+
+/** Waits for every promise, then throws the first failure: nothing is left running behind an error. */
+async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
+  const outcomes = await Promise.allSettled(promises);
+  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
+  if (failure) throw failure.reason;
+  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }

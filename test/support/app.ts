@@ -17,7 +17,7 @@ export interface TestApp {
   databaseUrl: string;
   dataDir: string;
   token(userId: string, options?: { roles?: string[]; ttl?: number }): Promise<string>;
-  /** Every file left in this app's temp dirs (should be none between requests). */
+  /** Every file, and every work directory, left in this app's temp dirs (should be none between requests). */
   tempFiles(): string[];
   close(): Promise<void>;
 }
@@ -73,7 +73,9 @@ export function signToken(userId: string, roles: string[] = [], ttl = 3600, secr
 function listFiles(dir: string): string[] {
   const out: string[] = [];
   for (const entry of readdirSync(dir, { withFileTypes: true, recursive: true })) {
-    if (entry.isFile()) out.push(join(entry.parentPath, entry.name));
+    // The process's own directory is one level down; anything deeper that is not a file is a request's work directory.
+    const path = join(entry.parentPath, entry.name);
+    if (entry.isFile() || (entry.isDirectory() && entry.parentPath !== dir)) out.push(path);
   }
   return out;
 }

@@ -1,0 +1,121 @@
+import { readFile, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp, { type Sharp } from 'sharp';
+import { rgbaToThumbHash } from 'thumbhash';
+import { collect } from '../../crypto/plaintext-reader.js';
+import { MediaError } from '../../errors.js';
+import { PREVIEW_SIZES, type PreviewImage, type ProcessInput, type ProcessResult, type Rendition } from '../processor.js';
+import { heifToPng } from './heif-convert.js';
+import { cameraInfo } from './image-metadata.js';
+import { type ImageOutput, type ImageProbe, planImage, previewDimensions } from './image-plan.js';
+
+export interface ImageLimits {
+  /** Pixels of all frames together. */
+  maxPixels: number;
+  maxFrames: number;
+}
+
+const TIMEOUT = { seconds: 30 };
+const THUMBHASH_BOX = 100;
+
+/**
+ * Images: probe → plan → decode once (any decode error is CORRUPT_FILE) → the stored
+ * version (orientation applied, EXIF/XMP/IPTC dropped, ICC profile kept), three WebP
+ * previews and a ThumbHash, all from clones of the one decoded input.
+ */
+export class ImageProcessor {
+  constructor(private readonly limits: ImageLimits) {}
+
+  async process(input: ProcessInput): Promise<ProcessResult> {
+    const original = await collect(await input.open());
+    const meta = await sharp(original, { animated: true, limitInputPixels: false }).metadata().catch(corrupt);
+    const heic = input.format.ext === 'heic';
+    const probe = this.probe(meta, heic);
+    const plan = planImage(probe);
+    // HEVC is decoded by libheif's tool; everything else by libvips from memory.
+    const decodable = heic ? await this.heifDecoded(original, input) : original;
+    const options = { animated: probe.frames > 1, limitInputPixels: this.limits.maxPixels, failOn: 'truncated' as const };
+    const base = sharp(decodable, options).rotate().timeout(TIMEOUT);
+    const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
+    const [encoded, previews, thumbhash] = await Promise.all([
+      encode(base.clone(), plan.output).catch(corrupt),
+      Promise.all(PREVIEW_SIZES.map((size) => this.preview(still, plan.width, plan.height, size))).catch(corrupt),
+      thumbHash(still.clone()).catch(corrupt),
+    ]);
+    const keep = plan.mayKeepOriginal && encoded.data.length >= original.length;
+    const storedExt = keep ? input.format.ext : encoded.ext;
+    return {
+      stored: keep ? undefined : encoded,
+      previews,
+      metadata: {
+        width: plan.width,
+        height: plan.height,
+        format: storedExt === 'jpg' ? 'jpeg' : storedExt,
+        hasAlpha: probe.hasAlpha,
+        animated: probe.frames > 1,
+        frames: probe.frames,
+        orientationApplied: probe.orientation !== 1,
+        thumbhash,
+        ...cameraInfo(meta.exif),
+      },
+    };
+  }
+
+  private probe(meta: sharp.Metadata, heic: boolean): ImageProbe {
+    const frames = meta.pages ?? 1;
+    const height = meta.pageHeight ?? meta.height;
+    if (!meta.width || !height) throw new MediaError('CORRUPT_FILE', 'The image has no dimensions');
+    if (frames > this.limits.maxFrames) throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${this.limits.maxFrames} frames`);
+    if (meta.width * height * frames > this.limits.maxPixels) {
+      throw new MediaError('FILE_TOO_LARGE', `The image is larger than ${Math.round(this.limits.maxPixels / 1e6)} megapixels`);
+    }
+    return {
+      format: meta.format,
+      width: meta.width,
+      height,
+      frames,
+      hasAlpha: Boolean(meta.hasAlpha),
+      orientation: meta.orientation ?? 1,
+      hasMetadata: Boolean(meta.exif || meta.xmp || meta.iptc),
+      mustConvert: heic,
+    };
+  }
+
+  private async heifDecoded(original: Buffer, input: ProcessInput): Promise<Buffer> {
+    const path = join(input.workDir, 'input.heic');
+    await writeFile(path, original, { mode: 0o600 });
+    return readFile(await heifToPng(path, input.workDir, input.signal));
+  }
+
+  private async preview(image: Sharp, width: number, height: number, size: PreviewImage['size']): Promise<PreviewImage> {
+    const box = previewDimensions(width, height, size);
+    const data = await image.clone().resize(box.width, box.height, { fit: 'fill' }).webp({ quality: 80 }).toBuffer();
+    return { size, ...box, data };
+  }
+}
+
+async function encode(image: Sharp, output: ImageOutput): Promise<Rendition> {
+  image.keepIccProfile();
+  switch (output.format) {
+    case 'jpeg':
+      return { data: await image.jpeg({ quality: output.quality, mozjpeg: true }).toBuffer(), mime: 'image/jpeg', ext: 'jpg' };
+    case 'png':
+      return { data: await image.png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer(), mime: 'image/png', ext: 'png' };
+    case 'webp':
+      return { data: await image.webp({ quality: output.quality, effort: 4 }).toBuffer(), mime: 'image/webp', ext: 'webp' };
+  }
+}
+
+async function thumbHash(image: Sharp): Promise<string> {
+  const { data, info } = await image
+    .resize(THUMBHASH_BOX, THUMBHASH_BOX, { fit: 'inside' })
+    .ensureAlpha()
+    .raw()
+    .toBuffer({ resolveWithObject: true });
+  return Buffer.from(rgbaToThumbHash(info.width, info.height, data)).toString('base64');
+}
+
+function corrupt(error: unknown): never {
+  if (error instanceof MediaError) throw error;
+  throw new MediaError('CORRUPT_FILE', 'The image is damaged and cannot be decoded', { cause: error });
+}

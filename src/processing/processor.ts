@@ -1,0 +1,37 @@
+import type { Readable } from 'node:stream';
+import type { DetectedFormat } from '../detection/media-types.js';
+
+/** Bounding-box sizes of the previews every visual type gets (CONTRACT §2). */
+export const PREVIEW_SIZES = [64, 256, 512] as const;
+export type PreviewSize = (typeof PREVIEW_SIZES)[number];
+
+/** What a processor is given: the verified format and the upload's plaintext, read from the sealed temp file. */
+export interface ProcessInput {
+  format: DetectedFormat;
+  size: number;
+  /** A new stream of the whole plaintext each call. */
+  open(): Promise<Readable>;
+  /** A private directory of this request (0700), removed when the request ends, for tools that need a path. */
+  workDir: string;
+  signal: AbortSignal;
+}
+
+export interface Rendition {
+  data: Buffer;
+  mime: string;
+  ext: string;
+}
+
+export interface PreviewImage {
+  size: PreviewSize;
+  width: number;
+  height: number;
+  data: Buffer;
+}
+
+/** What processing decided: a new stored version (or none: keep the upload), previews and metadata. */
+export interface ProcessResult {
+  stored?: Rendition;
+  previews: PreviewImage[];
+  metadata: Record<string, unknown>;
+}
