@@ -1,4 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { once } from 'node:events';
 import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
@@ -157,6 +158,8 @@ export class UploadService {
     try {
       await pipeline([file, throttle, sniffer, guard, hasher, encryptor, sink], { signal: source.signal });
     } catch (error) {
+      // A stream torn down before its file was opened still creates the file, later: wait, so the cleanup finds it.
+      if (!sink.closed) await once(sink, 'close');
       throw source.signal.aborted ? source.signal.reason : error;
     }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');

@@ -78,9 +78,9 @@ describe('the built service on the embedded defaults', () => {
   it('serves, survives kill -9 and a restart, rotates keys, and shuts down cleanly', async () => {
     let base = await start();
     const alice = token('alice');
-    const created = await uploadFixture(base, alice, 'jpeg-exif-gps-nikon-d2h.jpg');
+    const created = await uploadFixture(base, alice, 'zip-html-pages.zip');
     expect(created.status).toBe(201);
-    expect((await request(`${base}/api/v1/media/${created.json.id}`, { token: alice })).body.equals(fixture('jpeg-exif-gps-nikon-d2h.jpg'))).toBe(true);
+    expect((await request(`${base}/api/v1/media/${created.json.id}`, { token: alice })).body.equals(fixture('zip-html-pages.zip'))).toBe(true);
 
     // kill -9 in the middle of an upload: PostgreSQL keeps running, a temp file and a
     // quota reservation (holding one of the two daily uploads) are left behind.
@@ -112,11 +112,11 @@ describe('the built service on the embedded defaults', () => {
     const devKeys = readFileSync(join(dataDir, 'secrets', 'master-keys'), 'utf8').trim();
     const newKey = `k2:${Buffer.alloc(32, 0x42).toString('base64')}`;
     const rotation = execFileSync(process.execPath, [script('keys-rotate')], { env: { ...env, MEDIA_MASTER_KEYS: `${newKey},${devKeys}` } }).toString();
-    expect(rotation).toMatch(/2 data keys re-wrapped to master key "k2"/);
+    expect(rotation).toMatch(/5 data keys re-wrapped to master key "k2"/); // the ZIP, the PDF and its three previews
     expect(rotation).toMatch(/the old keys may be removed/);
     base = await start({ MEDIA_MASTER_KEYS: newKey });
     const download = await request(`${base}/api/v1/media/${created.json.id}`, { token: token('alice') });
-    expect(download.body.equals(fixture('jpeg-exif-gps-nikon-d2h.jpg'))).toBe(true);
+    expect(download.body.equals(fixture('zip-html-pages.zip'))).toBe(true);
     const pdfBack = await request(`${base}/api/v1/media/${pdf.json.id}`, { token: token('alice') });
     expect(pdfBack.body.equals(fixture('pdf-tables-gofpdf.pdf'))).toBe(true);
     expect(await stop('SIGTERM')).toBe(0);

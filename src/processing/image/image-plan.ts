@@ -1,5 +1,3 @@
-import type { PreviewSize } from '../processor.js';
-
 /** What a probe of the decoded image says (from sharp's metadata). */
 export interface ImageProbe {
   format: string;
@@ -54,10 +52,4 @@ export function planImage(probe: ImageProbe): ImagePlan {
   else output = { format: 'jpeg', quality };
   const mayKeepOriginal = !probe.hasMetadata && probe.orientation === 1 && !probe.mustConvert;
   return { output, mayKeepOriginal, width, height };
-}
-
-/** The size of a preview fitting inside `box`, never larger than the image. */
-export function previewDimensions(width: number, height: number, box: PreviewSize): { width: number; height: number } {
-  const scale = Math.min(1, box / Math.max(width, height));
-  return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }

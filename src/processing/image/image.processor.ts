@@ -4,10 +4,11 @@ import sharp, { type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
 import { collect } from '../../crypto/plaintext-reader.js';
 import { MediaError } from '../../errors.js';
-import { PREVIEW_SIZES, type PreviewImage, type ProcessInput, type ProcessResult, type Rendition } from '../processor.js';
+import { renderPreviews } from '../previews.js';
+import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { heifToPng } from './heif-convert.js';
 import { cameraInfo } from './image-metadata.js';
-import { type ImageOutput, type ImageProbe, planImage, previewDimensions } from './image-plan.js';
+import { type ImageOutput, type ImageProbe, planImage } from './image-plan.js';
 
 export interface ImageLimits {
   /** Pixels of all frames together. */
@@ -39,7 +40,7 @@ export class ImageProcessor {
     const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
     const [encoded, previews, thumbhash] = await Promise.all([
       encode(base.clone(), plan.output).catch(corrupt),
-      Promise.all(PREVIEW_SIZES.map((size) => this.preview(still, plan.width, plan.height, size))).catch(corrupt),
+      renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
     ]);
     const keep = plan.mayKeepOriginal && encoded.data.length >= original.length;
@@ -85,12 +86,6 @@ export class ImageProcessor {
     const path = join(input.workDir, 'input.heic');
     await writeFile(path, original, { mode: 0o600 });
     return readFile(await heifToPng(path, input.workDir, input.signal));
-  }
-
-  private async preview(image: Sharp, width: number, height: number, size: PreviewImage['size']): Promise<PreviewImage> {
-    const box = previewDimensions(width, height, size);
-    const data = await image.clone().resize(box.width, box.height, { fit: 'fill' }).webp({ quality: 80 }).toBuffer();
-    return { size, ...box, data };
   }
 }
 

@@ -1,0 +1,46 @@
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import sharp from 'sharp';
+import { renderPreviews } from '../previews.js';
+import type { PreviewImage, ProcessInput, ProcessResult } from '../processor.js';
+import { pdfPages, renderFirstPage } from './poppler.js';
+import { summarizeText, textPageSvg } from './text-preview.js';
+
+const PAGE_BOX = 512;
+
+/**
+ * Documents are stored as uploaded (lossless). A PDF is proven by poppler parsing it to its
+ * page count (else CORRUPT_FILE) and previewed from its first page; text is counted and
+ * previewed from its first lines. A preview that fails to render leaves the document
+ * without previews; it does not fail the upload.
+ */
+export class DocumentProcessor {
+  async process(input: ProcessInput): Promise<ProcessResult> {
+    if (input.format.mime === 'application/pdf') return this.pdf(input);
+    if (input.format.mime === 'text/plain') return this.text(input);
+    return { previews: [], metadata: {} };
+  }
+
+  private async pdf(input: ProcessInput): Promise<ProcessResult> {
+    // poppler needs a seekable file: a plaintext copy in the request's private directory.
+    const path = join(input.workDir, 'input.pdf');
+    await pipeline(await input.open(), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+    const pages = await pdfPages(path, input.signal);
+    const previews = await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal)
+      .then((page) => picturePreviews(sharp(page)))
+      .catch(() => []);
+    return { previews, metadata: { pages } };
+  }
+
+  private async text(input: ProcessInput): Promise<ProcessResult> {
+    const summary = await summarizeText(await input.open(), input.format.charset ?? 'utf-8');
+    const previews = await picturePreviews(sharp(Buffer.from(textPageSvg(summary.head, PAGE_BOX)))).catch(() => []);
+    return { previews, metadata: { characters: summary.characters, lines: summary.lines } };
+  }
+}
+
+async function picturePreviews(picture: sharp.Sharp): Promise<PreviewImage[]> {
+  const { width, height } = await picture.clone().metadata();
+  return renderPreviews(picture, width ?? PAGE_BOX, height ?? PAGE_BOX);
+}

@@ -1,0 +1,61 @@
+import sharp from 'sharp';
+import { query } from '../support/database';
+import { startTestApp, type TestApp } from '../support/app';
+import { fixture, request, upload, uploadFixture } from '../support/http';
+
+describe('document processing', () => {
+  let t: TestApp;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    token = await t.token('writer');
+  });
+  afterAll(() => t.close());
+  afterEach(() => expect(t.tempFiles()).toEqual([]));
+
+  async function previewOf(id: string, size: number) {
+    const reply = await request(`${t.url}/api/v1/media/${id}/preview?size=${size}`, { token });
+    expect(reply.status).toBe(200);
+    return { image: sharp(reply.body), meta: await sharp(reply.body).metadata() };
+  }
+
+  it('PDF: stored unchanged, page count from poppler, first page as previews', async () => {
+    const pdf = fixture('pdf-tables-gofpdf.pdf');
+    const { status, json } = await uploadFixture(t.url, token, 'pdf-tables-gofpdf.pdf');
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ mimeType: 'application/pdf', size: pdf.length, metadata: { pages: 3 } });
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body.equals(pdf)).toBe(true);
+    expect(json.previews.map((p: { size: number; height: number }) => [p.size, p.height])).toEqual([[64, 64], [256, 256], [512, 512]]);
+    const { image, meta } = await previewOf(json.id, 512);
+    expect([meta.format, meta.height]).toEqual(['webp', 512]);
+    // A page of tables: mostly white with dark text, not a blank or black render.
+    const { channels } = await image.stats();
+    expect(channels[0].mean).toBeGreaterThan(150);
+    expect(channels[0].min).toBeLessThan(80);
+  });
+
+  it('PDF that does not parse: 422 CORRUPT_FILE, nothing kept', async () => {
+    const broken = Buffer.concat([fixture('pdf-tables-gofpdf.pdf').subarray(0, 1200), Buffer.from('\n%%EOF\n')]);
+    const reply = await upload(t.url, await t.token('broken-pdf'), { name: 'broken.pdf', bytes: broken });
+    expect(reply.status).toBe(422);
+    expect(reply.json.code).toBe('CORRUPT_FILE');
+    expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'broken-pdf'")).toEqual([]);
+  });
+
+  it('text: characters and lines counted, first lines drawn as previews', async () => {
+    const text = fixture('txt-utf8-demo.txt');
+    const { json } = await uploadFixture(t.url, token, 'txt-utf8-demo.txt');
+    const decoded = text.toString('utf8');
+    expect(json.metadata).toMatchObject({ charset: 'utf-8', characters: Array.from(decoded).length, lines: decoded.split('\n').length - (decoded.endsWith('\n') ? 1 : 0) });
+    const { image, meta } = await previewOf(json.id, 256);
+    expect([meta.format, meta.width, meta.height]).toEqual(['webp', 256, 256]);
+    const { channels } = await image.stats();
+    expect(channels[0].min).toBeLessThan(120); // some ink on the page
+  });
+
+  it('UTF-16 text with a big-endian mark is counted in characters, not bytes', async () => {
+    const body = Buffer.from('\ufeffhello\nwörld\n', 'utf16le').swap16();
+    const { json } = await upload(t.url, token, { name: 'be.txt', bytes: body });
+    expect(json.metadata).toMatchObject({ charset: 'utf-16', characters: 12, lines: 2 });
+  });
+});
