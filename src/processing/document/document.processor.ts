@@ -1,7 +1,5 @@
-import { createWriteStream } from 'node:fs';
-import { join } from 'node:path';
-import { pipeline } from 'node:stream/promises';
 import sharp from 'sharp';
+import { plainCopy } from '../plain-copy.js';
 import { renderPreviews } from '../previews.js';
 import type { PreviewImage, ProcessInput, ProcessResult } from '../processor.js';
 import { pdfPages, renderFirstPage } from './poppler.js';
@@ -23,9 +21,7 @@ export class DocumentProcessor {
   }
 
   private async pdf(input: ProcessInput): Promise<ProcessResult> {
-    // poppler needs a seekable file: a plaintext copy in the request's private directory.
-    const path = join(input.workDir, 'input.pdf');
-    await pipeline(await input.open(), createWriteStream(path, { flags: 'wx', mode: 0o600 }));
+    const path = await plainCopy(input, 'input.pdf');
     const pages = await pdfPages(path, input.signal);
     const previews = await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal)
       .then((page) => picturePreviews(sharp(page)))

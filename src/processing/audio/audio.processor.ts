@@ -1,0 +1,61 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { MediaError } from '../../errors.js';
+import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
+import { plainCopy } from '../plain-copy.js';
+import { renderPreviews } from '../previews.js';
+import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import { peaks, waveformSvg } from './waveform.js';
+
+/** Above this, audio is stored as MP3 at 128 kbps (seed); below, as uploaded. */
+const TRANSCODE_ABOVE_BYTES = 10 * 1024 * 1024;
+/** Peaks are read from mono PCM at this rate: enough for 100 slices, little to hold. */
+const PEAK_RATE = 2000;
+
+/**
+ * Audio: ffprobe with the verified demuxer (no audio stream, no duration → CORRUPT_FILE),
+ * then the whole stream decoded to mono PCM, which proves it decodes and gives the peaks
+ * for the metadata and the waveform previews. Large files become MP3 128k.
+ */
+export class AudioProcessor {
+  async process(input: ProcessInput): Promise<ProcessResult> {
+    const { ext } = input.format;
+    const path = await plainCopy(input, `input.${ext}`);
+    const probed = await probe(ext, path, input.signal);
+    const stream = probed.streams.find((s) => s.codec_type === 'audio');
+    const duration = durationMs(probed);
+    if (!stream || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable audio');
+    const pcm = await ffmpeg([...inputArgs(ext, path), '-map', '0:a:0', '-ac', '1', '-ar', String(PEAK_RATE), '-f', 's16le', 'pipe:1'], {
+      signal: input.signal,
+      timeoutMs: 120_000,
+      maxOutputBytes: 64 * 1024 * 1024,
+    });
+    if (!pcm.length) throw new MediaError('CORRUPT_FILE', 'The audio does not decode');
+    const values = peaks(pcm);
+    const picture = sharp(Buffer.from(waveformSvg(values)));
+    const [previews, stored] = await Promise.all([
+      renderPreviews(picture, 512, 128).catch(() => []),
+      input.size > TRANSCODE_ABOVE_BYTES ? this.toMp3(ext, path, input) : undefined,
+    ]);
+    return {
+      stored,
+      previews,
+      metadata: {
+        durationMs: duration,
+        codec: stream.codec_name,
+        bitrate: Number(probed.format.bit_rate ?? stream.bit_rate) || undefined,
+        channels: stream.channels,
+        sampleRate: Number(stream.sample_rate) || undefined,
+        peaks: values,
+      },
+    };
+  }
+
+  private async toMp3(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
+    const output = join(input.workDir, 'stored.mp3');
+    const args = [...inputArgs(ext, path), '-map', '0:a:0', '-map_metadata', '-1', '-c:a', 'libmp3lame', '-b:a', '128k', output];
+    await ffmpeg(args, { signal: input.signal, timeoutMs: 600_000 });
+    return { data: await readFile(output), mime: 'audio/mpeg', ext: 'mp3' };
+  }
+}

@@ -1,0 +1,65 @@
+import { MediaError } from '../../errors.js';
+import { runTool } from '../run-tool.js';
+
+/**
+ * FFmpeg opens a file only with the demuxer of the type its bytes were verified to be, and
+ * only as a local file: it probes by content otherwise, and a playlist named ".mp4" would
+ * open as HLS and reach for other files or the network.
+ */
+const DEMUXERS: Record<string, string> = {
+  mp4: 'mov',
+  mov: 'mov',
+  m4a: 'mov',
+  avi: 'avi',
+  webm: 'matroska',
+  mp3: 'mp3',
+  wav: 'wav',
+  aac: 'aac',
+  ogg: 'ogg',
+  opus: 'ogg',
+};
+
+export function inputArgs(ext: string, path: string): string[] {
+  const demuxer = DEMUXERS[ext];
+  if (!demuxer) throw new Error(`no demuxer for .${ext}`);
+  return ['-f', demuxer, '-protocol_whitelist', 'file', '-i', path];
+}
+
+export interface ProbeStream {
+  codec_type?: string;
+  codec_name?: string;
+  width?: number;
+  height?: number;
+  avg_frame_rate?: string;
+  sample_rate?: string;
+  channels?: number;
+  bit_rate?: string;
+  disposition?: { attached_pic?: number };
+}
+
+export interface Probe {
+  streams: ProbeStream[];
+  format: { duration?: string; bit_rate?: string };
+}
+
+/** ffprobe's view of the file; a file it cannot read is CORRUPT_FILE. */
+export async function probe(ext: string, path: string, signal: AbortSignal): Promise<Probe> {
+  const args = ['-v', 'error', ...inputArgs(ext, path), '-show_format', '-show_streams', '-of', 'json'];
+  const out = await runTool('ffprobe', args, { timeoutMs: 30_000, signal });
+  try {
+    return JSON.parse(out.toString('utf8')) as Probe;
+  } catch (error) {
+    throw new MediaError('CORRUPT_FILE', undefined, { cause: error });
+  }
+}
+
+/** Runs ffmpeg quietly (no stdin, no overwrite prompts); resolves with stdout. */
+export function ffmpeg(args: string[], options: { signal: AbortSignal; timeoutMs: number; maxOutputBytes?: number }): Promise<Buffer> {
+  return runTool('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args], options);
+}
+
+/** Duration in milliseconds, from the container or its longest stream. */
+export function durationMs(probed: Probe): number {
+  const seconds = Number(probed.format.duration);
+  return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : 0;
+}

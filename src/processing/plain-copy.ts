@@ -1,0 +1,15 @@
+import { createWriteStream } from 'node:fs';
+import { join } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { ProcessInput } from './processor.js';
+
+/**
+ * A plaintext copy of the upload for a tool that needs a seekable file (poppler, FFmpeg on
+ * a MOV whose index is at the end), in the request's private directory (0600 in 0700),
+ * which is removed when the request ends whatever its outcome.
+ */
+export async function plainCopy(input: ProcessInput, name: string): Promise<string> {
+  const path = join(input.workDir, name);
+  await pipeline(await input.open(), createWriteStream(path, { flags: 'wx', mode: 0o600 }), { signal: input.signal });
+  return path;
+}
