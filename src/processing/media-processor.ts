@@ -1,29 +1,35 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import type { MediaType } from '../detection/media-types.js';
 import { AudioProcessor } from './audio/audio.processor.js';
 import { DocumentProcessor } from './document/document.processor.js';
 import { ImageProcessor } from './image/image.processor.js';
 import type { ProcessInput, ProcessResult } from './processor.js';
+import { VideoProcessor } from './video/video.processor.js';
 
-/**
- * Picks the processor of the verified type. Video, DOC/DOCX and archives have no
- * processor yet and are stored as uploaded, without previews (the rest of the processing
- * issue).
- */
+interface Processor {
+  process(input: ProcessInput): Promise<ProcessResult>;
+}
+
+/** Archives have no processor yet: stored as uploaded, without previews (the rest of the processing issue). */
+const UNPROCESSED: Processor = { process: async () => ({ previews: [], metadata: {} }) };
+
+/** Picks the processor of the verified type (DESIGN §2: compress / transcode, previews). */
 @Injectable()
 export class MediaProcessor {
-  private readonly image: ImageProcessor;
-  private readonly document = new DocumentProcessor();
-  private readonly audio = new AudioProcessor();
+  private readonly processors: Record<MediaType, Processor>;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
-    this.image = new ImageProcessor(config.processing.image);
+    this.processors = {
+      image: new ImageProcessor(config.processing.image),
+      video: new VideoProcessor(),
+      audio: new AudioProcessor(),
+      document: new DocumentProcessor(),
+      archive: UNPROCESSED,
+    };
   }
 
   process(input: ProcessInput): Promise<ProcessResult> {
-    if (input.format.type === 'image') return this.image.process(input);
-    if (input.format.type === 'document') return this.document.process(input);
-    if (input.format.type === 'audio') return this.audio.process(input);
-    return Promise.resolve({ previews: [], metadata: {} });
+    return this.processors[input.format.type].process(input);
   }
 }

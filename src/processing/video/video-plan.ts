@@ -1,0 +1,41 @@
+import type { Probe, ProbeStream } from '../av/ffmpeg.js';
+
+export interface VideoPlan {
+  /** Container the streams are copied into, metadata (location included) dropped. */
+  container: { muxer: string; mime: string; ext: string; flags: string[] };
+  /** H.264 (+ AAC) at most 1080p in MP4: what every client plays; others await transcoding. */
+  compliant: boolean;
+  /** Where the preview frame is taken: min(1 s, half the duration). */
+  frameAtSeconds: number;
+}
+
+const MP4 = { muxer: 'mp4', mime: 'video/mp4', ext: 'mp4', flags: ['-movflags', '+faststart'] };
+const CONTAINERS: Record<string, VideoPlan['container']> = {
+  mp4: MP4,
+  mov: MP4,
+  webm: { muxer: 'webm', mime: 'video/webm', ext: 'webm', flags: [] },
+  avi: { muxer: 'avi', mime: 'video/x-msvideo', ext: 'avi', flags: [] },
+};
+
+export function videoStream(probe: Probe): ProbeStream | undefined {
+  return probe.streams.find((s) => s.codec_type === 'video' && !s.disposition?.attached_pic);
+}
+
+export function planVideo(probe: Probe, ext: string, durationMs: number): VideoPlan {
+  const video = videoStream(probe);
+  const audio = probe.streams.filter((s) => s.codec_type === 'audio');
+  const container = CONTAINERS[ext];
+  const compliant =
+    container === MP4 &&
+    video?.codec_name === 'h264' &&
+    audio.every((s) => s.codec_name === 'aac') &&
+    Math.min(video.width ?? Infinity, video.height ?? Infinity) <= 1080 &&
+    Math.max(video.width ?? Infinity, video.height ?? Infinity) <= 1920;
+  return { container, compliant, frameAtSeconds: Math.min(1, durationMs / 2000) };
+}
+
+/** "30000/1001" → 29.97 */
+export function framesPerSecond(rate: string | undefined): number | undefined {
+  const [num, den] = (rate ?? '').split('/').map(Number);
+  return num > 0 && den > 0 ? Math.round((num / den) * 100) / 100 : undefined;
+}

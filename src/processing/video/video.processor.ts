@@ -1,0 +1,67 @@
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { MediaError } from '../../errors.js';
+import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
+import { plainCopy } from '../plain-copy.js';
+import { renderPreviews } from '../previews.js';
+import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import { framesPerSecond, planVideo, videoStream, type VideoPlan } from './video-plan.js';
+
+/**
+ * Video: ffprobe with the verified demuxer (no video stream or duration → CORRUPT_FILE),
+ * one frame decoded for the previews (a first frame that does not decode → CORRUPT_FILE),
+ * and the streams copied into a clean container with every metadata tag (location
+ * included) dropped and, for MP4, the index moved to the front. Transcoding what is not
+ * H.264/AAC ≤ 1080p is not built yet: such video is remuxed the same way and
+ * `metadata.compliant` says so.
+ */
+export class VideoProcessor {
+  async process(input: ProcessInput): Promise<ProcessResult> {
+    const { ext } = input.format;
+    const path = await plainCopy(input, `input.${ext}`);
+    const probed = await probe(ext, path, input.signal);
+    const video = videoStream(probed);
+    const duration = durationMs(probed);
+    if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    const plan = planVideo(probed, ext, duration);
+    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), this.remux(ext, path, plan, input)]);
+    const audio = probed.streams.find((s) => s.codec_type === 'audio');
+    const previews = await renderPreviews(sharp(frame), video.width, video.height).catch(() => []);
+    return {
+      stored,
+      previews,
+      metadata: {
+        durationMs: duration,
+        width: video.width,
+        height: video.height,
+        fps: framesPerSecond(video.avg_frame_rate),
+        codecs: { video: video.codec_name, ...(audio ? { audio: audio.codec_name } : {}) },
+        bitrate: Number(probed.format.bit_rate) || undefined,
+        hasAudio: Boolean(audio),
+        compliant: plan.compliant,
+      },
+    };
+  }
+
+  private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {
+    const args = ['-ss', String(plan.frameAtSeconds), ...inputArgs(ext, path), '-map', '0:v:0', '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'];
+    const png = await ffmpeg(args, { signal: input.signal, timeoutMs: 60_000, maxOutputBytes: 64 * 1024 * 1024 });
+    if (!png.length) throw new MediaError('CORRUPT_FILE', 'The video does not decode');
+    return png;
+  }
+
+  private async remux(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Rendition> {
+    const { container } = plan;
+    const output = join(input.workDir, `stored.${container.ext}`);
+    const args = [
+      ...inputArgs(ext, path),
+      ...['-map', '0:v:0', '-map', '0:a?', '-c', 'copy'],
+      ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
+      ...container.flags,
+      ...['-f', container.muxer, output],
+    ];
+    await ffmpeg(args, { signal: input.signal, timeoutMs: 300_000 });
+    return { data: await readFile(output), mime: container.mime, ext: container.ext };
+  }
+}

@@ -1,0 +1,81 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import sharp from 'sharp';
+import { query } from '../support/database';
+import { startTestApp, type TestApp } from '../support/app';
+import { fixture, request, upload, uploadFixture } from '../support/http';
+
+const work = mkdtempSync(join(tmpdir(), 'media-test-video-'));
+afterAll(() => rmSync(work, { recursive: true, force: true }));
+
+/** A short clip made by ffmpeg's test sources. */
+function clip(name: string, args: string[]): Buffer {
+  const path = join(work, name);
+  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-f', 'lavfi', '-i', 'sine=frequency=300:duration=2', ...args, path]);
+  return readFileSync(path);
+}
+
+function ffprobe(data: Buffer): { streams: { codec_name: string; codec_type: string }[]; format: { duration: string; tags?: Record<string, string> } } {
+  const path = join(work, `probe-${Date.now()}`);
+  writeFileSync(path, data);
+  return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString());
+}
+
+describe('video processing', () => {
+  let t: TestApp;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    token = await t.token('director');
+  });
+  afterAll(() => t.close());
+  afterEach(() => expect(t.tempFiles()).toEqual([]));
+
+  it('MP4 (H.264 + AAC): probed, a frame as previews, remuxed with its index first', async () => {
+    const { status, json } = await uploadFixture(t.url, token, 'mp4-h264-aac.mp4');
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ mimeType: 'video/mp4', metadata: { width: 560, height: 320, codecs: { video: 'h264', audio: 'aac' }, hasAudio: true, compliant: true } });
+    expect(Math.abs(json.metadata.durationMs - 5568)).toBeLessThan(100);
+    expect(json.metadata.fps).toBeGreaterThan(0);
+    const stored = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
+    expect(stored.indexOf('moov')).toBeLessThan(stored.indexOf('mdat')); // faststart
+    expect(ffprobe(stored).streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(json.previews.map((p: { width: number; height: number }) => [p.width, p.height])).toEqual([[64, 37], [256, 146], [512, 293]]);
+    const frame = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
+    expect(await sharp(frame.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 293 });
+    expect((await sharp(frame.body).stats()).channels[0].stdev).toBeGreaterThan(5); // a picture, not a blank frame
+  });
+
+  it('drops location and every other metadata tag', async () => {
+    const tagged = clip('tagged.mp4', ['-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-metadata', 'location=+48.8584+002.2945/', '-metadata', 'title=secret place', '-movflags', '+use_metadata_tags']);
+    expect(tagged.includes(Buffer.from('+48.8584'))).toBe(true);
+    const { json } = await upload(t.url, token, { name: 'tagged.mp4', bytes: tagged });
+    const stored = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
+    expect(stored.includes(Buffer.from('+48.8584'))).toBe(false);
+    expect(stored.includes(Buffer.from('secret place'))).toBe(false);
+    expect(JSON.stringify(ffprobe(stored).format.tags ?? {})).not.toMatch(/location|secret/);
+  });
+
+  it.each([
+    ['clip.webm', ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis'], 'video/webm'],
+    ['clip.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3'], 'video/x-msvideo'],
+  ])('%s: probed and previewed, kept in its container, marked not compliant', async (name, args, mime) => {
+    const bytes = clip(name, args as string[]);
+    const { status, json } = await upload(t.url, token, { name, bytes });
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ mimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
+    expect(Math.abs(json.metadata.durationMs - 2000)).toBeLessThan(150);
+    expect(json.previews).toHaveLength(3);
+  });
+
+  it('refuses a damaged MP4 with 422 CORRUPT_FILE, keeping nothing', async () => {
+    const mp4 = fixture('mp4-h264-aac.mp4');
+    const damaged = Buffer.concat([mp4.subarray(0, 4096), Buffer.alloc(mp4.length - 4096, 0)]);
+    const reply = await upload(t.url, await t.token('breaker'), { name: 'damaged.mp4', bytes: damaged });
+    expect(reply.status).toBe(422);
+    expect(reply.json.code).toBe('CORRUPT_FILE');
+    expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'breaker'")).toEqual([]);
+  });
+});
