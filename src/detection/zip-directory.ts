@@ -9,22 +9,74 @@ const MAX_DIRECTORY_BYTES = 16 * 1024 * 1024;
 
 const corrupt = (why: string) => new MediaError('CORRUPT_FILE', `The ZIP structure is damaged: ${why}`);
 
+export interface ZipEntry {
+  name: string;
+  compressedSize: number;
+  uncompressedSize: number;
+  /** Where the entry's local header starts. */
+  offset: number;
+  encrypted: boolean;
+  /** A Unix symbolic link (made on Unix, mode S_IFLNK). */
+  symlink: boolean;
+}
+
+const ZIP64_EXTRA = 0x0001;
+const UNIX = 3;
+const S_IFMT = 0o170000;
+const S_IFLNK = 0o120000;
+
 /** Lists the entry names of a ZIP file from its central directory (PKWARE APPNOTE 4.3.12-4.3.16). */
 export async function readZipEntryNames(file: RandomAccess): Promise<string[]> {
+  return (await readZipEntries(file)).map((entry) => entry.name);
+}
+
+/** The entries of a ZIP file's central directory, with the sizes it declares (ZIP64 included). */
+export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
   const { offset, length, count } = await locateDirectory(file);
   if (length > MAX_DIRECTORY_BYTES) throw corrupt('central directory too large');
   const directory = await readExactly(file, offset, length);
-  const names: string[] = [];
+  const entries: ZipEntry[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
     if (at + 46 > directory.length || directory.readUInt32LE(at) !== CENTRAL_ENTRY) throw corrupt('bad directory entry');
     const nameLength = directory.readUInt16LE(at + 28);
-    const next = at + 46 + nameLength + directory.readUInt16LE(at + 30) + directory.readUInt16LE(at + 32);
+    const extraLength = directory.readUInt16LE(at + 30);
+    const next = at + 46 + nameLength + extraLength + directory.readUInt16LE(at + 32);
     if (next > directory.length) throw corrupt('directory entry past its end');
-    names.push(directory.toString('utf8', at + 46, at + 46 + nameLength));
+    const sizes = {
+      uncompressedSize: directory.readUInt32LE(at + 24),
+      compressedSize: directory.readUInt32LE(at + 20),
+      offset: directory.readUInt32LE(at + 42),
+    };
+    readZip64Extra(directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength), sizes);
+    entries.push({
+      name: directory.toString('utf8', at + 46, at + 46 + nameLength),
+      ...sizes,
+      encrypted: (directory.readUInt16LE(at + 8) & 1) === 1,
+      symlink: directory[at + 5] === UNIX && ((directory.readUInt32LE(at + 38) >>> 16) & S_IFMT) === S_IFLNK,
+    });
     at = next;
   }
-  return names;
+  return entries;
+}
+
+/** Sizes and offset stored as 0xffffffff live in the ZIP64 extra field, in this order (APPNOTE 4.5.3). */
+function readZip64Extra(extra: Buffer, sizes: { uncompressedSize: number; compressedSize: number; offset: number }): void {
+  for (let at = 0; at + 4 <= extra.length; ) {
+    const id = extra.readUInt16LE(at);
+    const size = extra.readUInt16LE(at + 2);
+    if (id === ZIP64_EXTRA) {
+      let field = at + 4;
+      for (const key of ['uncompressedSize', 'compressedSize', 'offset'] as const) {
+        if (sizes[key] !== 0xffffffff) continue;
+        if (field + 8 > at + 4 + size) throw corrupt('short ZIP64 extra field');
+        sizes[key] = Number(extra.readBigUInt64LE(field));
+        field += 8;
+      }
+      return;
+    }
+    at += 4 + size;
+  }
 }
 
 async function locateDirectory(file: RandomAccess) {

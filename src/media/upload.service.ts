@@ -12,6 +12,7 @@ import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.js';
 import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
+import type { RandomAccess } from '../detection/random-access.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -75,6 +76,8 @@ interface StoredVersions {
 interface Received {
   /** The sealed temp file. */
   path: string;
+  /** Its plaintext, read at random (segments cached), shared by format checks and processors. */
+  file: RandomAccess;
   dataKey: FreshDataKey;
   name: string;
   size: number;
@@ -120,6 +123,7 @@ export class UploadService {
         format: received.format,
         size: received.size,
         open: () => this.blobs.openSealedFile(path, received.dataKey, received.size),
+        file: received.file,
         workDir,
         signal: source.signal,
       });
@@ -163,10 +167,12 @@ export class UploadService {
       throw source.signal.aborted ? source.signal.reason : error;
     }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
-    const format = await confirm(sniffer.result as Sniffed, this.blobs.sealedFile(path, dataKey, guard.total));
+    const plaintext = this.blobs.sealedFile(path, dataKey, guard.total);
+    const format = await confirm(sniffer.result as Sniffed, plaintext);
     if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
     return {
       path,
+      file: plaintext,
       dataKey,
       name: sanitizeFileName(filename, format.ext),
       size: guard.total,

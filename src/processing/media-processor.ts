@@ -1,6 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { MediaType } from '../detection/media-types.js';
+import { ArchiveProcessor } from './archive/archive.processor.js';
 import { AudioProcessor } from './audio/audio.processor.js';
 import { DocumentProcessor } from './document/document.processor.js';
 import { ImageProcessor } from './image/image.processor.js';
@@ -10,9 +11,6 @@ import { VideoProcessor } from './video/video.processor.js';
 interface Processor {
   process(input: ProcessInput): Promise<ProcessResult>;
 }
-
-/** Archives have no processor yet: stored as uploaded, without previews (the rest of the processing issue). */
-const UNPROCESSED: Processor = { process: async () => ({ previews: [], metadata: {} }) };
 
 /** Picks the processor of the verified type (DESIGN §2: compress / transcode, previews). */
 @Injectable()
@@ -25,7 +23,7 @@ export class MediaProcessor {
       video: new VideoProcessor(),
       audio: new AudioProcessor(),
       document: new DocumentProcessor(),
-      archive: UNPROCESSED,
+      archive: new ArchiveProcessor(),
     };
   }
 

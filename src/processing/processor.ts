@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { DetectedFormat } from '../detection/media-types.js';
+import type { RandomAccess } from '../detection/random-access.js';
 
 /** Bounding-box sizes of the previews every visual type gets (CONTRACT §2). */
 export const PREVIEW_SIZES = [64, 256, 512] as const;
@@ -11,6 +12,8 @@ export interface ProcessInput {
   size: number;
   /** A new stream of the whole plaintext each call. */
   open(): Promise<Readable>;
+  /** Positioned reads of the plaintext, for parsers that seek (a ZIP directory). */
+  file: RandomAccess;
   /** A private directory of this request (0700), removed when the request ends, for tools that need a path. */
   workDir: string;
   signal: AbortSignal;
