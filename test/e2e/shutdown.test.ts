@@ -53,7 +53,7 @@ describe('shutdown of the built service', () => {
     expect(finished.status).toBe(201);
     expect(await service.exited).toBe(0);
     expect(service.output()).not.toMatch(/aborting/);
-    expect(await query(databaseUrl, 'SELECT owner_id, size FROM media')).toEqual([{ owner_id: 'ana', size: String(video.length) }]);
+    expect(await query(databaseUrl, 'SELECT owner_id, original_size FROM media')).toEqual([{ owner_id: 'ana', original_size: String(video.length) }]);
     expect(await query(databaseUrl, 'SELECT * FROM quota_reservations')).toEqual([]);
     expect(tempFiles(dataDir)).toEqual([]);
   });
