@@ -1,9 +1,12 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { join } from 'node:path';
+import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { MediaType } from '../detection/media-types.js';
+import { TempFiles } from '../media/temp-files.js';
 import { ArchiveProcessor } from './archive/archive.processor.js';
 import { AudioProcessor } from './audio/audio.processor.js';
 import { DocumentProcessor } from './document/document.processor.js';
+import { OfficeConverter } from './document/office.js';
 import { ImageProcessor } from './image/image.processor.js';
 import type { ProcessInput, ProcessResult } from './processor.js';
 import { VideoProcessor } from './video/video.processor.js';
@@ -14,20 +17,27 @@ interface Processor {
 
 /** Picks the processor of the verified type (DESIGN §2: compress / transcode, previews). */
 @Injectable()
-export class MediaProcessor {
+export class MediaProcessor implements OnModuleDestroy {
   private readonly processors: Record<MediaType, Processor>;
+  private readonly office: OfficeConverter;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig) {
+  constructor(@Inject(APP_CONFIG) config: AppConfig, temp: TempFiles) {
+    // LibreOffice's profile is per process (two instances must not share one) and outside the upload temp files.
+    this.office = new OfficeConverter(join(config.dataDir, 'libreoffice', temp.tag));
     this.processors = {
       image: new ImageProcessor(config.processing.image),
       video: new VideoProcessor(),
       audio: new AudioProcessor(),
-      document: new DocumentProcessor(),
+      document: new DocumentProcessor(this.office),
       archive: new ArchiveProcessor(),
     };
   }
 
   process(input: ProcessInput): Promise<ProcessResult> {
     return this.processors[input.format.type].process(input);
+  }
+
+  onModuleDestroy(): void {
+    this.office.close();
   }
 }

@@ -59,3 +59,28 @@ describe('document processing', () => {
     expect(json.metadata).toMatchObject({ charset: 'utf-16', characters: 12, lines: 2 });
   });
 });
+
+describe('Word documents', () => {
+  let t: TestApp;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestApp();
+    token = await t.token('clerk');
+  });
+  afterAll(() => t.close());
+  afterEach(() => expect(t.tempFiles()).toEqual([]));
+
+  it.each([
+    ['docx-python-docx-default.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+    ['doc-word97.doc', 'application/msword'],
+  ])('%s: stored unchanged, rendered by LibreOffice to its page count and first-page previews', async (name, mime) => {
+    const bytes = fixture(name);
+    const { status, json } = await uploadFixture(t.url, token, name);
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ mimeType: mime, size: bytes.length, metadata: { pages: 1 } });
+    expect(json.previews.map((p: { size: number }) => p.size)).toEqual([64, 256, 512]);
+    const preview = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
+    expect(await sharp(preview.body).metadata()).toMatchObject({ format: 'webp', height: 512 });
+    expect((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body.equals(bytes)).toBe(true);
+  });
+});
