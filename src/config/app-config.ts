@@ -35,6 +35,8 @@ export interface AppConfig {
   processing: {
     image: { maxPixels: number; maxFrames: number };
   };
+  /** The background queue: heavy jobs at once per worker, retries, and how long a job may run before it is presumed dead. */
+  jobs: { concurrency: number; retryLimit: number; expireSeconds: number; pollSeconds: number; maintenanceSeconds: number };
   limits: {
     quotaBytes: number;
     dailyUploads: number;

@@ -45,6 +45,11 @@ export const envSchema = Joi.object({
   MAX_ARCHIVE_BYTES: Joi.number().integer().min(1).default(50 * MB),
   MAX_IMAGE_PIXELS: Joi.number().integer().min(1).default(40_000_000),
   MAX_ANIMATION_FRAMES: Joi.number().integer().min(1).default(1000),
+  JOB_CONCURRENCY: Joi.number().integer().min(1).default(1),
+  JOB_RETRY_LIMIT: Joi.number().integer().min(0).default(3),
+  JOB_EXPIRE_SECONDS: Joi.number().integer().min(1).default(1800),
+  JOB_POLL_SECONDS: Joi.number().min(0.5).default(1),
+  JOB_MAINTENANCE_SECONDS: Joi.number().integer().min(1).default(60),
   // Operational: how long in-flight requests may run on after SIGTERM/SIGINT. 25 s leaves room
   // for the rest of the shutdown inside Kubernetes' default 30 s termination grace period.
   SHUTDOWN_GRACE_SECONDS: Joi.number().min(0).max(3600).default(25),

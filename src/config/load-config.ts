@@ -68,6 +68,13 @@ export function loadConfig(source: Env = process.env): AppConfig {
     processing: {
       image: { maxPixels: env.MAX_IMAGE_PIXELS, maxFrames: env.MAX_ANIMATION_FRAMES },
     },
+    jobs: {
+      concurrency: env.JOB_CONCURRENCY,
+      retryLimit: env.JOB_RETRY_LIMIT,
+      expireSeconds: env.JOB_EXPIRE_SECONDS,
+      pollSeconds: env.JOB_POLL_SECONDS,
+      maintenanceSeconds: env.JOB_MAINTENANCE_SECONDS,
+    },
     limits: {
       quotaBytes: env.QUOTA_STORAGE_BYTES,
       dailyUploads: env.QUOTA_DAILY_UPLOADS,

@@ -49,6 +49,21 @@ export interface Hold {
   /** The upload's quota reservation, consumed by the commit. */
   reservationId: string;
   quotaBytes: number;
+  /** Runs in the commit's transaction (enqueues the media's background job). */
+  alsoInTransaction?: (db: SqlExecutor) => Promise<void>;
+}
+
+/** Runs SQL on a Prisma transaction, for code that takes a plain executor (the job queue). */
+type SqlExecutor = { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> };
+
+/** A new stored version replacing the one a media was committed with. */
+export interface NewVersion {
+  mimeType: string;
+  size: number;
+  sha256: string;
+  md5: string;
+  blobKey: string;
+  dataKey: WrappedKey;
 }
 
 /** Media rows and the usage counters that must move with them, always in one transaction. */
@@ -92,12 +107,41 @@ export class MediaRepository {
         INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
         ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
       await tx.quotaReservation.deleteMany({ where: { id: hold.reservationId } });
+      const executor: SqlExecutor = { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) };
+      await hold.alsoInTransaction?.(executor);
       return { created: { ...record, previews: previewRows.sort((a, b) => a.size - b.size) } };
     });
     if (!('duplicateId' in outcome)) return outcome;
     const duplicateOf = await this.findById(outcome.duplicateId);
     if (!duplicateOf) throw new Error('duplicate media vanished during the upload');
     return { duplicateOf };
+  }
+
+  /**
+   * Swaps a `processing` media's stored version for `version` and makes it ready, moving
+   * the owner's usage by the size difference; returns the replaced blob key to delete, or
+   * null when the media is gone or no longer processing (deleted meanwhile).
+   */
+  async completeProcessing(id: string, version: NewVersion): Promise<string | null> {
+    return this.prisma.$transaction(async (tx) => {
+      const [media] = await tx.$queryRaw<{ owner_id: string; size: bigint; blob_key: string; data_key_id: string }[]>`
+        SELECT owner_id, size, blob_key, data_key_id FROM media WHERE id = ${id}::uuid AND status = 'processing' FOR UPDATE`;
+      if (!media) return null;
+      await tx.dataKey.create({ data: { ...version.dataKey, ownerId: media.owner_id, wrapped: new Uint8Array(version.dataKey.wrapped) } });
+      await tx.media.update({
+        where: { id },
+        data: { status: 'ready', mimeType: version.mimeType, size: BigInt(version.size), sha256: version.sha256, md5: version.md5, blobKey: version.blobKey, dataKeyId: version.dataKey.id },
+      });
+      await tx.dataKey.delete({ where: { id: media.data_key_id } });
+      await tx.$executeRaw`
+        UPDATE usage SET used_bytes = used_bytes + ${version.size}::bigint - ${media.size}::bigint, updated_at = now() WHERE owner_id = ${media.owner_id}`;
+      return media.blob_key;
+    });
+  }
+
+  /** Marks a `processing` media failed with the error code `reason`; its upload stays stored until deleted. */
+  async failProcessing(id: string, reason: string): Promise<void> {
+    await this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } });
   }
 
   /** Deletes the media, its previews and keys, and frees its usage; returns the blob keys to delete. */

@@ -14,6 +14,7 @@ export class MediaDto {
   @ApiProperty({ example: 'alice' }) ownerId!: string;
   @ApiProperty({ enum: ['image', 'video', 'audio', 'document', 'archive'] }) type!: string;
   @ApiProperty({ enum: ['ready', 'processing', 'failed'] }) status!: string;
+  @ApiPropertyOptional({ description: 'Only when status is failed: a code of the error table', example: 'CORRUPT_FILE' }) failureReason?: string;
   @ApiProperty({ description: 'MIME type of the stored (processed) file' }) mimeType!: string;
   @ApiProperty({ description: 'MIME type detected from the uploaded bytes' }) originalMimeType!: string;
   @ApiProperty({ description: 'Sanitised file name as uploaded' }) originalName!: string;

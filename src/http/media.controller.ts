@@ -47,6 +47,7 @@ export class MediaController {
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
   @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
+  @ApiResponse({ status: 202, type: MediaDto, description: 'Stored and proven; its stored version is still being produced (status: processing)' })
   @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
   @apply(...errors(400, 401, 413, 415, 422, 429, 503, 507))
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
@@ -63,7 +64,8 @@ export class MediaController {
       });
       outcome = result.outcome;
       if (outcome === 'created') this.metrics.uploadBytes.inc(result.media.originalSize);
-      res.status(outcome === 'created' ? 201 : 200).json(result.media);
+      // 202: stored and proven, its stored version still being produced by a worker.
+      res.status(outcome === 'duplicate' ? 200 : result.media.status === 'processing' ? 202 : 201).json(result.media);
     } catch (error) {
       if (error instanceof MediaError) outcome = error.code;
       throw error;

@@ -1,11 +1,12 @@
 import { createReadStream } from 'node:fs';
 import { Inject, Injectable } from '@nestjs/common';
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable } from 'node:stream';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
 import type { RandomAccess } from '../detection/random-access.js';
 import { newBlobKey } from '../storage/blob-keys.js';
+import { Hasher } from './streams/hasher.js';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 
 export interface BlobRef {
@@ -52,6 +53,16 @@ export class EncryptedBlobs {
     encryptor.end(data);
     await this.store.put(blobKey, encryptor);
     return { blobKey, dataKey };
+  }
+
+  /** Seals a stream under a new data key of `ownerId` into storage, hashing it on the way. */
+  async storeSealedStream(ownerId: string, source: Readable): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
+    const { dataKey, encryptor } = await this.sealer(ownerId);
+    const hasher = new Hasher(['sha256', 'md5']);
+    const blobKey = newBlobKey();
+    // pipeline tears every stage down on an error, which then fails the put.
+    await this.store.put(blobKey, pipeline(source, hasher, encryptor, () => {}));
+    return { blobKey, dataKey, size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5') };
   }
 
   /** A stream of the whole plaintext of a sealed local file. */

@@ -6,6 +6,8 @@ export interface MediaView {
   ownerId: string;
   type: string;
   status: string;
+  /** Only when status is failed: a code of the error table. */
+  failureReason?: string;
   mimeType: string;
   originalMimeType: string;
   originalName: string;
@@ -23,6 +25,7 @@ export function toMediaView(media: MediaRecord): MediaView {
     ownerId: media.ownerId,
     type: media.type,
     status: media.status,
+    ...(media.status === 'failed' && media.failureReason ? { failureReason: media.failureReason } : {}),
     mimeType: media.mimeType,
     originalMimeType: media.originalMimeType,
     originalName: media.originalName,

@@ -1,7 +1,9 @@
 import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { JobsModule } from '../jobs/jobs.module.js';
 import { MediaProcessor } from '../processing/media-processor.js';
+import { ProcessingJobs } from './processing-jobs.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { LIMITER } from './limits/limiter.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
@@ -11,6 +13,7 @@ import { TempFiles } from './temp-files.js';
 import { UploadService } from './upload.service.js';
 
 @Module({
+  imports: [JobsModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
@@ -19,6 +22,7 @@ import { UploadService } from './upload.service.js';
     UploadService,
     MediaService,
     SweeperService,
+    ProcessingJobs,
   ],
   exports: [UploadService, MediaService, SweeperService, LIMITER, TempFiles],
 })

@@ -13,6 +13,7 @@ import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.
 import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import type { RandomAccess } from '../detection/random-access.js';
+import { JobQueue, type TranscodeVideoJob } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -104,6 +105,7 @@ export class UploadService {
     private readonly blobs: EncryptedBlobs,
     private readonly temp: TempFiles,
     private readonly processor: MediaProcessor,
+    private readonly jobs: JobQueue,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
@@ -211,12 +213,14 @@ export class UploadService {
   private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, ownerId: string, reservationId: string): Promise<UploadResult> {
     const { version } = stored;
     const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
+    const id = randomUUID();
+    const job = processed.background;
     const result = await this.media.create(
       {
-        id: randomUUID(),
+        id,
         ownerId,
         type: file.format.type,
-        status: 'ready',
+        status: job ? 'processing' : 'ready',
         mimeType: version.mime,
         originalMimeType: file.format.mime,
         originalName: file.name,
@@ -231,7 +235,11 @@ export class UploadService {
         dataKey: wrapped(version.dataKey),
         previews: stored.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: 'image/webp', bytes: p.bytes, blobKey: p.blobKey, dataKey: wrapped(p.dataKey) })),
       },
-      { reservationId, quotaBytes: this.config.limits.quotaBytes },
+      {
+        reservationId,
+        quotaBytes: this.config.limits.quotaBytes,
+        alsoInTransaction: job && ((db) => this.jobs.send<TranscodeVideoJob>(job, { mediaId: id }, db)),
+      },
     );
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');
     if ('duplicateOf' in result) return { outcome: 'duplicate', media: toMediaView(result.duplicateOf) };

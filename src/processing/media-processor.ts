@@ -20,13 +20,14 @@ interface Processor {
 export class MediaProcessor implements OnModuleDestroy {
   private readonly processors: Record<MediaType, Processor>;
   private readonly office: OfficeConverter;
+  private readonly video = new VideoProcessor();
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, temp: TempFiles) {
     // LibreOffice's profile is per process (two instances must not share one) and outside the upload temp files.
     this.office = new OfficeConverter(join(config.dataDir, 'libreoffice', temp.tag));
     this.processors = {
       image: new ImageProcessor(config.processing.image),
-      video: new VideoProcessor(),
+      video: this.video,
       audio: new AudioProcessor(),
       document: new DocumentProcessor(this.office),
       archive: new ArchiveProcessor(),
@@ -35,6 +36,11 @@ export class MediaProcessor implements OnModuleDestroy {
 
   process(input: ProcessInput): Promise<ProcessResult> {
     return this.processors[input.format.type].process(input);
+  }
+
+  /** The background job's half of video processing (see VideoProcessor.transcode). */
+  transcodeVideo(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<string> {
+    return this.video.transcode(ext, path, workDir, signal);
   }
 
   onModuleDestroy(): void {

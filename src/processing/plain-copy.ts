@@ -1,5 +1,6 @@
 import { createWriteStream } from 'node:fs';
 import { join } from 'node:path';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ProcessInput } from './processor.js';
 
@@ -9,7 +10,11 @@ import type { ProcessInput } from './processor.js';
  * which is removed when the request ends whatever its outcome.
  */
 export async function plainCopy(input: ProcessInput, name: string): Promise<string> {
-  const path = join(input.workDir, name);
-  await pipeline(await input.open(), createWriteStream(path, { flags: 'wx', mode: 0o600 }), { signal: input.signal });
+  return plainCopyOf(await input.open(), input.workDir, name, input.signal);
+}
+
+export async function plainCopyOf(plaintext: Readable, workDir: string, name: string, signal: AbortSignal): Promise<string> {
+  const path = join(workDir, name);
+  await pipeline(plaintext, createWriteStream(path, { flags: 'wx', mode: 0o600 }), { signal });
   return path;
 }

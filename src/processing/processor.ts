@@ -32,9 +32,14 @@ export interface PreviewImage {
   data: Buffer;
 }
 
-/** What processing decided: a new stored version (or none: keep the upload), previews and metadata. */
+/**
+ * What processing decided: a new stored version (or none: keep the upload), previews and
+ * metadata; `background` names the job that produces the stored version later (the media
+ * is `processing` until it ends).
+ */
 export interface ProcessResult {
   stored?: Rendition;
+  background?: 'transcode-video';
   previews: PreviewImage[];
   metadata: Record<string, unknown>;
 }

@@ -23,6 +23,16 @@ function ffprobe(data: Buffer): { streams: { codec_name: string; codec_type: str
   return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString());
 }
 
+/** The media once its background processing has ended. */
+async function settledMedia(t: TestApp, token: string, id: string) {
+  for (let i = 0; i < 240; i++) {
+    const { json } = await request(`${t.url}/api/v1/media/${id}/metadata`, { token });
+    if (json.status !== 'processing') return json;
+    await new Promise((resolve) => setTimeout(resolve, 250));
+  }
+  throw new Error('still processing');
+}
+
 describe('video processing', () => {
   let t: TestApp;
   let token: string;
@@ -61,13 +71,14 @@ describe('video processing', () => {
   it.each([
     ['clip.webm', ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis'], 'video/webm'],
     ['clip.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3'], 'video/x-msvideo'],
-  ])('%s: probed and previewed, kept in its container, marked not compliant', async (name, args, mime) => {
+  ])('%s: probed and previewed at once, then transcoded to MP4 in the background', async (name, args, mime) => {
     const bytes = clip(name, args as string[]);
     const { status, json } = await upload(t.url, token, { name, bytes });
-    expect(status).toBe(201);
-    expect(json).toMatchObject({ mimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
+    expect(status).toBe(202);
+    expect(json).toMatchObject({ status: 'processing', mimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
     expect(Math.abs(json.metadata.durationMs - 2000)).toBeLessThan(150);
     expect(json.previews).toHaveLength(3);
+    expect(await settledMedia(t, token, json.id)).toMatchObject({ status: 'ready', mimeType: 'video/mp4' });
   });
 
   it('refuses a damaged MP4 with 422 CORRUPT_FILE, keeping nothing', async () => {
@@ -77,5 +88,51 @@ describe('video processing', () => {
     expect(reply.status).toBe(422);
     expect(reply.json.code).toBe('CORRUPT_FILE');
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'breaker'")).toEqual([]);
+  });
+});
+
+describe('video transcoding in the background', () => {
+  let t: TestApp;
+  let token: string;
+  beforeAll(async () => {
+    t = await startTestApp({ env: { JOB_POLL_SECONDS: '0.5' } });
+    token = await t.token('transcoder');
+  });
+  afterAll(() => t.close());
+
+  const settled = (id: string) => settledMedia(t, token, id);
+
+  it('answers 202 for a WebM, serves 409 until a worker has made it H.264/AAC MP4, then the new version', async () => {
+    const webm = clip('job.webm', ['-c:v', 'libvpx', '-b:v', '300k', '-c:a', 'libvorbis', '-metadata', 'location=+40.6892-074.0445/']);
+    const accepted = await upload(t.url, token, { name: 'job.webm', bytes: webm });
+    expect(accepted.status).toBe(202);
+    expect(accepted.json).toMatchObject({ status: 'processing', mimeType: 'video/webm', metadata: { compliant: false, width: 320, height: 240 } });
+    expect(accepted.json.previews).toHaveLength(3);
+    const early = await request(`${t.url}/api/v1/media/${accepted.json.id}`, { token });
+    if (early.status !== 200) expect([early.status, early.json.code, Number(early.headers.get('retry-after')) > 0]).toEqual([409, 'MEDIA_NOT_READY', true]);
+    const ready = await settled(accepted.json.id);
+    expect(ready).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: 'video/webm', originalSize: webm.length });
+    const stored = (await request(`${t.url}/api/v1/media/${ready.id}`, { token })).body;
+    expect(stored.length).toBe(ready.size);
+    const probed = ffprobe(stored);
+    expect(probed.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    expect(Math.abs(Number(probed.format.duration) * 1000 - 2000)).toBeLessThan(200);
+    expect(stored.includes(Buffer.from('+40.6892'))).toBe(false);
+    const usage = (await request(`${t.url}/api/v1/media/storage`, { token })).json;
+    expect(usage.usedBytes).toBe(ready.size); // the quota follows the stored version
+    const blobs = await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE owner_id = $1', ['transcoder']);
+    expect(blobs).toEqual([{ n: 1 + 3 }]); // the upload's blob was replaced, not kept
+    expect(t.tempFiles()).toEqual([]);
+  });
+
+  it('scales video above 1080p down to fit 1080p', async () => {
+    const path = join(work, 'tall.avi');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=2560x1440:rate=10:duration=1', '-c:v', 'mpeg4', '-q:v', '10', path]);
+    const accepted = await upload(t.url, token, { name: 'tall.avi', bytes: readFileSync(path) });
+    expect(accepted.status).toBe(202);
+    const ready = await settled(accepted.json.id);
+    expect(ready.status).toBe('ready');
+    const video = ffprobe((await request(`${t.url}/api/v1/media/${ready.id}`, { token })).body).streams.find((s) => s.codec_type === 'video') as unknown as { width: number; height: number };
+    expect([video.width, video.height]).toEqual([1920, 1080]);
   });
 });

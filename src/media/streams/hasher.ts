@@ -5,6 +5,8 @@ import { Transform, type TransformCallback } from 'node:stream';
 export class Hasher extends Transform {
   private readonly hashes: Map<string, Hash>;
   private digests?: Record<string, string>;
+  /** Bytes seen so far. */
+  bytes = 0;
 
   constructor(algorithms: string[]) {
     super();
@@ -13,6 +15,7 @@ export class Hasher extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     for (const hash of this.hashes.values()) hash.update(chunk);
+    this.bytes += chunk.length;
     done(null, chunk);
   }
 

@@ -39,3 +39,22 @@ export function framesPerSecond(rate: string | undefined): number | undefined {
   const [num, den] = (rate ?? '').split('/').map(Number);
   return num > 0 && den > 0 ? Math.round((num / den) * 100) / 100 : undefined;
 }
+
+/**
+ * FFmpeg output arguments of the stored version of video that is not compliant: H.264
+ * (veryfast, CRF 23, yuv420p) + AAC 128k in MP4 with its index first, every metadata tag
+ * dropped. The ladder has one rung: video whose short side is above 1080 (or long side
+ * above 1920) is scaled down to fit 1080p, keeping its aspect ratio; smaller video keeps
+ * its size (even dimensions, as H.264 needs).
+ */
+export function transcodeArgs(width: number, height: number): string[] {
+  const scale = Math.min(1, 1080 / Math.min(width, height), 1920 / Math.max(width, height));
+  const even = (n: number) => Math.max(2, 2 * Math.round((n * scale) / 2));
+  return [
+    ...['-map', '0:v:0', '-map', '0:a:0?'],
+    ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-vf', `scale=${even(width)}:${even(height)}`],
+    ...['-c:a', 'aac', '-b:a', '128k'],
+    ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
+    ...['-movflags', '+faststart', '-f', 'mp4'],
+  ];
+}

@@ -6,15 +6,14 @@ import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
 import { plainCopy } from '../plain-copy.js';
 import { renderPreviews } from '../previews.js';
 import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
-import { framesPerSecond, planVideo, videoStream, type VideoPlan } from './video-plan.js';
+import { framesPerSecond, planVideo, transcodeArgs, videoStream, type VideoPlan } from './video-plan.js';
 
 /**
  * Video: ffprobe with the verified demuxer (no video stream or duration → CORRUPT_FILE),
- * one frame decoded for the previews (a first frame that does not decode → CORRUPT_FILE),
- * and the streams copied into a clean container with every metadata tag (location
- * included) dropped and, for MP4, the index moved to the front. Transcoding what is not
- * H.264/AAC ≤ 1080p is not built yet: such video is remuxed the same way and
- * `metadata.compliant` says so.
+ * one frame decoded for the previews (a first frame that does not decode → CORRUPT_FILE).
+ * Video that is already H.264/AAC ≤ 1080p in MP4/MOV is remuxed at once: streams copied,
+ * every metadata tag (location included) dropped, index first. Anything else is left to a
+ * background job (`transcode`), and the media stays `processing` until it ends.
  */
 export class VideoProcessor {
   async process(input: ProcessInput): Promise<ProcessResult> {
@@ -25,11 +24,13 @@ export class VideoProcessor {
     const duration = durationMs(probed);
     if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const plan = planVideo(probed, ext, duration);
-    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), this.remux(ext, path, plan, input)]);
+    // Compliant video is remuxed now (seconds at most); the rest is transcoded by a worker.
+    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), plan.compliant ? this.remux(ext, path, plan, input) : undefined]);
     const audio = probed.streams.find((s) => s.codec_type === 'audio');
     const previews = await renderPreviews(sharp(frame), video.width, video.height).catch(() => []);
     return {
       stored,
+      background: plan.compliant ? undefined : 'transcode-video',
       previews,
       metadata: {
         durationMs: duration,
@@ -42,6 +43,15 @@ export class VideoProcessor {
         compliant: plan.compliant,
       },
     };
+  }
+
+  /** The job's work: `path` (of verified type `ext`) transcoded to a compliant MP4 in `workDir`; returns its path. */
+  async transcode(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<string> {
+    const video = videoStream(await probe(ext, path, signal));
+    if (!video?.width || !video.height) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    const output = join(workDir, 'transcoded.mp4');
+    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height), output], { signal, timeoutMs: 3_600_000 });
+    return output;
   }
 
   private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {

@@ -1,0 +1,66 @@
+import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import PgBoss from 'pg-boss';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+
+/** Runs a statement on the caller's connection, so a job is enqueued in the caller's transaction. */
+export type SqlExecutor = PgBoss.Db;
+
+export const TRANSCODE_VIDEO = 'transcode-video';
+export interface TranscodeVideoJob {
+  mediaId: string;
+}
+
+export interface JobAttempt<T> {
+  data: T;
+  /** This is the last try: a failure now is final. */
+  lastTry: boolean;
+}
+
+/**
+ * The durable queue (pg-boss on the service's own PostgreSQL: nothing else to run, jobs
+ * enqueued in the same transaction as the media row they belong to, and they survive any
+ * restart). A job whose worker died is retried once it expires; failures are retried with
+ * backoff.
+ */
+@Injectable()
+export class JobQueue implements OnModuleInit, OnModuleDestroy {
+  private readonly logger = new Logger(JobQueue.name);
+  private readonly boss: PgBoss;
+
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
+    this.boss = new PgBoss({
+      connectionString: config.databaseUrl,
+      schema: 'pgboss',
+      max: 4,
+      application_name: 'media-service jobs',
+      maintenanceIntervalSeconds: config.jobs.maintenanceSeconds,
+    });
+    this.boss.on('error', (error) => this.logger.warn({ err: error }, 'job queue error'));
+  }
+
+  async onModuleInit(): Promise<void> {
+    await this.boss.start();
+    const { retryLimit, expireSeconds } = this.config.jobs;
+    const queue = { name: TRANSCODE_VIDEO, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
+    // Two processes starting at once may both create it; the loser updates the same settings.
+    await this.boss.createQueue(TRANSCODE_VIDEO, queue).catch(() => this.boss.updateQueue(TRANSCODE_VIDEO, queue));
+  }
+
+  async onModuleDestroy(): Promise<void> {
+    await this.boss.stop({ graceful: true, close: true, timeout: 5000 });
+  }
+
+  /** Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits. */
+  async send<T extends object>(name: string, data: T, db: SqlExecutor): Promise<void> {
+    await this.boss.send(name, data, { db });
+  }
+
+  /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
+  async work<T extends object>(name: string, concurrency: number, handler: (attempt: JobAttempt<T>) => Promise<void>): Promise<void> {
+    for (let i = 0; i < concurrency; i++) {
+      await this.boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
+        await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
+      });
+    }
+  }
+}
