@@ -25,42 +25,71 @@ export interface JobAttempt<T> {
 @Injectable()
 export class JobQueue implements OnModuleInit, OnModuleDestroy {
   private readonly logger = new Logger(JobQueue.name);
-  private readonly boss: PgBoss;
+  private boss?: PgBoss;
+  private started!: Promise<PgBoss>;
+  private stopping = false;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {
-    this.boss = new PgBoss({
-      connectionString: config.databaseUrl,
-      schema: 'pgboss',
-      max: 4,
-      application_name: 'media-service jobs',
-      maintenanceIntervalSeconds: config.jobs.maintenanceSeconds,
-    });
-    this.boss.on('error', (error) => this.logger.warn({ err: error }, 'job queue error'));
-  }
+  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
-  async onModuleInit(): Promise<void> {
-    await this.boss.start();
-    const { retryLimit, expireSeconds } = this.config.jobs;
-    const queue = { name: TRANSCODE_VIDEO, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
-    // Two processes starting at once may both create it; the loser updates the same settings.
-    await this.boss.createQueue(TRANSCODE_VIDEO, queue).catch(() => this.boss.updateQueue(TRANSCODE_VIDEO, queue));
+  /** Starts in the background: a database that is down at boot must not keep the service from answering 503. */
+  onModuleInit(): void {
+    this.started = this.startWhenPossible();
+    this.started.catch(() => {});
   }
 
   async onModuleDestroy(): Promise<void> {
-    await this.boss.stop({ graceful: true, close: true, timeout: 5000 });
+    this.stopping = true;
+    await this.boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch(() => {});
   }
 
   /** Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits. */
   async send<T extends object>(name: string, data: T, db: SqlExecutor): Promise<void> {
-    await this.boss.send(name, data, { db });
+    await (await this.started).send(name, data, { db });
   }
 
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
   async work<T extends object>(name: string, concurrency: number, handler: (attempt: JobAttempt<T>) => Promise<void>): Promise<void> {
+    const boss = await this.started;
     for (let i = 0; i < concurrency; i++) {
-      await this.boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
+      await boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
         await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
       });
     }
   }
+
+  private async startWhenPossible(): Promise<PgBoss> {
+    for (;;) {
+      const boss = this.create();
+      try {
+        await boss.start();
+        const { retryLimit, expireSeconds } = this.config.jobs;
+        const queue = { name: TRANSCODE_VIDEO, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
+        // Two processes starting at once may both create it; the loser updates the same settings.
+        await boss.createQueue(TRANSCODE_VIDEO, queue).catch(() => boss.updateQueue(TRANSCODE_VIDEO, queue));
+        this.boss = boss;
+        if (this.stopping) await boss.stop({ close: true, graceful: false });
+        return boss;
+      } catch (error) {
+        await boss.stop({ close: true, graceful: false }).catch(() => {});
+        if (this.stopping) throw error;
+        this.logger.warn(`job queue not started (${(error as Error).message}); retrying in ${RETRY_START_MS / 1000} s`);
+        await new Promise((resolve) => setTimeout(resolve, RETRY_START_MS).unref());
+        if (this.stopping) throw error;
+      }
+    }
+  }
+
+  private create(): PgBoss {
+    const boss = new PgBoss({
+      connectionString: this.config.databaseUrl,
+      schema: 'pgboss',
+      max: 4,
+      application_name: 'media-service jobs',
+      maintenanceIntervalSeconds: this.config.jobs.maintenanceSeconds,
+    });
+    boss.on('error', (error) => this.logger.warn({ err: error }, 'job queue error'));
+    return boss;
+  }
 }
+
+const RETRY_START_MS = 5000;

@@ -32,9 +32,12 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly temp: TempFiles,
   ) {}
 
-  async onApplicationBootstrap(): Promise<void> {
+  onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
-    await this.jobs.work<TranscodeVideoJob>(TRANSCODE_VIDEO, this.config.jobs.concurrency, (attempt) => this.transcode(attempt));
+    // Registered once the queue has started (it waits for the database), never holding up the boot.
+    this.jobs
+      .work<TranscodeVideoJob>(TRANSCODE_VIDEO, this.config.jobs.concurrency, (attempt) => this.transcode(attempt))
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'no worker for the job queue'));
   }
 
   onModuleDestroy(): void {

@@ -1,0 +1,67 @@
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../src/db/free-port';
+import { KEY_A, signToken, TEST_JWT_SECRET } from '../support/app';
+import { createTestDatabase, query } from '../support/database';
+import { request, upload } from '../support/http';
+import { ready, type Running, runService, serviceEnv } from '../support/service-process';
+import { waitFor } from '../support/wait';
+
+/** API and worker as separate built processes on one database: the worker dies mid-job and a new one finishes it. */
+describe('background jobs across a worker crash', () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'media-test-jobs-'));
+  const running: Running[] = [];
+  afterAll(() => {
+    for (const service of running) service.child.kill('SIGKILL');
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+
+  it('transcodes a video whose first worker was killed with SIGKILL, while the API keeps answering', async () => {
+    const databaseUrl = await createTestDatabase();
+    const common = {
+      DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      MEDIA_MASTER_KEYS: KEY_A,
+      JOB_EXPIRE_SECONDS: '15', // longer than the transcoding, shorter than the test
+      JOB_MAINTENANCE_SECONDS: '1',
+      JOB_POLL_SECONDS: '0.5',
+      RATE_LIMIT_PER_MINUTE: '10000',
+    };
+    const start = async (role: string) => {
+      const port = await freePort();
+      const service = runService(serviceEnv({ ...common, MEDIA_ROLE: role, PORT: String(port) }));
+      running.push(service);
+      const base = `http://127.0.0.1:${port}`;
+      await ready(service, base);
+      return { service, base };
+    };
+    const api = await start('api');
+    let worker = await start('worker');
+
+    const clip = join(dataDir, 'clip.avi');
+    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=6', '-c:v', 'mpeg4', '-q:v', '5', clip]);
+    const token = await signToken('filmmaker');
+    const accepted = await upload(api.base, token, { name: 'clip.avi', bytes: readFileSync(clip) });
+    expect(accepted.status).toBe(202);
+
+    const jobState = async () => (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'transcode-video'"))[0]?.state;
+    await waitFor(async () => (await jobState()) === 'active', 30_000);
+    worker.service.child.kill('SIGKILL');
+    await worker.service.exited;
+    expect((await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json.status).toBe('processing');
+    expect((await fetch(`${api.base}/health/ready`)).status).toBe(200);
+
+    worker = await start('worker');
+    const status = async () => (await query<{ status: string }>(databaseUrl, 'SELECT status FROM media WHERE id = $1', [accepted.json.id]))[0].status;
+    await waitFor(async () => (await status()) !== 'processing', 90_000);
+    const media = (await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json;
+    expect(media).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: 'video/x-msvideo' });
+    const stored = (await request(`${api.base}/api/v1/media/${media.id}`, { token })).body;
+    expect(stored.length).toBe(media.size);
+    expect(stored.subarray(4, 8).toString()).toBe('ftyp');
+    await waitFor(async () => (await jobState()) === 'completed', 30_000);
+  }, 180_000);
+});
