@@ -5,17 +5,15 @@
  * (bench/baseline-server.ts). Prints throughputs, their ratio, and the service's peak RSS
  * during 3 concurrent 100 MB uploads. Goal: ratio >= 0.7, RSS < 300 MB.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync, createReadStream } from 'node:fs';
-import http from 'node:http';
+import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { freePort } from '../src/db/free-port.js';
+import { median, postFile, startService } from './support.js';
 
 const MB = 1024 * 1024;
-const ROOT = join(__dirname, '..', '..');
 const work = mkdtempSync(join(tmpdir(), 'media-bench-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
 const children: ChildProcess[] = [];
@@ -52,64 +50,6 @@ function makeZip(path: string, size: number): void {
 }
 
 
-/** POSTs the file, streamed from disk; multipart-framed for the service, raw for the baseline. */
-function post(url: string, path: string, token?: string): Promise<{ status: number; body: string; ms: number }> {
-  const boundary = 'bench-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="bench.zip"\r\nContent-Type: application/zip\r\n\r\n`);
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const multipart = Boolean(token);
-  const size = statSync(path).size + (multipart ? head.length + tail.length : 0);
-  const target = new URL(url);
-  const started = process.hrtime.bigint();
-  return new Promise((resolve, reject) => {
-    const req = http.request({
-      host: target.hostname,
-      port: target.port,
-      path: target.pathname,
-      method: 'POST',
-      headers: {
-        'Content-Length': size,
-        'Content-Type': multipart ? `multipart/form-data; boundary=${boundary}` : 'application/octet-stream',
-        ...(token ? { Authorization: `Bearer ${token}` } : {}),
-      },
-    });
-    req.on('response', (res) => {
-      let body = '';
-      res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
-    });
-    req.on('error', reject);
-    if (multipart) req.write(head);
-    const file = createReadStream(path, { highWaterMark: 256 * 1024 });
-    file.pipe(req, { end: false });
-    file.on('end', () => req.end(multipart ? tail : undefined));
-  });
-}
-
-async function startService(): Promise<{ base: string; pid: number; env: Record<string, string> }> {
-  const port = await freePort();
-  const env: Record<string, string> = {
-    ...(process.env as Record<string, string>),
-    DATA_DIR: join(work, 'data'),
-    PORT: String(port),
-    LOG_LEVEL: 'warn',
-    MAX_ARCHIVE_BYTES: String(150 * MB),
-    UPLOAD_BYTES_PER_SECOND: String(10 * 1024 * MB),
-    QUOTA_STORAGE_BYTES: String(100 * 1024 * MB),
-    QUOTA_DAILY_UPLOADS: '100000',
-    RATE_LIMIT_PER_MINUTE: '100000',
-  };
-  delete env.DATABASE_URL;
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env, stdio: ['ignore', 'ignore', 'inherit'] });
-  children.push(child);
-  const base = `http://127.0.0.1:${port}`;
-  for (let i = 0; i < 300; i++) {
-    if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) return { base, pid: child.pid!, env };
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error('service did not become ready');
-}
-
 async function startBaseline(): Promise<string> {
   const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), work], { stdio: ['ignore', 'pipe', 'inherit'] });
   children.push(child);
@@ -122,26 +62,24 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
-const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
-
 async function main(): Promise<void> {
   const big = join(work, 'big.zip');
   const small = join(work, 'small.zip');
   makeZip(big, 100 * MB);
   makeZip(small, 5 * MB);
-  const service = await startService();
+  const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB) });
+  children.push(service.child);
   const baseline = await startBaseline();
-  const token = (user: string) => execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user], { env: service.env }).toString().trim();
-  const users = ['bench1', 'bench2', 'bench3'].map(token);
+  const users = ['bench1', 'bench2', 'bench3'].map(service.token);
 
   const serviceOnce = async (path: string, userToken = users[0]) => {
-    const reply = await post(`${service.base}/api/v1/media/upload`, path, userToken);
+    const reply = await postFile(`${service.base}/api/v1/media/upload`, path, { token: userToken, filename: 'bench.zip' });
     if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
     const { id } = JSON.parse(reply.body);
     await fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${userToken}` } });
     return reply.ms;
   };
-  const baselineOnce = async (path: string) => (await post(baseline, path)).ms;
+  const baselineOnce = async (path: string) => (await postFile(baseline, path)).ms;
 
   const rows: string[] = [];
   for (const [label, path, runs] of [['100 MB', big, 5], ['5 MB', small, 15]] as const) {

@@ -1,0 +1,92 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { createReadStream, statSync } from 'node:fs';
+import http from 'node:http';
+import { join } from 'node:path';
+import { freePort } from '../src/db/free-port.js';
+
+const MB = 1024 * 1024;
+export const ROOT = join(__dirname, '..', '..');
+
+export interface BenchService {
+  base: string;
+  pid: number;
+  child: ChildProcess;
+  token(user: string): string;
+}
+
+/** The built service on its embedded defaults under `dataDir`, with limits out of the way. */
+export async function startService(dataDir: string, env: Record<string, string> = {}): Promise<BenchService> {
+  const port = await freePort();
+  const fullEnv: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    DATA_DIR: dataDir,
+    PORT: String(port),
+    LOG_LEVEL: 'warn',
+    UPLOAD_BYTES_PER_SECOND: String(10 * 1024 * MB),
+    QUOTA_STORAGE_BYTES: String(100 * 1024 * MB),
+    QUOTA_DAILY_UPLOADS: '100000',
+    RATE_LIMIT_PER_MINUTE: '100000',
+    ...env,
+  };
+  delete fullEnv.DATABASE_URL;
+  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env: fullEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const base = `http://127.0.0.1:${port}`;
+  for (let i = 0; i < 300; i++) {
+    if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) {
+      const token = (user: string) => execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user], { env: fullEnv }).toString().trim();
+      return { base, pid: child.pid!, child, token };
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  child.kill('SIGKILL');
+  throw new Error('service did not become ready');
+}
+
+export interface Posted {
+  status: number;
+  body: string;
+  ms: number;
+}
+
+/** POSTs the file streamed from disk: multipart-framed with a token (the service), raw without (a baseline). */
+export function postFile(url: string, path: string, options: { token?: string; filename?: string } = {}): Promise<Posted> {
+  const boundary = 'bench-boundary';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${options.filename ?? 'bench.bin'}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const multipart = Boolean(options.token);
+  const size = statSync(path).size + (multipart ? head.length + tail.length : 0);
+  const target = new URL(url);
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) => {
+    const req = http.request({
+      host: target.hostname,
+      port: target.port,
+      path: target.pathname,
+      method: 'POST',
+      headers: {
+        'Content-Length': size,
+        'Content-Type': multipart ? `multipart/form-data; boundary=${boundary}` : 'application/octet-stream',
+        ...(options.token ? { Authorization: `Bearer ${options.token}` } : {}),
+      },
+    });
+    req.on('response', (res) => {
+      let body = '';
+      res.on('data', (chunk) => (body += chunk));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+    });
+    req.on('error', reject);
+    if (multipart) req.write(head);
+    const file = createReadStream(path, { highWaterMark: 256 * 1024 });
+    file.pipe(req, { end: false });
+    file.on('end', () => req.end(multipart ? tail : undefined));
+  });
+}
+
+export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
+
+/** Milliseconds `work` takes. */
+export async function timed(work: () => Promise<unknown>): Promise<number> {
+  const started = process.hrtime.bigint();
+  await work();
+  return Number(process.hrtime.bigint() - started) / 1e6;
+}
