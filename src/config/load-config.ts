@@ -67,6 +67,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     clamavUrl: env.CLAMAV_URL,
     processing: {
       image: { maxPixels: env.MAX_IMAGE_PIXELS, maxFrames: env.MAX_ANIMATION_FRAMES },
+      budgetSeconds: env.PROCESSING_BUDGET_SECONDS,
     },
     jobs: {
       concurrency: env.JOB_CONCURRENCY,

@@ -5,8 +5,9 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 /** Runs a statement on the caller's connection, so a job is enqueued in the caller's transaction. */
 export type SqlExecutor = PgBoss.Db;
 
-export const TRANSCODE_VIDEO = 'transcode-video';
-export interface TranscodeVideoJob {
+/** Produces the stored version of a media committed `processing` (transcoding that did not fit the budget). */
+export const FINISH_PROCESSING = 'finish-processing';
+export interface FinishProcessingJob {
   mediaId: string;
 }
 
@@ -63,9 +64,9 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
       try {
         await boss.start();
         const { retryLimit, expireSeconds } = this.config.jobs;
-        const queue = { name: TRANSCODE_VIDEO, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
+        const queue = { name: FINISH_PROCESSING, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
         // Two processes starting at once may both create it; the loser updates the same settings.
-        await boss.createQueue(TRANSCODE_VIDEO, queue).catch(() => boss.updateQueue(TRANSCODE_VIDEO, queue));
+        await boss.createQueue(FINISH_PROCESSING, queue).catch(() => boss.updateQueue(FINISH_PROCESSING, queue));
         this.boss = boss;
         if (this.stopping) await boss.stop({ close: true, graceful: false });
         return boss;

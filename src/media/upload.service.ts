@@ -13,7 +13,7 @@ import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.
 import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import type { RandomAccess } from '../detection/random-access.js';
-import { JobQueue, type TranscodeVideoJob } from '../jobs/job-queue.js';
+import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -214,13 +214,13 @@ export class UploadService {
     const { version } = stored;
     const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
     const id = randomUUID();
-    const job = processed.background;
+    const later = processed.finishLater;
     const result = await this.media.create(
       {
         id,
         ownerId,
         type: file.format.type,
-        status: job ? 'processing' : 'ready',
+        status: later ? 'processing' : 'ready',
         mimeType: version.mime,
         originalMimeType: file.format.mime,
         originalName: file.name,
@@ -238,7 +238,7 @@ export class UploadService {
       {
         reservationId,
         quotaBytes: this.config.limits.quotaBytes,
-        alsoInTransaction: job && ((db) => this.jobs.send<TranscodeVideoJob>(job, { mediaId: id }, db)),
+        alsoInTransaction: later ? (db) => this.jobs.send<FinishProcessingJob>(FINISH_PROCESSING, { mediaId: id }, db) : undefined,
       },
     );
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');

@@ -8,7 +8,7 @@ import { AudioProcessor } from './audio/audio.processor.js';
 import { DocumentProcessor } from './document/document.processor.js';
 import { OfficeConverter } from './document/office.js';
 import { ImageProcessor } from './image/image.processor.js';
-import type { ProcessInput, ProcessResult } from './processor.js';
+import type { FinishedFile, ProcessInput, ProcessResult } from './processor.js';
 import { VideoProcessor } from './video/video.processor.js';
 
 interface Processor {
@@ -20,15 +20,18 @@ interface Processor {
 export class MediaProcessor implements OnModuleDestroy {
   private readonly processors: Record<MediaType, Processor>;
   private readonly office: OfficeConverter;
-  private readonly video = new VideoProcessor();
+  private readonly video: VideoProcessor;
+  private readonly audio: AudioProcessor;
 
   constructor(@Inject(APP_CONFIG) config: AppConfig, temp: TempFiles) {
     // LibreOffice's profile is per process (two instances must not share one) and outside the upload temp files.
     this.office = new OfficeConverter(join(config.dataDir, 'libreoffice', temp.tag));
+    this.video = new VideoProcessor(config.processing.budgetSeconds);
+    this.audio = new AudioProcessor(config.processing.budgetSeconds);
     this.processors = {
       image: new ImageProcessor(config.processing.image),
       video: this.video,
-      audio: new AudioProcessor(),
+      audio: this.audio,
       document: new DocumentProcessor(this.office),
       archive: new ArchiveProcessor(),
     };
@@ -38,9 +41,11 @@ export class MediaProcessor implements OnModuleDestroy {
     return this.processors[input.format.type].process(input);
   }
 
-  /** The background job's half of video processing (see VideoProcessor.transcode). */
-  transcodeVideo(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<string> {
-    return this.video.transcode(ext, path, workDir, signal);
+  /** The background half of processing that was left for later (`finishLater`): the stored version of the upload at `path`. */
+  finish(type: MediaType, ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
+    if (type === 'video') return this.video.transcode(ext, path, workDir, signal);
+    if (type === 'audio') return this.audio.toMp3(ext, path, workDir, signal);
+    throw new Error(`nothing to finish later for ${type}`);
   }
 
   onModuleDestroy(): void {

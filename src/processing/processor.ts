@@ -34,12 +34,19 @@ export interface PreviewImage {
 
 /**
  * What processing decided: a new stored version (or none: keep the upload), previews and
- * metadata; `background` names the job that produces the stored version later (the media
- * is `processing` until it ends).
+ * metadata. `finishLater`: producing the stored version would take longer than the
+ * processing budget, so a worker does it (see MediaProcessor.finish); the media is
+ * `processing` until then.
  */
 export interface ProcessResult {
   stored?: Rendition;
-  background?: 'transcode-video';
+  finishLater?: boolean;
   previews: PreviewImage[];
   metadata: Record<string, unknown>;
+}
+
+/** The stored version a background job produced: a file in its work directory. */
+export interface FinishedFile {
+  path: string;
+  mime: string;
 }

@@ -29,6 +29,7 @@ describe('background jobs across a worker crash', () => {
       JOB_MAINTENANCE_SECONDS: '1',
       JOB_POLL_SECONDS: '0.5',
       RATE_LIMIT_PER_MINUTE: '10000',
+      PROCESSING_BUDGET_SECONDS: '0',
     };
     const start = async (role: string) => {
       const port = await freePort();
@@ -47,7 +48,7 @@ describe('background jobs across a worker crash', () => {
     const accepted = await upload(api.base, token, { name: 'clip.avi', bytes: readFileSync(clip) });
     expect(accepted.status).toBe(202);
 
-    const jobState = async () => (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'transcode-video'"))[0]?.state;
+    const jobState = async () => (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'finish-processing'"))[0]?.state;
     await waitFor(async () => (await jobState()) === 'active', 30_000);
     worker.service.child.kill('SIGKILL');
     await worker.service.exited;

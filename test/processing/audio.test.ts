@@ -77,3 +77,30 @@ describe('audio processing', () => {
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'damaged'")).toEqual([]);
   });
 });
+
+describe('long audio in the background', () => {
+  it('answers 202 when MP3 encoding does not fit the processing budget, and a worker finishes it', async () => {
+    const t = await startTestApp({ env: { PROCESSING_BUDGET_SECONDS: '0', JOB_POLL_SECONDS: '0.5' } });
+    const dir = mkdtempSync(join(tmpdir(), 'media-test-audio-'));
+    try {
+      const token = await t.token('podcaster');
+      const path = join(dir, 'talk.wav');
+      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=220:duration=70:sample_rate=48000', '-ac', '2', path]);
+      const { status, json } = await upload(t.url, token, { name: 'talk.wav', bytes: readFileSync(path) });
+      expect(status).toBe(202);
+      expect(json).toMatchObject({ status: 'processing', mimeType: 'audio/wav', metadata: { channels: 2 } });
+      expect(json.metadata.peaks).toHaveLength(100);
+      let media = json;
+      for (let i = 0; i < 120 && media.status === 'processing'; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        media = (await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token })).json;
+      }
+      expect(media).toMatchObject({ status: 'ready', mimeType: 'audio/mpeg', originalMimeType: 'audio/wav' });
+      expect(ffprobe((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body).codec).toBe('mp3');
+      expect(t.tempFiles()).toEqual([]);
+    } finally {
+      await t.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});

@@ -71,14 +71,15 @@ describe('video processing', () => {
   it.each([
     ['clip.webm', ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis'], 'video/webm'],
     ['clip.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3'], 'video/x-msvideo'],
-  ])('%s: probed and previewed at once, then transcoded to MP4 in the background', async (name, args, mime) => {
+  ])('%s: transcoded to H.264/AAC MP4 before the answer when that fits the processing budget', async (name, args, mime) => {
     const bytes = clip(name, args as string[]);
     const { status, json } = await upload(t.url, token, { name, bytes });
-    expect(status).toBe(202);
-    expect(json).toMatchObject({ status: 'processing', mimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
     expect(Math.abs(json.metadata.durationMs - 2000)).toBeLessThan(150);
     expect(json.previews).toHaveLength(3);
-    expect(await settledMedia(t, token, json.id)).toMatchObject({ status: 'ready', mimeType: 'video/mp4' });
+    const stored = ffprobe((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body);
+    expect(stored.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
   });
 
   it('refuses a damaged MP4 with 422 CORRUPT_FILE, keeping nothing', async () => {
@@ -95,7 +96,8 @@ describe('video transcoding in the background', () => {
   let t: TestApp;
   let token: string;
   beforeAll(async () => {
-    t = await startTestApp({ env: { JOB_POLL_SECONDS: '0.5' } });
+    // A budget of nothing: every transcode goes to a worker.
+    t = await startTestApp({ env: { JOB_POLL_SECONDS: '0.5', PROCESSING_BUDGET_SECONDS: '0' } });
     token = await t.token('transcoder');
   });
   afterAll(() => t.close());

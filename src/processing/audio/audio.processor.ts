@@ -5,13 +5,15 @@ import { MediaError } from '../../errors.js';
 import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
 import { plainCopy } from '../plain-copy.js';
 import { renderPreviews } from '../previews.js';
-import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
 
 /** Above this, audio is stored as MP3 at 128 kbps (seed); below, as uploaded. */
 const TRANSCODE_ABOVE_BYTES = 10 * 1024 * 1024;
 /** Peaks are read from mono PCM at this rate: enough for 100 slices, little to hold. */
 const PEAK_RATE = 2000;
+/** Seconds of MP3 encoding per second of audio on this kind of machine (5 min of WAV ≈ 2 s). */
+const MP3_SECONDS_PER_SECOND = 0.007;
 
 /**
  * Audio: ffprobe with the verified demuxer (no audio stream, no duration → CORRUPT_FILE),
@@ -19,6 +21,8 @@ const PEAK_RATE = 2000;
  * for the metadata and the waveform previews. Large files become MP3 128k.
  */
 export class AudioProcessor {
+  constructor(private readonly budgetSeconds: number) {}
+
   async process(input: ProcessInput): Promise<ProcessResult> {
     const { ext } = input.format;
     const path = await plainCopy(input, `input.${ext}`);
@@ -34,12 +38,16 @@ export class AudioProcessor {
     if (!pcm.length) throw new MediaError('CORRUPT_FILE', 'The audio does not decode');
     const values = peaks(pcm);
     const picture = sharp(Buffer.from(waveformSvg(values)));
+    const toMp3 = input.size > TRANSCODE_ABOVE_BYTES;
+    // MP3 encoding runs at about 150× real time here: only hours of audio wait for a worker.
+    const later = toMp3 && (duration / 1000) * MP3_SECONDS_PER_SECOND > this.budgetSeconds;
     const [previews, stored] = await Promise.all([
       renderPreviews(picture, 512, 128).catch(() => []),
-      input.size > TRANSCODE_ABOVE_BYTES ? this.toMp3(ext, path, input) : undefined,
+      toMp3 && !later ? this.encoded(ext, path, input) : undefined,
     ]);
     return {
       stored,
+      finishLater: later,
       previews,
       metadata: {
         durationMs: duration,
@@ -52,10 +60,16 @@ export class AudioProcessor {
     };
   }
 
-  private async toMp3(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
-    const output = join(input.workDir, 'stored.mp3');
+  /** `path` (of verified type `ext`) as MP3 128k in `workDir` (the background job's work too). */
+  async toMp3(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
+    const output = join(workDir, 'stored.mp3');
     const args = [...inputArgs(ext, path), '-map', '0:a:0', '-map_metadata', '-1', '-c:a', 'libmp3lame', '-b:a', '128k', output];
-    await ffmpeg(args, { signal: input.signal, timeoutMs: 600_000 });
-    return { data: await readFile(output), mime: 'audio/mpeg', ext: 'mp3' };
+    await ffmpeg(args, { signal, timeoutMs: 3_600_000 });
+    return { path: output, mime: 'audio/mpeg' };
+  }
+
+  private async encoded(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
+    const { path: output, mime } = await this.toMp3(ext, path, input.workDir, input.signal);
+    return { data: await readFile(output), mime, ext: 'mp3' };
   }
 }

@@ -58,3 +58,11 @@ export function transcodeArgs(width: number, height: number): string[] {
     ...['-movflags', '+faststart', '-f', 'mp4'],
   ];
 }
+
+/**
+ * Seconds a transcode is expected to take on this kind of machine: 1080p runs at about
+ * twice real time (bench:process), and the cost scales with the pixels.
+ */
+export function transcodeSeconds(durationMs: number, width: number, height: number): number {
+  return (durationMs / 1000) * ((width * height) / (1920 * 1080)) * 0.5;
+}

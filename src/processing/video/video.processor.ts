@@ -5,17 +5,20 @@ import { MediaError } from '../../errors.js';
 import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
 import { plainCopy } from '../plain-copy.js';
 import { renderPreviews } from '../previews.js';
-import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
-import { framesPerSecond, planVideo, transcodeArgs, videoStream, type VideoPlan } from './video-plan.js';
+import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
 
 /**
  * Video: ffprobe with the verified demuxer (no video stream or duration → CORRUPT_FILE),
  * one frame decoded for the previews (a first frame that does not decode → CORRUPT_FILE).
  * Video that is already H.264/AAC ≤ 1080p in MP4/MOV is remuxed at once: streams copied,
- * every metadata tag (location included) dropped, index first. Anything else is left to a
- * background job (`transcode`), and the media stays `processing` until it ends.
+ * every metadata tag (location included) dropped, index first. Anything else is
+ * transcoded to H.264/AAC MP4: before the answer when the estimate fits the processing
+ * budget, else by a worker while the media stays `processing`.
  */
 export class VideoProcessor {
+  constructor(private readonly budgetSeconds: number) {}
+
   async process(input: ProcessInput): Promise<ProcessResult> {
     const { ext } = input.format;
     const path = await plainCopy(input, `input.${ext}`);
@@ -24,13 +27,15 @@ export class VideoProcessor {
     const duration = durationMs(probed);
     if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const plan = planVideo(probed, ext, duration);
-    // Compliant video is remuxed now (seconds at most); the rest is transcoded by a worker.
-    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), plan.compliant ? this.remux(ext, path, plan, input) : undefined]);
+    // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
+    const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.budgetSeconds;
+    const version = plan.compliant ? this.remux(ext, path, plan, input) : later ? undefined : this.transcoded(ext, path, input);
+    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), version]);
     const audio = probed.streams.find((s) => s.codec_type === 'audio');
     const previews = await renderPreviews(sharp(frame), video.width, video.height).catch(() => []);
     return {
       stored,
-      background: plan.compliant ? undefined : 'transcode-video',
+      finishLater: later,
       previews,
       metadata: {
         durationMs: duration,
@@ -45,13 +50,18 @@ export class VideoProcessor {
     };
   }
 
-  /** The job's work: `path` (of verified type `ext`) transcoded to a compliant MP4 in `workDir`; returns its path. */
-  async transcode(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<string> {
+  /** `path` (of verified type `ext`) transcoded to a compliant MP4 in `workDir` (the background job's work too). */
+  async transcode(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
     const video = videoStream(await probe(ext, path, signal));
     if (!video?.width || !video.height) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const output = join(workDir, 'transcoded.mp4');
     await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height), output], { signal, timeoutMs: 3_600_000 });
-    return output;
+    return { path: output, mime: 'video/mp4' };
+  }
+
+  private async transcoded(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
+    const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal);
+    return { data: await readFile(output), mime, ext: 'mp4' };
   }
 
   private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {
