@@ -36,6 +36,8 @@ export interface AppConfig {
     image: { maxPixels: number; maxFrames: number };
     /** Estimated seconds of transcoding an upload may wait for; more is finished by a worker (202). */
     budgetSeconds: number;
+    /** Longest video or audio accepted. */
+    maxDurationSeconds: number;
   };
   /** The background queue: heavy jobs at once per worker, retries, and how long a job may run before it is presumed dead. */
   jobs: { concurrency: number; retryLimit: number; expireSeconds: number; pollSeconds: number; maintenanceSeconds: number };

@@ -68,6 +68,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     processing: {
       image: { maxPixels: env.MAX_IMAGE_PIXELS, maxFrames: env.MAX_ANIMATION_FRAMES },
       budgetSeconds: env.PROCESSING_BUDGET_SECONDS,
+      maxDurationSeconds: env.MAX_MEDIA_DURATION_SECONDS,
     },
     jobs: {
       concurrency: env.JOB_CONCURRENCY,

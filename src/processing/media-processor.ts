@@ -26,8 +26,8 @@ export class MediaProcessor implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) config: AppConfig, temp: TempFiles) {
     // LibreOffice's profile is per process (two instances must not share one) and outside the upload temp files.
     this.office = new OfficeConverter(join(config.dataDir, 'libreoffice', temp.tag));
-    this.video = new VideoProcessor(config.processing.budgetSeconds);
-    this.audio = new AudioProcessor(config.processing.budgetSeconds);
+    this.video = new VideoProcessor(config.processing);
+    this.audio = new AudioProcessor(config.processing);
     this.processors = {
       image: new ImageProcessor(config.processing.image),
       video: this.video,

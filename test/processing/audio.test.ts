@@ -104,3 +104,21 @@ describe('long audio in the background', () => {
     }
   });
 });
+
+describe('duration limit', () => {
+  it('refuses audio and video longer than MAX_MEDIA_DURATION_SECONDS with 413, keeping nothing', async () => {
+    const t = await startTestApp({ env: { MAX_MEDIA_DURATION_SECONDS: '1' } });
+    try {
+      const token = await t.token('long-talker');
+      for (const name of ['wav-pcm16-48k-mono.wav', 'mp4-h264-aac.mp4']) {
+        const reply = await uploadFixture(t.url, token, name);
+        expect(reply.status).toBe(413);
+        expect(reply.json).toMatchObject({ code: 'FILE_TOO_LARGE', message: 'The file is longer than 1 seconds' });
+      }
+      expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'long-talker'")).toEqual([]);
+      expect(t.tempFiles()).toEqual([]);
+    } finally {
+      await t.close();
+    }
+  });
+});

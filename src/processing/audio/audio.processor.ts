@@ -21,14 +21,14 @@ const MP3_SECONDS_PER_SECOND = 0.007;
  * for the metadata and the waveform previews. Large files become MP3 128k.
  */
 export class AudioProcessor {
-  constructor(private readonly budgetSeconds: number) {}
+  constructor(private readonly limits: { budgetSeconds: number; maxDurationSeconds: number }) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
     const { ext } = input.format;
     const path = await plainCopy(input, `input.${ext}`);
     const probed = await probe(ext, path, input.signal);
     const stream = probed.streams.find((s) => s.codec_type === 'audio');
-    const duration = durationMs(probed);
+    const duration = durationMs(probed, this.limits.maxDurationSeconds);
     if (!stream || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable audio');
     const pcm = await ffmpeg([...inputArgs(ext, path), '-map', '0:a:0', '-ac', '1', '-ar', String(PEAK_RATE), '-f', 's16le', 'pipe:1'], {
       signal: input.signal,
@@ -40,7 +40,7 @@ export class AudioProcessor {
     const picture = sharp(Buffer.from(waveformSvg(values)));
     const toMp3 = input.size > TRANSCODE_ABOVE_BYTES;
     // MP3 encoding runs at about 150× real time here: only hours of audio wait for a worker.
-    const later = toMp3 && (duration / 1000) * MP3_SECONDS_PER_SECOND > this.budgetSeconds;
+    const later = toMp3 && (duration / 1000) * MP3_SECONDS_PER_SECOND > this.limits.budgetSeconds;
     const [previews, stored] = await Promise.all([
       renderPreviews(picture, 512, 128).catch(() => []),
       toMp3 && !later ? this.encoded(ext, path, input) : undefined,

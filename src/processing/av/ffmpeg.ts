@@ -58,8 +58,12 @@ export function ffmpeg(args: string[], options: { signal: AbortSignal; timeoutMs
   return runTool('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args], options);
 }
 
-/** Duration in milliseconds, from the container or its longest stream. */
-export function durationMs(probed: Probe): number {
+/** Duration in milliseconds, from the container; 0 when it has none. Longer than `maxSeconds` is refused (413). */
+export function durationMs(probed: Probe, maxSeconds: number): number {
   const seconds = Number(probed.format.duration);
+  if (seconds > maxSeconds) {
+    const limit = maxSeconds < 120 ? `${maxSeconds} seconds` : `${Math.round(maxSeconds / 60)} minutes`;
+    throw new MediaError('FILE_TOO_LARGE', `The file is longer than ${limit}`);
+  }
   return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : 0;
 }

@@ -17,18 +17,18 @@ import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStrea
  * budget, else by a worker while the media stays `processing`.
  */
 export class VideoProcessor {
-  constructor(private readonly budgetSeconds: number) {}
+  constructor(private readonly limits: { budgetSeconds: number; maxDurationSeconds: number }) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
     const { ext } = input.format;
     const path = await plainCopy(input, `input.${ext}`);
     const probed = await probe(ext, path, input.signal);
     const video = videoStream(probed);
-    const duration = durationMs(probed);
+    const duration = durationMs(probed, this.limits.maxDurationSeconds);
     if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
-    const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.budgetSeconds;
+    const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
     const version = plan.compliant ? this.remux(ext, path, plan, input) : later ? undefined : this.transcoded(ext, path, input);
     const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), version]);
     const audio = probed.streams.find((s) => s.codec_type === 'audio');
