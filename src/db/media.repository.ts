@@ -139,6 +139,19 @@ export class MediaRepository {
     });
   }
 
+  /** Adds previews to a media that has none of those sizes; false when the media is gone (the caller deletes the blobs). */
+  async addPreviews(mediaId: string, ownerId: string, previews: NewPreview[]): Promise<boolean> {
+    return this.prisma.$transaction(async (tx) => {
+      const [media] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM media WHERE id = ${mediaId}::uuid FOR UPDATE`;
+      if (!media) return false;
+      await tx.dataKey.createMany({ data: previews.map((p) => ({ ...p.dataKey, ownerId, wrapped: new Uint8Array(p.dataKey.wrapped) })) });
+      await tx.preview.createMany({
+        data: previews.map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, id: randomUUID(), mediaId, bytes: BigInt(bytes), dataKeyId: key.id })),
+      });
+      return true;
+    });
+  }
+
   /** Marks a `processing` media failed with the error code `reason`; its upload stays stored until deleted. */
   async failProcessing(id: string, reason: string): Promise<void> {
     await this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } });

@@ -64,6 +64,12 @@ const EXTENSION_ALIASES: Record<string, string[]> = {
 
 const ALL_FORMATS = [...Object.values(SUPPORTED_BY_FILE_TYPE), ZIP, DOCX, DOC, TXT];
 
+/** The format of a stored MIME type (with the charset of text); undefined for an unknown type. */
+export function formatOfMime(mime: string, charset?: string): DetectedFormat | undefined {
+  const format = ALL_FORMATS.find((f) => f.mime === mime);
+  return format && charset ? { ...format, charset } : format;
+}
+
 /** The extensions that name a file of this MIME type: the canonical one first. Empty for an unknown type. */
 export function extensionsOf(mime: string): string[] {
   const ext = ALL_FORMATS.find((format) => format.mime === mime)?.ext;

@@ -11,6 +11,14 @@ export interface FinishProcessingJob {
   mediaId: string;
 }
 
+/** Renders the previews of a media whose previews could not be rendered at upload. */
+export const RENDER_PREVIEWS = 'render-previews';
+export interface RenderPreviewsJob {
+  mediaId: string;
+}
+
+const QUEUES = [FINISH_PROCESSING, RENDER_PREVIEWS];
+
 export interface JobAttempt<T> {
   data: T;
   /** This is the last try: a failure now is final. */
@@ -64,9 +72,11 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
       try {
         await boss.start();
         const { retryLimit, expireSeconds } = this.config.jobs;
-        const queue = { name: FINISH_PROCESSING, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
-        // Two processes starting at once may both create it; the loser updates the same settings.
-        await boss.createQueue(FINISH_PROCESSING, queue).catch(() => boss.updateQueue(FINISH_PROCESSING, queue));
+        for (const name of QUEUES) {
+          const queue = { name, retryLimit, retryDelay: 10, retryBackoff: true, expireInSeconds: expireSeconds };
+          // Two processes starting at once may both create it; the loser updates the same settings.
+          await boss.createQueue(name, queue).catch(() => boss.updateQueue(name, queue));
+        }
         this.boss = boss;
         if (this.stopping) await boss.stop({ close: true, graceful: false });
         return boss;

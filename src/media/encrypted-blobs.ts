@@ -39,6 +39,12 @@ export class EncryptedBlobs {
     return plaintextReader(source, { key: dataKey.key, dataKeyId: dataKey.id, size });
   }
 
+  /** Random access to the plaintext of a stored blob (segments read and cached as needed). */
+  async storedFile(ref: BlobRef): Promise<RandomAccess> {
+    const key = await this.dataKeys.open(ref.dataKeyId);
+    return plaintextReader((part) => this.store.get(ref.blobKey, part), { key, dataKeyId: ref.dataKeyId, size: ref.size });
+  }
+
   /** Moves a sealed local file into storage under a new key; returns the key. */
   async storeFile(path: string): Promise<string> {
     const blobKey = newBlobKey();

@@ -2,10 +2,10 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import { extensionsOf } from '../detection/media-types.js';
+import { formatOfMime } from '../detection/media-types.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { isMediaError } from '../errors.js';
-import { FINISH_PROCESSING, type FinishProcessingJob, type JobAttempt, JobQueue } from '../jobs/job-queue.js';
+import { FINISH_PROCESSING, type FinishProcessingJob, type JobAttempt, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
 import { plainCopyOf } from '../processing/plain-copy.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -38,11 +38,48 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     // Registered once the queue has started (it waits for the database), never holding up the boot.
     this.jobs
       .work<FinishProcessingJob>(FINISH_PROCESSING, this.config.jobs.concurrency, (attempt) => this.finish(attempt))
+      .then(() => this.jobs.work<RenderPreviewsJob>(RENDER_PREVIEWS, 1, (attempt) => this.renderPreviews(attempt)))
       .catch((error: unknown) => this.logger.warn({ err: error }, 'no worker for the job queue'));
   }
 
   onModuleDestroy(): void {
     this.stopping.abort(new Error('shutting down'));
+  }
+
+  /** Renders the previews that could not be rendered at upload, from the stored version. */
+  async renderPreviews({ data, lastTry }: JobAttempt<RenderPreviewsJob>): Promise<void> {
+    const media = await this.media.findById(data.mediaId);
+    const format = media && formatOfMime(media.mimeType, (media.metadata as { charset?: string } | null)?.charset);
+    if (!media || !format || media.previews.length) return; // deleted, or rendered by an earlier try
+    const workDir = await this.temp.newDir();
+    const written: string[] = [];
+    try {
+      const ref = { blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) };
+      const result = await this.processor.process({
+        format,
+        size: ref.size,
+        open: () => this.blobs.read(ref),
+        file: await this.blobs.storedFile(ref),
+        workDir,
+        signal: this.stopping.signal,
+        previewsOnly: true,
+      });
+      if (result.previewsFailed) throw new Error('the previews still do not render');
+      const previews = [];
+      for (const { data: image, ...preview } of result.previews) {
+        const sealed = await this.blobs.storeSealed(media.ownerId, image);
+        written.push(sealed.blobKey);
+        const { id, masterKeyId, wrapped } = sealed.dataKey;
+        previews.push({ ...preview, mimeType: 'image/webp', bytes: image.length, blobKey: sealed.blobKey, dataKey: { id, masterKeyId, wrapped } });
+      }
+      if (await this.media.addPreviews(media.id, media.ownerId, previews)) written.length = 0;
+    } catch (error) {
+      this.logger.warn({ err: error, mediaId: media.id, final: lastTry }, 'preview rendering failed');
+      if (!lastTry) throw error; // retried with backoff; after the last try the media simply has no previews
+    } finally {
+      await this.blobs.delete(written).catch(() => {});
+      await rm(workDir, { recursive: true, force: true });
+    }
   }
 
   async finish({ data, lastTry }: JobAttempt<FinishProcessingJob>): Promise<void> {
@@ -52,7 +89,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     const { signal } = this.stopping;
     let written: string | undefined;
     try {
-      const ext = extensionsOf(media.mimeType)[0];
+      const ext = formatOfMime(media.mimeType)?.ext ?? '';
       const source = await this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) });
       const input = await plainCopyOf(source, workDir, `input.${ext}`, signal);
       const output = await this.processor.finish(media.type, ext, input, workDir, signal);

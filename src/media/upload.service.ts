@@ -13,7 +13,7 @@ import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.
 import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import type { RandomAccess } from '../detection/random-access.js';
-import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue } from '../jobs/job-queue.js';
+import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -238,7 +238,10 @@ export class UploadService {
       {
         reservationId,
         quotaBytes: this.config.limits.quotaBytes,
-        alsoInTransaction: later ? (db) => this.jobs.send<FinishProcessingJob>(FINISH_PROCESSING, { mediaId: id }, db) : undefined,
+        alsoInTransaction: async (db) => {
+          if (later) await this.jobs.send<FinishProcessingJob>(FINISH_PROCESSING, { mediaId: id }, db);
+          if (processed.previewsFailed) await this.jobs.send<RenderPreviewsJob>(RENDER_PREVIEWS, { mediaId: id }, db);
+        },
       },
     );
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');

@@ -1,5 +1,5 @@
 import type { Sharp } from 'sharp';
-import { PREVIEW_SIZES, type PreviewImage, type PreviewSize } from './processor.js';
+import { PREVIEW_SIZES, type PreviewImage, type PreviewSize, type ProcessResult } from './processor.js';
 
 /** The size of a preview fitting inside `box`, never larger than the image. */
 export function previewDimensions(width: number, height: number, box: PreviewSize): { width: number; height: number } {
@@ -16,4 +16,16 @@ export function renderPreviews(picture: Sharp, width: number, height: number): P
       return { size, ...box, data };
     }),
   );
+}
+
+/**
+ * Previews if they render: one that fails leaves the media without previews for now, and a
+ * worker tries again later (`previewsFailed`); it never fails the upload.
+ */
+export async function previewsIfPossible(render: () => Promise<PreviewImage[]>): Promise<Pick<ProcessResult, 'previews' | 'previewsFailed'>> {
+  try {
+    return { previews: await render() };
+  } catch {
+    return { previews: [], previewsFailed: true };
+  }
 }

@@ -17,6 +17,8 @@ export interface ProcessInput {
   /** A private directory of this request (0700), removed when the request ends, for tools that need a path. */
   workDir: string;
   signal: AbortSignal;
+  /** Only previews and metadata are wanted (the stored version exists): skip producing one. */
+  previewsOnly?: boolean;
 }
 
 export interface Rendition {
@@ -42,6 +44,8 @@ export interface ProcessResult {
   stored?: Rendition;
   finishLater?: boolean;
   previews: PreviewImage[];
+  /** The previews this type has could not be rendered now: a worker renders them later. */
+  previewsFailed?: boolean;
   metadata: Record<string, unknown>;
 }
 

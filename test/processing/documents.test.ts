@@ -1,4 +1,6 @@
+import pg from 'pg';
 import sharp from 'sharp';
+import { JobQueue, RENDER_PREVIEWS } from '../../src/jobs/job-queue';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
@@ -82,5 +84,33 @@ describe('Word documents', () => {
     const preview = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
     expect(await sharp(preview.body).metadata()).toMatchObject({ format: 'webp', height: 512 });
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body.equals(bytes)).toBe(true);
+  });
+});
+
+describe('preview rendering in the background', () => {
+  it('renders the previews of a media that has none, from its stored version, when the job runs', async () => {
+    const t = await startTestApp({ env: { JOB_POLL_SECONDS: '0.5' } });
+    const client = new pg.Client({ connectionString: t.databaseUrl });
+    await client.connect();
+    try {
+      const token = await t.token('late-previews');
+      const { json } = await uploadFixture(t.url, token, 'pdf-tables-gofpdf.pdf');
+      // As if the first page had failed to render at upload.
+      await client.query('DELETE FROM previews WHERE media_id = $1', [json.id]);
+      expect((await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token })).json.previews).toEqual([]);
+      await t.app.get(JobQueue).send(RENDER_PREVIEWS, { mediaId: json.id }, { executeSql: (text, values) => client.query(text, values) });
+      let previews: { size: number }[] = [];
+      for (let i = 0; i < 60 && previews.length < 3; i++) {
+        await new Promise((resolve) => setTimeout(resolve, 250));
+        previews = (await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token })).json.previews;
+      }
+      expect(previews.map((p) => p.size)).toEqual([64, 256, 512]);
+      const preview = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
+      expect(await sharp(preview.body).metadata()).toMatchObject({ format: 'webp', height: 512 });
+      expect(t.tempFiles()).toEqual([]);
+    } finally {
+      await client.end();
+      await t.close();
+    }
   });
 });

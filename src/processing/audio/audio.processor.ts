@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
 import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
 import { plainCopy } from '../plain-copy.js';
-import { renderPreviews } from '../previews.js';
+import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
 
@@ -38,17 +38,17 @@ export class AudioProcessor {
     if (!pcm.length) throw new MediaError('CORRUPT_FILE', 'The audio does not decode');
     const values = peaks(pcm);
     const picture = sharp(Buffer.from(waveformSvg(values)));
-    const toMp3 = input.size > TRANSCODE_ABOVE_BYTES;
+    const toMp3 = !input.previewsOnly && input.size > TRANSCODE_ABOVE_BYTES;
     // MP3 encoding runs at about 150× real time here: only hours of audio wait for a worker.
     const later = toMp3 && (duration / 1000) * MP3_SECONDS_PER_SECOND > this.limits.budgetSeconds;
     const [previews, stored] = await Promise.all([
-      renderPreviews(picture, 512, 128).catch(() => []),
+      previewsIfPossible(() => renderPreviews(picture, 512, 128)),
       toMp3 && !later ? this.encoded(ext, path, input) : undefined,
     ]);
     return {
       stored,
       finishLater: later,
-      previews,
+      ...previews,
       metadata: {
         durationMs: duration,
         codec: stream.codec_name,

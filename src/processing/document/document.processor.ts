@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { plainCopy } from '../plain-copy.js';
-import { renderPreviews } from '../previews.js';
+import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { PreviewImage, ProcessInput, ProcessResult } from '../processor.js';
 import type { OfficeConverter } from './office.js';
 import { pdfPages, renderFirstPage } from './poppler.js';
@@ -31,16 +31,14 @@ export class DocumentProcessor {
 
   private async pdf(path: string, input: ProcessInput): Promise<ProcessResult> {
     const pages = await pdfPages(path, input.signal);
-    const previews = await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal)
-      .then((page) => picturePreviews(sharp(page)))
-      .catch(() => []);
-    return { previews, metadata: { pages } };
+    const previews = await previewsIfPossible(async () => picturePreviews(sharp(await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal))));
+    return { ...previews, metadata: { pages } };
   }
 
   private async text(input: ProcessInput): Promise<ProcessResult> {
     const summary = await summarizeText(await input.open(), input.format.charset ?? 'utf-8');
-    const previews = await picturePreviews(sharp(Buffer.from(textPageSvg(summary.head, PAGE_BOX)))).catch(() => []);
-    return { previews, metadata: { characters: summary.characters, lines: summary.lines } };
+    const previews = await previewsIfPossible(() => picturePreviews(sharp(Buffer.from(textPageSvg(summary.head, PAGE_BOX)))));
+    return { ...previews, metadata: { characters: summary.characters, lines: summary.lines } };
   }
 }
 

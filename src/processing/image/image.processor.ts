@@ -39,11 +39,11 @@ export class ImageProcessor {
     const base = sharp(decodable, options).rotate().timeout(TIMEOUT);
     const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
     const [encoded, previews, thumbhash] = await Promise.all([
-      encode(base.clone(), plan.output).catch(corrupt),
+      input.previewsOnly ? undefined : encode(base.clone(), plan.output).catch(corrupt),
       renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
     ]);
-    const keep = plan.mayKeepOriginal && encoded.data.length >= original.length;
+    const keep = !encoded || (plan.mayKeepOriginal && encoded.data.length >= original.length);
     const storedExt = keep ? input.format.ext : encoded.ext;
     return {
       stored: keep ? undefined : encoded,

@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
 import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
 import { plainCopy } from '../plain-copy.js';
-import { renderPreviews } from '../previews.js';
+import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
 
@@ -26,17 +26,18 @@ export class VideoProcessor {
     const video = videoStream(probed);
     const duration = durationMs(probed, this.limits.maxDurationSeconds);
     if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    const { width, height } = video;
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
-    const version = plan.compliant ? this.remux(ext, path, plan, input) : later ? undefined : this.transcoded(ext, path, input);
+    const version = input.previewsOnly ? undefined : plan.compliant ? this.remux(ext, path, plan, input) : later ? undefined : this.transcoded(ext, path, input);
     const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), version]);
     const audio = probed.streams.find((s) => s.codec_type === 'audio');
-    const previews = await renderPreviews(sharp(frame), video.width, video.height).catch(() => []);
+    const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     return {
       stored,
       finishLater: later,
-      previews,
+      ...previews,
       metadata: {
         durationMs: duration,
         width: video.width,
