@@ -107,6 +107,17 @@ describe('image processing', () => {
     await expectPreviews(json, 1278, 720);
   });
 
+  it('AVIF: decoded, previews, stored as the smaller of itself and a JPEG', async () => {
+    const avif = await sharp(fixture('jpeg-exif-orientation6-panasonic-gf1.jpg')).rotate().avif({ quality: 50 }).toBuffer();
+    const { status, json } = await upload(t.url, token, { name: 'photo.avif', bytes: avif });
+    expect(status).toBe(201);
+    expect(json).toMatchObject({ originalMimeType: 'image/avif', metadata: { width: 428, height: 640 } });
+    expect(['image/avif', 'image/jpeg']).toContain(json.mimeType);
+    expect(json.size).toBeLessThanOrEqual(avif.length);
+    expect(hamming(await dHash(await download(json.id)), await dHash(sharp(fixture('jpeg-exif-orientation6-panasonic-gf1.jpg')).rotate()))).toBeLessThanOrEqual(SIMILAR);
+    await expectPreviews(json, 428, 640);
+  });
+
   it('refuses a truncated JPEG with 422 CORRUPT_FILE, keeping nothing', async () => {
     const cut = fixture('jpeg-exif-gps-nikon-d2h.jpg').subarray(0, 40_000);
     const reply = await upload(t.url, await t.token('cutter'), { name: 'cut.jpg', bytes: cut });
