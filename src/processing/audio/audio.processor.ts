@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
-import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
-import { plainCopy } from '../plain-copy.js';
+import { type AvLimits, ffmpeg, inputArgs, probeUpload } from '../av/ffmpeg.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
@@ -21,14 +20,11 @@ const MP3_SECONDS_PER_SECOND = 0.007;
  * for the metadata and the waveform previews. Large files become MP3 128k.
  */
 export class AudioProcessor {
-  constructor(private readonly limits: { budgetSeconds: number; maxDurationSeconds: number }) {}
+  constructor(private readonly limits: AvLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const { ext } = input.format;
-    const path = await plainCopy(input, `input.${ext}`);
-    const probed = await probe(ext, path, input.signal);
+    const { ext, path, probed, durationMs: duration } = await probeUpload(input, this.limits);
     const stream = probed.streams.find((s) => s.codec_type === 'audio');
-    const duration = durationMs(probed, this.limits.maxDurationSeconds);
     if (!stream || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable audio');
     const pcm = await ffmpeg([...inputArgs(ext, path), '-map', '0:a:0', '-ac', '1', '-ar', String(PEAK_RATE), '-f', 's16le', 'pipe:1'], {
       signal: input.signal,

@@ -1,4 +1,6 @@
 import { MediaError } from '../../errors.js';
+import { plainCopy } from '../plain-copy.js';
+import type { ProcessInput } from '../processor.js';
 import { runTool } from '../run-tool.js';
 
 /**
@@ -66,4 +68,25 @@ export function durationMs(probed: Probe, maxSeconds: number): number {
     throw new MediaError('FILE_TOO_LARGE', `The file is longer than ${limit}`);
   }
   return Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : 0;
+}
+
+export interface AvLimits {
+  budgetSeconds: number;
+  maxDurationSeconds: number;
+}
+
+export interface ProbedUpload {
+  ext: string;
+  /** The plaintext copy FFmpeg reads (a MOV may keep its index at the end: it must seek). */
+  path: string;
+  probed: Probe;
+  durationMs: number;
+}
+
+/** The upload copied where FFmpeg can seek, probed, and its duration checked against the limit. */
+export async function probeUpload(input: ProcessInput, limits: AvLimits): Promise<ProbedUpload> {
+  const { ext } = input.format;
+  const path = await plainCopy(input, `input.${ext}`);
+  const probed = await probe(ext, path, input.signal);
+  return { ext, path, probed, durationMs: durationMs(probed, limits.maxDurationSeconds) };
 }

@@ -2,8 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
-import { durationMs, ffmpeg, inputArgs, probe } from '../av/ffmpeg.js';
-import { plainCopy } from '../plain-copy.js';
+import { type AvLimits, ffmpeg, inputArgs, probe, probeUpload } from '../av/ffmpeg.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
@@ -17,14 +16,11 @@ import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStrea
  * budget, else by a worker while the media stays `processing`.
  */
 export class VideoProcessor {
-  constructor(private readonly limits: { budgetSeconds: number; maxDurationSeconds: number }) {}
+  constructor(private readonly limits: AvLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const { ext } = input.format;
-    const path = await plainCopy(input, `input.${ext}`);
-    const probed = await probe(ext, path, input.signal);
+    const { ext, path, probed, durationMs: duration } = await probeUpload(input, this.limits);
     const video = videoStream(probed);
-    const duration = durationMs(probed, this.limits.maxDurationSeconds);
     if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const { width, height } = video;
     const plan = planVideo(probed, ext, duration);
