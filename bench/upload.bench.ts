@@ -7,48 +7,16 @@
  */
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, closeSync, mkdtempSync, openSync, readFileSync, rmSync, statSync, writeSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32 } from 'node:zlib';
 import { median, postFile, startService } from './support.js';
+import { makeZipFile } from './zip-file.js';
 
 const MB = 1024 * 1024;
 const work = mkdtempSync(join(tmpdir(), 'media-bench-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
 const children: ChildProcess[] = [];
-
-/** A valid ZIP with one stored entry of random bytes, `size` bytes in all (give or take the headers). */
-function makeZip(path: string, size: number): void {
-  const name = Buffer.from('data.bin');
-  const data = randomBytes(size - 30 - 46 - 22 - 2 * name.length);
-  const crc = crc32(data);
-  const local = Buffer.alloc(30);
-  local.writeUInt32LE(0x04034b50, 0);
-  local.writeUInt16LE(20, 4);
-  local.writeUInt32LE(crc, 14);
-  local.writeUInt32LE(data.length, 18);
-  local.writeUInt32LE(data.length, 22);
-  local.writeUInt16LE(name.length, 26);
-  const central = Buffer.alloc(46);
-  central.writeUInt32LE(0x02014b50, 0);
-  central.writeUInt16LE(20, 4);
-  central.writeUInt16LE(20, 6);
-  central.writeUInt32LE(crc, 16);
-  central.writeUInt32LE(data.length, 20);
-  central.writeUInt32LE(data.length, 24);
-  central.writeUInt16LE(name.length, 28);
-  const end = Buffer.alloc(22);
-  end.writeUInt32LE(0x06054b50, 0);
-  end.writeUInt16LE(1, 8);
-  end.writeUInt16LE(1, 10);
-  end.writeUInt32LE(46 + name.length, 12);
-  end.writeUInt32LE(30 + name.length + data.length, 16);
-  const fd = openSync(path, 'w');
-  for (const part of [local, name, data, central, name, end]) writeSync(fd, part);
-  closeSync(fd);
-}
-
 
 async function startBaseline(): Promise<string> {
   const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), work], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -65,8 +33,8 @@ function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
 async function main(): Promise<void> {
   const big = join(work, 'big.zip');
   const small = join(work, 'small.zip');
-  makeZip(big, 100 * MB);
-  makeZip(small, 5 * MB);
+  makeZipFile(big, 100 * MB, randomBytes);
+  makeZipFile(small, 5 * MB, randomBytes);
   const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB) });
   children.push(service.child);
   const baseline = await startBaseline();
