@@ -42,8 +42,10 @@ export class SegmentDecryptor extends Transform {
       if (!this.header && this.buffered >= HEADER_BYTES) this.acceptHeader(this.takeBytes(HEADER_BYTES));
       const unit = this.header ? this.header.segmentSize + TAG_BYTES : Infinity;
       // Hold back a full unit until more arrives: only the stream's end says which is last.
-      while (this.buffered > unit) this.open(this.takeBytes(unit), false);
-      done();
+      const plain: Buffer[] = [];
+      while (this.buffered > unit) plain.push(this.open(this.takeBytes(unit), false));
+      // One push per input chunk: few, large writes to the socket.
+      done(null, plain.length ? Buffer.concat(plain) : undefined);
     } catch (error) {
       done(error as Error);
     }
@@ -53,10 +55,10 @@ export class SegmentDecryptor extends Transform {
     try {
       if (!this.header) throw new DecryptionError('truncated header');
       const final = this.options.endsAtFinal ?? true;
-      this.open(this.takeBytes(this.buffered), final);
+      const plain = this.open(this.takeBytes(this.buffered), final);
       const expected = typeof this.options.segments === 'function' ? this.options.segments(this.header.segmentSize) : this.options.segments;
       if (this.opened !== expected) throw new DecryptionError('wrong number of segments');
-      done();
+      done(null, plain.length ? plain : undefined);
     } catch (error) {
       done(error as Error);
     }
@@ -69,7 +71,8 @@ export class SegmentDecryptor extends Transform {
     this.header = header;
   }
 
-  private open(unit: Buffer, last: boolean): void {
+  /** The segment's plaintext, once its tag verified. */
+  private open(unit: Buffer, last: boolean): Buffer {
     const header = this.header!;
     if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES) throw new DecryptionError('truncated segment');
     if (!last && unit.length !== header.segmentSize + TAG_BYTES) throw new DecryptionError('short segment');
@@ -83,7 +86,7 @@ export class SegmentDecryptor extends Transform {
       throw new DecryptionError(`segment ${this.index - 1} failed authentication`);
     }
     this.opened++;
-    if (plain.length > 0) this.push(plain);
+    return plain;
   }
 
   private takeBytes(n: number): Buffer {

@@ -1,10 +1,11 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
 import { below, seededRandom } from '../support/random';
+import { makeZip } from '../support/zip';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -284,12 +285,13 @@ describe('upload → encrypt → store → download', () => {
 
   it('aborts the download when a stored segment was tampered with, never sending its bytes', async () => {
     const erin = await t.token('erin');
-    const { json } = await uploadFixture(t.url, erin, 'mp4-h264-aac.mp4');
+    // A ZIP is stored as uploaded: 3 MB, so the tampered segment (20) lies past the first read.
+    const { json } = await upload(t.url, erin, { name: 'big.zip', bytes: makeZip([{ name: 'noise.bin', data: randomBytes(3 * 1024 * 1024) }]) });
     const bytes = (await request(`${t.url}/api/v1/media/${json.id}`, { token: erin })).body; // before the tampering
     const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
     const path = join(t.dataDir, 'storage', ...row.blob_key.split('/'));
     const blob = readFileSync(path);
-    blob[32 + 3 * (65536 + 16) + 100] ^= 0x01; // inside segment 3
+    blob[32 + 20 * (65536 + 16) + 100] ^= 0x01; // inside segment 20
     writeFileSync(path, blob);
     const response = await fetch(`${t.url}/api/v1/media/${json.id}`, { headers: { Authorization: `Bearer ${erin}` } });
     expect(response.status).toBe(200);
@@ -303,12 +305,12 @@ describe('upload → encrypt → store → download', () => {
       }
     })()).rejects.toThrow();
     const got = Buffer.concat(received);
-    expect(got.length).toBeLessThanOrEqual(3 * 65536);
+    expect(got.length).toBeLessThanOrEqual(20 * 65536);
     expect(got.equals(bytes.subarray(0, got.length))).toBe(true);
     // A range inside an intact segment still works; one touching the tampered segment fails.
     const intact = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: 'bytes=0-99' } });
     expect(intact.body.equals(bytes.subarray(0, 100))).toBe(true);
-    const touched = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: `bytes=${3 * 65536}-${3 * 65536 + 10}` } });
+    const touched = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: `bytes=${20 * 65536}-${20 * 65536 + 10}` } });
     expect(touched.status).toBe(500);
     expect(touched.json).toEqual({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal error', requestId: expect.any(String) });
   });
