@@ -81,40 +81,66 @@ export class MediaRepository {
    * the media and its data key are inserted, counted, and the reservation is consumed.
    */
   async create(media: NewMedia, hold: Hold): Promise<CreateResult> {
-    const { dataKey, previews, ...row } = media;
-    const keyRow = (key: WrappedKey) => ({ ...key, ownerId: media.ownerId, wrapped: new Uint8Array(key.wrapped) });
-    const outcome = await this.prisma.$transaction(async (tx): Promise<Exclude<CreateResult, { duplicateOf: MediaRecord }> | { duplicateId: string }> => {
+    const keys = [media.dataKey, ...media.previews.map((p) => p.dataKey)];
+    const previews = media.previews.map((p) => ({ ...p, id: randomUUID() }));
+    const outcome = await this.prisma.$transaction(async (tx) => {
       await lockUsageRow(tx, media.ownerId);
-      const [existing] = await tx.$queryRaw<{ id: string }[]>`
-        SELECT id FROM media WHERE owner_id = ${media.ownerId} AND original_sha256 = ${media.originalSha256}`;
-      if (existing) return { duplicateId: existing.id };
-      const [{ fits }] = await tx.$queryRaw<{ fits: boolean }[]>`
-        SELECT (SELECT used_bytes FROM usage WHERE owner_id = ${media.ownerId})
-          + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${media.ownerId} AND id <> ${hold.reservationId}::uuid)
-          + ${media.size}::bigint <= ${hold.quotaBytes}::bigint AS fits`;
-      if (!fits) return { overQuota: true };
-      await tx.dataKey.createMany({ data: [dataKey, ...previews.map((p) => p.dataKey)].map(keyRow) });
-      const record = await tx.media.create({
-        data: { ...row, originalSize: BigInt(row.originalSize), size: BigInt(row.size), metadata: row.metadata as object, dataKeyId: dataKey.id },
-      });
-      const previewRows = await tx.preview.createManyAndReturn({
-        data: previews.map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, id: randomUUID(), mediaId: media.id, bytes: BigInt(bytes), dataKeyId: key.id })),
-      });
-      await tx.$executeRaw`
-        UPDATE usage SET used_bytes = used_bytes + ${media.size}, file_count = file_count + 1, updated_at = now()
-        WHERE owner_id = ${media.ownerId}`;
-      await tx.$executeRaw`
-        INSERT INTO daily_uploads (owner_id, day, count) VALUES (${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1)
-        ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1`;
-      await tx.quotaReservation.deleteMany({ where: { id: hold.reservationId } });
-      const executor: SqlExecutor = { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) };
-      await hold.alsoInTransaction?.(executor);
-      return { created: { ...record, previews: previewRows.sort((a, b) => a.size - b.size) } };
+      // One statement for the rest: data-modifying CTEs all run only when `go` has a row,
+      // and foreign keys are checked at its end, so the media may reference keys inserted beside it.
+      const [result] = await tx.$queryRaw<{ duplicate_id: string | null; fits: boolean; created_at: Date | null }[]>`
+        WITH dup AS (
+          SELECT id FROM media WHERE owner_id = ${media.ownerId} AND original_sha256 = ${media.originalSha256}
+        ), fits AS (
+          SELECT (SELECT used_bytes FROM usage WHERE owner_id = ${media.ownerId})
+            + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${media.ownerId} AND id <> ${hold.reservationId}::uuid)
+            + ${media.size}::bigint <= ${hold.quotaBytes}::bigint AS ok
+        ), go AS (
+          SELECT 1 FROM fits WHERE ok AND NOT EXISTS (SELECT 1 FROM dup)
+        ), new_keys AS (
+          INSERT INTO data_keys (id, owner_id, master_key_id, wrapped, updated_at)
+          SELECT k.id::uuid, ${media.ownerId}, k.master_key_id, decode(k.wrapped, 'hex'), now()
+          FROM go, unnest(${keys.map((k) => k.id)}::text[], ${keys.map((k) => k.masterKeyId)}::text[], ${keys.map((k) => k.wrapped.toString('hex'))}::text[])
+            AS k(id, master_key_id, wrapped)
+        ), new_media AS (
+          INSERT INTO media (id, owner_id, type, status, mime_type, original_mime_type, original_name, original_size, original_sha256,
+                             original_md5, size, sha256, md5, metadata, blob_key, data_key_id, updated_at)
+          SELECT ${media.id}::uuid, ${media.ownerId}, ${media.type}::"MediaType", ${media.status}::"MediaStatus", ${media.mimeType},
+                 ${media.originalMimeType}, ${media.originalName}, ${media.originalSize}::bigint, ${media.originalSha256}, ${media.originalMd5},
+                 ${media.size}::bigint, ${media.sha256}, ${media.md5}, ${JSON.stringify(media.metadata)}::jsonb, ${media.blobKey},
+                 ${media.dataKey.id}::uuid, now()
+          FROM go
+          RETURNING created_at
+        ), new_previews AS (
+          INSERT INTO previews (id, media_id, size, width, height, mime_type, bytes, blob_key, data_key_id)
+          SELECT p.id::uuid, ${media.id}::uuid, p.size, p.width, p.height, p.mime_type, p.bytes, p.blob_key, p.data_key_id::uuid
+          FROM go, unnest(${previews.map((p) => p.id)}::text[], ${previews.map((p) => p.size)}::int[], ${previews.map((p) => p.width)}::int[],
+                          ${previews.map((p) => p.height)}::int[], ${previews.map((p) => p.mimeType)}::text[], ${previews.map((p) => p.bytes)}::bigint[],
+                          ${previews.map((p) => p.blobKey)}::text[], ${previews.map((p) => p.dataKey.id)}::text[])
+            AS p(id, size, width, height, mime_type, bytes, blob_key, data_key_id)
+        ), counted AS (
+          UPDATE usage SET used_bytes = used_bytes + ${media.size}::bigint, file_count = file_count + 1, updated_at = now()
+          WHERE owner_id = ${media.ownerId} AND EXISTS (SELECT 1 FROM go)
+        ), today AS (
+          INSERT INTO daily_uploads (owner_id, day, count)
+          SELECT ${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1 FROM go
+          ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1
+        ), consumed AS (
+          DELETE FROM quota_reservations WHERE id = ${hold.reservationId}::uuid AND EXISTS (SELECT 1 FROM go)
+        )
+        SELECT (SELECT id::text FROM dup) AS duplicate_id, (SELECT ok FROM fits) AS fits, (SELECT created_at FROM new_media) AS created_at`;
+      if (result.created_at) {
+        const executor: SqlExecutor = { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) };
+        await hold.alsoInTransaction?.(executor);
+      }
+      return result;
     });
-    if (!('duplicateId' in outcome)) return outcome;
-    const duplicateOf = await this.findById(outcome.duplicateId);
-    if (!duplicateOf) throw new Error('duplicate media vanished during the upload');
-    return { duplicateOf };
+    if (outcome.duplicate_id) {
+      const duplicateOf = await this.findById(outcome.duplicate_id);
+      if (!duplicateOf) throw new Error('duplicate media vanished during the upload');
+      return { duplicateOf };
+    }
+    if (!outcome.created_at) return { overQuota: true };
+    return { created: createdRecord(media, previews, outcome.created_at) };
   }
 
   /**
@@ -182,4 +208,22 @@ export class MediaRepository {
     ]);
     return new Set([...media, ...previews].map((r) => r.blobKey));
   }
+}
+
+/** The record the one-statement insert wrote, without reading it back. */
+function createdRecord(media: NewMedia, previews: (NewPreview & { id: string })[], createdAt: Date): MediaRecord {
+  const { dataKey, previews: _previews, ...row } = media;
+  return {
+    ...row,
+    failureReason: null,
+    originalSize: BigInt(row.originalSize),
+    size: BigInt(row.size),
+    metadata: row.metadata as MediaRecord['metadata'],
+    dataKeyId: dataKey.id,
+    createdAt,
+    updatedAt: createdAt,
+    previews: previews
+      .map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, mediaId: media.id, bytes: BigInt(bytes), dataKeyId: key.id, createdAt }))
+      .sort((a, b) => a.size - b.size),
+  };
 }
