@@ -17,14 +17,15 @@ export interface LedgerLimits {
  * they arrive; `release` gives everything back unless the commit consumed the reservation
  * (the commit makes the exact, final quota check in its own transaction).
  *
- * Claims run in the background, one at a time, so the transfer never waits for the
- * ledger; a refusal fails the upload at its next chunk. Each claim takes the owner's usage
+ * Claims (every 8 MiB, or every minute of a slow upload) run in the background, one at a
+ * time, so the transfer never waits for the ledger; a refusal fails the upload at its next
+ * chunk. Each claim takes the owner's usage
  * row lock, so parallel uploads never overshoot the quota, and nothing is reserved ahead
  * of arrival, so one upload never blocks another with bytes it does not have.
  */
 export class UploadLedger {
   private reservation?: string;
-  private claimed = -1;
+  private claimed = 0;
   private claimedAt = 0;
   private pending?: Promise<void>;
   private refusal?: unknown;
@@ -46,8 +47,13 @@ export class UploadLedger {
   async reserve(minBytes: number): Promise<void> {
     const { ownerId, processTag, limits } = this;
     const outcome = await this.usage.reserve({ ownerId, dailyLimit: limits.dailyUploads, quotaBytes: limits.quotaBytes, minBytes, processTag });
-    if (outcome.ok) this.reservation = outcome.reservationId;
-    else if (outcome.reason === 'daily') throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
+    if (outcome.ok) {
+      this.reservation = outcome.reservationId;
+      // The declared length was checked against the quota with the reservation: a small
+      // upload makes no claim while it streams, and the commit's exact check is its only one.
+      this.claimed = 0;
+      this.claimedAt = Date.now();
+    } else if (outcome.reason === 'daily') throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
     else throw new MediaError('QUOTA_EXCEEDED');
   }
 
@@ -55,7 +61,7 @@ export class UploadLedger {
   track(total: number): void {
     if (this.refusal) throw this.refusal;
     if (this.pending) return; // the claim after it will catch up
-    if (this.claimed >= 0 && total - this.claimed < CLAIM_STEP && Date.now() - this.claimedAt < CLAIM_EVERY_MS) return;
+    if (total - this.claimed < CLAIM_STEP && Date.now() - this.claimedAt < CLAIM_EVERY_MS) return;
     this.pending = this.claim(total)
       .catch((error: unknown) => void (this.refusal = error))
       .finally(() => (this.pending = undefined));
