@@ -138,3 +138,29 @@ describe('video transcoding in the background', () => {
     expect([video.width, video.height]).toEqual([1920, 1080]);
   });
 });
+
+describe('a background job that fails for good', () => {
+  it('leaves the media failed with a failureReason; its download and previews answer 404', async () => {
+    // The API alone first (no worker), so the stored upload can be damaged before the job runs.
+    const api = await startTestApp({ env: { MEDIA_ROLE: 'api', PROCESSING_BUDGET_SECONDS: '0', JOB_RETRY_LIMIT: '0' } });
+    const token = await api.token('unlucky');
+    const { status, json } = await upload(api.url, token, { name: 'doomed.avi', bytes: clip('doomed.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3']) });
+    expect(status).toBe(202);
+    const [row] = await query(api.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
+    const path = join(api.dataDir, 'storage', ...row.blob_key.split('/'));
+    const blob = readFileSync(path);
+    blob[40] ^= 0xff; // the first segment no longer authenticates
+    writeFileSync(path, blob);
+    const worker = await startTestApp({ databaseUrl: api.databaseUrl, dataDir: api.dataDir, env: { MEDIA_ROLE: 'worker', JOB_RETRY_LIMIT: '0', JOB_POLL_SECONDS: '0.5' } });
+    try {
+      const failed = await settledMedia(api, token, json.id);
+      expect(failed).toMatchObject({ status: 'failed', failureReason: 'INTERNAL_ERROR' });
+      expect((await request(`${api.url}/api/v1/media/${json.id}`, { token })).status).toBe(404);
+      expect((await request(`${api.url}/api/v1/media/${json.id}/preview`, { token })).status).toBe(404);
+      expect((await request(`${api.url}/api/v1/media/${json.id}`, { method: 'DELETE', token })).status).toBe(204);
+    } finally {
+      await worker.close();
+      await api.close();
+    }
+  });
+});
