@@ -3,6 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview } from '../../generated/prisma/client.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
+import type { SqlExecutor } from './sql-executor.js';
 import { lockUsageRow } from './usage.repository.js';
 
 export type MediaRecord = Media & { previews: Preview[] };
@@ -52,9 +53,6 @@ export interface Hold {
   /** Runs in the commit's transaction (enqueues the media's background job). */
   alsoInTransaction?: (db: SqlExecutor) => Promise<void>;
 }
-
-/** Runs SQL on a Prisma transaction, for code that takes a plain executor (the job queue). */
-type SqlExecutor = { executeSql(text: string, values: unknown[]): Promise<{ rows: unknown[] }> };
 
 /** A new stored version replacing the one a media was committed with. */
 export interface NewVersion {

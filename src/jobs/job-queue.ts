@@ -1,9 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import PgBoss from 'pg-boss';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import type { SqlExecutor } from '../db/sql-executor.js';
 
-/** Runs a statement on the caller's connection, so a job is enqueued in the caller's transaction. */
-export type SqlExecutor = PgBoss.Db;
 
 /** Produces the stored version of a media committed `processing` (transcoding that did not fit the budget). */
 export const FINISH_PROCESSING = 'finish-processing';
@@ -53,7 +52,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
 
   /** Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits. */
   async send<T extends object>(name: string, data: T, db: SqlExecutor): Promise<void> {
-    await (await this.started).send(name, data, { db });
+    await (await this.started).send(name, data, { db: db as PgBoss.Db });
   }
 
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
