@@ -1,5 +1,9 @@
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
+import { readdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { UsageRepository } from '../db/usage.repository.js';
+import { killProcessesUsing } from './orphan-processes.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { BLOB_PREFIX } from '../storage/blob-keys.js';
 import { BLOB_STORE, type BlobInfo, type BlobStore } from '../storage/blob-store.js';
@@ -25,6 +29,7 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
   private timer?: NodeJS.Timeout;
 
   constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly temp: TempFiles,
     private readonly media: MediaRepository,
     private readonly usage: UsageRepository,
@@ -43,6 +48,7 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
 
   async sweep(now = Date.now()): Promise<SweepReport> {
     const deadProcesses = await this.temp.sweep(now);
+    await this.sweepOfficeProfiles();
     const report = {
       tempDirs: deadProcesses.length,
       reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), deadProcesses),
@@ -50,6 +56,16 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
     };
     if (report.tempDirs || report.blobs || report.reservations) this.logger.log(`swept ${JSON.stringify(report)}`);
     return report;
+  }
+
+  /** LibreOffice listeners of processes that are gone (they run detached) and their profiles. */
+  private async sweepOfficeProfiles(): Promise<void> {
+    const root = join(this.config.dataDir, 'libreoffice');
+    for (const tag of await readdir(root).catch(() => [] as string[])) {
+      if (tag === this.temp.tag || !this.temp.isGone(tag)) continue;
+      killProcessesUsing([join(root, tag)]);
+      await rm(join(root, tag), { recursive: true, force: true });
+    }
   }
 
   private async sweepBlobs(now: number): Promise<number> {

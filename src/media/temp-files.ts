@@ -3,6 +3,7 @@ import { hostname } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import { killProcessesUsing } from './orphan-processes.js';
 
 const HEARTBEAT_MS = 60_000;
 const STALE_AFTER_MS = 5 * 60_000;
@@ -48,7 +49,8 @@ export class TempFiles {
       const path = join(this.root, name);
       const info = await stat(path).catch(() => null);
       if (!info) continue;
-      if (this.isDead(name) || now - info.mtimeMs > STALE_AFTER_MS) {
+      if (this.isGone(name) || now - info.mtimeMs > STALE_AFTER_MS) {
+        killProcessesUsing([path]); // a killed process's FFmpeg may still be writing there
         await rm(path, { recursive: true, force: true });
         removed.push(name);
       }
@@ -62,7 +64,8 @@ export class TempFiles {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  private isDead(name: string): boolean {
+  /** Whether the process of tag `name` (host.pid.id) is known to be gone. */
+  isGone(name: string): boolean {
     const [host, pidText] = name.split('.');
     if (host !== hostname()) return false;
     const pid = Number(pidText);

@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdirSync, utimesSync, writeFileSync, existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +9,7 @@ import { SweeperService } from '../../src/media/sweeper.service';
 import { startTestApp, type TestApp } from '../support/app';
 import { query } from '../support/database';
 import { request, uploadFixture } from '../support/http';
+import { waitFor } from '../support/wait';
 
 const HOURS_AGO = (h: number) => new Date(Date.now() - h * 3600_000);
 
@@ -56,5 +58,27 @@ describe('sweeper', () => {
     expect(existsSync(join(t.dataDir, 'tmp'))).toBe(true);
     expect(await query(t.databaseUrl, "SELECT bytes FROM quota_reservations WHERE owner_id = 'sam'")).toEqual([{ bytes: '1000' }]);
     expect((await request(`${t.url}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
+  });
+
+  it("kills a dead process's orphaned tools (FFmpeg in its temp dir, its detached LibreOffice) and removes their directories", async () => {
+    const deadTag = `${hostname()}.999998.0dd0dd00`;
+    const tempDir = join(t.dataDir, 'tmp', deadTag);
+    const officeDir = join(t.dataDir, 'libreoffice', deadTag);
+    mkdirSync(tempDir, { recursive: true });
+    mkdirSync(officeDir, { recursive: true });
+    // Stand-ins for the orphans: long-lived processes whose command lines name those directories.
+    const sleeper = (arg: string) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', '--', arg], { stdio: 'ignore' });
+    const orphans = [join(tempDir, 'input.avi'), `-env:UserInstallation=file://${officeDir}`].map(sleeper);
+    const bystander = sleeper(join(t.dataDir, 'tmp', 'unrelated'));
+    try {
+      await t.app.get(SweeperService).sweep();
+      await waitFor(() => orphans.every((child) => child.exitCode !== null || child.signalCode !== null), 5000);
+      expect(orphans.map((child) => child.signalCode)).toEqual(['SIGKILL', 'SIGKILL']);
+      expect(bystander.exitCode === null && bystander.signalCode === null).toBe(true);
+      expect(existsSync(tempDir)).toBe(false);
+      expect(existsSync(officeDir)).toBe(false);
+    } finally {
+      for (const child of [...orphans, bystander]) child.kill('SIGKILL');
+    }
   });
 });
