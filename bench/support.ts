@@ -15,7 +15,7 @@ export interface BenchService {
 }
 
 /** The built service on its embedded defaults under `dataDir`, with limits out of the way. */
-export async function startService(dataDir: string, env: Record<string, string> = {}): Promise<BenchService> {
+export async function startService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
   const port = await freePort();
   const fullEnv: Record<string, string> = {
     ...(process.env as Record<string, string>),
@@ -29,7 +29,7 @@ export async function startService(dataDir: string, env: Record<string, string> 
     ...env,
   };
   delete fullEnv.DATABASE_URL;
-  const child = spawn(process.execPath, [join(ROOT, 'dist', 'src', 'main.js')], { env: fullEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], { env: fullEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
     if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) {
@@ -89,4 +89,31 @@ export async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
   await work();
   return Number(process.hrtime.bigint() - started) / 1e6;
+}
+
+export interface Baseline {
+  /** POSTs the file; answers the stored id and the milliseconds taken. */
+  upload(path: string): Promise<{ id: string; ms: number }>;
+  url(id: string): string;
+  remove(id: string): Promise<void>;
+  child: ChildProcess;
+}
+
+/** Starts bench/baseline-server.js keeping its files under `dir`. */
+export async function startBaseline(dir: string): Promise<Baseline> {
+  const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk) => resolve(String(chunk).trim())));
+  const base = `http://127.0.0.1:${port}/`;
+  return {
+    child,
+    url: (id) => `${base}${id}`,
+    async upload(path) {
+      const reply = await postFile(base, path);
+      if (reply.status !== 201) throw new Error(`baseline answered ${reply.status}`);
+      return { id: JSON.parse(reply.body).id, ms: reply.ms };
+    },
+    async remove(id) {
+      await fetch(`${base}${id}`, { method: 'DELETE' });
+    },
+  };
 }

@@ -5,25 +5,18 @@
  * (bench/baseline-server.ts). Prints throughputs, their ratio, and the service's peak RSS
  * during 3 concurrent 100 MB uploads. Goal: ratio >= 0.7, RSS < 300 MB.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
+import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, postFile, startService } from './support.js';
+import { median, postFile, startBaseline, startService } from './support.js';
 import { makeZipFile } from './zip-file.js';
 
 const MB = 1024 * 1024;
 const work = mkdtempSync(join(tmpdir(), 'media-bench-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
 const children: ChildProcess[] = [];
-
-async function startBaseline(): Promise<string> {
-  const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), work], { stdio: ['ignore', 'pipe', 'inherit'] });
-  children.push(child);
-  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk) => resolve(String(chunk).trim())));
-  return `http://127.0.0.1:${port}/`;
-}
 
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
@@ -37,7 +30,8 @@ async function main(): Promise<void> {
   makeZipFile(small, 5 * MB, randomBytes);
   const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB) });
   children.push(service.child);
-  const baseline = await startBaseline();
+  const baseline = await startBaseline(work);
+  children.push(baseline.child);
   const users = ['bench1', 'bench2', 'bench3'].map(service.token);
 
   const serviceOnce = async (path: string, userToken = users[0]) => {
@@ -47,7 +41,11 @@ async function main(): Promise<void> {
     await fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${userToken}` } });
     return reply.ms;
   };
-  const baselineOnce = async (path: string) => (await postFile(baseline, path)).ms;
+  const baselineOnce = async (path: string) => {
+    const { id, ms } = await baseline.upload(path);
+    await baseline.remove(id);
+    return ms;
+  };
 
   const rows: string[] = [];
   for (const [label, path, runs] of [['100 MB', big, 5], ['5 MB', small, 15]] as const) {

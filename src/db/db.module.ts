@@ -1,4 +1,5 @@
 import { Global, Module } from '@nestjs/common';
+import { ChangeFeed } from './change-feed.js';
 import { KeysRepository } from './keys.repository.js';
 import { MediaRepository } from './media.repository.js';
 import { PrismaService } from './prisma.service.js';
@@ -6,7 +7,7 @@ import { UsageRepository } from './usage.repository.js';
 
 @Global()
 @Module({
-  providers: [PrismaService, MediaRepository, UsageRepository, KeysRepository],
-  exports: [PrismaService, MediaRepository, UsageRepository, KeysRepository],
+  providers: [PrismaService, ChangeFeed, MediaRepository, UsageRepository, KeysRepository],
+  exports: [PrismaService, ChangeFeed, MediaRepository, UsageRepository, KeysRepository],
 })
 export class DbModule {}

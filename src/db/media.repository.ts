@@ -2,9 +2,14 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview } from '../../generated/prisma/client.js';
+import { LruCache } from '../crypto/lru-cache.js';
+import { ChangeFeed } from './change-feed.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
 import type { SqlExecutor } from './sql-executor.js';
 import { lockUsageRow } from './usage.repository.js';
+
+/** The channel a trigger announces media changes on (migration 20261203010000). */
+export const MEDIA_CHANGES = 'media_changes';
 
 export type MediaRecord = Media & { previews: Preview[] };
 
@@ -64,13 +69,31 @@ export interface NewVersion {
   dataKey: WrappedKey;
 }
 
-/** Media rows and the usage counters that must move with them, always in one transaction. */
+/**
+ * Media rows and the usage counters that must move with them, always in one transaction.
+ * Rows read by id are kept in a small cache while the change feed is live: every change to
+ * a media or its previews, by any process, evicts it (a trigger announces it at commit).
+ */
 @Injectable()
 export class MediaRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  private readonly cache = new LruCache<string, MediaRecord>(5000);
 
-  findById(id: string): Promise<MediaRecord | null> {
-    return this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly changes: ChangeFeed,
+  ) {
+    changes.subscribe(MEDIA_CHANGES, (change) => (change === 'reset' ? this.cache.clear() : this.cache.delete(change.id)));
+  }
+
+  /** The media and its previews. The record may be shared with other readers: never change it. */
+  async findById(id: string): Promise<MediaRecord | null> {
+    const cached = this.changes.live ? this.cache.get(id) : undefined;
+    if (cached) return cached;
+    const generation = this.changes.generation;
+    const media = await this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
+    // A change heard while reading may be newer than what was read: keep only a read nothing overtook.
+    if (media && this.changes.live && this.changes.generation === generation) this.cache.set(id, media);
+    return media;
   }
 
   /**
@@ -147,7 +170,7 @@ export class MediaRepository {
    * null when the media is gone or no longer processing (deleted meanwhile).
    */
   async completeProcessing(id: string, version: NewVersion): Promise<string | null> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.forgetAfter(id, this.prisma.$transaction(async (tx) => {
       const [media] = await tx.$queryRaw<{ owner_id: string; size: bigint; blob_key: string; data_key_id: string }[]>`
         SELECT owner_id, size, blob_key, data_key_id FROM media WHERE id = ${id}::uuid AND status = 'processing' FOR UPDATE`;
       if (!media) return null;
@@ -160,12 +183,12 @@ export class MediaRepository {
       await tx.$executeRaw`
         UPDATE usage SET used_bytes = used_bytes + ${version.size}::bigint - ${media.size}::bigint, updated_at = now() WHERE owner_id = ${media.owner_id}`;
       return media.blob_key;
-    });
+    }));
   }
 
   /** Adds previews to a media that has none of those sizes; false when the media is gone (the caller deletes the blobs). */
   async addPreviews(mediaId: string, ownerId: string, previews: NewPreview[]): Promise<boolean> {
-    return this.prisma.$transaction(async (tx) => {
+    return this.forgetAfter(mediaId, this.prisma.$transaction(async (tx) => {
       const [media] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM media WHERE id = ${mediaId}::uuid FOR UPDATE`;
       if (!media) return false;
       await tx.dataKey.createMany({ data: previews.map((p) => ({ ...p.dataKey, ownerId, wrapped: new Uint8Array(p.dataKey.wrapped) })) });
@@ -173,28 +196,37 @@ export class MediaRepository {
         data: previews.map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, id: randomUUID(), mediaId, bytes: BigInt(bytes), dataKeyId: key.id })),
       });
       return true;
-    });
+    }));
   }
 
   /** Marks a `processing` media failed with the error code `reason`; its upload stays stored until deleted. */
   async failProcessing(id: string, reason: string): Promise<void> {
-    await this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } });
+    await this.forgetAfter(id, this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } }));
   }
 
   /** Deletes the media, its previews and keys, and frees its usage; returns the blob keys to delete. */
   async delete(id: string): Promise<string[] | null> {
     try {
-      return await this.prisma.$transaction(async (tx) => {
+      return await this.forgetAfter(id, this.prisma.$transaction(async (tx) => {
         const media = await tx.media.delete({ where: { id }, include: { previews: true } });
         await tx.dataKey.deleteMany({ where: { id: { in: [media.dataKeyId, ...media.previews.map((p) => p.dataKeyId)] } } });
         await tx.$executeRaw`
           UPDATE usage SET used_bytes = used_bytes - ${media.size}, file_count = file_count - 1, updated_at = now()
           WHERE owner_id = ${media.ownerId}`;
         return [media.blobKey, ...media.previews.map((p) => p.blobKey)];
-      });
+      }));
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
+    }
+  }
+
+  /** This process reads its own change at once; other processes hear of it from the change feed. */
+  private async forgetAfter<T>(id: string, change: Promise<T>): Promise<T> {
+    try {
+      return await change;
+    } finally {
+      this.cache.delete(id);
     }
   }
 

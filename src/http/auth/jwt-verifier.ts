@@ -2,12 +2,18 @@ import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVer
 import type { AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
 import type { Caller } from '../../media/caller.js';
+import { LruCache } from '../../crypto/lru-cache.js';
 
 const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ASYMMETRIC = ['RS256', 'ES256'];
 
-/** Verifies bearer tokens locally as CONTRACT §1 says: HS256 secret, PEM public key, or JWKS. */
+/**
+ * Verifies bearer tokens locally as CONTRACT §1 says: HS256 secret, PEM public key, or JWKS.
+ * A token verified once is remembered until its `exp` (the same string cannot carry other
+ * claims), so a client's next requests skip the signature check.
+ */
 export class JwtVerifier {
+  private readonly verified = new LruCache<string, { caller: Caller; expiresAt: number }>(10_000);
   private readonly secret?: Uint8Array;
   private readonly publicKeys = new Map<string, Promise<CryptoKey>>();
   private readonly jwks?: JWTVerifyGetKey;
@@ -18,6 +24,8 @@ export class JwtVerifier {
   }
 
   async verify(token: string): Promise<Caller> {
+    const known = this.verified.get(token);
+    if (known && known.expiresAt > Date.now()) return known.caller;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keyFor, {
@@ -31,7 +39,9 @@ export class JwtVerifier {
     }
     if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
-    return { id: payload.sub, roles };
+    const caller = { id: payload.sub, roles };
+    this.verified.set(token, { caller, expiresAt: payload.exp! * 1000 });
+    return caller;
   }
 
   private algorithms(): string[] {

@@ -1,0 +1,52 @@
+/**
+ * The figures `npm run bench` reports, each with the goal of issue 7 beside it, and the
+ * table made from several runs: median, min-max, the baseline's median where the run
+ * measured one (key `<figure>:baseline`), and whether the median meets the goal.
+ */
+import { median } from './support.js';
+
+/** One run's numbers by figure key (`<key>:baseline` for the baseline's). */
+export type Measured = Record<string, number>;
+
+export interface Figure {
+  key: string;
+  label: string;
+  unit: string;
+  goal: string;
+  met(value: number, baseline: number | undefined): boolean;
+}
+
+const atLeast = (n: number) => (v: number) => v >= n;
+const below = (n: number) => (v: number) => v < n;
+
+export const FIGURES: Figure[] = [
+  { key: 'smallUploadRate', label: '200 × 1 MiB uploads, 8 users, c=8', unit: 'req/s', goal: '≥ 78 (2× the issue’s 26-39) and ≥ baseline', met: (v, b) => v >= 78 && v >= (b ?? 0) },
+  { key: 'smallUploadP50', label: '… p50', unit: 'ms', goal: '< 80', met: below(80) },
+  { key: 'smallUploadCpu', label: '… service + database CPU per upload', unit: 'ms', goal: '≤ 12', met: (v) => v <= 12 },
+  { key: 'fiveUploadRatio', label: '5 MB upload, throughput ratio to baseline', unit: '×', goal: '≥ 0.8', met: atLeast(0.8) },
+  { key: 'bigUpload', label: '100 MB upload', unit: 'MB/s', goal: '≥ 150', met: atLeast(150) },
+  { key: 'smallDownload', label: 'the 200 × 1 MiB downloaded, c=8', unit: 'MiB/s', goal: '≥ 150', met: atLeast(150) },
+  { key: 'bigDownload', label: '100 MB download', unit: 'MB/s', goal: '≥ 300', met: atLeast(300) },
+  { key: 'rangeP50', label: '1 MB Range at the end of 100 MB, p50', unit: 'ms', goal: '< 10', met: below(10) },
+  { key: 'metadataP50', label: 'GET metadata, one at a time, p50', unit: 'ms', goal: '< 3', met: below(3) },
+  { key: 'metadataRate', label: 'GET metadata, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
+  { key: 'tenKbP50', label: 'GET a 10 KB file, one at a time, p50', unit: 'ms', goal: '< 3', met: below(3) },
+  { key: 'tenKbRate', label: 'GET a 10 KB file, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
+  { key: 'previewP50', label: 'GET a 256 px preview, one at a time, p50', unit: 'ms', goal: '< 3', met: below(3) },
+  { key: 'previewRate', label: 'GET a 256 px preview, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
+  { key: 'peakRss', label: 'peak RSS, 3 × 100 MB up + 8 × 100 MB down', unit: 'MB', goal: '< 300', met: below(300) },
+];
+
+const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+export function tableOf(figures: Figure[], runs: Measured[]): string {
+  const rows = figures.map((f) => {
+    const values = runs.map((r) => r[f.key]);
+    const baselines = runs.map((r) => r[`${f.key}:baseline`]).filter((v) => v !== undefined);
+    const base = baselines.length ? median(baselines) : undefined;
+    const value = median(values);
+    const spread = `${fmt(Math.min(...values))}-${fmt(Math.max(...values))}`;
+    return `| ${f.label} | ${fmt(value)} ${f.unit} | ${spread} | ${base === undefined ? '—' : fmt(base)} | ${f.goal} | ${f.met(value, base) ? 'yes' : '**no**'} |`;
+  });
+  return ['| figure | median | min-max | baseline | goal | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
