@@ -6,7 +6,6 @@ import { LruCache } from '../crypto/lru-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
 import type { SqlExecutor } from './sql-executor.js';
-import { lockUsageRow } from './usage.repository.js';
 
 /** The channel a trigger announces media changes on (migration 20261203010000). */
 export const MEDIA_CHANGES = 'media_changes';
@@ -104,57 +103,22 @@ export class MediaRepository {
   async create(media: NewMedia, hold: Hold): Promise<CreateResult> {
     const keys = [media.dataKey, ...media.previews.map((p) => p.dataKey)];
     const previews = media.previews.map((p) => ({ ...p, id: randomUUID() }));
-    const outcome = await this.prisma.$transaction(async (tx) => {
-      await lockUsageRow(tx, media.ownerId);
-      // One statement for the rest: data-modifying CTEs all run only when `go` has a row,
-      // and foreign keys are checked at its end, so the media may reference keys inserted beside it.
-      const [result] = await tx.$queryRaw<{ duplicate_id: string | null; fits: boolean; created_at: Date | null }[]>`
-        WITH dup AS (
-          SELECT id FROM media WHERE owner_id = ${media.ownerId} AND original_sha256 = ${media.originalSha256}
-        ), fits AS (
-          SELECT (SELECT used_bytes FROM usage WHERE owner_id = ${media.ownerId})
-            + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${media.ownerId} AND id <> ${hold.reservationId}::uuid)
-            + ${media.size}::bigint <= ${hold.quotaBytes}::bigint AS ok
-        ), go AS (
-          SELECT 1 FROM fits WHERE ok AND NOT EXISTS (SELECT 1 FROM dup)
-        ), new_keys AS (
-          INSERT INTO data_keys (id, owner_id, master_key_id, wrapped, updated_at)
-          SELECT k.id::uuid, ${media.ownerId}, k.master_key_id, decode(k.wrapped, 'hex'), now()
-          FROM go, unnest(${keys.map((k) => k.id)}::text[], ${keys.map((k) => k.masterKeyId)}::text[], ${keys.map((k) => k.wrapped.toString('hex'))}::text[])
-            AS k(id, master_key_id, wrapped)
-        ), new_media AS (
-          INSERT INTO media (id, owner_id, type, status, mime_type, original_mime_type, original_name, original_size, original_sha256,
-                             original_md5, size, sha256, md5, metadata, blob_key, data_key_id, updated_at)
-          SELECT ${media.id}::uuid, ${media.ownerId}, ${media.type}::"MediaType", ${media.status}::"MediaStatus", ${media.mimeType},
-                 ${media.originalMimeType}, ${media.originalName}, ${media.originalSize}::bigint, ${media.originalSha256}, ${media.originalMd5},
-                 ${media.size}::bigint, ${media.sha256}, ${media.md5}, ${JSON.stringify(media.metadata)}::jsonb, ${media.blobKey},
-                 ${media.dataKey.id}::uuid, now()
-          FROM go
-          RETURNING created_at
-        ), new_previews AS (
-          INSERT INTO previews (id, media_id, size, width, height, mime_type, bytes, blob_key, data_key_id)
-          SELECT p.id::uuid, ${media.id}::uuid, p.size, p.width, p.height, p.mime_type, p.bytes, p.blob_key, p.data_key_id::uuid
-          FROM go, unnest(${previews.map((p) => p.id)}::text[], ${previews.map((p) => p.size)}::int[], ${previews.map((p) => p.width)}::int[],
-                          ${previews.map((p) => p.height)}::int[], ${previews.map((p) => p.mimeType)}::text[], ${previews.map((p) => p.bytes)}::bigint[],
-                          ${previews.map((p) => p.blobKey)}::text[], ${previews.map((p) => p.dataKey.id)}::text[])
-            AS p(id, size, width, height, mime_type, bytes, blob_key, data_key_id)
-        ), counted AS (
-          UPDATE usage SET used_bytes = used_bytes + ${media.size}::bigint, file_count = file_count + 1, updated_at = now()
-          WHERE owner_id = ${media.ownerId} AND EXISTS (SELECT 1 FROM go)
-        ), today AS (
-          INSERT INTO daily_uploads (owner_id, day, count)
-          SELECT ${media.ownerId}, (now() AT TIME ZONE 'UTC')::date, 1 FROM go
-          ON CONFLICT (owner_id, day) DO UPDATE SET count = daily_uploads.count + 1
-        ), consumed AS (
-          DELETE FROM quota_reservations WHERE id = ${hold.reservationId}::uuid AND EXISTS (SELECT 1 FROM go)
-        )
-        SELECT (SELECT id::text FROM dup) AS duplicate_id, (SELECT ok FROM fits) AS fits, (SELECT created_at FROM new_media) AS created_at`;
-      if (result.created_at) {
-        const executor: SqlExecutor = { executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) };
-        await hold.alsoInTransaction?.(executor);
-      }
-      return result;
-    });
+    const { dataKey, previews: _previews, ...row } = media;
+    const columns = Object.fromEntries(Object.entries({ ...row, dataKeyId: dataKey.id }).map(([name, value]) => [snakeCase(name), value]));
+    const keyRows = keys.map((k) => ({ id: k.id, master_key_id: k.masterKeyId, wrapped: k.wrapped.toString('hex') }));
+    const previewRows = previews.map((p) => ({ id: p.id, size: p.size, width: p.width, height: p.height, mime_type: p.mimeType, bytes: p.bytes, blob_key: p.blobKey, data_key_id: p.dataKey.id }));
+    const commit = (db: Pick<PrismaService, '$queryRaw'>) => db.$queryRaw<{ duplicate_id: string | null; fits: boolean; created_at: Date | null }[]>`
+      SELECT duplicate_id, fits, created_at FROM commit_upload(${hold.reservationId}::uuid, ${hold.quotaBytes}::bigint,
+        ${JSON.stringify(columns)}::jsonb, ${JSON.stringify(keyRows)}::jsonb, ${JSON.stringify(previewRows)}::jsonb)`;
+    // One round trip (see commit_upload), unless a job must be queued in the same transaction.
+    const alsoInTransaction = hold.alsoInTransaction;
+    const [outcome] = alsoInTransaction
+      ? await this.prisma.$transaction(async (tx) => {
+          const result = await commit(tx);
+          if (result[0].created_at) await alsoInTransaction({ executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) });
+          return result;
+        })
+      : await commit(this.prisma);
     if (outcome.duplicate_id) {
       const duplicateOf = await this.findById(outcome.duplicate_id);
       if (!duplicateOf) throw new Error('duplicate media vanished during the upload');
@@ -239,6 +203,8 @@ export class MediaRepository {
     return new Set([...media, ...previews].map((r) => r.blobKey));
   }
 }
+
+const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The record the one-statement insert wrote, without reading it back. */
 function createdRecord(media: NewMedia, previews: (NewPreview & { id: string })[], createdAt: Date): MediaRecord {

@@ -30,25 +30,12 @@ export interface ReserveRequest {
 export class UsageRepository {
   constructor(private readonly prisma: PrismaService) {}
 
-  /** Opens a reservation when the user still has a daily upload slot and room for `minBytes`. */
+  /** Opens a reservation when the user still has a daily upload slot and room for `minBytes` (one round trip: see reserve_upload). */
   async reserve(request: ReserveRequest): Promise<ReserveOutcome> {
     const { ownerId, dailyLimit, quotaBytes, minBytes, processTag } = request;
     const reservationId = randomUUID();
-    const [, [state]] = await this.prisma.$transaction([
-      this.lockUsage(ownerId),
-      this.prisma.$queryRaw<{ daily_ok: boolean; quota_ok: boolean }[]>`
-        WITH state AS (
-          SELECT coalesce((SELECT count FROM daily_uploads WHERE owner_id = ${ownerId} AND day = (now() AT TIME ZONE 'UTC')::date), 0)
-                   + (SELECT count(*) FROM quota_reservations WHERE owner_id = ${ownerId}) < ${dailyLimit} AS daily_ok,
-                 (SELECT used_bytes FROM usage WHERE owner_id = ${ownerId})
-                   + (SELECT coalesce(sum(bytes), 0) FROM quota_reservations WHERE owner_id = ${ownerId})
-                   + ${minBytes}::bigint <= ${quotaBytes}::bigint AS quota_ok
-        ), inserted AS (
-          INSERT INTO quota_reservations (id, owner_id, process_tag)
-          SELECT ${reservationId}::uuid, ${ownerId}, ${processTag} FROM state WHERE daily_ok AND quota_ok
-        )
-        SELECT daily_ok, quota_ok FROM state`,
-    ]);
+    const [state] = await this.prisma.$queryRaw<{ daily_ok: boolean; quota_ok: boolean }[]>`
+      SELECT daily_ok, quota_ok FROM reserve_upload(${ownerId}, ${reservationId}::uuid, ${processTag}, ${dailyLimit}::int, ${quotaBytes}::bigint, ${minBytes}::bigint)`;
     if (!state.daily_ok) return { ok: false, reason: 'daily' };
     if (!state.quota_ok) return { ok: false, reason: 'quota' };
     return { ok: true, reservationId };
