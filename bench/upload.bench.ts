@@ -2,7 +2,8 @@
  * npm run bench:upload — uploads a 100 MB ZIP and a 5 MB ZIP (formats that need no
  * processing) to the built service on its embedded defaults, and in the same run the same
  * bytes to a bare Node server doing HTTP + SHA-256 + MD5 + AES-256-GCM + write + fsync
- * (bench/baseline-server.ts). Prints throughputs, their ratio, and the service's peak RSS
+ * (bench/baseline-server.ts), and to the same service hashing on its main thread
+ * (HASH_IN_WORKER=false). Prints throughputs, their ratio, and the service's peak RSS
  * during 3 concurrent 100 MB uploads. Goal: ratio >= 0.7, RSS < 300 MB.
  */
 import type { ChildProcess } from 'node:child_process';
@@ -10,7 +11,7 @@ import { randomBytes } from 'node:crypto';
 import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { median, postFile, startBaseline, startService } from './support.js';
+import { type BenchService, median, postFile, startBaseline, startService } from './support.js';
 import { makeZipFile } from './zip-file.js';
 
 const MB = 1024 * 1024;
@@ -30,17 +31,22 @@ async function main(): Promise<void> {
   makeZipFile(small, 5 * MB, randomBytes);
   const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB) });
   children.push(service.child);
+  // The same service hashing on its main thread: what the hash thread is measured against.
+  const oneThread = await startService(join(work, 'data-one-thread'), { MAX_ARCHIVE_BYTES: String(150 * MB), HASH_IN_WORKER: 'false' });
+  children.push(oneThread.child);
   const baseline = await startBaseline(work);
   children.push(baseline.child);
   const users = ['bench1', 'bench2', 'bench3'].map(service.token);
+  const oneThreadUser = oneThread.token('bench1');
 
-  const serviceOnce = async (path: string, userToken = users[0]) => {
-    const reply = await postFile(`${service.base}/api/v1/media/upload`, path, { token: userToken, filename: 'bench.zip' });
+  const uploadOnce = async (target: BenchService, path: string, userToken: string) => {
+    const reply = await postFile(`${target.base}/api/v1/media/upload`, path, { token: userToken, filename: 'bench.zip' });
     if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
     const { id } = JSON.parse(reply.body);
-    await fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${userToken}` } });
+    await fetch(`${target.base}/api/v1/media/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${userToken}` } });
     return reply.ms;
   };
+  const serviceOnce = (path: string, userToken = users[0]) => uploadOnce(service, path, userToken);
   const baselineOnce = async (path: string) => {
     const { id, ms } = await baseline.upload(path);
     await baseline.remove(id);
@@ -50,18 +56,23 @@ async function main(): Promise<void> {
   const rows: string[] = [];
   for (const [label, path, runs] of [['100 MB', big, 5], ['5 MB', small, 15]] as const) {
     await serviceOnce(path);
+    await uploadOnce(oneThread, path, oneThreadUser);
     await baselineOnce(path); // warm-up
     const serviceMs: number[] = [];
+    const oneThreadMs: number[] = [];
     const baselineMs: number[] = [];
     for (let i = 0; i < runs; i++) {
-      // Interleaved, so both see the same machine load.
+      // Interleaved, so all see the same machine load.
       serviceMs.push(await serviceOnce(path));
+      oneThreadMs.push(await uploadOnce(oneThread, path, oneThreadUser));
       baselineMs.push(await baselineOnce(path));
     }
     const size = statSync(path).size / MB;
-    const s = size / (median(serviceMs) / 1000);
-    const b = size / (median(baselineMs) / 1000);
-    rows.push(`${label.padEnd(7)} service ${s.toFixed(0).padStart(5)} MB/s   baseline ${b.toFixed(0).padStart(5)} MB/s   ratio ${(s / b).toFixed(2)}   (median of ${runs})`);
+    const rate = (ms: number[]) => size / (median(ms) / 1000);
+    const [s, one, b] = [rate(serviceMs), rate(oneThreadMs), rate(baselineMs)];
+    rows.push(
+      `${label.padEnd(7)} service ${s.toFixed(0).padStart(5)} MB/s (hashing on the main thread: ${one.toFixed(0)})   baseline ${b.toFixed(0).padStart(5)} MB/s   ratio ${(s / b).toFixed(2)}   (median of ${runs})`,
+    );
   }
 
   let peak = rssMb(service.pid, 'VmRSS');

@@ -39,6 +39,8 @@ export interface AppConfig {
     /** Longest video or audio accepted. */
     maxDurationSeconds: number;
   };
+  /** Upload digests on a worker thread (HASH_IN_WORKER). */
+  hashInWorker: boolean;
   /** The background queue: heavy jobs at once per worker, retries, and how long a job may run before it is presumed dead. */
   jobs: { concurrency: number; retryLimit: number; expireSeconds: number; pollSeconds: number; maintenanceSeconds: number };
   limits: {

@@ -46,6 +46,8 @@ export const envSchema = Joi.object({
   MAX_IMAGE_PIXELS: Joi.number().integer().min(1).default(40_000_000),
   MAX_ANIMATION_FRAMES: Joi.number().integer().min(1).default(1000),
   MAX_MEDIA_DURATION_SECONDS: Joi.number().integer().min(1).default(3 * 3600),
+  // Operational: compute upload digests (SHA-256, MD5) on a worker thread, off the thread that moves bytes.
+  HASH_IN_WORKER: Joi.boolean().default(true),
   PROCESSING_BUDGET_SECONDS: Joi.number().min(0).default(3),
   JOB_CONCURRENCY: Joi.number().integer().min(1).default(1),
   JOB_RETRY_LIMIT: Joi.number().integer().min(0).default(3),

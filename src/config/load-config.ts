@@ -70,6 +70,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
       budgetSeconds: env.PROCESSING_BUDGET_SECONDS,
       maxDurationSeconds: env.MAX_MEDIA_DURATION_SECONDS,
     },
+    hashInWorker: env.HASH_IN_WORKER,
     jobs: {
       concurrency: env.JOB_CONCURRENCY,
       retryLimit: env.JOB_RETRY_LIMIT,

@@ -6,7 +6,9 @@ import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/pla
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
 import type { RandomAccess } from '../detection/random-access.js';
 import { newBlobKey } from '../storage/blob-keys.js';
+import { HashThread } from './streams/hash-thread.js';
 import { Hasher } from './streams/hasher.js';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-store.js';
 
 export interface BlobRef {
@@ -22,10 +24,20 @@ export interface BlobRef {
  */
 @Injectable()
 export class EncryptedBlobs {
+  private readonly hashThread?: HashThread;
+
   constructor(
+    @Inject(APP_CONFIG) config: AppConfig,
     @Inject(BLOB_STORE) private readonly store: BlobStore,
     private readonly dataKeys: DataKeyService,
-  ) {}
+  ) {
+    if (config.hashInWorker) this.hashThread = new HashThread();
+  }
+
+  /** A pass-through that computes the SHA-256 and MD5 of what goes through it (on the hash thread when configured). */
+  hasher(): Hasher {
+    return new Hasher(['sha256', 'md5'], this.hashThread);
+  }
 
   /** A new data key of `ownerId` and the transform that seals a stream under it. */
   async sealer(ownerId: string): Promise<{ dataKey: FreshDataKey; encryptor: SegmentEncryptor }> {
@@ -64,7 +76,7 @@ export class EncryptedBlobs {
   /** Seals a stream under a new data key of `ownerId` into storage, hashing it on the way. */
   async storeSealedStream(ownerId: string, source: Readable): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
-    const hasher = new Hasher(['sha256', 'md5']);
+    const hasher = this.hasher();
     const blobKey = newBlobKey();
     // pipeline tears every stage down on an error, which then fails the put.
     await this.store.put(blobKey, pipeline(source, hasher, encryptor, () => {}));

@@ -20,7 +20,6 @@ import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from './limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
-import { Hasher } from './streams/hasher.js';
 import { SizeGuard } from './streams/size-guard.js';
 import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
@@ -157,7 +156,7 @@ export class UploadService {
       tooLarge: () => fileTooLarge(...limitNow()),
       onProgress: (total) => ledger.track(total),
     });
-    const hasher = new Hasher(['sha256', 'md5']);
+    const hasher = this.blobs.hasher();
     const throttle = new Throttle((bytes) => this.limiter.throttle(source.ownerId, bytes));
     const { dataKey, encryptor } = await this.blobs.sealer(source.ownerId);
     const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket } from '../../src/media/limits/token-bucket';
+import { HashThread } from '../../src/media/streams/hash-thread';
 import { Hasher } from '../../src/media/streams/hasher';
 import { SizeGuard } from '../../src/media/streams/size-guard';
 import { Sniffer } from '../../src/media/streams/sniffer';
@@ -61,6 +62,32 @@ describe('stream transforms', () => {
     expect((await through(chunksOf(jpeg, 1000), hasher)).equals(jpeg)).toBe(true);
     expect(hasher.digest('sha256')).toBe(createHash('sha256').update(jpeg).digest('hex'));
     expect(hasher.digest('md5')).toBe(createHash('md5').update(jpeg).digest('hex'));
+  });
+
+  it('Hasher on the hash thread gives the same digests, for every size around its batch, many streams at once', async () => {
+    const thread = new HashThread();
+    const data = Buffer.from(Array.from({ length: 5 * 1024 * 1024 + 7 }, (_, i) => (i * 31 + (i >> 9)) & 0xff));
+    const sizes = [0, 1, 256 * 1024 - 1, 256 * 1024, 256 * 1024 + 1, data.length];
+    await Promise.all(
+      sizes.map(async (size, i) => {
+        const bytes = data.subarray(0, size);
+        const hasher = new Hasher(['sha256', 'md5'], thread);
+        expect((await through(chunksOf(bytes, 1000 + i * 7919), hasher)).equals(bytes)).toBe(true);
+        expect(hasher.bytes).toBe(size);
+        expect(hasher.digest('sha256')).toBe(createHash('sha256').update(bytes).digest('hex'));
+        expect(hasher.digest('md5')).toBe(createHash('md5').update(bytes).digest('hex'));
+      }),
+    );
+  });
+
+  it('Hasher on the hash thread: a stream torn down midway fails cleanly and the thread serves the next one', async () => {
+    const thread = new HashThread();
+    const torn = new Hasher(['sha256'], thread);
+    const failing = new Readable({ read() { this.push(Buffer.alloc(300_000, 1)); this.destroy(new Error('client went away')); } });
+    await expect(pipeline(failing, torn, new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow('client went away');
+    const next = new Hasher(['sha256'], thread);
+    await through([Buffer.from('hello')], next);
+    expect(next.digest('sha256')).toBe(createHash('sha256').update('hello').digest('hex'));
   });
 
   it('SizeGuard fails on the first chunk past the limit and reports progress', async () => {

@@ -1,32 +1,77 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
+import type { HashThread, ThreadedDigest } from './hash-thread.js';
 
-/** Computes several digests of the bytes passing through, in the same pass. */
+/** Bytes handed to the hash thread at a time, and how many may wait there before the stream pauses. */
+const BATCH = 256 * 1024;
+const MAX_IN_FLIGHT = 2 * 1024 * 1024;
+
+/**
+ * Computes several digests of the bytes passing through, in the same pass: on this thread,
+ * or, given a `HashThread`, on that one (the bytes are copied into batches that are handed
+ * over; the stream pauses while more than 2 MiB wait to be hashed).
+ */
 export class Hasher extends Transform {
-  private readonly hashes: Map<string, Hash>;
+  private readonly hashes?: Hash[];
+  private readonly threaded?: ThreadedDigest;
+  private batch?: Buffer;
+  private filled = 0;
   private digests?: Record<string, string>;
   /** Bytes seen so far. */
   bytes = 0;
 
-  constructor(algorithms: string[]) {
+  constructor(
+    private readonly algorithms: string[],
+    thread?: HashThread,
+  ) {
     super();
-    this.hashes = new Map(algorithms.map((a) => [a, createHash(a)]));
+    if (thread) this.threaded = thread.open(algorithms);
+    else this.hashes = algorithms.map((a) => createHash(a));
   }
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    for (const hash of this.hashes.values()) hash.update(chunk);
     this.bytes += chunk.length;
-    done(null, chunk);
+    if (!this.threaded) {
+      for (const hash of this.hashes!) hash.update(chunk);
+      return done(null, chunk);
+    }
+    for (let at = 0; at < chunk.length; ) {
+      this.batch ??= Buffer.allocUnsafeSlow(BATCH);
+      const copied = chunk.copy(this.batch, this.filled, at);
+      this.filled += copied;
+      at += copied;
+      if (this.filled === BATCH) this.sendBatch();
+    }
+    this.push(chunk);
+    if (this.threaded.waiting <= MAX_IN_FLIGHT) return done();
+    this.threaded.drainedTo(MAX_IN_FLIGHT).then(() => done(), done);
   }
 
   override _flush(done: TransformCallback): void {
-    this.digests = Object.fromEntries([...this.hashes].map(([name, hash]) => [name, hash.digest('hex')]));
-    done();
+    if (!this.threaded) return this.finish(this.hashes!.map((h) => h.digest('hex')), done);
+    if (this.filled > 0) this.sendBatch();
+    this.threaded.end().then((digests) => this.finish(digests, done), done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    if (!this.digests) this.threaded?.drop();
+    done(error);
   }
 
   /** Hex digests by algorithm; available once the stream has ended. */
   digest(algorithm: string): string {
     if (!this.digests) throw new Error('Hasher: stream has not ended');
     return this.digests[algorithm];
+  }
+
+  private sendBatch(): void {
+    this.threaded!.send(this.batch!, this.filled);
+    this.batch = undefined;
+    this.filled = 0;
+  }
+
+  private finish(digests: string[], done: TransformCallback): void {
+    this.digests = Object.fromEntries(this.algorithms.map((a, i) => [a, digests[i]]));
+    done();
   }
 }

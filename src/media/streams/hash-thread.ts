@@ -1,0 +1,137 @@
+import { Worker } from 'node:worker_threads';
+
+/**
+ * One worker thread per process that computes digests for many streams at once, so the
+ * SHA-256 and MD5 of an upload run on the second core while the main thread receives,
+ * seals and writes it. Bytes go over in batches whose memory is transferred, not copied
+ * again; each batch is acknowledged, so a stream can wait when too much is in flight.
+ * The worker is plain JavaScript given as source: it runs the same from src/ under the
+ * tests and from dist/.
+ */
+const WORKER_SOURCE = `
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const streams = new Map();
+parentPort.on('message', (m) => {
+  if (m.op === 'open') streams.set(m.id, m.algorithms.map((a) => createHash(a)));
+  else if (m.op === 'data') {
+    for (const hash of streams.get(m.id) ?? []) hash.update(new Uint8Array(m.buffer, 0, m.length));
+    parentPort.postMessage({ op: 'ack', id: m.id, length: m.length });
+  } else if (m.op === 'end') {
+    const hashes = streams.get(m.id) ?? [];
+    streams.delete(m.id);
+    parentPort.postMessage({ op: 'digests', id: m.id, digests: hashes.map((h) => h.digest('hex')) });
+  } else if (m.op === 'drop') streams.delete(m.id);
+});`;
+
+type Reply = { op: 'ack'; id: number; length: number } | { op: 'digests'; id: number; digests: string[] };
+
+/** One stream's digests being computed on the hash thread. */
+export class ThreadedDigest {
+  private inFlight = 0;
+  private waiter?: { below: number; resolve: () => void; reject: (error: Error) => void };
+  private result?: { resolve: (digests: string[]) => void; reject: (error: Error) => void };
+  private failure?: Error;
+
+  constructor(
+    private readonly thread: HashThread,
+    readonly id: number,
+  ) {}
+
+  /** Hands `buffer`'s first `length` bytes to the thread; the buffer must not be used again. */
+  send(buffer: Buffer, length: number): void {
+    if (this.failure) throw this.failure;
+    this.inFlight += length;
+    this.thread.post({ op: 'data', id: this.id, buffer: buffer.buffer, length }, [buffer.buffer as ArrayBuffer]);
+  }
+
+  /** Bytes sent and not yet hashed. */
+  get waiting(): number {
+    return this.inFlight;
+  }
+
+  /** Resolves once no more than `bytes` are waiting to be hashed. */
+  async drainedTo(bytes: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.inFlight <= bytes) return;
+    await new Promise<void>((resolve, reject) => (this.waiter = { below: bytes, resolve, reject }));
+  }
+
+  /** The hex digests, in the order of the algorithms, once every byte sent is hashed. */
+  end(): Promise<string[]> {
+    if (this.failure) return Promise.reject(this.failure);
+    return new Promise((resolve, reject) => {
+      this.result = { resolve, reject };
+      this.thread.post({ op: 'end', id: this.id });
+    });
+  }
+
+  /** Forgets the stream (it was torn down). */
+  drop(): void {
+    this.thread.forget(this.id, { op: 'drop', id: this.id });
+  }
+
+  /** @internal the thread's answers */
+  receive(reply: Reply): void {
+    if (reply.op === 'ack') {
+      this.inFlight -= reply.length;
+      if (this.waiter && this.inFlight <= this.waiter.below) {
+        this.waiter.resolve();
+        this.waiter = undefined;
+      }
+    } else {
+      this.thread.forget(this.id);
+      this.result?.resolve(reply.digests);
+    }
+  }
+
+  /** @internal the thread died: nothing of this stream can be trusted */
+  fail(error: Error): void {
+    this.failure = error;
+    this.waiter?.reject(error);
+    this.result?.reject(error);
+  }
+}
+
+export class HashThread {
+  private worker?: Worker;
+  private readonly streams = new Map<number, ThreadedDigest>();
+  private nextId = 1;
+
+  open(algorithms: string[]): ThreadedDigest {
+    const digest = new ThreadedDigest(this, this.nextId++);
+    this.streams.set(digest.id, digest);
+    this.post({ op: 'open', id: digest.id, algorithms });
+    this.worker?.ref(); // a stream waiting for its digests keeps the process alive
+    return digest;
+  }
+
+  /** @internal */
+  post(message: object, transfer: ArrayBuffer[] = []): void {
+    this.start().postMessage(message, transfer);
+  }
+
+  /** @internal */
+  forget(id: number, message?: object): void {
+    this.streams.delete(id);
+    if (message && this.worker) this.worker.postMessage(message);
+    if (this.streams.size === 0) this.worker?.unref();
+  }
+
+  private start(): Worker {
+    if (this.worker) return this.worker;
+    const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'media-hash' });
+    worker.on('message', (reply: Reply) => this.streams.get(reply.id)?.receive(reply));
+    const died = (error: Error) => {
+      if (this.worker !== worker) return;
+      this.worker = undefined;
+      for (const stream of this.streams.values()) stream.fail(error);
+      this.streams.clear();
+    };
+    worker.on('error', died);
+    worker.on('exit', (code) => died(new Error(`the hash thread exited (${code})`)));
+    worker.unref(); // after the listeners, which ref it; only open streams hold the process (see open/forget)
+    this.worker = worker;
+    return worker;
+  }
+}
