@@ -4,7 +4,8 @@ import { Worker } from 'node:worker_threads';
  * One worker thread per process that computes digests for many streams at once, so the
  * SHA-256 and MD5 of an upload run on the second core while the main thread receives,
  * seals and writes it. Bytes go over in batches whose memory is transferred, not copied
- * again; each batch is acknowledged, so a stream can wait when too much is in flight.
+ * again; each batch comes back with its acknowledgement, to be filled again (no allocation
+ * in the steady state), and a stream can wait when too much is in flight.
  * The worker is plain JavaScript given as source: it runs the same from src/ under the
  * tests and from dist/.
  */
@@ -16,7 +17,7 @@ parentPort.on('message', (m) => {
   if (m.op === 'open') streams.set(m.id, m.algorithms.map((a) => createHash(a)));
   else if (m.op === 'data') {
     for (const hash of streams.get(m.id) ?? []) hash.update(new Uint8Array(m.buffer, 0, m.length));
-    parentPort.postMessage({ op: 'ack', id: m.id, length: m.length });
+    parentPort.postMessage({ op: 'ack', id: m.id, length: m.length, buffer: m.buffer }, [m.buffer]);
   } else if (m.op === 'end') {
     const hashes = streams.get(m.id) ?? [];
     streams.delete(m.id);
@@ -24,7 +25,11 @@ parentPort.on('message', (m) => {
   } else if (m.op === 'drop') streams.delete(m.id);
 });`;
 
-type Reply = { op: 'ack'; id: number; length: number } | { op: 'digests'; id: number; digests: string[] };
+type Reply = { op: 'ack'; id: number; length: number; buffer: ArrayBuffer } | { op: 'digests'; id: number; digests: string[] };
+
+/** Size of the batches handed to the thread, and how many spare ones are kept for reuse. */
+export const HASH_BATCH = 256 * 1024;
+const SPARE_BATCHES = 32;
 
 /** One stream's digests being computed on the hash thread. */
 export class ThreadedDigest {
@@ -74,6 +79,7 @@ export class ThreadedDigest {
   /** @internal the thread's answers */
   receive(reply: Reply): void {
     if (reply.op === 'ack') {
+      this.thread.recycle(reply.buffer);
       this.inFlight -= reply.length;
       if (this.waiter && this.inFlight <= this.waiter.below) {
         this.waiter.resolve();
@@ -95,6 +101,7 @@ export class ThreadedDigest {
 
 export class HashThread {
   private worker?: Worker;
+  private readonly spare: ArrayBuffer[] = [];
   private readonly streams = new Map<number, ThreadedDigest>();
   private nextId = 1;
 
@@ -104,6 +111,17 @@ export class HashThread {
     this.post({ op: 'open', id: digest.id, algorithms });
     this.worker?.ref(); // a stream waiting for its digests keeps the process alive
     return digest;
+  }
+
+  /** An empty batch to fill and `send`. */
+  batch(): Buffer {
+    const buffer = this.spare.pop();
+    return buffer ? Buffer.from(buffer) : Buffer.allocUnsafeSlow(HASH_BATCH);
+  }
+
+  /** @internal a batch the thread is done with */
+  recycle(buffer: ArrayBuffer): void {
+    if (this.spare.length < SPARE_BATCHES) this.spare.push(buffer);
   }
 
   /** @internal */

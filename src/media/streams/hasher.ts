@@ -1,9 +1,8 @@
 import { createHash, type Hash } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import type { HashThread, ThreadedDigest } from './hash-thread.js';
+import { HASH_BATCH, type HashThread, type ThreadedDigest } from './hash-thread.js';
 
-/** Bytes handed to the hash thread at a time, and how many may wait there before the stream pauses. */
-const BATCH = 256 * 1024;
+/** How many bytes may wait on the hash thread before the stream pauses. */
 const MAX_IN_FLIGHT = 2 * 1024 * 1024;
 
 /**
@@ -13,6 +12,7 @@ const MAX_IN_FLIGHT = 2 * 1024 * 1024;
  */
 export class Hasher extends Transform {
   private readonly hashes?: Hash[];
+  private readonly thread?: HashThread;
   private readonly threaded?: ThreadedDigest;
   private batch?: Buffer;
   private filled = 0;
@@ -25,6 +25,7 @@ export class Hasher extends Transform {
     thread?: HashThread,
   ) {
     super();
+    this.thread = thread;
     if (thread) this.threaded = thread.open(algorithms);
     else this.hashes = algorithms.map((a) => createHash(a));
   }
@@ -36,11 +37,11 @@ export class Hasher extends Transform {
       return done(null, chunk);
     }
     for (let at = 0; at < chunk.length; ) {
-      this.batch ??= Buffer.allocUnsafeSlow(BATCH);
+      this.batch ??= this.thread!.batch();
       const copied = chunk.copy(this.batch, this.filled, at);
       this.filled += copied;
       at += copied;
-      if (this.filled === BATCH) this.sendBatch();
+      if (this.filled === HASH_BATCH) this.sendBatch();
     }
     this.push(chunk);
     if (this.threaded.waiting <= MAX_IN_FLIGHT) return done();
