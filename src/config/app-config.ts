@@ -30,6 +30,8 @@ export interface AppConfig {
   masterKeys: { id: string; key: Buffer }[];
   peers: { authUrl?: string; userUrl?: string; moderationUrl?: string };
   moderationFailureMode: 'closed' | 'open';
+  /** Hamming distance within which two perceptual hashes are the same picture (PHASH_MAX_DISTANCE). */
+  phashMaxDistance: number;
   clamavUrl?: string;
   /** Decoder limits: a hostile file is refused before it can exhaust memory or time. */
   processing: {

@@ -32,7 +32,9 @@ export const envSchema = Joi.object({
   USER_GRPC_URL: hostPort,
   MODERATION_GRPC_URL: hostPort,
   MODERATION_FAILURE_MODE: Joi.string().valid('closed', 'open').default('closed'),
-  CLAMAV_URL: Joi.string().pattern(/^(tcp:\/\/[A-Za-z0-9.\-]+:\d{1,5}|\/.+)$/, 'tcp://host:port or a socket path'),
+  CLAMAV_URL: Joi.string().pattern(/^(tcp:\/\/[A-Za-z0-9.\-]+:\d{1,5}|unix:\/\/\/.+|\/.+)$/, 'tcp://host:port or a socket path'),
+  // Operational: the Hamming distance within which a perceptual hash matches a blocked one.
+  PHASH_MAX_DISTANCE: Joi.number().integer().min(0).max(32).default(10),
   QUOTA_STORAGE_BYTES: Joi.number().integer().min(0).default(1024 * MB),
   QUOTA_DAILY_UPLOADS: Joi.number().integer().min(0).default(100),
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(1).default(60),

@@ -64,6 +64,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     masterKeys,
     peers: { authUrl: env.AUTH_GRPC_URL, userUrl: env.USER_GRPC_URL, moderationUrl: env.MODERATION_GRPC_URL },
     moderationFailureMode: env.MODERATION_FAILURE_MODE,
+    phashMaxDistance: env.PHASH_MAX_DISTANCE,
     clamavUrl: env.CLAMAV_URL,
     processing: {
       image: { maxPixels: env.MAX_IMAGE_PIXELS, maxFrames: env.MAX_ANIMATION_FRAMES },
