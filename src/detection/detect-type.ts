@@ -4,7 +4,8 @@ import { DOC, DOCX, type DetectedFormat, type MediaType, SUPPORTED_BY_FILE_TYPE,
 import { readOleStreamNames } from './ole-directory.js';
 import type { RandomAccess } from './random-access.js';
 import { looksLikeMarkup, TextChecker, textEncodingOf } from './text-check.js';
-import { readZipEntryNames } from './zip-directory.js';
+import { confirmWordPackage, isWordPackage } from './word-package.js';
+import { readZipEntries } from './zip-directory.js';
 
 /** How many leading bytes the sniffer needs (file-type's sample size). */
 export const SNIFF_BYTES = 4100;
@@ -78,8 +79,10 @@ export async function confirm(sniffed: Sniffed, file: RandomAccess): Promise<Det
       if (!sniffed.checker.end()) throw unsupported();
       return sniffed.checker.encoding === 'utf-8' ? TXT : TXT_UTF16;
     case 'zip': {
-      const names = new Set(await readZipEntryNames(file));
-      return names.has('[Content_Types].xml') && names.has('word/document.xml') ? DOCX : ZIP;
+      const entries = await readZipEntries(file);
+      if (!isWordPackage(entries.map((entry) => entry.name))) return ZIP;
+      await confirmWordPackage(file, entries);
+      return DOCX;
     }
     case 'ole':
       if (!(await readOleStreamNames(file)).includes('WordDocument')) throw unsupported();

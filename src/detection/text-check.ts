@@ -50,14 +50,21 @@ function hasBinaryControl(text: string): boolean {
   return BINARY_CONTROL.test(text);
 }
 
-// WHATWG MIME Sniffing §7.1 "rules for identifying an unknown MIME type", plus SVG.
-const MARKUP = /^<(!doctype html|html|head|script|iframe|h1|div|font|table|a|style|title|b|body|br|p|svg|math|object|embed|meta|link|base)[\s>/]|^<!--|^<\?xml/i;
+/*
+ * Markup at the start of the text (after a BOM and blank space): any declaration, comment,
+ * CDATA section or DTD (`<!DOCTYPE svg`, `<!ENTITY`, `<!--`, `<![CDATA[`), any processing
+ * instruction (`<?xml`, `<?xml-stylesheet`), and any element start, with or without a
+ * namespace prefix (`<svg `, `<html>`, `<image>`, `<x:script/>`). This covers WHATWG MIME
+ * Sniffing §7.1 (the HTML tags a browser sniffs) plus SVG and any other XML, which
+ * browsers and tools (ImageMagick MSL, XSLT) would interpret. `<3` or `<a@b.org>` stay text.
+ */
+const MARKUP = /^<(?:[!?]|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?(?:\s|\/?>))/;
 
-/** True when a browser ignoring our Content-Type would render the start of this text as markup. */
+/** True when the start of this text (the whole head given, blank space skipped) is markup a browser or a tool would interpret. */
 export function looksLikeMarkup(head: Buffer, encoding: TextEncoding): boolean {
   let text: string;
   try {
-    text = new TextDecoder(encoding).decode(head.subarray(0, 1024));
+    text = new TextDecoder(encoding).decode(head);
   } catch {
     return false;
   }

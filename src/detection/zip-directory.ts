@@ -7,10 +7,19 @@ const ZIP64_EOCD = 0x06064b50;
 const CENTRAL_ENTRY = 0x02014b50;
 const MAX_DIRECTORY_BYTES = 16 * 1024 * 1024;
 
-const corrupt = (why: string) => new MediaError('CORRUPT_FILE', `The ZIP structure is damaged: ${why}`);
+/** A ZIP whose records do not hold together: 422 CORRUPT_FILE. */
+export const damagedZip = (why: string) => new MediaError('CORRUPT_FILE', `The ZIP structure is damaged: ${why}`);
+const corrupt = damagedZip;
 
 export interface ZipEntry {
   name: string;
+  /** The name as stored (compared byte for byte with the local header's). */
+  nameBytes: Buffer;
+  /** Compression method: 0 stored, 8 deflated (APPNOTE 4.4.5). */
+  method: number;
+  /** General purpose bit flags (bit 0 encrypted, bit 3 sizes and CRC in a data descriptor). */
+  flags: number;
+  crc32: number;
   compressedSize: number;
   uncompressedSize: number;
   /** Where the entry's local header starts. */
@@ -21,16 +30,16 @@ export interface ZipEntry {
 }
 
 const ZIP64_EXTRA = 0x0001;
+const STORED = 0;
 const UNIX = 3;
 const S_IFMT = 0o170000;
 const S_IFLNK = 0o120000;
 
-/** Lists the entry names of a ZIP file from its central directory (PKWARE APPNOTE 4.3.12-4.3.16). */
-export async function readZipEntryNames(file: RandomAccess): Promise<string[]> {
-  return (await readZipEntries(file)).map((entry) => entry.name);
-}
-
-/** The entries of a ZIP file's central directory, with the sizes it declares (ZIP64 included). */
+/**
+ * The entries of a ZIP file's central directory (PKWARE APPNOTE 4.3.12-4.3.16), with the
+ * sizes it declares (ZIP64 included). Only the directory is read: zip-entry.ts checks each
+ * entry's local header and data against it.
+ */
 export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
   const { offset, length, count } = await locateDirectory(file);
   if (length > MAX_DIRECTORY_BYTES) throw corrupt('central directory too large');
@@ -49,10 +58,17 @@ export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
       offset: directory.readUInt32LE(at + 42),
     };
     readZip64Extra(directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength), sizes);
+    const flags = directory.readUInt16LE(at + 8);
+    const method = directory.readUInt16LE(at + 10);
+    if (method === STORED && (flags & 1) === 0 && sizes.compressedSize !== sizes.uncompressedSize) throw corrupt('a stored entry with two sizes');
     entries.push({
       name: directory.toString('utf8', at + 46, at + 46 + nameLength),
+      nameBytes: Buffer.from(directory.subarray(at + 46, at + 46 + nameLength)),
+      method,
+      flags,
+      crc32: directory.readUInt32LE(at + 16),
       ...sizes,
-      encrypted: (directory.readUInt16LE(at + 8) & 1) === 1,
+      encrypted: (flags & 1) === 1,
       symlink: directory[at + 5] === UNIX && ((directory.readUInt32LE(at + 38) >>> 16) & S_IFMT) === S_IFLNK,
     });
     at = next;
@@ -61,7 +77,7 @@ export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
 }
 
 /** Sizes and offset stored as 0xffffffff live in the ZIP64 extra field, in this order (APPNOTE 4.5.3). */
-function readZip64Extra(extra: Buffer, sizes: { uncompressedSize: number; compressedSize: number; offset: number }): void {
+export function readZip64Extra(extra: Buffer, sizes: { uncompressedSize: number; compressedSize: number; offset: number }): void {
   for (let at = 0; at + 4 <= extra.length; ) {
     const id = extra.readUInt16LE(at);
     const size = extra.readUInt16LE(at + 2);

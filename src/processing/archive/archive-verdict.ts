@@ -19,6 +19,15 @@ export interface ArchiveLimits {
 
 export const ARCHIVE_LIMITS: ArchiveLimits = { maxEntries: 10_000, maxUncompressedBytes: 4 * 1024 ** 3, maxRatio: 1000 };
 
+/** CORRUPT_FILE with the reason an archive is refused. */
+export const refuse = (why: string) => new MediaError('CORRUPT_FILE', `The archive is refused: ${why}`);
+
+/** Entries and expanded bytes of an archive and of every archive opened inside it, together. */
+export interface ArchiveTotals {
+  entries: number;
+  uncompressedBytes: number;
+}
+
 const NESTED = /\.(zip|rar|7z|gz|tgz|bz2|xz|tar|jar|apk|cab|iso)$/i;
 /** Below this an entry's ratio does not matter: a run of zeros compresses 1000:1 harmlessly. */
 const RATIO_FLOOR_BYTES = 1024 * 1024;
@@ -30,7 +39,6 @@ const RATIO_FLOOR_BYTES = 1024 * 1024;
  * entries), and reports what a client may want to know.
  */
 export function judgeArchive(entries: ArchiveEntry[], limits = ARCHIVE_LIMITS): Record<string, unknown> {
-  const refuse = (why: string) => new MediaError('CORRUPT_FILE', `The archive is refused: ${why}`);
   if (entries.length > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} entries`);
   for (const entry of entries) {
     if (escapesRoot(entry.name)) throw refuse('an entry would be written outside the folder it is extracted to');
@@ -47,6 +55,18 @@ export function judgeArchive(entries: ArchiveEntry[], limits = ARCHIVE_LIMITS): 
     encryptedEntries: entries.filter((entry) => entry.encrypted).length,
     nestedArchives: entries.filter((entry) => NESTED.test(entry.name)).length,
   };
+}
+
+/**
+ * The totals once a (nested) archive's are added to those of everything opened before it;
+ * refuses when together they pass the limits one archive may not pass (a 42.zip nest of
+ * archives each harmless alone).
+ */
+export function addToTotals(totals: ArchiveTotals, nested: ArchiveTotals, limits = ARCHIVE_LIMITS): ArchiveTotals {
+  const sum = { entries: totals.entries + nested.entries, uncompressedBytes: totals.uncompressedBytes + nested.uncompressedBytes };
+  if (sum.entries > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} entries, nested archives included`);
+  if (sum.uncompressedBytes > limits.maxUncompressedBytes) throw refuse('it expands to more than 4 GB, nested archives included');
+  return sum;
 }
 
 function escapesRoot(name: string): boolean {

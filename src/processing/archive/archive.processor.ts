@@ -1,9 +1,9 @@
-import { readZipEntries } from '../../detection/zip-directory.js';
 import { MediaError } from '../../errors.js';
 import { plainCopy } from '../plain-copy.js';
 import type { ProcessInput, ProcessResult } from '../processor.js';
 import { runTool } from '../run-tool.js';
 import { type ArchiveEntry, judgeArchive } from './archive-verdict.js';
+import { inspectZip } from './zip-inspection.js';
 
 interface LsarEntry {
   XADFileName?: string;
@@ -16,13 +16,14 @@ interface LsarEntry {
 
 /**
  * Archives are stored as uploaded, without previews; their directory is judged (see
- * judgeArchive). A ZIP's directory is read here through the decrypting reader; a RAR's is
- * listed by lsar (Debian unar) from a plaintext copy, without extracting anything.
+ * judgeArchive). A ZIP is inspected here through the decrypting reader: directory, local
+ * headers, real sizes of deflated entries, nested ZIPs (see inspectZip). A RAR's directory
+ * is listed by lsar (Debian unar) from a plaintext copy, without extracting anything.
  */
 export class ArchiveProcessor {
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const entries = input.format.ext === 'zip' ? await readZipEntries(input.file) : await this.rarEntries(input);
-    return { previews: [], metadata: judgeArchive(entries) };
+    const metadata = input.format.ext === 'zip' ? await inspectZip(input.file, input.signal) : judgeArchive(await this.rarEntries(input));
+    return { previews: [], metadata };
   }
 
   private async rarEntries(input: ProcessInput): Promise<ArchiveEntry[]> {

@@ -12,6 +12,8 @@ export interface ImageProbe {
   hasMetadata: boolean;
   /** A format not every client can show (HEIC): never stored as it came. */
   mustConvert: boolean;
+  /** Nothing follows the end of the image's own structure (see imageEnd): no appended ZIP or script. */
+  endsWithImage: boolean;
 }
 
 export type ImageOutput = { format: 'jpeg'; quality: number } | { format: 'png' } | { format: 'webp'; quality: number; animated: boolean };
@@ -40,7 +42,7 @@ export function jpegQuality(width: number, height: number): number {
  * in a format with alpha (WebP in, WebP out; else PNG); everything else becomes JPEG. The
  * upload is kept as it came only when re-encoding does not make it smaller AND it carries
  * nothing to remove (no EXIF/XMP/IPTC, no orientation to apply, not HEIC, which clients
- * cannot all show).
+ * cannot all show, and nothing after the end of the image: a polyglot is stored re-encoded).
  */
 export function planImage(probe: ImageProbe): ImagePlan {
   const rotated = probe.orientation >= 5 && probe.orientation <= 8;
@@ -50,6 +52,6 @@ export function planImage(probe: ImageProbe): ImagePlan {
   if (probe.frames > 1) output = { format: 'webp', quality, animated: true };
   else if (probe.hasAlpha) output = probe.format === 'webp' ? { format: 'webp', quality, animated: false } : { format: 'png' };
   else output = { format: 'jpeg', quality };
-  const mayKeepOriginal = !probe.hasMetadata && probe.orientation === 1 && !probe.mustConvert;
+  const mayKeepOriginal = !probe.hasMetadata && probe.orientation === 1 && !probe.mustConvert && probe.endsWithImage;
   return { output, mayKeepOriginal, width, height };
 }

@@ -7,6 +7,7 @@ import { MediaError } from '../../errors.js';
 import { renderPreviews } from '../previews.js';
 import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { heifToPng } from './heif-convert.js';
+import { endsWithImage } from './image-end.js';
 import { cameraInfo } from './image-metadata.js';
 import { type ImageOutput, type ImageProbe, planImage } from './image-plan.js';
 
@@ -31,7 +32,7 @@ export class ImageProcessor {
     const original = await collect(await input.open());
     const meta = await sharp(original, { animated: true, limitInputPixels: false }).metadata().catch(corrupt);
     const heic = input.format.ext === 'heic';
-    const probe = this.probe(meta, heic);
+    const probe = this.probe(meta, heic, endsWithImage(original, input.format.ext));
     const plan = planImage(probe);
     // HEVC is decoded by libheif's tool; everything else by libvips from memory.
     const decodable = heic ? await this.heifDecoded(original, input) : original;
@@ -62,7 +63,7 @@ export class ImageProcessor {
     };
   }
 
-  private probe(meta: sharp.Metadata, heic: boolean): ImageProbe {
+  private probe(meta: sharp.Metadata, heic: boolean, endsClean: boolean): ImageProbe {
     const frames = meta.pages ?? 1;
     const height = meta.pageHeight ?? meta.height;
     if (!meta.width || !height) throw new MediaError('CORRUPT_FILE', 'The image has no dimensions');
@@ -79,6 +80,7 @@ export class ImageProcessor {
       orientation: meta.orientation ?? 1,
       hasMetadata: Boolean(meta.exif || meta.xmp || meta.iptc),
       mustConvert: heic,
+      endsWithImage: endsClean,
     };
   }
 

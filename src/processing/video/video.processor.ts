@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, probe, probeUpload } from '../av/ffmpeg.js';
+import { bothOrNeither } from '../both-or-neither.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
@@ -26,8 +27,10 @@ export class VideoProcessor {
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
-    const version = input.previewsOnly ? undefined : plan.compliant ? this.remux(ext, path, plan, input) : later ? undefined : this.transcoded(ext, path, input);
-    const [frame, stored] = await Promise.all([this.frame(ext, path, plan, input), version]);
+    const [frame, stored] = await bothOrNeither(input, (shared) => [
+      this.frame(ext, path, plan, shared),
+      input.previewsOnly ? undefined : plan.compliant ? this.remux(ext, path, plan, shared) : later ? undefined : this.transcoded(ext, path, shared),
+    ]);
     const audio = probed.streams.find((s) => s.codec_type === 'audio');
     const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     return {

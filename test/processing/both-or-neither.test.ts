@@ -1,0 +1,32 @@
+import { bothOrNeither } from '../../src/processing/both-or-neither';
+import type { ProcessInput } from '../../src/processing/processor';
+
+const input = (signal = new AbortController().signal) => ({ signal }) as ProcessInput;
+
+/** A job that runs until its signal aborts, then records that it stopped. */
+const untilAborted = (signal: AbortSignal, log: string[]) =>
+  new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => setTimeout(() => (log.push('sibling stopped'), reject(signal.reason)), 20)));
+
+describe('bothOrNeither', () => {
+  it('returns both results', async () => {
+    expect(await bothOrNeither(input(), () => [Promise.resolve(1), Promise.resolve('two')])).toEqual([1, 'two']);
+    expect(await bothOrNeither(input(), () => [Promise.resolve(1), undefined])).toEqual([1, undefined]);
+  });
+
+  it('aborts the other job when one fails, and reports the failure once the other has stopped', async () => {
+    const log: string[] = [];
+    const failure = new Error('frame does not decode');
+    const run = bothOrNeither(input(), (shared) => [Promise.reject(failure), untilAborted(shared.signal, log)]);
+    await expect(run).rejects.toBe(failure);
+    expect(log).toEqual(['sibling stopped']);
+  });
+
+  it('passes the request signal on', async () => {
+    const request = new AbortController();
+    const log: string[] = [];
+    const run = bothOrNeither(input(request.signal), (shared) => [untilAborted(shared.signal, log), untilAborted(shared.signal, log)]);
+    request.abort(new Error('client gone'));
+    await expect(run).rejects.toThrow('client gone');
+    expect(log).toEqual(['sibling stopped', 'sibling stopped']);
+  });
+});
