@@ -1,11 +1,12 @@
 import 'reflect-metadata';
-import type { Server } from 'node:http';
+import { createServer, type Server, type ServerOptions } from 'node:http';
 import { NestFactory } from '@nestjs/core';
-import type { NestExpressApplication } from '@nestjs/platform-express';
+import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
+import { answerClientErrors } from './http/client-errors.js';
 import { deferContinue } from './http/early-answers.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { isUploadRequest } from './http/media.controller.js';
@@ -14,9 +15,30 @@ import { httpMetrics } from './observability/http-metrics.middleware.js';
 import { requestIdMiddleware } from './observability/logging.js';
 import { Metrics } from './observability/metrics.js';
 
+/**
+ * How long a client may take. Phones on slow networks: a 100 MB upload may take far longer
+ * than Node's 5-minute default for a whole request; what is cut instead is a connection
+ * that stops moving (IDLE_TIMEOUT_MS) or whose body crawls (multipart.ts, MIN_BODY_RATE).
+ * Headers have no such excuse (slowloris): they must be in within 20 s, checked every 5 s,
+ * so a client still sending them is cut within 25 s (Node: 60 s, checked every 30 s).
+ */
+export const SERVER_OPTIONS: ServerOptions = {
+  requestTimeout: 60 * 60_000,
+  headersTimeout: 20_000,
+  connectionsCheckingInterval: 5_000,
+};
+const IDLE_TIMEOUT_MS = 2 * 60_000;
+
+/** Nest on Express, on a server created with SERVER_OPTIONS (some of which exist only at creation). */
+class TunedExpressAdapter extends ExpressAdapter {
+  override initHttpServer(): void {
+    this.setHttpServer(createServer(SERVER_OPTIONS, this.getInstance()));
+  }
+}
+
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), { bufferLogs: true });
   app.use(requestIdMiddleware);
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
@@ -26,10 +48,8 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   const document = createOpenApiDocument(app);
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   const server = app.getHttpServer() as Server;
-  // Phones on slow networks: a 100 MB upload may take far longer than Node's 5-minute
-  // default for a whole request; what is cut instead is a connection that stops moving.
-  server.requestTimeout = 60 * 60_000;
-  server.setTimeout(2 * 60_000);
+  server.setTimeout(IDLE_TIMEOUT_MS);
+  answerClientErrors(server);
   deferContinue(server, isUploadRequest);
   return app;
 }

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { ERRORS } from '../errors.js';
+
+/** What Node's own parser refuses is answered with the contract's error body (CONTRACT §2 "Errors"). */
+const ANSWERS: Record<string, { status: number; reason: string; message: string }> = {
+  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'The request headers are too large' },
+};
+const MALFORMED = { status: 400, reason: 'Bad Request', message: ERRORS.VALIDATION_FAILED.message };
+
+/** Errors after which nothing is answered: the client is gone, or too slow to be waited for. */
+const UNANSWERED = new Set(['ECONNRESET', 'ERR_HTTP_REQUEST_TIMEOUT']);
+
+/**
+ * Requests that Node's HTTP parser refuses (malformed framing, headers over 16 KiB, bytes
+ * after a body) never reach a route. Node would answer a bare 400 or 431; this answers with
+ * the contract's JSON body and `Connection: close`, unless an answer has already begun on
+ * the connection, and then cuts the connection, as Node does. Headers that do not arrive
+ * within the server's headersTimeout are cut without an answer.
+ */
+export function answerClientErrors(server: Server): void {
+  const answering = new WeakMap<Duplex, Set<ServerResponse>>();
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const open = answering.get(req.socket) ?? new Set<ServerResponse>();
+    answering.set(req.socket, open.add(res));
+    res.once('finish', () => open.delete(res)).once('close', () => open.delete(res));
+  });
+  server.on('clientError', (error: NodeJS.ErrnoException, socket: Duplex) => {
+    const begun = [...(answering.get(socket) ?? [])].some((res) => res.headersSent);
+    if (socket.writable && !begun && !UNANSWERED.has(error.code ?? '')) socket.write(rawAnswer(ANSWERS[error.code ?? ''] ?? MALFORMED));
+    socket.destroy();
+  });
+}
+
+function rawAnswer({ status, reason, message }: { status: number; reason: string; message: string }): string {
+  const requestId = randomUUID();
+  const body = JSON.stringify({ statusCode: status, code: 'VALIDATION_FAILED', message, requestId });
+  return [
+    `HTTP/1.1 ${status} ${reason}`,
+    'Content-Type: application/json; charset=utf-8',
+    `Content-Length: ${Buffer.byteLength(body)}`,
+    `X-Request-Id: ${requestId}`,
+    'Connection: close',
+    '',
+    body,
+  ].join('\r\n');
+}
