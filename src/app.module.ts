@@ -5,6 +5,7 @@ import { CryptoModule } from './crypto/crypto.module.js';
 import { DbModule } from './db/db.module.js';
 import { HttpModule } from './http/http.module.js';
 import { MediaModule } from './media/media.module.js';
+import { BlocklistModule } from './moderation/blocklist.module.js';
 import { loggingOptions } from './observability/logging.js';
 import { ObservabilityModule } from './observability/observability.module.js';
 import { StorageModule } from './storage/storage.module.js';
@@ -22,6 +23,7 @@ export class AppModule {
         CryptoModule,
         StorageModule,
         ObservabilityModule,
+        BlocklistModule,
         config.role === 'worker' ? MediaModule : HttpModule,
       ],
       providers: [{ provide: APP_CONFIG, useValue: config }],

@@ -4,11 +4,12 @@ import { MediaModule } from '../media/media.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { MediaController } from './media.controller.js';
+import { ModerationController } from './moderation.controller.js';
 
 /** The REST edge. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
 @Module({
   imports: [MediaModule],
-  controllers: [MediaController],
+  controllers: [MediaController, ModerationController],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },

@@ -26,6 +26,7 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
       .addBearerAuth({ type: 'http', scheme: 'bearer', bearerFormat: 'JWT' }, 'bearer')
       .addSecurityRequirements('bearer')
       .addTag('media', 'Upload, download, metadata, deletion, storage usage (/api/v1, bearer token)')
+      .addTag('moderation', 'Hash-check (any user) and the blocklist (admins and moderators) (/api/v1, bearer token)')
       .addTag('operations', 'Health and metrics (public)')
       .build(),
   );
@@ -39,6 +40,7 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
     }
   }
   describeHead(document.paths['/api/v1/media/{id}']);
+  describeQuarantine(document);
   return document;
 }
 
@@ -78,6 +80,20 @@ function describeHead(item: PathItemObject | undefined): void {
     operationId: `${item.get.operationId}_head`,
     summary: 'The headers and status a GET would answer, without the body',
     responses: Object.fromEntries(responses),
+  };
+}
+
+/** MediaDto (dto.ts) as admins and moderators see a media a blocklist entry quarantined (media-view.ts). */
+function describeQuarantine(document: OpenAPIObject): void {
+  const media = document.components?.schemas?.MediaDto;
+  if (!media || '$ref' in media) return;
+  media.properties = {
+    ...media.properties,
+    quarantined: {
+      type: 'boolean',
+      enum: [true],
+      description: 'Present (true) only on media quarantined by a blocklist entry, which only admins and moderators can see; its owner gets 404',
+    },
   };
 }
 

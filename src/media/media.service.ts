@@ -46,11 +46,15 @@ export class MediaService {
     private readonly blobs: EncryptedBlobs,
   ) {}
 
-  /** The media if the caller may see it; anything else is indistinguishable from absent. */
+  /**
+   * The media if the caller may see it; anything else is indistinguishable from absent.
+   * Its owner may, unless a blocklist entry quarantined it; admins and moderators always may.
+   */
   async visible(id: string, caller: Caller): Promise<MediaRecord> {
     if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The media id must be a UUID');
     const media = await this.media.findById(id.toLowerCase());
-    if (!media || (media.ownerId !== caller.id && !isPrivileged(caller))) throw new MediaError('NOT_FOUND', 'Media not found');
+    const mayRead = media && (isPrivileged(caller) || (media.ownerId === caller.id && media.quarantinedBy === null));
+    if (!mayRead) throw new MediaError('NOT_FOUND', 'Media not found');
     return media;
   }
 

@@ -1,0 +1,150 @@
+import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
+import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiProperty, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import { MediaError } from '../errors.js';
+import { type Caller, isPrivileged } from '../media/caller.js';
+import { type BlockedHash, type BlocklistEntry, BlocklistService, parseHash } from '../moderation/blocklist.service.js';
+import { HashCheckService } from '../moderation/hash-check.service.js';
+import { CurrentUser } from './auth/decorators.js';
+import { ErrorDto } from './dto.js';
+
+const ALGORITHMS = ['sha256', 'md5', 'phash'];
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+const MAX_REASON = 500;
+
+class HashDto {
+  @ApiProperty({ enum: ALGORITHMS }) algorithm!: string;
+  @ApiProperty({ description: 'Hex: 64 digits (sha256), 32 (md5) or 16 (phash, 64-bit DCT); any case', example: 'a3f1c2d4e5b60718' }) hash!: string;
+}
+
+class BlockHashDto extends HashDto {
+  @ApiProperty({ minLength: 1, maxLength: MAX_REASON }) reason!: string;
+}
+
+class BlockMediaDto {
+  @ApiProperty({ format: 'uuid', description: 'Block every hash of this media (uploaded and stored sha256 and md5, pHashes); it is quarantined' })
+  mediaId!: string;
+  @ApiProperty({ minLength: 1, maxLength: MAX_REASON }) reason!: string;
+}
+
+class BlockedHashDto {
+  @ApiProperty({ enum: ALGORITHMS }) algorithm!: string;
+  @ApiProperty({ description: 'Lowercase hex' }) hash!: string;
+}
+
+class BlocklistEntryDto {
+  @ApiProperty({ format: 'uuid' }) id!: string;
+  @ApiProperty() reason!: string;
+  @ApiProperty({ enum: ['admin', 'moderation-service'] }) source!: string;
+  @ApiProperty({ type: 'string', format: 'uuid', nullable: true, description: 'The media the hashes were taken from' }) mediaId!: string | null;
+  @ApiProperty({ type: [BlockedHashDto] }) hashes!: BlockedHashDto[];
+  @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: 'integer', description: "Media (any user's) that this request quarantined: hidden from their owners until the entry is deleted" })
+  quarantined!: number;
+}
+
+class HashCheckResultDto {
+  @ApiProperty({ description: 'On the blocklist (a pHash: within the configured Hamming distance)' }) blocked!: boolean;
+  @ApiProperty({ type: 'string', format: 'uuid', nullable: true, description: "The caller's own media with this content; never another user's" })
+  duplicateOf!: string | null;
+}
+
+const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
+const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, key, descriptor) => {
+  for (const decorator of decorators) decorator(target, key, descriptor);
+};
+
+/** The blocklist administration (admins and moderators) and hash-check (any user). */
+@ApiTags('moderation')
+@ApiBearerAuth()
+@ApiExtraModels(BlockHashDto, BlockMediaDto)
+@Controller('api/v1')
+export class ModerationController {
+  constructor(
+    private readonly blocklist: BlocklistService,
+    private readonly hashCheck: HashCheckService,
+  ) {}
+
+  @Post('media/hash-check')
+  @HttpCode(200)
+  @ApiOperation({ summary: "Whether a hash is blocked, and the caller's own media with it if any" })
+  @ApiBody({ type: HashDto })
+  @ApiResponse({ status: 200, type: HashCheckResultDto })
+  @apply(...errors(400, 401, 429, 503))
+  check(@Body() body: unknown, @CurrentUser() user: Caller): Promise<HashCheckResultDto> {
+    const fields = fieldsOf(body, ['algorithm', 'hash']);
+    return this.hashCheck.check(user, hashOf(fields));
+  }
+
+  @Post('admin/blocklist')
+  @ApiOperation({ summary: 'Block a hash, or every hash of a media (which is quarantined with every copy); admin or moderator' })
+  @ApiBody({ schema: { oneOf: [{ $ref: getSchemaPath(BlockHashDto) }, { $ref: getSchemaPath(BlockMediaDto) }] } })
+  @ApiResponse({ status: 201, type: BlocklistEntryDto })
+  @apply(...errors(400, 401, 403, 404, 429, 503))
+  async block(@Body() body: unknown, @CurrentUser() user: Caller): Promise<BlocklistEntryDto> {
+    requirePrivileged(user);
+    const isMedia = typeof body === 'object' && body !== null && 'mediaId' in body;
+    const fields = fieldsOf(body, isMedia ? ['mediaId', 'reason'] : ['algorithm', 'hash', 'reason']);
+    const reason = reasonOf(fields.reason);
+    const { entry, quarantined } = isMedia
+      ? await this.blocklist.addMedia({ mediaId: mediaIdOf(fields.mediaId), reason, createdBy: user.id })
+      : await this.blocklist.add({ hashes: [hashOf(fields)], reason, source: 'admin', createdBy: user.id });
+    return toEntryDto(entry, quarantined);
+  }
+
+  @Delete('admin/blocklist/:id')
+  @HttpCode(204)
+  @ApiOperation({ summary: 'Unblock: delete the entry; the media it quarantined are visible again; admin or moderator' })
+  @ApiResponse({ status: 204 })
+  @apply(...errors(400, 401, 403, 404, 429, 503))
+  async unblock(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
+    requirePrivileged(user);
+    if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The entry id must be a UUID');
+    if (!(await this.blocklist.remove(id))) throw new MediaError('NOT_FOUND', 'No such blocklist entry');
+  }
+}
+
+function requirePrivileged(user: Caller): void {
+  if (!isPrivileged(user)) throw new MediaError('FORBIDDEN', 'Only admins and moderators manage the blocklist');
+}
+
+/** The body as an object with exactly these fields (each present), or 400. */
+function fieldsOf(body: unknown, names: string[]): Record<string, unknown> {
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MediaError('VALIDATION_FAILED', 'The body must be a JSON object');
+  const extra = Object.keys(body).filter((name) => !names.includes(name));
+  if (extra.length > 0) throw new MediaError('VALIDATION_FAILED', `Unexpected field(s): ${extra.join(', ')}; expected ${names.join(', ')}`);
+  const missing = names.filter((name) => (body as Record<string, unknown>)[name] === undefined);
+  if (missing.length > 0) throw new MediaError('VALIDATION_FAILED', `Missing field(s): ${missing.join(', ')}`);
+  return body as Record<string, unknown>;
+}
+
+function hashOf(fields: Record<string, unknown>): BlockedHash {
+  if (typeof fields.algorithm !== 'string' || !ALGORITHMS.includes(fields.algorithm)) {
+    throw new MediaError('VALIDATION_FAILED', `algorithm must be one of ${ALGORITHMS.join(', ')}`);
+  }
+  const hash = parseHash(fields.algorithm, fields.hash);
+  if (!hash) throw new MediaError('VALIDATION_FAILED', `hash must be ${{ sha256: 64, md5: 32, phash: 16 }[fields.algorithm]} hex digits for ${fields.algorithm}`);
+  return hash;
+}
+
+function reasonOf(value: unknown): string {
+  const reason = typeof value === 'string' ? value.trim() : '';
+  if (reason.length < 1 || reason.length > MAX_REASON) throw new MediaError('VALIDATION_FAILED', `reason must be 1 to ${MAX_REASON} characters`);
+  return reason;
+}
+
+function mediaIdOf(value: unknown): string {
+  if (typeof value !== 'string' || !UUID.test(value)) throw new MediaError('VALIDATION_FAILED', 'mediaId must be a UUID');
+  return value;
+}
+
+function toEntryDto(entry: BlocklistEntry, quarantined: number): BlocklistEntryDto {
+  return {
+    id: entry.id,
+    reason: entry.reason,
+    source: entry.source,
+    mediaId: entry.mediaId,
+    hashes: entry.hashes.map(({ algorithm, hash }) => ({ algorithm, hash })),
+    createdAt: entry.createdAt.toISOString(),
+    quarantined,
+  };
+}
