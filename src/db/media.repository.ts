@@ -30,6 +30,10 @@ export interface NewMedia {
   blobKey: string;
   dataKey: WrappedKey;
   previews: NewPreview[];
+  /** pHashes of an image or of video keyframes (signed 64-bit in the database). */
+  phashes: bigint[];
+  /** Set when accepted unmoderated for later review. */
+  reviewReason?: string;
 }
 
 interface WrappedKey {
@@ -103,8 +107,9 @@ export class MediaRepository {
   async create(media: NewMedia, hold: Hold): Promise<CreateResult> {
     const keys = [media.dataKey, ...media.previews.map((p) => p.dataKey)];
     const previews = media.previews.map((p) => ({ ...p, id: randomUUID() }));
-    const { dataKey, previews: _previews, ...row } = media;
+    const { dataKey, previews: _previews, phashes, reviewReason, ...row } = media;
     const columns = Object.fromEntries(Object.entries({ ...row, dataKeyId: dataKey.id }).map(([name, value]) => [snakeCase(name), value]));
+    Object.assign(columns, { phashes: phashes.map((h) => BigInt.asIntN(64, h).toString()), review_reason: reviewReason ?? null });
     const keyRows = keys.map((k) => ({ id: k.id, master_key_id: k.masterKeyId, wrapped: k.wrapped.toString('hex') }));
     const previewRows = previews.map((p) => ({ id: p.id, size: p.size, width: p.width, height: p.height, mime_type: p.mimeType, bytes: p.bytes, blob_key: p.blobKey, data_key_id: p.dataKey.id }));
     const commit = (db: Pick<PrismaService, '$queryRaw'>) => db.$queryRaw<{ duplicate_id: string | null; fits: boolean; created_at: Date | null }[]>`
@@ -208,9 +213,13 @@ const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerC
 
 /** The record the one-statement insert wrote, without reading it back. */
 function createdRecord(media: NewMedia, previews: (NewPreview & { id: string })[], createdAt: Date): MediaRecord {
-  const { dataKey, previews: _previews, ...row } = media;
+  const { dataKey, previews: _previews, phashes, reviewReason, ...row } = media;
   return {
     ...row,
+    phashes: phashes.map((h) => BigInt.asIntN(64, h)),
+    quarantinedBy: null,
+    needsReview: reviewReason !== undefined,
+    reviewReason: reviewReason ?? null,
     failureReason: null,
     originalSize: BigInt(row.originalSize),
     size: BigInt(row.size),

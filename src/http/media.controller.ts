@@ -55,6 +55,7 @@ export class MediaController {
     try {
       const result = await this.uploads.upload({
         ownerId: user.id,
+        requestId: typeof req.id === 'string' ? req.id : undefined,
         minBytes: Math.max(0, Number(req.headers['content-length'] ?? 0) - MULTIPART_OVERHEAD),
         open: () => {
           continueBody(req, res);

@@ -1,6 +1,9 @@
 import { createReadStream } from 'node:fs';
 import { Inject, Injectable } from '@nestjs/common';
-import { pipeline, type Readable } from 'node:stream';
+import { pipeline, Readable } from 'node:stream';
+import { buffer } from 'node:stream/consumers';
+import { LruCache } from '../crypto/lru-cache.js';
+import { DEFAULT_SEGMENT_BYTES } from '../crypto/segment-format.js';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
@@ -25,6 +28,8 @@ export interface BlobRef {
 @Injectable()
 export class EncryptedBlobs {
   private readonly hashThread?: HashThread;
+  /** Ciphertext of one-segment blobs: at most 512 × 64 KiB. */
+  private readonly smallBlobs = new LruCache<string, Buffer>(512);
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -89,11 +94,26 @@ export class EncryptedBlobs {
     return readPlaintext(source, { key: dataKey.key, dataKeyId: dataKey.id, size });
   }
 
-  /** The plaintext of a stored blob, or of the inclusive `range`, decrypting only the segments needed. */
+  /**
+   * The plaintext of a stored blob, or of the inclusive `range`, decrypting only the segments
+   * needed. Blobs of one segment (previews, small files: what a chat list fetches by the
+   * dozen) are read whole and their ciphertext kept in a small cache: blob keys are never
+   * reused, so a cached blob cannot go stale, and a deleted one is simply never asked for.
+   */
   async read(ref: BlobRef, range?: ByteRange): Promise<Readable> {
     const key = await this.dataKeys.open(ref.dataKeyId);
-    const source: CipherSource = (part) => this.store.get(ref.blobKey, part);
+    const source = ref.size <= DEFAULT_SEGMENT_BYTES ? await this.smallBlob(ref.blobKey) : (part?: ByteRange) => this.store.get(ref.blobKey, part);
     return readPlaintext(source, { key, dataKeyId: ref.dataKeyId, size: ref.size }, range);
+  }
+
+  private async smallBlob(blobKey: string): Promise<CipherSource> {
+    let sealed = this.smallBlobs.get(blobKey);
+    if (!sealed) {
+      sealed = await buffer(await this.store.get(blobKey));
+      this.smallBlobs.set(blobKey, sealed);
+    }
+    const bytes = sealed;
+    return async (part) => Readable.from([part ? bytes.subarray(part.start, part.end + 1) : bytes]);
   }
 
   async delete(blobKeys: string[]): Promise<void> {

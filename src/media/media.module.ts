@@ -1,3 +1,4 @@
+import { ModerationModule } from '../moderation/moderation.module.js';
 import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -13,7 +14,7 @@ import { TempFiles } from './temp-files.js';
 import { UploadService } from './upload.service.js';
 
 @Module({
-  imports: [JobsModule],
+  imports: [JobsModule, ModerationModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },

@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
+import { createWriteStream, existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { buffer } from 'node:stream/consumers';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -15,7 +17,11 @@ import type { FreshDataKey } from '../crypto/data-key.service.js';
 import type { RandomAccess } from '../detection/random-access.js';
 import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
-import type { ProcessResult } from '../processing/processor.js';
+import type { ProcessInput, ProcessResult } from '../processing/processor.js';
+import { plainCopy } from '../processing/plain-copy.js';
+import { keyframePhashes } from '../moderation/keyframes.js';
+import { phashOfImage } from '../moderation/phash.js';
+import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from './limits/limiter.js';
@@ -36,6 +42,8 @@ export interface IncomingFile {
 
 export interface UploadSource {
   ownerId: string;
+  /** The request's id, recorded with an incident when the upload is refused. */
+  requestId?: string;
   /** The least the file can weigh, from the length the client declared (0 when unknown). */
   minBytes: number;
   /** Starts the transfer, once the upload is admitted: resolves when the file's bytes begin. */
@@ -105,6 +113,7 @@ export class UploadService {
     private readonly temp: TempFiles,
     private readonly processor: MediaProcessor,
     private readonly jobs: JobQueue,
+    private readonly screening: ScreeningService,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
@@ -115,23 +124,40 @@ export class UploadService {
     let workDir: string | undefined;
     const written: string[] = [];
     let committed = false;
+    const known: { sha256?: string; md5?: string; phashes?: bigint[] } = {};
+    const context = { ownerId: source.ownerId, requestId: source.requestId };
     try {
       this.refuseDeclaredSize(source.minBytes);
       await ledger.reserve(source.minBytes);
       const received = await this.receive(source, path, ledger);
+      Object.assign(known, { sha256: received.sha256, md5: received.md5 });
+      const open = () => this.blobs.openSealedFile(path, received.dataKey, received.size);
+      await this.screening.screenUpload({ ...context, sha256: received.sha256, md5: received.md5, open, signal: source.signal });
       workDir = await this.temp.newDir();
-      const processed = await this.processor.process({
-        format: received.format,
-        size: received.size,
-        open: () => this.blobs.openSealedFile(path, received.dataKey, received.size),
-        file: received.file,
-        workDir,
+      const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: source.signal };
+      const processed = await this.processor.process(input);
+      const version = describeVersion(received, processed);
+      known.phashes = await perceptualHashes(input, processed);
+      const { reviewReason } = await this.screening.screenVersion({
+        ...context,
+        type: received.format.type,
+        mimeType: version.mime,
+        originalSize: received.size,
+        storedSize: version.size,
+        sha256: received.sha256,
+        md5: received.md5,
+        storedSha256: version.sha256,
+        storedMd5: version.md5,
+        phashes: known.phashes,
         signal: source.signal,
       });
-      const stored = await this.storeVersions(source.ownerId, received, processed, written);
-      const result = await this.commit(received, processed, stored, source.ownerId, ledger.reservationId);
+      const stored = await this.storeVersions(source.ownerId, received, processed, version, written);
+      const result = await this.commit(received, processed, stored, { ownerId: source.ownerId, reservationId: ledger.reservationId, phashes: known.phashes, reviewReason });
       committed = result.outcome === 'created';
       return result;
+    } catch (error) {
+      await this.screening.recordRejection(error, { ...context, ...known });
+      throw error;
     } finally {
       await Promise.all([rm(path, { force: true }), workDir && rm(workDir, { recursive: true, force: true })]);
       if (!committed) await this.undo(ledger, written);
@@ -188,7 +214,7 @@ export class UploadService {
    * previews into storage, each under a data key of its own. Every key written is added to
    * `written` as soon as it exists, so a failure anywhere leaves nothing behind.
    */
-  private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, written: string[]): Promise<StoredVersions> {
+  private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, described: DescribedVersion, written: string[]): Promise<StoredVersions> {
     const sealBuffer = async (data: Buffer) => {
       const sealed = await this.blobs.storeSealed(ownerId, data);
       written.push(sealed.blobKey);
@@ -202,14 +228,15 @@ export class UploadService {
         return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
       }
       const { blobKey, dataKey } = await sealBuffer(stored.data);
-      return { blobKey, dataKey, size: stored.data.length, sha256: digest('sha256', stored.data), md5: digest('md5', stored.data), mime: stored.mime };
+      return { blobKey, dataKey, ...described };
     };
     const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
     const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [StoredFile, StoredPreview[]];
     return { version, previews: stored };
   }
 
-  private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, ownerId: string, reservationId: string): Promise<UploadResult> {
+  private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, hold: CommitHold): Promise<UploadResult> {
+    const { ownerId, reservationId } = hold;
     const { version } = stored;
     const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
     const id = randomUUID();
@@ -232,6 +259,8 @@ export class UploadService {
         metadata: { ...processed.metadata, ...(file.format.charset ? { charset: file.format.charset } : {}) },
         blobKey: version.blobKey,
         dataKey: wrapped(version.dataKey),
+        phashes: hold.phashes,
+        reviewReason: hold.reviewReason,
         previews: stored.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: 'image/webp', bytes: p.bytes, blobKey: p.blobKey, dataKey: wrapped(p.dataKey) })),
       },
       {
@@ -257,6 +286,38 @@ export class UploadService {
 }
 
 const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
+
+/** What the commit needs besides the stored versions. */
+interface CommitHold {
+  ownerId: string;
+  reservationId: string;
+  phashes: bigint[];
+  /** Accepted unmoderated (moderation-service down, open mode): why it awaits review. */
+  reviewReason?: string;
+}
+
+/** The stored version's size, digests and type, known before anything is stored (screening needs them). */
+type DescribedVersion = Pick<StoredFile, 'size' | 'sha256' | 'md5' | 'mime'>;
+
+function describeVersion(file: Received, processed: ProcessResult): DescribedVersion {
+  const data = processed.stored?.data;
+  if (!data) return { size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
+  return { size: data.length, sha256: digest('sha256', data), md5: digest('md5', data), mime: processed.stored!.mime };
+}
+
+/**
+ * The pHashes of what will be stored: an image's (the processed version, else the upload),
+ * or a few keyframes of a video (read from the plaintext copy its processor made, or a new one).
+ */
+async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
+  const { type, ext } = input.format;
+  if (type === 'image') return [await phashOfImage(processed.stored?.data ?? (await buffer(await input.open())))];
+  if (type !== 'video') return [];
+  const durationMs = Number(processed.metadata.durationMs) || 0;
+  const copy = join(input.workDir, `input.${ext}`);
+  const path = existsSync(copy) ? copy : await plainCopy(input, `keyframes.${ext}`);
+  return keyframePhashes(ext, path, durationMs, input.signal);
+}
 
 /** Waits for every promise, then throws the first failure: nothing is left running behind an error. */
 async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {

@@ -22,6 +22,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly rejections = new Counter({
+    name: 'media_upload_rejections_total',
+    help: 'Uploads refused for their content, by kind (blocklist, moderation, malware, corrupt)',
+    labelNames: ['kind'],
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'media_' });
   }

@@ -6,6 +6,7 @@ import { PrismaService } from '../db/prisma.service.js';
 import { Public } from '../http/auth/decorators.js';
 import { HealthDto } from '../http/dto.js';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
+import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from './metrics.js';
 import { failures, type HealthBody, publicHealth } from './readiness.js';
 
@@ -23,6 +24,7 @@ export class ObservabilityController {
     private readonly prisma: PrismaService,
     @Inject(BLOB_STORE) private readonly store: BlobStore,
     private readonly metrics: Metrics,
+    private readonly antivirus: AntivirusService,
   ) {}
 
   @Get('health/live')
@@ -35,7 +37,7 @@ export class ObservabilityController {
   }
 
   @Get('health/ready')
-  @ApiOperation({ summary: 'Readiness: database and storage answer' })
+  @ApiOperation({ summary: 'Readiness: database and storage answer (and clamd, when CLAMAV_URL is set)' })
   @ApiResponse({ status: 200, type: HealthDto, description: 'Every check is up' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'A check is down (see error and details)' })
   async ready(@Res({ passthrough: true }) res: Response) {
@@ -43,6 +45,8 @@ export class ObservabilityController {
       return await this.health.check([
         () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
         () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
+        // clamd, when scanning is on: without it no upload can be accepted.
+        ...(this.antivirus.enabled ? [() => this.indicators.check('antivirus').attempt(() => this.antivirus.ping()).withTimeout(TIMEOUT_MS)] : []),
       ]);
     } catch (error) {
       // Terminus reports "not ready" as an exception; its body, without the failures' texts, is the answer.
