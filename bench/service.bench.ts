@@ -155,7 +155,8 @@ async function stopAndSummarize(service: BenchService, dir: string, fromMicros: 
     service.child.once('exit', resolve);
     service.child.kill('SIGTERM');
   });
-  const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile')).sort().pop()!;
+  // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
+  const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0').sort().pop()!;
   const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map((b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`);
   return [`CPU profile of the service during the runs (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`, '', '| where | share |', '|---|---|', ...lines].join('\n');
 }
