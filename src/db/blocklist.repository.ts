@@ -129,10 +129,12 @@ export class BlocklistRepository {
     });
   }
 
-  /** Deletes the entry and its hashes; the media it quarantined are released by the foreign key (ON DELETE SET NULL). */
-  async delete(id: string): Promise<boolean> {
-    const deleted = await this.prisma.$executeRaw`DELETE FROM blocklist_entries WHERE id = ${id}::uuid`;
-    return deleted > 0;
+  /** Deletes the entry and its hashes; the media it quarantined (answered) are released by the foreign key (ON DELETE SET NULL). */
+  async delete(id: string): Promise<{ deleted: boolean; released: string[] }> {
+    const rows = await this.prisma.$queryRaw<{ released: string[] | null }[]>`
+      WITH released AS (SELECT id FROM media WHERE quarantined_by = ${id}::uuid), gone AS (DELETE FROM blocklist_entries WHERE id = ${id}::uuid RETURNING id)
+      SELECT (SELECT array_agg(id::text) FROM released) AS released FROM gone`;
+    return { deleted: rows.length > 0, released: rows[0]?.released ?? [] };
   }
 
   /**

@@ -80,6 +80,8 @@ export interface NewVersion {
 @Injectable()
 export class MediaRepository {
   private readonly cache = new LruCache<string, MediaRecord>(5000);
+  /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
+  private forgotten = 0;
 
   constructor(
     private readonly prisma: PrismaService,
@@ -92,10 +94,10 @@ export class MediaRepository {
   async findById(id: string): Promise<MediaRecord | null> {
     const cached = this.changes.live ? this.cache.get(id) : undefined;
     if (cached) return cached;
-    const generation = this.changes.generation;
+    const [generation, forgotten] = [this.changes.generation, this.forgotten];
     const media = await this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
-    // A change heard while reading may be newer than what was read: keep only a read nothing overtook.
-    if (media && this.changes.live && this.changes.generation === generation) this.cache.set(id, media);
+    // A change heard (or made here) while reading may be newer than what was read: keep only a read nothing overtook.
+    if (media && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.cache.set(id, media);
     return media;
   }
 
@@ -190,12 +192,18 @@ export class MediaRepository {
     }
   }
 
+  /** Drops cached rows that this process has just changed elsewhere (e.g. quarantined): it reads its own changes at once. */
+  forget(ids: string[]): void {
+    this.forgotten++;
+    for (const id of ids) this.cache.delete(id);
+  }
+
   /** This process reads its own change at once; other processes hear of it from the change feed. */
   private async forgetAfter<T>(id: string, change: Promise<T>): Promise<T> {
     try {
       return await change;
     } finally {
-      this.cache.delete(id);
+      this.forget([id]);
     }
   }
 

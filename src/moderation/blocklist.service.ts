@@ -124,6 +124,7 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     const result = await this.repository.insert({ ...input, hashes }, this.maxDistance);
     const { entry, quarantined } = result;
     this.apply((index) => index.put({ id: entry.id, reason: entry.reason, hashes: entry.hashes }));
+    this.media.forget(quarantined);
     if (quarantined.length > 0) await this.heardUpTo();
     if (result.created) this.log.log(`blocked ${hashes.length} hash(es) as entry ${entry.id} (${input.source}${input.createdBy ? ` ${input.createdBy}` : ''}); ${quarantined.length} media quarantined`);
     return { entry, quarantined: quarantined.length };
@@ -147,7 +148,9 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
   async remove(entryId: string): Promise<boolean> {
     if (!UUID.test(entryId)) return false;
     const id = entryId.toLowerCase();
-    if (!(await this.repository.delete(id))) return false;
+    const { deleted, released } = await this.repository.delete(id);
+    if (!deleted) return false;
+    this.media.forget(released);
     this.apply((index) => index.drop(id));
     await this.heardUpTo();
     this.log.log(`unblocked entry ${id}`);

@@ -4,6 +4,7 @@ import sharp from 'sharp';
 import { fromHex, hammingDistance, phashOfImage, phashOfPixels, toHex } from '../../src/moderation/phash';
 import { hamming } from '../support/image';
 import { below, seededRandom } from '../support/random';
+import { picture } from './pictures';
 
 /**
  * pHash on real pixels: fixture photos and pictures generated here (gradient, shapes, noise
@@ -16,25 +17,8 @@ const ROSE_PNG = fixture('png-rgba-alpha-yellow-rose.png');
 const ROSE_WEBP = fixture('webp-lossy-alpha.webp');
 const ROTATED_JPEG = fixture('jpeg-exif-orientation6-panasonic-gf1.jpg');
 
-/** A 640×480 picture: a diagonal gradient, a dozen circles and tilted rectangles, light noise. */
-async function generated(seed: number): Promise<Buffer> {
-  const random = seededRandom(seed);
-  const hue = () => below(random, 360);
-  const shapes = Array.from({ length: 12 }, () => {
-    const fill = `hsl(${hue()},${50 + below(random, 50)}%,${20 + below(random, 60)}%)`;
-    return random() < 0.5
-      ? `<circle cx="${below(random, 640)}" cy="${below(random, 480)}" r="${20 + below(random, 120)}" fill="${fill}"/>`
-      : `<rect x="${below(random, 640)}" y="${below(random, 480)}" width="${30 + below(random, 250)}" height="${30 + below(random, 200)}" fill="${fill}" transform="rotate(${below(random, 90) - 45} 320 240)"/>`;
-  });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480">
-    <defs><linearGradient id="g" x2="1" y2="1"><stop offset="0" stop-color="hsl(${hue()},70%,50%)"/><stop offset="1" stop-color="hsl(${hue()},70%,50%)"/></linearGradient></defs>
-    <rect width="640" height="480" fill="url(#g)"/>${shapes.join('')}</svg>`;
-  const noise = Buffer.from(Uint8Array.from({ length: 640 * 480 * 4 }, (_, i) => (i % 4 === 3 ? 40 : below(random, 256))));
-  return sharp(Buffer.from(svg))
-    .composite([{ input: noise, raw: { width: 640, height: 480, channels: 4 } }])
-    .png()
-    .toBuffer();
-}
+/** A 640×480 generated picture (gradient, shapes, noise), one per seed. */
+const generated = (seed: number) => picture(seed, 640, 480);
 
 /** The edits a re-upload of a blocked picture typically went through. */
 async function copiesOf(image: Buffer): Promise<Record<string, Buffer>> {

@@ -16,21 +16,13 @@ import { query } from '../support/database';
 import { EICAR, pdfWith } from '../support/eicar';
 import { request, upload, type Reply } from '../support/http';
 import { ModerationServer } from '../support/moderation-server';
-import { seededRandom } from '../support/random';
+import { picture as generated } from './pictures';
 import { makeZip } from '../support/zip';
 
 jest.setTimeout(60_000);
 
-/** A photo-like picture: seeded shapes over a gradient, so recompressed copies stay near. */
-async function picture(seed: number): Promise<Buffer> {
-  const random = seededRandom(seed);
-  const shapes = Array.from({ length: 12 }, () => {
-    const [x, y, r] = [random() * 640, random() * 480, 20 + random() * 120];
-    return `<circle cx="${x}" cy="${y}" r="${r}" fill="rgb(${Math.floor(random() * 255)},${Math.floor(random() * 255)},${Math.floor(random() * 255)})"/>`;
-  });
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="640" height="480"><defs><linearGradient id="g"><stop offset="0" stop-color="#123"/><stop offset="1" stop-color="#fc8"/></linearGradient></defs><rect width="640" height="480" fill="url(#g)"/>${shapes.join('')}</svg>`;
-  return sharp(Buffer.from(svg)).jpeg({ quality: 92 }).toBuffer();
-}
+/** A photo-like JPEG (generated shapes over a gradient), one per seed: recompressed copies stay near. */
+const picture = async (seed: number) => sharp(await generated(seed, 640, 480)).jpeg({ quality: 92 }).toBuffer();
 
 async function nothingStored(t: TestApp, owner: string): Promise<void> {
   expect(await query(t.databaseUrl, 'SELECT id FROM media WHERE owner_id = $1', [owner])).toEqual([]);
