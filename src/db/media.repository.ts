@@ -70,6 +70,8 @@ export interface NewVersion {
   md5: string;
   blobKey: string;
   dataKey: WrappedKey;
+  /** New pHashes (a background transcode's keyframes); absent: unchanged. */
+  phashes?: bigint[];
 }
 
 /**
@@ -148,7 +150,16 @@ export class MediaRepository {
       await tx.dataKey.create({ data: { ...version.dataKey, ownerId: media.owner_id, wrapped: new Uint8Array(version.dataKey.wrapped) } });
       await tx.media.update({
         where: { id },
-        data: { status: 'ready', mimeType: version.mimeType, size: BigInt(version.size), sha256: version.sha256, md5: version.md5, blobKey: version.blobKey, dataKeyId: version.dataKey.id },
+        data: {
+          status: 'ready',
+          mimeType: version.mimeType,
+          size: BigInt(version.size),
+          sha256: version.sha256,
+          md5: version.md5,
+          blobKey: version.blobKey,
+          dataKeyId: version.dataKey.id,
+          ...(version.phashes ? { phashes: version.phashes.map((h) => BigInt.asIntN(64, h)) } : {}),
+        },
       });
       await tx.dataKey.delete({ where: { id: media.data_key_id } });
       await tx.$executeRaw`

@@ -1,3 +1,4 @@
+import { keyframePhashes } from '../moderation/keyframes.js';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -93,10 +94,14 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const source = await this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) });
       const input = await plainCopyOf(source, workDir, `input.${ext}`, signal);
       const output = await this.processor.finish(media.type, ext, input, workDir, signal);
+      // The stored version's keyframes, as an upload whose version was made at once gets them.
+      const outputExt = formatOfMime(output.mime)?.ext;
+      const durationMs = Number((media.metadata as { durationMs?: number } | null)?.durationMs) || 0;
+      const phashes = media.type === 'video' && outputExt ? await keyframePhashes(outputExt, output.path, durationMs, signal) : undefined;
       const stored = await this.blobs.storeSealedStream(media.ownerId, createReadStream(output.path));
       written = stored.blobKey;
       const wrapped = { id: stored.dataKey.id, masterKeyId: stored.dataKey.masterKeyId, wrapped: stored.dataKey.wrapped };
-      const replaced = await this.media.completeProcessing(media.id, { ...stored, dataKey: wrapped, mimeType: output.mime });
+      const replaced = await this.media.completeProcessing(media.id, { ...stored, dataKey: wrapped, mimeType: output.mime, phashes });
       if (replaced) written = undefined;
       await this.blobs.delete([replaced ?? stored.blobKey]);
     } catch (error) {

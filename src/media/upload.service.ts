@@ -3,7 +3,7 @@ import { once } from 'node:events';
 import { createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { rm } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
@@ -307,13 +307,22 @@ function describeVersion(file: Received, processed: ProcessResult): DescribedVer
 
 /**
  * The pHashes of what will be stored: an image's (the processed version, else the upload),
- * or a few keyframes of a video (read from the plaintext copy its processor made, or a new one).
+ * or a few keyframes of a video: of its stored version when processing made one, else of
+ * the upload (the plaintext copy its processor made, or a new one); a video transcoded in
+ * the background is hashed again by the job once its stored version exists.
  */
 async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
-  const { type, ext } = input.format;
+  const { type } = input.format;
   if (type === 'image') return [await phashOfImage(processed.stored?.data ?? (await buffer(await input.open())))];
   if (type !== 'video') return [];
   const durationMs = Number(processed.metadata.durationMs) || 0;
+  const { stored } = processed;
+  if (stored) {
+    const path = join(input.workDir, `keyframes.${stored.ext}`);
+    await writeFile(path, stored.data, { flag: 'wx', mode: 0o600 });
+    return keyframePhashes(stored.ext, path, durationMs, input.signal);
+  }
+  const { ext } = input.format;
   const copy = join(input.workDir, `input.${ext}`);
   const path = existsSync(copy) ? copy : await plainCopy(input, `keyframes.${ext}`);
   return keyframePhashes(ext, path, durationMs, input.signal);

@@ -3,6 +3,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
+import { keyframePhashes } from '../../src/moderation/keyframes';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
@@ -120,6 +121,17 @@ describe('video transcoding in the background', () => {
     expect(probed.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
     expect(Math.abs(Number(probed.format.duration) * 1000 - 2000)).toBeLessThan(200);
     expect(stored.includes(Buffer.from('+40.6892'))).toBe(false);
+    // The job hashed the keyframes of the version it made, as an upload processed at once is.
+    const dir = mkdtempSync(join(tmpdir(), 'job-keyframes-'));
+    try {
+      writeFileSync(join(dir, 'stored.mp4'), stored);
+      const expected = (await keyframePhashes('mp4', join(dir, 'stored.mp4'), 2000, new AbortController().signal)).map((h) => BigInt.asIntN(64, h).toString());
+      const [row] = await query<{ phashes: string[] }>(t.databaseUrl, 'SELECT phashes::text[] AS phashes FROM media WHERE id = $1', [ready.id]);
+      expect(expected).toHaveLength(4);
+      expect(row.phashes).toEqual(expected);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
     const usage = (await request(`${t.url}/api/v1/media/storage`, { token })).json;
     expect(usage.usedBytes).toBe(ready.size); // the quota follows the stored version
     const blobs = await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE owner_id = $1', ['transcoder']);
