@@ -1,11 +1,12 @@
 import type { Readable } from 'node:stream';
-import { Inject, Injectable, Logger, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { IncidentsRepository } from '../db/incidents.repository.js';
 import { isMediaError, MediaError, type ErrorCode } from '../errors.js';
 import type { MediaType } from '../detection/media-types.js';
 import { Metrics } from '../observability/metrics.js';
-import { ModerationClient, ModerationUnavailableError } from '../peers/moderation.client.js';
+import { type ModerationClient, ModerationUnavailableError } from '../peers/moderation.client.js';
+import { ModerationPeer } from '../peers/moderation-peer.js';
 import { AntivirusService, MalwareFound } from './antivirus.service.js';
 import { BlocklistService, type BlockMatch } from './blocklist.service.js';
 import { toHex } from './phash.js';
@@ -43,7 +44,7 @@ const INCIDENT_KINDS: Partial<Record<ErrorCode, string>> = { CORRUPT_FILE: 'corr
  * marked for review (and recorded) in `open` mode.
  */
 @Injectable()
-export class ScreeningService implements OnModuleDestroy {
+export class ScreeningService {
   private readonly log = new Logger('Screening');
   private readonly peer?: ModerationClient;
 
@@ -53,12 +54,9 @@ export class ScreeningService implements OnModuleDestroy {
     private readonly blocklist: BlocklistService,
     private readonly incidents: IncidentsRepository,
     private readonly metrics: Metrics,
+    moderation: ModerationPeer,
   ) {
-    if (config.peers.moderationUrl) this.peer = new ModerationClient({ url: config.peers.moderationUrl });
-  }
-
-  onModuleDestroy(): void {
-    this.peer?.close();
+    this.peer = moderation.client;
   }
 
   /** Before decoding: the upload's own digests against the blocklist, then the antivirus. */

@@ -128,6 +128,31 @@ describe('moderation-service over gRPC', () => {
     }
   });
 
+  it('hash-check asks moderation-service after the local blocklist; down → 503 in closed mode, the local answer in open mode', async () => {
+    const listed = 'cd'.repeat(32);
+    const other = 'ef'.repeat(32);
+    peer.hashes.set(`sha256:${listed}`, { blocked: true, reason: 'known abuse' });
+    const check = async (t: TestApp, hash: string) =>
+      request(`${t.url}/api/v1/media/hash-check`, { method: 'POST', token: await t.token('ivy'), body: JSON.stringify({ algorithm: 'sha256', hash }), headers: { 'Content-Type': 'application/json' } });
+    const up = await startTestApp({ env: { MODERATION_GRPC_URL: peer.url } });
+    try {
+      expect((await check(up, listed)).json).toEqual({ blocked: true, duplicateOf: null });
+      expect((await check(up, other)).json).toEqual({ blocked: false, duplicateOf: null });
+      expect(peer.lookups).toEqual(expect.arrayContaining([{ algorithm: 'sha256', hash: listed }, { algorithm: 'sha256', hash: other }]));
+    } finally {
+      await up.close();
+    }
+    const deadUrl = `127.0.0.1:${await freePort()}`;
+    const closed = await startTestApp({ env: { MODERATION_GRPC_URL: deadUrl } });
+    const open = await startTestApp({ env: { MODERATION_GRPC_URL: deadUrl, MODERATION_FAILURE_MODE: 'open' } });
+    try {
+      expectError(await check(closed, listed), 503, 'DEPENDENCY_UNAVAILABLE');
+      expect((await check(open, listed)).json).toEqual({ blocked: false, duplicateOf: null });
+    } finally {
+      await Promise.all([closed.close(), open.close()]);
+    }
+  });
+
   it('down, closed mode (the default): 503 with Retry-After, nothing stored', async () => {
     const t = await startTestApp({ env: { MODERATION_GRPC_URL: `127.0.0.1:${await freePort()}` } });
     try {
