@@ -161,11 +161,6 @@ export class BlocklistRepository {
     }
     return rows[0]?.id ?? null;
   }
-
-  /** A notification of our own on `channel`, delivered after every change committed before it (see BlocklistService.heardUpTo). */
-  async announce(channel: string, payload: string): Promise<void> {
-    await this.prisma.$queryRaw`SELECT pg_notify(${channel}, ${payload})`;
-  }
 }
 
 type Transaction = Pick<PrismaService, '$queryRaw'>;

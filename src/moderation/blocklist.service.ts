@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import {
@@ -33,9 +32,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Entries read per query at start-up (and per reload of changed entries). */
 const PAGE = 20_000;
 const RETRY_MS = 2000;
-/** Payload prefix of our own markers on the channel (not entry ids). */
-const MARKER = 'heard:';
-const MARKER_TIMEOUT_MS = 2000;
 
 /** The hash in its stored form (lowercase hex of the algorithm's length), or undefined when it is not one. */
 export function parseHash(algorithm: unknown, hash: unknown): BlockedHash | undefined {
@@ -67,7 +63,6 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
   private loaded = false;
   /** Until loaded: the latest full load, which whenReady() follows. */
   private firstLoad?: Promise<void>;
-  private readonly markers = new Map<string, () => void>();
   private retry?: NodeJS.Timeout;
   private stopped = false;
 
@@ -75,7 +70,7 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly repository: BlocklistRepository,
     private readonly media: MediaRepository,
-    private readonly changes: ChangeFeed,
+    changes: ChangeFeed,
   ) {
     this.maxDistance = config.phashMaxDistance;
     this.index = new BlocklistIndex(this.maxDistance);
@@ -90,7 +85,6 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
   onModuleDestroy(): void {
     this.stopped = true;
     clearTimeout(this.retry);
-    for (const release of this.markers.values()) release();
   }
 
   /** The start-up load is done (for readiness). */
@@ -125,7 +119,6 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     const { entry, quarantined } = result;
     this.apply((index) => index.put({ id: entry.id, reason: entry.reason, hashes: entry.hashes }));
     this.media.forget(quarantined);
-    if (quarantined.length > 0) await this.heardUpTo();
     if (result.created) this.log.log(`blocked ${hashes.length} hash(es) as entry ${entry.id} (${input.source}${input.createdBy ? ` ${input.createdBy}` : ''}); ${quarantined.length} media quarantined`);
     return { entry, quarantined: quarantined.length };
   }
@@ -152,7 +145,6 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     if (!deleted) return false;
     this.media.forget(released);
     this.apply((index) => index.drop(id));
-    await this.heardUpTo();
     this.log.log(`unblocked entry ${id}`);
     return true;
   }
@@ -175,37 +167,10 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
   /** Before the first load (a worker that never needed the blocklist) there is nothing to keep current. */
   private heard(change: Change | 'reset'): void {
     if (change === 'reset') {
-      for (const release of this.markers.values()) release(); // the media cache was cleared as well
       if (this.firstLoad) void this.fullLoad().catch(() => {});
-    } else if (change.id.startsWith(MARKER)) {
-      this.markers.get(change.id)?.();
     } else if (this.firstLoad && UUID.test(change.id)) {
       this.dirty.add(change.id.toLowerCase());
       this.scheduleReload();
-    }
-  }
-
-  /**
-   * Waits until this process's change feed has delivered everything committed so far: a
-   * marker notified now arrives after them, as PostgreSQL delivers in commit order. So the
-   * media cache has evicted the rows a quarantine changed before the caller answers.
-   */
-  private async heardUpTo(): Promise<void> {
-    if (!this.changes.live) return; // the media cache is not served then
-    const marker = `${MARKER}${randomUUID()}`;
-    let timer: NodeJS.Timeout | undefined;
-    const heard = new Promise<void>((resolve) => {
-      this.markers.set(marker, resolve);
-      timer = setTimeout(resolve, MARKER_TIMEOUT_MS).unref();
-    });
-    try {
-      await this.repository.announce(BLOCKLIST_CHANGES, marker);
-      await heard;
-    } catch (error) {
-      this.log.warn(`could not wait for the change feed: ${(error as Error).message}`);
-    } finally {
-      clearTimeout(timer);
-      this.markers.delete(marker);
     }
   }
 
