@@ -9,14 +9,14 @@
  * - the compression achieved on the image fixtures (seed: ≥ 30 % smaller).
  */
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { jpegQuality } from '../src/processing/image/image-plan.js';
 import { previewDimensions } from '../src/processing/previews.js';
 import { transcodeArgs } from '../src/processing/video/video-plan.js';
-import { type BenchService, median, postFile, ROOT, startService, timed } from './support.js';
+import { type BenchService, median, postFile, ROOT, startService, timed, runBench } from './support.js';
 
 const work = mkdtempSync(join(tmpdir(), 'media-bench-process-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
@@ -107,9 +107,4 @@ async function main(): Promise<void> {
   for (const row of rows) console.log(row);
 }
 
-main()
-  .catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => setTimeout(() => rmSync(work, { recursive: true, force: true }), 3000));
+runBench(main, { children: [], work });

@@ -12,13 +12,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { cpuSeconds, pool, rssMb } from './process-stats.js';
 import { summarizeProfile } from './profile-summary.js';
-import { type Baseline, type BenchService, median, postFile, ROOT, startBaseline, startService } from './support.js';
+import { type Baseline, type BenchService, median, postFile, ROOT, startBaseline, startService, runBench } from './support.js';
 import { makeZipFile } from './zip-file.js';
 import { FIGURES, type Measured, tableOf } from './figures.js';
 
@@ -188,12 +188,4 @@ async function main(): Promise<void> {
   writeFileSync(join(results, 'service.md'), `${title}\n\n${table}\n`);
 }
 
-main()
-  .catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const child of children) child.kill('SIGTERM');
-    setTimeout(() => rmSync(work, { recursive: true, force: true }), 3000);
-  });
+runBench(main, { children: children, work });

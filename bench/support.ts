@@ -1,5 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { freePort } from '../src/db/free-port.js';
@@ -119,4 +119,17 @@ export async function startBaseline(dir: string): Promise<Baseline> {
       await fetch(`${base}${id}`, { method: 'DELETE' });
     },
   };
+}
+
+/** Runs a bench's `main`; whatever happens, stops the processes it started and removes its work dir. */
+export function runBench(main: () => Promise<void>, cleanup: { children: ChildProcess[]; work: string }): void {
+  main()
+    .catch((error) => {
+      console.error(error);
+      process.exitCode = 1;
+    })
+    .finally(() => {
+      for (const child of cleanup.children) child.kill('SIGTERM');
+      setTimeout(() => rmSync(cleanup.work, { recursive: true, force: true }), 3000);
+    });
 }

@@ -8,10 +8,10 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { chmodSync, mkdtempSync, readFileSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type BenchService, median, postFile, startBaseline, startService } from './support.js';
+import { type BenchService, median, postFile, startBaseline, startService, runBench } from './support.js';
 import { makeZipFile } from './zip-file.js';
 
 const MB = 1024 * 1024;
@@ -88,12 +88,4 @@ async function main(): Promise<void> {
   console.log(`3 x 100 MB concurrent: ${(300 / seconds).toFixed(0)} MB/s aggregate; service RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB during (goal < 300 MB)`);
 }
 
-main()
-  .catch((error) => {
-    console.error(error);
-    process.exitCode = 1;
-  })
-  .finally(() => {
-    for (const child of children) child.kill('SIGTERM');
-    setTimeout(() => rmSync(work, { recursive: true, force: true }), 3000);
-  });
+runBench(main, { children: children, work });
