@@ -5,16 +5,18 @@
  */
 import { parseArgs } from 'node:util';
 import { SignJWT } from 'jose';
-import { loadConfig } from '../src/config/load-config.js';
+import { ConfigError, loadSigningConfig } from '../src/config/load-config.js';
+import { MAX_TOKEN_LIFETIME_SECONDS } from '../src/http/auth/jwt-verifier.js';
 
 const USAGE = `usage: npm run -s token -- <userId> [--role admin|moderator]... [--ttl <seconds>]
 
-Prints a JWT for <userId>, signed with AUTH_JWT_SECRET or the development secret under
-DATA_DIR (development and tests only).
+Prints a JWT for <userId>, signed with AUTH_JWT_SECRET or, when that is unset, the
+development secret the service generated under DATA_DIR (default ./data): run it with the
+service's DATA_DIR. Development and tests only.
 
   <userId>        1-128 characters of A-Z a-z 0-9 _ . : @ -  (one starting with "-" goes after "--")
   --role <role>   admin or moderator; repeat for both. Without it: a plain user
-  --ttl <s>       lifetime in seconds (default 3600)
+  --ttl <s>       lifetime in seconds (default 3600, at most 604800)
   -h, --help      this text`;
 
 /**
@@ -54,20 +56,21 @@ function parse(argv: string[]): Request | 'help' {
   if (unknown.length) throw new UsageError(`unknown role ${unknown.map((role) => JSON.stringify(role)).join(', ')}: the roles are ${ROLES.join(', ')}`);
   const ttl = values.ttl ?? '3600';
   if (!/^[1-9]\d{0,9}$/.test(ttl)) throw new UsageError(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttl)}`);
+  if (Number(ttl) > MAX_TOKEN_LIFETIME_SECONDS) throw new UsageError(`--ttl must be at most ${MAX_TOKEN_LIFETIME_SECONDS} seconds (7 days): the service refuses longer-lived tokens`);
   return { userId, roles, ttl: Number(ttl) };
 }
 
 async function sign({ userId, roles, ttl }: Request): Promise<string> {
-  const config = loadConfig();
-  if (!config.auth.jwtSecret) throw new Error('no HS256 secret is configured (AUTH_JWT_SECRET)');
+  const config = loadSigningConfig();
+  process.stderr.write(`token: signed with ${config.source}\n`);
   return new SignJWT({ roles })
     .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
     .setSubject(userId)
     .setIssuedAt()
     .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
-    .setIssuer(config.auth.issuer ?? 'media-service-dev')
-    .setAudience(config.auth.audience ?? 'whispr')
-    .sign(new TextEncoder().encode(config.auth.jwtSecret));
+    .setIssuer(config.issuer ?? 'media-service-dev')
+    .setAudience(config.audience ?? 'whispr')
+    .sign(new TextEncoder().encode(config.secret));
 }
 
 async function main(argv: string[]): Promise<void> {
@@ -85,5 +88,5 @@ main(process.argv.slice(2)).catch((error: Error) => {
     process.exit(2);
   }
   process.stderr.write(`token: ${error.message}\n`);
-  process.exit(1);
+  process.exit(error instanceof ConfigError ? 2 : 1);
 });

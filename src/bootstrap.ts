@@ -8,6 +8,8 @@ import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { answerClientErrors } from './http/client-errors.js';
 import { deferContinue } from './http/early-answers.js';
+import { jsonBodies } from './http/json-body.js';
+import { keepAliveLongerThanAdvertised } from './http/keep-alive.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { isUploadRequest } from './http/media.controller.js';
 import { createOpenApiDocument } from './http/openapi.js';
@@ -38,8 +40,9 @@ class TunedExpressAdapter extends ExpressAdapter {
 
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), { bufferLogs: true });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), { bufferLogs: true, bodyParser: false });
   app.use(requestIdMiddleware);
+  app.use(jsonBodies(isUploadRequest));
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
   app.use(httpMetrics(app.get(Metrics)));
@@ -49,6 +52,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   SwaggerModule.setup('api/docs', app, document, { jsonDocumentUrl: 'api/docs-json' });
   const server = app.getHttpServer() as Server;
   server.setTimeout(IDLE_TIMEOUT_MS);
+  keepAliveLongerThanAdvertised(server);
   answerClientErrors(server);
   deferContinue(server, isUploadRequest);
   return app;

@@ -27,7 +27,7 @@ async function main(): Promise<void> {
   await app.listen(config.port, HOST).catch((error: unknown) => {
     throw asPortError(error, config.port);
   });
-  log(`media-service (${config.role}) listening on port ${config.port} (pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}`);
+  log(`media-service (${config.role}) listening on http://localhost:${config.port} (port ${config.port}, pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}`);
 }
 
 main().catch(async (error: unknown) => {

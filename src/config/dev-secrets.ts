@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -24,6 +24,12 @@ export function devSecret(dataDir: string, name: string, generate: () => string)
     if ((error as NodeJS.ErrnoException).code === 'EEXIST') return readFileSync(file, 'utf8').trim();
     throw error;
   }
+}
+
+/** The development secret `name` under `dataDir` if one was generated there, never generating one. */
+export function existingDevSecret(dataDir: string, name: string): string | undefined {
+  const file = join(dataDir, 'secrets', name);
+  return existsSync(file) ? readFileSync(file, 'utf8').trim() : undefined;
 }
 
 export const generateJwtSecret = (): string => randomBytes(48).toString('base64url');

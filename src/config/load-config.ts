@@ -1,7 +1,7 @@
 import { resolve } from 'node:path';
 import { BUILT_STORAGE_DRIVERS, envSchema } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
-import { devSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
+import { devSecret, existingDevSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
 
 export class ConfigError extends Error {}
 
@@ -94,6 +94,36 @@ export function loadConfig(source: Env = process.env): AppConfig {
       },
     },
   };
+}
+
+export interface SigningConfig {
+  secret: string;
+  /** Where the secret came from, to tell the user. */
+  source: string;
+  issuer?: string;
+  audience?: string;
+}
+
+/**
+ * What `npm run token` signs with: AUTH_JWT_SECRET, or the development secret the service
+ * generated under DATA_DIR. Never generates one: a token signed with a secret the service
+ * does not use is refused by it (401) with no hint why.
+ */
+export function loadSigningConfig(source: Env = process.env): SigningConfig {
+  const { value: env, error } = envSchema.validate(source, { abortEarly: false, convert: true });
+  const problems = (error?.details ?? []).filter((d) => ['AUTH_JWT_SECRET', 'DATA_DIR', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'].includes(String(d.path[0])));
+  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((d) => `  - ${d.message}`).join('\n')}`);
+  const claims = { issuer: env.AUTH_JWT_ISSUER as string | undefined, audience: env.AUTH_JWT_AUDIENCE as string | undefined };
+  if (env.AUTH_JWT_SECRET) return { secret: env.AUTH_JWT_SECRET, source: 'AUTH_JWT_SECRET', ...claims };
+  const dataDir = resolve(env.DATA_DIR);
+  const secret = existingDevSecret(dataDir, 'jwt-secret');
+  if (!secret) {
+    throw new ConfigError(
+      `no secret to sign with: AUTH_JWT_SECRET is not set and DATA_DIR=${dataDir} holds no development secret (secrets/jwt-secret).\n` +
+        'Set AUTH_JWT_SECRET to the service\'s, or DATA_DIR to the directory the service runs with (it creates the secret at its first start).',
+    );
+  }
+  return { secret, source: `the development secret of DATA_DIR=${dataDir}`, ...claims };
 }
 
 function parseMasterKeys(value: string): AppConfig['masterKeys'] {

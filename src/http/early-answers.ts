@@ -1,4 +1,5 @@
 import type { IncomingMessage, Server, ServerResponse } from 'node:http';
+import { closeConnectionAfter } from './keep-alive.js';
 
 /**
  * Answers given before the request body was read (401, 413, 415, 429, 507 ...) must reach
@@ -33,22 +34,41 @@ export function continueBody(req: IncomingMessage, res: ServerResponse): void {
 }
 
 /**
- * After an answer sent before the body was read: a client still waiting for `100 Continue`
- * sends nothing more, so the connection simply closes; any other client's remaining body
- * is discarded (up to DISCARD_LIMITS) so that it reads the answer, and the connection is
- * cut only past those limits.
+ * After an answer sent before the body was read, the connection is closed in a way every
+ * client sees: the answer says `Connection: close`, so no client offers the connection to
+ * its next request (undici reuses a connection whose request it finished writing, even if
+ * the answer came first, and that next request then met a connection cut under it). The
+ * close waits until the rest of the body has been read and discarded (up to DISCARD_LIMITS):
+ * closing while the client is still sending resets the connection, and a reset makes Node's
+ * fetch and browsers drop the answer they had not yet read. A client waiting for
+ * `100 Continue` sends nothing more and closes on reading the answer.
  */
 export function discardUnreadBody(req: IncomingMessage, res: ServerResponse, limits = DISCARD_LIMITS): void {
   if (req.complete || req.destroyed) return;
-  if ((req as Incoming)[AWAITING_CONTINUE]) {
-    res.setHeader('Connection', 'close');
-    return;
-  }
+  closeConnectionAfter(res);
+  const socket = req.socket;
+  let bodyDone = false;
+  let answered = false;
+  const close = () => socket.destroy();
+  const closeWhenBoth = () => bodyDone && answered && close();
+  // Node ends a `Connection: close` answer with socket.destroySoon(): the write side is shut
+  // at once (the client sees the end of the answer) and the socket destroyed when that is
+  // flushed. Here the destroy waits for the end of the discarded body as well.
+  socket.destroySoon = () => {
+    if (socket.writable) socket.end();
+    if (socket.writableFinished) answered = true;
+    else socket.once('finish', () => ((answered = true), closeWhenBoth()));
+    closeWhenBoth();
+  };
+  const timer = setTimeout(close, limits.ms).unref();
+  req.once('close', () => {
+    clearTimeout(timer);
+    bodyDone = true;
+    closeWhenBoth();
+  });
+  if ((req as Incoming)[AWAITING_CONTINUE]) return void req.resume();
   req.unpipe();
   let discarded = 0;
-  const cut = () => req.socket.destroy();
-  const timer = setTimeout(cut, limits.ms).unref();
-  req.on('data', (chunk: Buffer) => (discarded += chunk.length) > limits.bytes && cut());
-  req.once('close', () => clearTimeout(timer));
+  req.on('data', (chunk: Buffer) => (discarded += chunk.length) > limits.bytes && close());
   req.resume();
 }

@@ -104,10 +104,8 @@ export class MediaController {
   @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
   @ApiDownload()
   @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
-  async preview(@Param('id') id: string, @Query('size') size: string | undefined, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
-    const box = Number(size ?? 256);
-    if (!(PREVIEW_SIZES as readonly number[]).includes(box)) throw new MediaError('VALIDATION_FAILED', `size must be one of ${PREVIEW_SIZES.join(', ')}`);
-    await serve(await this.media.forPreview(id, user, box), req, res);
+  async preview(@Param('id') id: string, @Query() query: Record<string, unknown>, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
+    await serve(await this.media.forPreview(id, user, previewSize(query)), req, res);
   }
 
   @Delete(':id')
@@ -118,6 +116,17 @@ export class MediaController {
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }
+}
+
+/** The preview box asked for: `size` once, as one of PREVIEW_SIZES (`size[]=64`, `size=64&size=256` are not sizes). */
+function previewSize(query: Record<string, unknown>): number {
+  const keys = Object.keys(query).filter((key) => key === 'size' || key.startsWith('size['));
+  const size = query.size;
+  const box = size === undefined ? 256 : Number(size);
+  if (keys.length > 1 || (keys.length === 1 && typeof size !== 'string') || !(PREVIEW_SIZES as readonly number[]).includes(box)) {
+    throw new MediaError('VALIDATION_FAILED', `size must be one of ${PREVIEW_SIZES.join(', ')}, given once`);
+  }
+  return box;
 }
 
 /** Answers a download (the file, or a preview) per its conditional and range headers. */

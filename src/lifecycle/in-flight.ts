@@ -1,6 +1,7 @@
 import type { Server, ServerResponse } from 'node:http';
 import type { CallHandler, NestInterceptor } from '@nestjs/common';
 import { finalize } from 'rxjs';
+import { closeConnectionAfter } from '../http/keep-alive.js';
 
 /**
  * The HTTP work still running: every response not yet closed, and every route handler not
@@ -38,7 +39,7 @@ export class InFlight {
     this.draining = true;
     this.server.close();
     this.server.closeIdleConnections();
-    for (const res of this.open) closeAfter(res);
+    for (const res of this.open) closeConnectionAfter(res);
   }
 
   /** Cuts every connection that is left; their requests see an abort. */
@@ -61,7 +62,7 @@ export class InFlight {
   private track(res: ServerResponse): void {
     const release = this.hold();
     this.open.add(res);
-    if (this.draining) closeAfter(res);
+    if (this.draining) closeConnectionAfter(res);
     res.once('close', () => {
       this.open.delete(res);
       release();
@@ -79,8 +80,4 @@ export class InFlight {
       if (--this.pending === 0) for (const wake of this.waiters.splice(0)) wake();
     };
   }
-}
-
-function closeAfter(res: ServerResponse): void {
-  if (!res.headersSent) res.setHeader('Connection', 'close');
 }

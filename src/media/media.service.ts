@@ -76,7 +76,7 @@ export class MediaService {
   async forPreview(id: string, caller: Caller, size: number): Promise<DownloadFile> {
     const media = this.ready(await this.visible(id, caller));
     const preview = media.previews.find((p) => p.size === size);
-    if (!preview) throw new MediaError('NOT_FOUND', 'This media has no preview of that size');
+    if (!preview) throw new MediaError('NOT_FOUND', media.previews.length ? 'This media has no preview of that size' : 'This media has no previews');
     const bytes = Number(preview.bytes);
     const stem = media.originalName.replace(/\.[^.]*$/, '') || 'preview';
     return {

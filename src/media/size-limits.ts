@@ -9,6 +9,16 @@ export function largestLimit(maxBytes: Record<MediaType, number>, types: readonl
   return [type, maxBytes[type]];
 }
 
+/**
+ * 413 for a file that may still be any of `types` (all of them before its first bytes are
+ * seen): the largest of their limits, named for the type when there is one.
+ */
+export function tooLargeFor(maxBytes: Record<MediaType, number>, types: readonly MediaType[]): MediaError {
+  const [type, limit] = largestLimit(maxBytes, types);
+  if (types.length === 1) return fileTooLarge(type, limit);
+  return new MediaError('FILE_TOO_LARGE', `The file is larger than ${formatBytes(limit)}, the most accepted for any supported type`);
+}
+
 /** 413 naming the type and its limit, so a user knows what would be accepted. */
 export function fileTooLarge(type: MediaType, limit: number): MediaError {
   return new MediaError('FILE_TOO_LARGE', `The file is larger than the ${formatBytes(limit)} limit for ${PLURAL[type]}`);

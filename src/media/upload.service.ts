@@ -31,7 +31,7 @@ import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
 import { TempFiles } from './temp-files.js';
 import { UploadLedger } from './upload-ledger.js';
-import { fileTooLarge, largestLimit } from './size-limits.js';
+import { fileTooLarge, largestLimit, tooLargeFor } from './size-limits.js';
 
 /** The bytes of one uploaded file, however they reach the service (multipart today). */
 export interface IncomingFile {
@@ -167,8 +167,8 @@ export class UploadService {
 
   /** A declared length no type accepts is refused before any byte of the body is read. */
   private refuseDeclaredSize(minBytes: number): void {
-    const [type, limit] = largestLimit(this.config.limits.maxBytes, MEDIA_TYPES);
-    if (minBytes > limit) throw fileTooLarge(type, limit);
+    const [, limit] = largestLimit(this.config.limits.maxBytes, MEDIA_TYPES);
+    if (minBytes > limit) throw tooLargeFor(this.config.limits.maxBytes, MEDIA_TYPES);
   }
 
   private async receive(source: UploadSource, path: string, ledger: UploadLedger): Promise<Received> {
@@ -176,10 +176,10 @@ export class UploadService {
     const { file, filename } = await source.open();
     const sniffer = new Sniffer();
     // Until the first bytes are sniffed, the largest limit of any type applies.
-    const limitNow = () => largestLimit(maxBytes, sniffer.result ? candidateTypes(sniffer.result) : MEDIA_TYPES);
+    const typesNow = () => (sniffer.result ? candidateTypes(sniffer.result) : MEDIA_TYPES);
     const guard = new SizeGuard({
-      limit: () => limitNow()[1],
-      tooLarge: () => fileTooLarge(...limitNow()),
+      limit: () => largestLimit(maxBytes, typesNow())[1],
+      tooLarge: () => tooLargeFor(maxBytes, typesNow()),
       onProgress: (total) => ledger.track(total),
     });
     const hasher = this.blobs.hasher();

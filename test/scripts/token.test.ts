@@ -76,13 +76,50 @@ describe('npm run token', () => {
   it('does not rebuild when dist/ is current: only the token on stdout, well under a build', async () => {
     expect(staleReason(ROOT)).toBeNull(); // npm test has just built; a stale dist/ would be rebuilt under the other tests
     const stamp = statSync(join(ROOT, STAMP)).mtimeMs;
-    const started = Date.now();
     const { code, stdout, stderr } = await run('npm', ['run', '-s', 'token', '--', 'carol']);
-    const elapsed = Date.now() - started;
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+    expect({ code, stderr }).toEqual({ code: 0, stderr: 'token: signed with AUTH_JWT_SECRET\n' });
     expect(stdout).toMatch(/^eyJ[\w-]+\.[\w-]+\.[\w-]+\n$/);
     expect(statSync(join(ROOT, STAMP)).mtimeMs).toBe(stamp);
-    expect(elapsed).toBeLessThan(4000); // measured ≈ 0.7 s; a build takes ≈ 7-9 s
+  });
+
+  it('refuses a lifetime longer than the service accepts', async () => {
+    const { code, stdout, stderr } = await token('alice', '--ttl', '604801');
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr).toMatch(/--ttl must be at most 604800 seconds/);
+  });
+});
+
+describe('npm run token without AUTH_JWT_SECRET', () => {
+  const root = mkdtempSync(join(tmpdir(), 'media-test-token-dev-'));
+  afterAll(() => rmSync(root, { recursive: true, force: true }));
+  const { AUTH_JWT_SECRET: _unset, ...inherited } = process.env;
+  const token = (env: Record<string, string>, ...args: string[]) =>
+    promisify(execFile)(process.execPath, [TOKEN, ...args], { env: { ...inherited, NODE_ENV: 'development', ...env }, cwd: root }).then(
+      ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
+      (error) => ({ code: error.code as number, stdout: error.stdout as string, stderr: error.stderr as string }),
+    );
+
+  it('refuses, naming the DATA_DIR it read, when that directory holds no development secret, and creates nothing', async () => {
+    const empty = join(root, 'never-started');
+    const { code, stdout, stderr } = await token({ DATA_DIR: empty }, 'alice');
+    expect({ code, stdout }).toEqual({ code: 2, stdout: '' });
+    expect(stderr).toContain(`AUTH_JWT_SECRET is not set and DATA_DIR=${empty} holds no development secret`);
+    expect(existsSync(empty)).toBe(false);
+    // No DATA_DIR: the default ./data of the working directory, not created either.
+    const byDefault = await token({}, 'alice');
+    expect(byDefault.code).toBe(2);
+    expect(byDefault.stderr).toContain(`DATA_DIR=${join(root, 'data')} holds no development secret`);
+    expect(existsSync(join(root, 'data'))).toBe(false);
+  });
+
+  it("signs with the development secret of the service's DATA_DIR and says so", async () => {
+    const dataDir = join(root, 'started');
+    mkdirSync(join(dataDir, 'secrets'), { recursive: true });
+    writeFileSync(join(dataDir, 'secrets', 'jwt-secret'), `${SECRET}-dev\n`);
+    const { code, stdout, stderr } = await token({ DATA_DIR: dataDir }, 'alice');
+    expect(code).toBe(0);
+    expect(stderr).toBe(`token: signed with the development secret of DATA_DIR=${dataDir}\n`);
+    await expect(jwtVerify(stdout.trim(), new TextEncoder().encode(`${SECRET}-dev`))).resolves.toMatchObject({ payload: { sub: 'alice' } });
   });
 });
 

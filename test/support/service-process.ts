@@ -49,7 +49,7 @@ export async function ready(service: Running, base: string, ms = 30_000): Promis
 
 /** The pid the service logs when it listens. */
 export function servicePid(service: Running): number {
-  const match = /listening on port \d+ \(pid (\d+)\)/.exec(service.output());
+  const match = /listening on http:\/\/localhost:\d+ \(port \d+, pid (\d+)\)/.exec(service.output());
   if (!match) throw new Error(`no pid in the output:\n${service.output()}`);
   return Number(match[1]);
 }

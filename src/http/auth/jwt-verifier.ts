@@ -6,6 +6,11 @@ import { LruCache } from '../../crypto/lru-cache.js';
 
 const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ASYMMETRIC = ['RS256', 'ES256'];
+/**
+ * The longest a token may still have to live. A token that claims more (`exp: 1e308`) is
+ * refused: a leaked one would otherwise never stop working. Access tokens live minutes.
+ */
+export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600;
 
 /**
  * Verifies bearer tokens locally as CONTRACT §1 says: HS256 secret, PEM public key, or JWKS.
@@ -37,6 +42,7 @@ export class JwtVerifier {
     } catch {
       throw new MediaError('UNAUTHORIZED', 'The token is invalid or expired');
     }
+    if (payload.exp! > Date.now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS) throw new MediaError('UNAUTHORIZED', 'The token lives longer than the 7 days accepted');
     if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const caller = { id: payload.sub, roles };
