@@ -15,14 +15,15 @@ export const SNIFF_BYTES = 4100;
  * decides (its ZIP directory, its OLE directory, or every byte being text).
  */
 export type Sniffed =
-  | { kind: 'format'; format: DetectedFormat }
+  /** `text`: the head is text too; if the whole file is, it is a text note that starts like a signature. */
+  | { kind: 'format'; format: DetectedFormat; text?: TextChecker }
   | { kind: 'zip' }
   | { kind: 'ole' }
   | { kind: 'text'; checker: TextChecker };
 
 /** The media types a sniffed file may still turn out to be; its size limit is the largest of theirs. */
 export function candidateTypes(sniffed: Sniffed): MediaType[] {
-  if (sniffed.kind === 'format') return [sniffed.format.type];
+  if (sniffed.kind === 'format') return sniffed.text && sniffed.format.type !== 'document' ? [sniffed.format.type, 'document'] : [sniffed.format.type];
   if (sniffed.kind === 'zip') return ['archive', 'document'];
   return ['document'];
 }
@@ -53,31 +54,57 @@ function mpegFrameOffset(head: Buffer): number {
   return at;
 }
 
-/** Classifies the first bytes of an upload; unsupported content is refused here, before the rest arrives. */
+/**
+ * Classifies the first bytes of an upload; unsupported content is refused here, before the
+ * rest arrives. A signature is four bytes or so, and notes start with words like `BMW`,
+ * `MZ-5`, `ID3`, `GIF87a`, `%PDF`: a head that is text as well stays a text candidate,
+ * decided by the whole file (see confirm).
+ */
 export async function sniff(head: Buffer): Promise<Sniffed> {
   const found = await fileTypeFromBuffer(head);
-  if (found && !implausibleMpegFrame(head, found.ext)) {
-    if (SUPPORTED_BY_FILE_TYPE[found.ext]) return { kind: 'format', format: SUPPORTED_BY_FILE_TYPE[found.ext] };
-    if (ZIP_CONTAINERS.has(found.ext)) return { kind: 'zip' };
-    if (found.ext === 'cfb') return { kind: 'ole' };
-    throw unsupported();
+  const format = found && !implausibleMpegFrame(head, found.ext) ? found.ext : undefined;
+  const text = textCandidate(head);
+  if (format) {
+    if (SUPPORTED_BY_FILE_TYPE[format]) return { kind: 'format', format: SUPPORTED_BY_FILE_TYPE[format], text };
+    if (ZIP_CONTAINERS.has(format)) return { kind: 'zip' };
+    if (format === 'cfb') return { kind: 'ole' };
   }
+  if (!text) throw unsupported();
+  return { kind: 'text', checker: text };
+}
+
+/** A checker for the whole file when this head is text and not markup; undefined otherwise. */
+function textCandidate(head: Buffer): TextChecker | undefined {
   const encoding = textEncodingOf(head);
-  if (looksLikeMarkup(head, encoding)) throw unsupported();
-  const checker = new TextChecker(encoding);
+  if (looksLikeMarkup(head, encoding)) return undefined;
   // The head is checked again as part of the whole file; this copy only decides early.
-  if (!new TextChecker(encoding).push(head)) throw unsupported();
-  return { kind: 'text', checker };
+  if (!new TextChecker(encoding).push(head)) return undefined;
+  return new TextChecker(encoding);
+}
+
+const textFormat = (checker: TextChecker): DetectedFormat => (checker.encoding === 'utf-8' ? TXT : TXT_UTF16);
+
+/**
+ * A signature followed by nothing but text. No binary format we take can be all text
+ * (their headers hold sizes and flags, their data is compressed) but PDF: a PDF of plain
+ * ASCII is still a PDF when it is shaped like one, a version header and an end-of-file
+ * marker at its end. Anything else is a note that happens to start like a signature.
+ */
+async function signatureOrText(format: DetectedFormat, checker: TextChecker, file: RandomAccess): Promise<DetectedFormat> {
+  if (format.mime !== 'application/pdf') return textFormat(checker);
+  const head = await file.read(0, 8);
+  const tail = (await file.read(Math.max(0, file.size - 1024), 1024)).toString('latin1');
+  return /^%PDF-\d\.\d/.test(head.toString('latin1')) && tail.includes('%%EOF') ? format : textFormat(checker);
 }
 
 /** Decides the final format once the whole file has arrived and can be read at random. */
 export async function confirm(sniffed: Sniffed, file: RandomAccess): Promise<DetectedFormat> {
   switch (sniffed.kind) {
     case 'format':
-      return sniffed.format;
+      return sniffed.text?.end() ? signatureOrText(sniffed.format, sniffed.text, file) : sniffed.format;
     case 'text':
       if (!sniffed.checker.end()) throw unsupported();
-      return sniffed.checker.encoding === 'utf-8' ? TXT : TXT_UTF16;
+      return textFormat(sniffed.checker);
     case 'zip': {
       const entries = await readZipEntries(file);
       if (!isWordPackage(entries.map((entry) => entry.name))) return ZIP;

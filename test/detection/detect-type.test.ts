@@ -1,12 +1,18 @@
-import { confirm, sniff, SNIFF_BYTES } from '../../src/detection/detect-type';
+import { confirm, sniff, SNIFF_BYTES, type Sniffed } from '../../src/detection/detect-type';
 import { isMediaError } from '../../src/errors';
 import { fixture } from '../support/http';
+
+/** What the upload stream does: every byte goes to the text checker of a text candidate. */
+function feed(sniffed: Sniffed, bytes: Buffer): void {
+  if (sniffed.kind === 'text') sniffed.checker.push(bytes);
+  if (sniffed.kind === 'format') sniffed.text?.push(bytes);
+}
 
 /** What the whole pipeline decides for these bytes: the format, or the error code. */
 async function detect(bytes: Buffer): Promise<string> {
   try {
     const sniffed = await sniff(bytes.subarray(0, SNIFF_BYTES));
-    if (sniffed.kind === 'text') sniffed.checker.push(bytes);
+    feed(sniffed, bytes);
     const file = { size: bytes.length, read: async (position: number, length: number) => bytes.subarray(position, position + length) };
     const format = await confirm(sniffed, file);
     return `${format.type} ${format.mime}`;
@@ -18,7 +24,7 @@ async function detect(bytes: Buffer): Promise<string> {
 
 async function detectCharset(bytes: Buffer): Promise<string | undefined> {
   const sniffed = await sniff(bytes.subarray(0, SNIFF_BYTES));
-  if (sniffed.kind === 'text') sniffed.checker.push(bytes);
+  feed(sniffed, bytes);
   return (await confirm(sniffed, { size: bytes.length, read: async (p, n) => bytes.subarray(p, p + n) })).charset;
 }
 
@@ -32,6 +38,38 @@ const u32 = (n: number, le = false) => {
 };
 const EBML = (docType: string) =>
   bytes([0x1a, 0x45, 0xdf, 0xa3, 0x80 + 19 + docType.length, 0x42, 0x86, 0x81, 1, 0x42, 0xf7, 0x81, 1, 0x42, 0xf2, 0x81, 4, 0x42, 0xf3, 0x81, 8, 0x42, 0x82, 0x80 + docType.length], docType, [0x42, 0x87, 0x81, 4, 0x42, 0x85, 0x81, 2]);
+
+describe('text notes that start like a signature', () => {
+  const TXT = 'document text/plain';
+  it.each([
+    ['BMW service notes\n', TXT],
+    ['MZ-5 mazda parts list\n', TXT],
+    ['#!AMR is the codec name\n', TXT],
+    ['8BPS files are Photoshop\'s\n', TXT],
+    ['fLaC is spelt with a capital L\n', TXT],
+    ['-----BEGIN PGP MESSAGE-----\nhQEMA9\n-----END PGP MESSAGE-----\n', TXT],
+    ['ID3 tags are the MP3 metadata\n', TXT],
+    ['GIF87a was the first GIF version\n', TXT],
+    ['%PDF files: read the spec\n', TXT],
+    ['%PDF-1.7 is the version we use\n', TXT],
+    ['Rar! said the pirate\n', TXT],
+    ['OggS are what ogg pages start with\n', TXT],
+    ['RIFF is a container, WAVE a kind of it\n', TXT],
+  ])('%j is text', async (note, expected) => {
+    expect(await detect(Buffer.from(note))).toBe(expected);
+  });
+
+  it('keeps a PDF written all in ASCII a PDF', async () => {
+    const pdf = ['%PDF-1.4', '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj', '2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj', 'trailer << /Root 1 0 R >>', '%%EOF', ''].join('\n');
+    expect(await detect(Buffer.from(pdf))).toBe('document application/pdf');
+  });
+
+  it('keeps binary files that start with the same signatures what they are, or refused', async () => {
+    expect(await detect(fixture('gif-animated-throbber.gif'))).toBe('image image/gif');
+    expect(await detect(Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200)]))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await detect(Buffer.concat([Buffer.from('fLaC'), Buffer.from([0, 0, 0, 0x22]), Buffer.alloc(40)]))).toBe('UNSUPPORTED_MEDIA_TYPE');
+  });
+});
 
 describe('type detection from bytes', () => {
   // Hand-built headers for the formats the corpus lacks: they check the mapping of what

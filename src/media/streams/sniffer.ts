@@ -35,6 +35,7 @@ export class Sniffer extends Transform {
 
   private forward(chunk: Buffer, done: TransformCallback): void {
     if (this.result?.kind === 'text') this.result.checker.push(chunk);
+    else if (this.result?.kind === 'format') this.result.text?.push(chunk);
     done(null, chunk);
   }
 }
