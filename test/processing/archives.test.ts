@@ -25,6 +25,16 @@ describe('archives', () => {
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body.equals(bytes)).toBe(true);
   });
 
+  it.each([
+    ['a RAR signature followed by noise', () => Buffer.concat([fixture('rar-v4.rar').subarray(0, 7), Buffer.from(Array.from({ length: 5000 }, (_, i) => (i * 97 + 13) % 256))])],
+    ['a RAR cut after its first entry', () => fixture('rar-v4.rar').subarray(0, 140)],
+    ['a RAR with 30 KB of something else appended', () => Buffer.concat([fixture('rar-v4.rar'), Buffer.alloc(30_000, 0x41)])],
+  ])('refuses %s as 422 CORRUPT_FILE, leaving nothing', async (_case, bytes) => {
+    const { status, json } = await upload(t.url, token, { name: 'broken.rar', bytes: bytes() });
+    expect({ status, code: json.code }).toEqual({ status: 422, code: 'CORRUPT_FILE' });
+    expect(await query(t.databaseUrl, `SELECT id FROM media WHERE owner_id = 'archivist' AND original_name = 'broken.rar'`)).toEqual([]);
+  });
+
   it('reports encrypted and nested entries without refusing them', async () => {
     const zip = makeZip([{ name: 'secret.txt', data: Buffer.from('x'.repeat(100)), encrypted: true }, { name: 'inner.zip', data: makeZip([{ name: 'a.txt', data: Buffer.from('a') }]) }]);
     const { status, json } = await upload(t.url, token, { name: 'mixed.zip', bytes: zip });
