@@ -32,6 +32,7 @@ import { Throttle } from './streams/throttle.js';
 import { TempFiles } from './temp-files.js';
 import { UploadLedger } from './upload-ledger.js';
 import { fileTooLarge, largestLimit, tooLargeFor } from './size-limits.js';
+import { refuseByDeclaration } from '../processing/declared-limits.js';
 
 /** The bytes of one uploaded file, however they reach the service (multipart today). */
 export interface IncomingFile {
@@ -132,6 +133,7 @@ export class UploadService {
       const received = await this.receive(source, path, ledger);
       Object.assign(known, { sha256: received.sha256, md5: received.md5 });
       const open = () => this.blobs.openSealedFile(path, received.dataKey, received.size);
+      await refuseByDeclaration({ format: received.format, file: received.file }, this.config.processing.image);
       await this.screening.screenUpload({ ...context, sha256: received.sha256, md5: received.md5, open, signal: source.signal });
       workDir = await this.temp.newDir();
       const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: source.signal };

@@ -7,9 +7,9 @@ import { ClamdScanner, ClamdUnavailableError } from './clamav.js';
 /**
  * The antivirus stage: every upload's plaintext streamed to clamd when CLAMAV_URL is set.
  * Never reports clean without a full scan: a signature → 422 MALWARE_DETECTED; a scan clamd
- * could not finish (encrypted content, nesting, size or scan limits: it reports them as
- * `Heuristics.*` or an ERROR) → 422 MALWARE_DETECTED too, since retrying cannot help, except
- * the scan-time limit → 503; clamd unreachable → 503 DEPENDENCY_UNAVAILABLE with Retry-After.
+ * could not finish (encrypted content, nesting, size or scan-time limits: it reports them as
+ * `Heuristics.*` or an ERROR) → 422 MALWARE_DETECTED too, since retrying cannot help; clamd
+ * unreachable, or too busy to answer in time → 503 DEPENDENCY_UNAVAILABLE with Retry-After.
  */
 @Injectable()
 export class AntivirusService {
@@ -43,8 +43,10 @@ export class AntivirusService {
     }
     if (result.verdict === 'clean') return;
     if (result.verdict === 'infected') throw new MalwareFound(result.signature, 'The file was rejected by the antivirus scan');
-    if (/MaxScanTime/.test(result.reason)) throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The antivirus scan took too long; try again later', { retryAfter: 30 });
-    throw new MalwareFound(result.reason, 'The antivirus could not scan all of the file (encrypted or beyond its limits); it is refused');
+    // A per-file limit (scan time, size, recursion) is the file's doing: the same file would
+    // hit it again on every retry, so it is refused, never "try again later".
+    this.log.warn(`scan incomplete: ${result.reason}`);
+    throw new MalwareFound(result.reason, 'The antivirus could not scan all of the file (encrypted, or beyond its time, size or nesting limits); it is refused');
   }
 }
 

@@ -2,12 +2,13 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { crc32, deflateSync } from 'node:zlib';
+import { deflateSync } from 'node:zlib';
 import sharp from 'sharp';
 import { startTestApp, type TestApp } from '../support/app';
 import { blobFiles, expectUnharmed, pngChunk, withChunksAfterHeader } from '../support/hostile';
 import { request, upload } from '../support/http';
 import { seededRandom } from '../support/random';
+import { jpegSized, pngSized, resized, webpSized } from '../support/bombs';
 
 /*
  * Decompression bombs: a small file that declares (or inflates to) far more than it
@@ -175,36 +176,6 @@ function noise(width: number, height: number, seed: number): sharp.Sharp {
   const pixels = Buffer.alloc(width * height * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (random() * 256) | 0;
   return sharp(pixels, { raw: { width, height, channels: 3 } });
-}
-
-/** `png` with its IHDR rewritten to `width`×`height` (and its CRC fixed). */
-function resized(png: Buffer, width: number, height: number): Buffer {
-  const out = Buffer.from(png);
-  out.writeUInt32BE(width, 16);
-  out.writeUInt32BE(height, 20);
-  out.writeUInt32BE(crc32(out.subarray(12, 29)), 29);
-  return out;
-}
-
-async function pngSized(width: number, height: number): Promise<Buffer> {
-  return resized(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } }).png().toBuffer(), width, height);
-}
-
-async function jpegSized(width: number, height: number): Promise<Buffer> {
-  const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ffffff' } }).jpeg().toBuffer();
-  const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
-  jpeg.writeUInt16BE(height, sof + 5);
-  jpeg.writeUInt16BE(width, sof + 7);
-  return jpeg;
-}
-
-/** A 1×1 lossless WebP whose VP8L header (14 bits each, minus one) says `width`×`height`. */
-async function webpSized(width: number, height: number): Promise<Buffer> {
-  const webp = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } }).webp({ lossless: true }).toBuffer();
-  if (webp.toString('latin1', 12, 16) !== 'VP8L') throw new Error('expected a simple lossless WebP');
-  const bits = webp.readUInt32LE(21);
-  webp.writeUInt32LE(((bits & ~0x0fffffff) | (width - 1) | ((height - 1) << 14)) >>> 0, 21);
-  return webp;
 }
 
 /** A looping GIF of `frames` 1×1 frames on a `width`×`height` screen, written by hand (GIF89a). */
