@@ -60,6 +60,12 @@ export class UsageRepository {
   }
 
   /** Removes reservations of processes known to be gone, and any not touched since `before`. */
+  /** The process tags quota reservations are held under. */
+  async reservationTags(): Promise<string[]> {
+    const rows = await this.prisma.quotaReservation.findMany({ where: { processTag: { not: null } }, distinct: ['processTag'], select: { processTag: true } });
+    return rows.map((row) => row.processTag!);
+  }
+
   async releaseStale(before: Date, deadProcessTags: string[] = []): Promise<number> {
     const { count } = await this.prisma.quotaReservation.deleteMany({
       where: { OR: [{ updatedAt: { lt: before } }, { processTag: { in: deadProcessTags } }] },

@@ -1,8 +1,8 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import PgBoss from 'pg-boss';
+import { isProcessGone, PROCESS_TAG } from '../common/process-tag.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import type { SqlExecutor } from '../db/sql-executor.js';
-
 
 /** Produces the stored version of a media committed `processing` (transcoding that did not fit the budget). */
 export const FINISH_PROCESSING = 'finish-processing';
@@ -27,8 +27,10 @@ export interface JobAttempt<T> {
 /**
  * The durable queue (pg-boss on the service's own PostgreSQL: nothing else to run, jobs
  * enqueued in the same transaction as the media row they belong to, and they survive any
- * restart). A job whose worker died is retried once it expires; failures are retried with
- * backoff.
+ * restart). Failures are retried with backoff. Each running job is claimed under this
+ * process's tag (table job_claims): a job whose process is known to be gone is handed back
+ * to the queue by the next sweep (handBackJobsOfGoneProcesses); one of a process that
+ * cannot be checked (another host) is retried once it expires.
  */
 @Injectable()
 export class JobQueue implements OnModuleInit, OnModuleDestroy {
@@ -60,9 +62,32 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     const boss = await this.started;
     for (let i = 0; i < concurrency; i++) {
       await boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
-        await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
+        const db = boss.getDb();
+        await db.executeSql('INSERT INTO job_claims (job_id, queue, process_tag) VALUES ($1, $2, $3) ON CONFLICT (job_id) DO UPDATE SET process_tag = $3, claimed_at = now()', [job.id, name, PROCESS_TAG]);
+        try {
+          await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
+        } finally {
+          await db.executeSql('DELETE FROM job_claims WHERE job_id = $1', [job.id]).catch(() => {});
+        }
       });
     }
+  }
+
+  /**
+   * Fails the running jobs of processes known to be gone (killed mid-job), so they are
+   * retried after their retry delay rather than after JOB_EXPIRE_SECONDS. Returns how many.
+   */
+  async handBackJobsOfGoneProcesses(): Promise<number> {
+    const boss = this.boss;
+    if (!boss) return 0; // not started yet (database down): the next sweep will look
+    const db = boss.getDb();
+    const claims = (await db.executeSql('SELECT job_id, queue, process_tag FROM job_claims', [])) as { rows: { job_id: string; queue: string; process_tag: string }[] };
+    const gone = claims.rows.filter((claim) => isProcessGone(claim.process_tag));
+    for (const claim of gone) {
+      await boss.fail(claim.queue, claim.job_id, { message: `its process (${claim.process_tag}) is gone` });
+      await db.executeSql('DELETE FROM job_claims WHERE job_id = $1', [claim.job_id]);
+    }
+    return gone.length;
   }
 
   private async startWhenPossible(): Promise<PgBoss> {
@@ -78,6 +103,8 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
         }
         this.boss = boss;
         if (this.stopping) await boss.stop({ close: true, graceful: false });
+        // At start-up, most often after a crash: what the dead process was running goes back now.
+        else await this.handBackJobsOfGoneProcesses().catch((error: unknown) => this.logger.warn(`jobs of gone processes not handed back: ${(error as Error).message}`));
         return boss;
       } catch (error) {
         await boss.stop({ close: true, graceful: false }).catch(() => {});

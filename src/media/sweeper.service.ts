@@ -7,9 +7,12 @@ import { killProcessesUsing } from './orphan-processes.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { BLOB_PREFIX } from '../storage/blob-keys.js';
 import { BLOB_STORE, type BlobInfo, type BlobStore } from '../storage/blob-store.js';
+import { JobQueue } from '../jobs/job-queue.js';
 import { TempFiles } from './temp-files.js';
 
-const EVERY_MS = 10 * 60_000;
+/** Processes (their temp dirs, reservations and jobs) are checked often, the blob store's listing rarely. */
+const PROCESSES_EVERY_MS = 60_000;
+const BLOBS_EVERY = 10;
 /** A blob younger than this may belong to an upload that has not committed yet. */
 export const ORPHAN_GRACE_MS = 30 * 60_000;
 /** A reservation not touched for this long belongs to a process that is gone (live uploads claim at least every minute). */
@@ -20,13 +23,18 @@ export interface SweepReport {
   tempDirs: number;
   blobs: number;
   reservations: number;
+  jobs: number;
 }
 
-/** Repairs what a crash can leave behind: temp files, blobs without rows, quota reservations. */
+/**
+ * Repairs what a crash can leave behind: temp files, quota reservations and running jobs of
+ * processes that are gone (at start-up, then every minute), blobs without rows.
+ */
 @Injectable()
 export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
   private readonly logger = new Logger(SweeperService.name);
   private timer?: NodeJS.Timeout;
+  private rounds = 0;
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -34,25 +42,31 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly media: MediaRepository,
     private readonly usage: UsageRepository,
     @Inject(BLOB_STORE) private readonly store: BlobStore,
+    private readonly jobs: JobQueue,
   ) {}
 
   onApplicationBootstrap(): void {
-    const run = () => this.sweep().catch((error) => this.logger.error(`sweep failed: ${(error as Error).message}`));
-    void run();
-    this.timer = setInterval(run, EVERY_MS).unref();
+    const run = () => {
+      const withBlobs = this.rounds++ % BLOBS_EVERY === 0;
+      this.sweep(Date.now(), { blobs: withBlobs }).catch((error) => this.logger.error(`sweep failed: ${(error as Error).message}`));
+    };
+    run();
+    this.timer = setInterval(run, PROCESSES_EVERY_MS).unref();
   }
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
   }
 
-  async sweep(now = Date.now()): Promise<SweepReport> {
-    const deadProcesses = await this.temp.sweep(now);
+  async sweep(now = Date.now(), options = { blobs: true }): Promise<SweepReport> {
+    const deadDirs = await this.temp.sweep(now);
     await this.sweepOfficeProfiles();
+    const deadReservations = (await this.usage.reservationTags()).filter((tag) => this.temp.isGone(tag));
     const report = {
-      tempDirs: deadProcesses.length,
-      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), deadProcesses),
-      blobs: await this.sweepBlobs(now),
+      tempDirs: deadDirs.length,
+      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), [...deadDirs, ...deadReservations]),
+      jobs: await this.jobs.handBackJobsOfGoneProcesses(),
+      blobs: options.blobs ? await this.sweepBlobs(now) : 0,
     };
     if (report.tempDirs || report.blobs || report.reservations) this.logger.log(`swept ${JSON.stringify(report)}`);
     return report;

@@ -1,8 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { hostname } from 'node:os';
 import { mkdirSync, rmSync } from 'node:fs';
 import { mkdir, readdir, rm, stat, utimes } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isProcessGone, PROCESS_TAG } from '../common/process-tag.js';
 import { killProcessesUsing } from './orphan-processes.js';
 
 const HEARTBEAT_MS = 60_000;
@@ -10,17 +10,17 @@ const STALE_AFTER_MS = 5 * 60_000;
 
 /**
  * Private temp files of in-flight uploads, in a directory of this process's own
- * (DATA_DIR/tmp/<host>.<pid>.<id>, mode 0700) with a heartbeat, so a sweeper can tell
+ * (DATA_DIR/tmp/<host>_<pid>_<start>_<id>, mode 0700) with a heartbeat, so a sweeper can tell
  * a crashed process's leftovers from a live one's, also across container restarts.
  */
 export class TempFiles {
   readonly dir: string;
-  /** This process's tag (host.pid.id), also recorded on its quota reservations. */
+  /** This instance's tag (the process's tag and an id), also recorded on its quota reservations. */
   readonly tag: string;
   private readonly heartbeat: NodeJS.Timeout;
 
   constructor(private readonly root: string) {
-    this.tag = `${hostname()}.${process.pid}.${randomUUID().slice(0, 8)}`;
+    this.tag = `${PROCESS_TAG}_${randomUUID().slice(0, 8)}`;
     this.dir = join(root, this.tag);
     mkdirSync(root, { recursive: true, mode: 0o700 });
     mkdirSync(this.dir, { mode: 0o700 });
@@ -64,17 +64,8 @@ export class TempFiles {
     rmSync(this.dir, { recursive: true, force: true });
   }
 
-  /** Whether the process of tag `name` (host.pid.id) is known to be gone. */
+  /** Whether the process of tag `name` is known to be gone. */
   isGone(name: string): boolean {
-    const [host, pidText] = name.split('.');
-    if (host !== hostname()) return false;
-    const pid = Number(pidText);
-    if (pid === process.pid) return true; // same pid, not our tag: a restarted container
-    try {
-      process.kill(pid, 0);
-      return false;
-    } catch (error) {
-      return (error as NodeJS.ErrnoException).code === 'ESRCH';
-    }
+    return isProcessGone(name);
   }
 }

@@ -34,10 +34,10 @@ describe('sweeper', () => {
     await store.put(fresh, Readable.from([Buffer.from('upload about to commit')]));
     utimesSync(pathOf(orphan), HOURS_AGO(2), HOURS_AGO(2));
 
-    const deadDir = join(t.dataDir, 'tmp', `${hostname()}.999999.deadbeef`);
+    const deadDir = join(t.dataDir, 'tmp', `${hostname()}_999999_1_deadbeef`);
     mkdirSync(deadDir);
     writeFileSync(join(deadDir, 'partial-upload'), 'half a file');
-    const staleDir = join(t.dataDir, 'tmp', 'another-host.12.cafe0000');
+    const staleDir = join(t.dataDir, 'tmp', 'another-host_12_1_cafe0000');
     mkdirSync(staleDir);
     utimesSync(staleDir, HOURS_AGO(1), HOURS_AGO(1));
 
@@ -45,11 +45,11 @@ describe('sweeper', () => {
       VALUES (gen_random_uuid(), 'sam', 5000000, now() - interval '1 hour', now() - interval '1 hour'),
              (gen_random_uuid(), 'sam', 1000, now(), now())`);
     await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'sam', 700, $1)`, [
-      `${hostname()}.999999.deadbeef`,
+      `${hostname()}_999999_1_deadbeef`,
     ]);
 
     const report = await t.app.get(SweeperService).sweep();
-    expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 2 });
+    expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 2, jobs: 0 });
     expect(existsSync(pathOf(orphan))).toBe(false);
     expect(existsSync(pathOf(fresh))).toBe(true);
     expect(existsSync(pathOf(row.blob_key))).toBe(true);
@@ -60,8 +60,18 @@ describe('sweeper', () => {
     expect((await request(`${t.url}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
   });
 
+  it('releases the reservations of a process that is gone even when it left no temp dir (stopped while the database was down)', async () => {
+    const gone = `${hostname()}_999997_1_ab12cd34`;
+    const alive = `${hostname()}_${process.pid}_x_live0000`;
+    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'ruth', 900, $1), (gen_random_uuid(), 'ruth', 800, $2)`, [gone, alive]);
+    const report = await t.app.get(SweeperService).sweep();
+    expect(report.reservations).toBe(1);
+    expect(await query(t.databaseUrl, "SELECT bytes, process_tag FROM quota_reservations WHERE owner_id = 'ruth'")).toEqual([{ bytes: '800', process_tag: alive }]);
+    await query(t.databaseUrl, "DELETE FROM quota_reservations WHERE owner_id = 'ruth'");
+  });
+
   it("kills a dead process's orphaned tools (FFmpeg in its temp dir, its detached LibreOffice) and removes their directories", async () => {
-    const deadTag = `${hostname()}.999998.0dd0dd00`;
+    const deadTag = `${hostname()}_999998_1_0dd0dd00`;
     const tempDir = join(t.dataDir, 'tmp', deadTag);
     const officeDir = join(t.dataDir, 'libreoffice', deadTag);
     mkdirSync(tempDir, { recursive: true });
