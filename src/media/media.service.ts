@@ -74,8 +74,10 @@ export class MediaService {
 
   /** A preview of the media in the `size` box (CONTRACT: 64, 256 or 512), served like a download. */
   async forPreview(id: string, caller: Caller, size: number): Promise<DownloadFile> {
-    const media = this.ready(await this.visible(id, caller));
+    const media = await this.visible(id, caller);
     const preview = media.previews.find((p) => p.size === size);
+    // A video's poster frame exists from its upload: a chat shows it while the transcode runs.
+    if (!preview || media.status !== 'processing') this.ready(media);
     if (!preview) throw new MediaError('NOT_FOUND', media.previews.length ? 'This media has no preview of that size' : 'This media has no previews');
     const bytes = Number(preview.bytes);
     const stem = media.originalName.replace(/\.[^.]*$/, '') || 'preview';
