@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
-import type { Media, Preview } from '../../generated/prisma/client.js';
+import type { Media, Preview, Prisma } from '../../generated/prisma/client.js';
 import { LruCache } from '../crypto/lru-cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
@@ -72,6 +72,8 @@ export interface NewVersion {
   dataKey: WrappedKey;
   /** New pHashes (a background transcode's keyframes); absent: unchanged. */
   phashes?: bigint[];
+  /** The media's metadata describing the new version (its codecs, bitrate, ...); absent: unchanged. */
+  metadata?: Record<string, unknown>;
 }
 
 /**
@@ -159,6 +161,7 @@ export class MediaRepository {
           blobKey: version.blobKey,
           dataKeyId: version.dataKey.id,
           ...(version.phashes ? { phashes: version.phashes.map((h) => BigInt.asIntN(64, h)) } : {}),
+          ...(version.metadata ? { metadata: version.metadata as Prisma.InputJsonObject } : {}),
         },
       });
       await tx.dataKey.delete({ where: { id: media.data_key_id } });

@@ -93,15 +93,18 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const ext = formatOfMime(media.mimeType)?.ext ?? '';
       const source = await this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) });
       const input = await plainCopyOf(source, workDir, `input.${ext}`, signal);
-      const output = await this.processor.finish(media.type, ext, input, workDir, signal);
+      const uploaded = (media.metadata ?? {}) as Record<string, unknown>;
+      const output = await this.processor.finish(media.type, ext, input, workDir, signal, uploaded);
       // The stored version's keyframes, as an upload whose version was made at once gets them.
       const outputExt = formatOfMime(output.mime)?.ext;
-      const durationMs = Number((media.metadata as { durationMs?: number } | null)?.durationMs) || 0;
+      const durationMs = Number(uploaded.durationMs) || 0;
       const phashes = media.type === 'video' && outputExt ? await keyframePhashes(outputExt, output.path, durationMs, signal) : undefined;
       const stored = await this.blobs.storeSealedStream(media.ownerId, createReadStream(output.path));
       written = stored.blobKey;
       const wrapped = { id: stored.dataKey.id, masterKeyId: stored.dataKey.masterKeyId, wrapped: stored.dataKey.wrapped };
-      const replaced = await this.media.completeProcessing(media.id, { ...stored, dataKey: wrapped, mimeType: output.mime, phashes });
+      // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
+      const version = { ...stored, dataKey: wrapped, mimeType: output.mime, phashes, metadata: output.metadata };
+      const replaced = await this.media.completeProcessing(media.id, version);
       if (replaced) written = undefined;
       await this.blobs.delete([replaced ?? stored.blobKey]);
     } catch (error) {

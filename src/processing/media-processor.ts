@@ -8,8 +8,10 @@ import { AudioProcessor } from './audio/audio.processor.js';
 import { DocumentProcessor } from './document/document.processor.js';
 import { OfficeConverter } from './document/office.js';
 import { ImageProcessor } from './image/image.processor.js';
-import type { FinishedFile, ProcessInput, ProcessResult } from './processor.js';
-import { VideoProcessor } from './video/video.processor.js';
+import { probe } from './av/ffmpeg.js';
+import { withStoredAudio } from './av/stored-metadata.js';
+import type { ProcessInput, ProcessResult } from './processor.js';
+import { type FinishedVersion, VideoProcessor } from './video/video.processor.js';
 
 interface Processor {
   process(input: ProcessInput): Promise<ProcessResult>;
@@ -41,10 +43,17 @@ export class MediaProcessor implements OnModuleDestroy {
     return this.processors[input.format.type].process(input);
   }
 
-  /** The background half of processing that was left for later (`finishLater`): the stored version of the upload at `path`. */
-  finish(type: MediaType, ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
-    if (type === 'video') return this.video.transcode(ext, path, workDir, signal);
-    if (type === 'audio') return this.audio.toMp3(ext, path, workDir, signal);
+  /**
+   * The background half of processing that was left for later (`finishLater`): the stored
+   * version of the upload at `path`, and the media's `metadata` (as committed, describing
+   * the upload) updated to describe that version.
+   */
+  async finish(type: MediaType, ext: string, path: string, workDir: string, signal: AbortSignal, metadata: Record<string, unknown>): Promise<FinishedVersion> {
+    if (type === 'video') return this.video.finish(ext, path, workDir, signal, metadata);
+    if (type === 'audio') {
+      const file = await this.audio.toMp3(ext, path, workDir, signal);
+      return { ...file, metadata: withStoredAudio(metadata, await probe('mp3', file.path, signal)) };
+    }
     throw new Error(`nothing to finish later for ${type}`);
   }
 

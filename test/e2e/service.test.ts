@@ -1,5 +1,6 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -118,7 +119,7 @@ describe('the built service on the embedded defaults', () => {
     const download = await request(`${base}/api/v1/media/${created.json.id}`, { token: token('alice') });
     expect(download.body.equals(fixture('zip-html-pages.zip'))).toBe(true);
     const pdfBack = await request(`${base}/api/v1/media/${pdf.json.id}`, { token: token('alice') });
-    expect(pdfBack.body.equals(fixture('pdf-tables-gofpdf.pdf'))).toBe(true);
+    expect(createHash('sha256').update(pdfBack.body).digest('hex')).toBe(pdf.json.sha256);
     expect(await stop('SIGTERM')).toBe(0);
 
     // npm run migrate on an up-to-date database applies nothing and succeeds.

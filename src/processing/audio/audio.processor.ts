@@ -2,7 +2,8 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
-import { type AvLimits, ffmpeg, inputArgs, probeUpload } from '../av/ffmpeg.js';
+import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload, untaggedAudioArgs } from '../av/ffmpeg.js';
+import { withStoredAudio } from '../av/stored-metadata.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
@@ -17,7 +18,8 @@ const MP3_SECONDS_PER_SECOND = 0.007;
 /**
  * Audio: ffprobe with the verified demuxer (no audio stream, no duration → CORRUPT_FILE),
  * then the whole stream decoded to mono PCM, which proves it decodes and gives the peaks
- * for the metadata and the waveform previews. Large files become MP3 128k.
+ * for the metadata and the waveform previews. Large files become MP3 128k; the others are
+ * stored remuxed without tags or cover art (no re-encoding). Neither keeps any metadata.
  */
 export class AudioProcessor {
   constructor(private readonly limits: AvLimits) {}
@@ -37,22 +39,29 @@ export class AudioProcessor {
     const toMp3 = !input.previewsOnly && input.size > TRANSCODE_ABOVE_BYTES;
     // MP3 encoding runs at about 150× real time here: only hours of audio wait for a worker.
     const later = toMp3 && (duration / 1000) * MP3_SECONDS_PER_SECOND > this.limits.budgetSeconds;
-    const [previews, stored] = await Promise.all([
+    // A long recording left for the worker is not served until it is MP3, which has no tags either.
+    const untag = !input.previewsOnly && !toMp3;
+    const [previews, stored, untagged] = await Promise.all([
       previewsIfPossible(() => renderPreviews(picture, 512, 128)),
       toMp3 && !later ? this.encoded(ext, path, input) : undefined,
+      untag ? this.untagged(ext, stream.codec_name ?? '', path, input) : undefined,
     ]);
+    // The bitrate of what is stored (cover art no longer counted in).
+    const format = untagged?.probed.format ?? probed.format;
+    const metadata = {
+      durationMs: duration,
+      codec: stream.codec_name,
+      bitrate: Number(format.bit_rate ?? stream.bit_rate) || undefined,
+      channels: stream.channels,
+      sampleRate: Number(stream.sample_rate) || undefined,
+      peaks: values,
+    };
     return {
-      stored,
+      stored: stored?.rendition ?? untagged?.rendition,
       finishLater: later,
       ...previews,
-      metadata: {
-        durationMs: duration,
-        codec: stream.codec_name,
-        bitrate: Number(probed.format.bit_rate ?? stream.bit_rate) || undefined,
-        channels: stream.channels,
-        sampleRate: Number(stream.sample_rate) || undefined,
-        peaks: values,
-      },
+      // Like size and mimeType, metadata describes the stored version: an MP3 made now is probed.
+      metadata: stored ? withStoredAudio(metadata, stored.probed) : metadata,
     };
   }
 
@@ -64,8 +73,22 @@ export class AudioProcessor {
     return { path: output, mime: 'audio/mpeg' };
   }
 
-  private async encoded(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
+  /**
+   * The upload remuxed into its own container without tags, chapters or cover art; the
+   * copy is probed again (it must still hold audio with a duration).
+   */
+  private async untagged(ext: string, codec: string, path: string, input: ProcessInput): Promise<{ rendition: Rendition; probed: Probe }> {
+    const output = join(input.workDir, `stored.${ext}`);
+    await ffmpeg(untaggedAudioArgs(ext, codec, path, output), { signal: input.signal, timeoutMs: 120_000 });
+    const probed = await probe(ext, output, input.signal);
+    if (!probed.streams.some((s) => s.codec_type === 'audio') || !(Number(probed.format.duration) > 0)) {
+      throw new MediaError('CORRUPT_FILE', 'The audio could not be stored without its tags');
+    }
+    return { rendition: { data: await readFile(output), mime: input.format.mime, ext }, probed };
+  }
+
+  private async encoded(ext: string, path: string, input: ProcessInput): Promise<{ rendition: Rendition; probed: Probe }> {
     const { path: output, mime } = await this.toMp3(ext, path, input.workDir, input.signal);
-    return { data: await readFile(output), mime, ext: 'mp3' };
+    return { rendition: { data: await readFile(output), mime, ext: 'mp3' }, probed: await probe('mp3', output, input.signal) };
   }
 }

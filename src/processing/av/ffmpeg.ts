@@ -19,12 +19,52 @@ const DEMUXERS: Record<string, string> = {
   aac: 'aac',
   ogg: 'ogg',
   opus: 'ogg',
+  // Not an upload's ext (an APNG's is png): the image processor decodes APNG frames with it.
+  apng: 'apng',
 };
 
 export function inputArgs(ext: string, path: string): string[] {
   const demuxer = DEMUXERS[ext];
   if (!demuxer) throw new Error(`no demuxer for .${ext}`);
   return ['-f', demuxer, '-protocol_whitelist', 'file', '-i', path];
+}
+
+/**
+ * The muxer (and its options) that writes audio of the type `ext` back without any tag: no
+ * ID3v2 header on MP3; on M4A the index first, and the iTunes flavour of MP4 (brand M4A)
+ * for the codecs it holds, plain MP4 for others (MP3, Opus, FLAC) and QuickTime for PCM.
+ */
+function untaggedMuxer(ext: string, codec: string): string[] {
+  switch (ext) {
+    case 'mp3':
+      return ['-id3v2_version', '0', '-f', 'mp3'];
+    case 'wav':
+      return ['-f', 'wav'];
+    case 'aac':
+      return ['-f', 'adts'];
+    case 'ogg':
+    case 'opus':
+      return ['-f', 'ogg'];
+    case 'm4a': {
+      const muxer = ['aac', 'alac', 'ac3'].includes(codec) ? 'ipod' : codec.startsWith('pcm_') ? 'mov' : 'mp4';
+      return ['-movflags', '+faststart', '-f', muxer];
+    }
+    default:
+      throw new Error(`no untagged muxer for .${ext}`);
+  }
+}
+
+/**
+ * Arguments that copy the audio of `path` (verified type `ext`, first audio codec `codec`)
+ * to `output` in the same container, without re-encoding and without what identifies
+ * people: global, stream and chapter metadata (ID3, RIFF INFO and bext, MP4 ilst, Vorbis
+ * comments) and every stream that is not audio (cover art, which FFmpeg shows as an
+ * attached picture; data and subtitle tracks). `-fflags +bitexact` leaves out the encoder
+ * tags FFmpeg would add, so the same upload gives the same bytes.
+ */
+export function untaggedAudioArgs(ext: string, codec: string, path: string, output: string): string[] {
+  const muxer = untaggedMuxer(ext, codec);
+  return [...inputArgs(ext, path), '-map', '0:a', '-map_metadata', '-1', '-map_chapters', '-1', '-c', 'copy', '-fflags', '+bitexact', ...muxer, output];
 }
 
 export interface ProbeStream {

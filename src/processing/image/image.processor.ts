@@ -6,6 +6,7 @@ import { collect } from '../../crypto/plaintext-reader.js';
 import { MediaError } from '../../errors.js';
 import { renderPreviews } from '../previews.js';
 import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import { type ApngAnimation, apngAnimation, decodeApngFrames } from './apng.js';
 import { heifToPng } from './heif-convert.js';
 import { endsWithImage } from './image-end.js';
 import { cameraInfo } from './image-metadata.js';
@@ -32,15 +33,14 @@ export class ImageProcessor {
     const original = await collect(await input.open());
     const meta = await sharp(original, { animated: true, limitInputPixels: false }).metadata().catch(corrupt);
     const heic = input.format.ext === 'heic';
-    const probe = this.probe(meta, heic, endsWithImage(original, input.format.ext));
+    // libvips reads only an APNG's default image: its frames are counted from its chunks and decoded by FFmpeg.
+    const apng = input.format.ext === 'png' ? apngAnimation(original) : undefined;
+    const probe = this.probe(meta, heic, endsWithImage(original, input.format.ext), apng);
     const plan = planImage(probe);
-    // HEVC is decoded by libheif's tool; everything else by libvips from memory.
-    const decodable = heic ? await this.heifDecoded(original, input) : original;
-    const options = { animated: probe.frames > 1, limitInputPixels: this.limits.maxPixels, failOn: 'truncated' as const };
-    const base = sharp(decodable, options).rotate().timeout(TIMEOUT);
-    const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
+    const { base, still } = apng ? await this.apngDecoded(original, probe, input) : await this.decoded(original, probe, heic, input);
+    const animation = apng && { delay: apng.delays, loop: apng.loop };
     const [encoded, previews, thumbhash] = await Promise.all([
-      input.previewsOnly ? undefined : encode(base.clone(), plan.output).catch(corrupt),
+      input.previewsOnly ? undefined : encode(base.clone(), plan.output, animation).catch(corrupt),
       renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
     ]);
@@ -63,8 +63,33 @@ export class ImageProcessor {
     };
   }
 
-  private probe(meta: sharp.Metadata, heic: boolean, endsClean: boolean): ImageProbe {
-    const frames = meta.pages ?? 1;
+  /** The decoded image (all its frames) and its first frame, for previews. */
+  private async decoded(original: Buffer, probe: ImageProbe, heic: boolean, input: ProcessInput): Promise<Decoded> {
+    // HEVC is decoded by libheif's tool; everything else by libvips from memory.
+    const decodable = heic ? await this.heifDecoded(original, input) : original;
+    const options = { animated: probe.frames > 1, limitInputPixels: this.limits.maxPixels, failOn: 'truncated' as const };
+    const base = sharp(decodable, options).rotate().timeout(TIMEOUT);
+    const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
+    return { base, still };
+  }
+
+  /**
+   * An APNG's frames, composed by FFmpeg, as one raw image of stacked pages (only the first
+   * when only previews are wanted). EXIF orientation is not applied to them (see probe).
+   */
+  private async apngDecoded(original: Buffer, probe: ImageProbe, input: ProcessInput): Promise<Decoded> {
+    const { width, height } = probe;
+    const channels = probe.hasAlpha ? 4 : 3;
+    const frames = input.previewsOnly ? 1 : probe.frames;
+    const raw = await decodeApngFrames(original, { width, height, channels, frames }, input.workDir, input.signal);
+    const limitInputPixels = this.limits.maxPixels;
+    const base = sharp(raw, { raw: { width, height: height * frames, channels, pageHeight: height }, limitInputPixels }).timeout(TIMEOUT);
+    const still = sharp(raw.subarray(0, width * height * channels), { raw: { width, height, channels }, limitInputPixels }).timeout(TIMEOUT);
+    return { base, still };
+  }
+
+  private probe(meta: sharp.Metadata, heic: boolean, endsClean: boolean, apng?: ApngAnimation): ImageProbe {
+    const frames = apng?.frames ?? meta.pages ?? 1;
     const height = meta.pageHeight ?? meta.height;
     if (!meta.width || !height) throw new MediaError('CORRUPT_FILE', 'The image has no dimensions');
     if (frames > this.limits.maxFrames) throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${this.limits.maxFrames} frames`);
@@ -77,7 +102,8 @@ export class ImageProcessor {
       height,
       frames,
       hasAlpha: Boolean(meta.hasAlpha),
-      orientation: meta.orientation ?? 1,
+      // FFmpeg composes an APNG's frames without its eXIf orientation: they are stored as drawn.
+      orientation: apng ? 1 : (meta.orientation ?? 1),
       hasMetadata: Boolean(meta.exif || meta.xmp || meta.iptc),
       mustConvert: heic,
       endsWithImage: endsClean,
@@ -91,7 +117,14 @@ export class ImageProcessor {
   }
 }
 
-async function encode(image: Sharp, output: ImageOutput): Promise<Rendition> {
+/** The decoded image to encode, and the still (its first frame) that previews and the ThumbHash come from. */
+interface Decoded {
+  base: Sharp;
+  still: Sharp;
+}
+
+/** `animation`: frame delays and loop count of frames that carry none (raw APNG frames); others keep their own. */
+async function encode(image: Sharp, output: ImageOutput, animation?: { delay: number[]; loop: number }): Promise<Rendition> {
   image.keepIccProfile();
   switch (output.format) {
     case 'jpeg':
@@ -99,7 +132,7 @@ async function encode(image: Sharp, output: ImageOutput): Promise<Rendition> {
     case 'png':
       return { data: await image.png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer(), mime: 'image/png', ext: 'png' };
     case 'webp':
-      return { data: await image.webp({ quality: output.quality, effort: 4 }).toBuffer(), mime: 'image/webp', ext: 'webp' };
+      return { data: await image.webp({ quality: output.quality, effort: 4, ...animation }).toBuffer(), mime: 'image/webp', ext: 'webp' };
   }
 }
 

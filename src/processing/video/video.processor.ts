@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
-import { type AvLimits, ffmpeg, inputArgs, probe, probeUpload } from '../av/ffmpeg.js';
+import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload } from '../av/ffmpeg.js';
 import { bothOrNeither } from '../both-or-neither.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
@@ -14,7 +14,8 @@ import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStrea
  * Video that is already H.264/AAC ≤ 1080p in MP4/MOV is remuxed at once: streams copied,
  * every metadata tag (location included) dropped, index first. Anything else is
  * transcoded to H.264/AAC MP4: before the answer when the estimate fits the processing
- * budget, else by a worker while the media stays `processing`.
+ * budget, else by a worker while the media stays `processing`. Metadata describes the
+ * stored file, probed once it is made; the upload's codecs and bitrate stay as `original`.
  */
 export class VideoProcessor {
   constructor(private readonly limits: AvLimits) {}
@@ -27,26 +28,18 @@ export class VideoProcessor {
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
-    const [frame, stored] = await bothOrNeither(input, (shared) => [
+    const [frame, made] = await bothOrNeither(input, (shared) => [
       this.frame(ext, path, plan, shared),
       input.previewsOnly ? undefined : plan.compliant ? this.remux(ext, path, plan, shared) : later ? undefined : this.transcoded(ext, path, shared),
     ]);
-    const audio = probed.streams.find((s) => s.codec_type === 'audio');
     const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
+    // Until a stored version is made the upload is the stored file: its own facts.
+    const upload = { ...videoFacts(probed), durationMs: duration, compliant: plan.compliant };
     return {
-      stored,
+      stored: made?.rendition,
       finishLater: later,
       ...previews,
-      metadata: {
-        durationMs: duration,
-        width: video.width,
-        height: video.height,
-        fps: framesPerSecond(video.avg_frame_rate),
-        codecs: { video: video.codec_name, ...(audio ? { audio: audio.codec_name } : {}) },
-        bitrate: Number(probed.format.bit_rate) || undefined,
-        hasAudio: Boolean(audio),
-        compliant: plan.compliant,
-      },
+      metadata: made ? withStoredVersion(upload, made.probed) : upload,
     };
   }
 
@@ -59,9 +52,18 @@ export class VideoProcessor {
     return { path: output, mime: 'video/mp4' };
   }
 
-  private async transcoded(ext: string, path: string, input: ProcessInput): Promise<Rendition> {
+  /**
+   * The background job's work: the transcoded version of `path`, and `metadata` (the
+   * upload's, as committed) updated to describe it (see withStoredVersion).
+   */
+  async finish(ext: string, path: string, workDir: string, signal: AbortSignal, metadata: Record<string, unknown>): Promise<FinishedVersion> {
+    const file = await this.transcode(ext, path, workDir, signal);
+    return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
+  }
+
+  private async transcoded(ext: string, path: string, input: ProcessInput): Promise<Made> {
     const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal);
-    return { data: await readFile(output), mime, ext: 'mp4' };
+    return { rendition: { data: await readFile(output), mime, ext: 'mp4' }, probed: await probe('mp4', output, input.signal) };
   }
 
   private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {
@@ -71,7 +73,7 @@ export class VideoProcessor {
     return png;
   }
 
-  private async remux(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Rendition> {
+  private async remux(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Made> {
     const { container } = plan;
     const output = join(input.workDir, `stored.${container.ext}`);
     const args = [
@@ -82,6 +84,44 @@ export class VideoProcessor {
       ...['-f', container.muxer, output],
     ];
     await ffmpeg(args, { signal: input.signal, timeoutMs: 300_000 });
-    return { data: await readFile(output), mime: container.mime, ext: container.ext };
+    return { rendition: { data: await readFile(output), mime: container.mime, ext: container.ext }, probed: await probe(container.ext, output, input.signal) };
   }
+}
+
+/** A stored version made during the request, and what ffprobe says of it. */
+interface Made {
+  rendition: Rendition;
+  probed: Probe;
+}
+
+/** A stored version a background job made, with the media's metadata describing it. */
+export interface FinishedVersion extends FinishedFile {
+  metadata: Record<string, unknown>;
+}
+
+/** What metadata reports of a video file, from ffprobe of that file (undefined: not known). */
+export function videoFacts(probed: Probe): Record<string, unknown> {
+  const video = videoStream(probed);
+  const audio = probed.streams.find((s) => s.codec_type === 'audio');
+  const seconds = Number(probed.format.duration);
+  return {
+    durationMs: Number.isFinite(seconds) && seconds > 0 ? Math.round(seconds * 1000) : undefined,
+    width: video?.width,
+    height: video?.height,
+    fps: framesPerSecond(video?.avg_frame_rate),
+    codecs: { video: video?.codec_name, ...(audio ? { audio: audio.codec_name } : {}) },
+    bitrate: Number(probed.format.bit_rate) || undefined,
+    hasAudio: Boolean(audio),
+  };
+}
+
+/**
+ * Metadata once a new stored version replaces the upload: like size and mimeType, it
+ * describes the stored file (`probed`), whose facts replace the upload's where known; the
+ * upload's codecs and bitrate are kept as `original`. Everything else (`compliant`: the
+ * upload was already H.264/AAC, and keys added outside processing) stays.
+ */
+export function withStoredVersion(upload: Record<string, unknown>, probed: Probe): Record<string, unknown> {
+  const facts = Object.fromEntries(Object.entries(videoFacts(probed)).filter(([, value]) => value !== undefined));
+  return { ...upload, ...facts, original: upload.original ?? { codecs: upload.codecs, bitrate: upload.bitrate } };
 }
