@@ -3,6 +3,7 @@ import { ConfigError, loadConfig } from './config/load-config.js';
 import { DataDirInUseError } from './db/data-dir-lock.js';
 import { prepareDatabase } from './db/database.js';
 import { InFlight } from './lifecycle/in-flight.js';
+import { liveness } from './lifecycle/liveness.js';
 import { asPortError, assertPortFree, PortUnavailableError } from './lifecycle/port.js';
 import { handleStopSignals, Shutdown } from './lifecycle/shutdown.js';
 
@@ -16,14 +17,23 @@ const REFUSALS = [ConfigError, PortUnavailableError, DataDirInUseError];
 async function main(): Promise<void> {
   const config = loadConfig();
   await assertPortFree(config.port, HOST);
-  const database = await prepareDatabase(config, log);
+  // The embedded PostgreSQL is restarted when it dies; if that keeps failing, liveness fails and the process exits non-zero.
+  const database = await prepareDatabase(config, log, {
+    onGiveUp: (reason) => {
+      liveness.fail('database', reason);
+      void shutdown.run(reason).then(() => process.exit(1));
+    },
+  });
   shutdown.defer('database', () => database.stop());
   const app = await createApp({ ...config, databaseUrl: database.url });
   shutdown.defer('application', () => app.close());
   const inFlight = new InFlight(app.getHttpServer());
   app.useGlobalInterceptors(inFlight.interceptor());
   shutdown.drainFirst(inFlight, config.shutdownGraceMs);
-  handleStopSignals((signal) => void shutdown.run(signal).then(() => process.exit(0)));
+  handleStopSignals((signal) => {
+    void database.stopSupervising(); // a stopping database (Ctrl-C reaches it too) is not restarted
+    void shutdown.run(signal).then(() => process.exit(0));
+  });
   await app.listen(config.port, HOST).catch((error: unknown) => {
     throw asPortError(error, config.port);
   });

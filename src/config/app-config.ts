@@ -16,6 +16,8 @@ export interface AppConfig {
   redisUrl?: string;
   storage: {
     driver: 'local' | 's3' | 'gcs';
+    /** Readiness fails while DATA_DIR has less free space than this (STORAGE_MIN_FREE_BYTES; 0: not checked). */
+    minFreeBytes: number;
     s3: { endpoint?: string; region: string; bucket?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
     gcs: { bucket?: string; projectId?: string; apiEndpoint?: string };
   };

@@ -13,6 +13,10 @@ export const envSchema = Joi.object({
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
   STORAGE_DRIVER: Joi.string().valid('local', 's3', 'gcs').default('local'),
+  // Operational: /health/ready fails while DATA_DIR (temp files; blobs with the local driver)
+  // has less free space; 256 MiB holds one more upload of the largest default limit (a 100 MB
+  // video: its sealed temp file, a work copy, the stored version). 0 turns the check off.
+  STORAGE_MIN_FREE_BYTES: Joi.number().integer().min(0).default(256 * MB),
   S3_ENDPOINT: Joi.string().uri(),
   S3_REGION: Joi.string().default('us-east-1'),
   S3_BUCKET: Joi.string(),

@@ -44,6 +44,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     redisUrl: env.REDIS_URL,
     storage: {
       driver: env.STORAGE_DRIVER,
+      minFreeBytes: env.STORAGE_MIN_FREE_BYTES,
       s3: {
         endpoint: env.S3_ENDPOINT,
         region: env.S3_REGION,

@@ -1,11 +1,14 @@
 import { Controller, Get, Header, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
 import type { Response } from 'express';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService } from '@nestjs/terminus';
+import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
+import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { PrismaService } from '../db/prisma.service.js';
 import { Public } from '../http/auth/decorators.js';
 import { HealthDto } from '../http/dto.js';
+import { liveness } from '../lifecycle/liveness.js';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
+import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from './metrics.js';
 import { failures, type HealthBody, publicHealth } from './readiness.js';
@@ -25,37 +28,43 @@ export class ObservabilityController {
     @Inject(BLOB_STORE) private readonly store: BlobStore,
     private readonly metrics: Metrics,
     private readonly antivirus: AntivirusService,
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
   ) {}
 
   @Get('health/live')
-  @ApiOperation({ summary: 'Liveness: the process answers' })
+  @ApiOperation({ summary: 'Liveness: the process answers, and has not given up on a dependency it runs itself (the embedded PostgreSQL)' })
   @ApiResponse({ status: 200, type: HealthDto })
+  @ApiResponse({ status: 503, type: HealthDto, description: 'The process is exiting to be restarted (see error)' })
   // Terminus's own OpenAPI lines put a `schema` beside `content` (invalid OpenAPI 3): ours above say it.
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
-  live() {
-    return this.health.check([]);
+  live(@Res({ passthrough: true }) res: Response) {
+    const failure = liveness.failure;
+    return this.answer(res, 'live', failure ? [() => this.indicators.check(failure.component).down(failure.reason)] : []);
   }
 
   @Get('health/ready')
-  @ApiOperation({ summary: 'Readiness: database and storage answer (and clamd, when CLAMAV_URL is set)' })
+  @ApiOperation({
+    summary: 'Readiness: database and storage answer, with at least STORAGE_MIN_FREE_BYTES free under DATA_DIR; clamd answers when CLAMAV_URL is set (antivirus.scanning says on or off)',
+  })
   @ApiResponse({ status: 200, type: HealthDto, description: 'Every check is up' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'A check is down (see error and details)' })
-  async ready(@Res({ passthrough: true }) res: Response) {
-    try {
-      return await this.health.check([
-        () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
-        () => this.indicators.check('storage').attempt(() => this.store.health()).withTimeout(TIMEOUT_MS),
-        // clamd, when scanning is on: without it no upload can be accepted.
-        ...(this.antivirus.enabled ? [() => this.indicators.check('antivirus').attempt(() => this.antivirus.ping()).withTimeout(TIMEOUT_MS)] : []),
-      ]);
-    } catch (error) {
-      // Terminus reports "not ready" as an exception; its body, without the failures' texts, is the answer.
-      if (!(error instanceof ServiceUnavailableException)) throw error;
-      const body = error.getResponse() as HealthBody;
-      this.logger.warn(`not ready: ${failures(body).join('; ')}`);
-      res.status(503);
-      return publicHealth(body);
-    }
+  ready(@Res({ passthrough: true }) res: Response) {
+    return this.answer(res, 'ready', [
+      () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
+      // The store answers, and the disk under DATA_DIR (temp files; the blobs too with the local driver) is not (nearly) full.
+      () =>
+        this.indicators
+          .check('storage')
+          .attempt(async () => {
+            await this.store.health();
+            await assertFreeSpace(this.config.dataDir, this.config.storage.minFreeBytes);
+          })
+          .withTimeout(TIMEOUT_MS),
+      // clamd, when scanning is on: without it no upload can be accepted. Off is a configuration, not a failure.
+      this.antivirus.enabled
+        ? () => this.indicators.check('antivirus').attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' }))).withTimeout(TIMEOUT_MS)
+        : () => this.indicators.check('antivirus').up({ scanning: 'off' }),
+    ]);
   }
 
   @Get('metrics')
@@ -64,5 +73,18 @@ export class ObservabilityController {
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();
+  }
+
+  private async answer(res: Response, what: 'live' | 'ready', checks: HealthIndicatorFunction[]) {
+    try {
+      return await this.health.check(checks);
+    } catch (error) {
+      // Terminus reports a failed check as an exception; its body, without the failures' texts, is the answer.
+      if (!(error instanceof ServiceUnavailableException)) throw error;
+      const body = error.getResponse() as HealthBody;
+      this.logger.warn(`not ${what}: ${failures(body).join('; ')}`);
+      res.status(503);
+      return publicHealth(body);
+    }
   }
 }

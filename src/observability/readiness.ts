@@ -7,14 +7,17 @@ export interface HealthBody {
   details?: Indicators;
 }
 
+/** What an indicator may say publicly besides its status: whether antivirus scanning is on. */
+const PUBLIC_FIELDS = ['scanning'];
+
 /**
  * The body a client sees: which dependency is up or down, never why. Terminus puts the
  * failure's text in each indicator ("connect ECONNREFUSED 127.0.0.1:39201"), which names
  * internal addresses; that stays in the log.
  */
 export function publicHealth(body: HealthBody): HealthBody {
-  const strip = (indicators?: Indicators) =>
-    indicators && Object.fromEntries(Object.entries(indicators).map(([name, { status }]) => [name, { status }]));
+  const keep = ({ status, ...rest }: Indicators[string]) => ({ status, ...Object.fromEntries(Object.entries(rest).filter(([key]) => PUBLIC_FIELDS.includes(key))) });
+  const strip = (indicators?: Indicators) => indicators && Object.fromEntries(Object.entries(indicators).map(([name, indicator]) => [name, keep(indicator)]));
   return { status: body.status, info: strip(body.info), error: strip(body.error), details: strip(body.details) };
 }
 
