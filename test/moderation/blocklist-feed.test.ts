@@ -7,7 +7,7 @@ import { createTestDatabase, query } from '../support/database';
 import { request, upload } from '../support/http';
 import { below, seededRandom } from '../support/random';
 import { waitFor } from '../support/wait';
-import { digest, flipBits, picture } from './pictures';
+import { digest, flipBits, picture } from '../support/pictures';
 
 const hex = (random: () => number, digits: number) => Array.from({ length: digits }, () => below(random, 16).toString(16)).join('');
 

@@ -5,7 +5,7 @@ import { phashOfImage, toHex } from '../../src/moderation/phash';
 import { startTestApp, type TestApp } from '../support/app';
 import { query } from '../support/database';
 import { request, upload } from '../support/http';
-import { digest, flipBits, picture } from './pictures';
+import { digest, flipBits, picture } from '../support/pictures';
 
 /**
  * The blocklist and hash-check over HTTP, on a real PostgreSQL, with real pictures: who may

@@ -16,7 +16,7 @@ import { query } from '../support/database';
 import { EICAR, pdfWith } from '../support/eicar';
 import { request, upload, type Reply } from '../support/http';
 import { ModerationServer } from '../support/moderation-server';
-import { picture as generated } from './pictures';
+import { picture as generated } from '../support/pictures';
 import { makeZip } from '../support/zip';
 
 jest.setTimeout(60_000);

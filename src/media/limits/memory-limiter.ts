@@ -8,13 +8,17 @@ export class MemoryLimiter implements Limiter {
   private readonly requests = new Map<string, TokenBucket>();
   private readonly bandwidth = new Map<string, TokenBucket>();
   private readonly uploads = new Map<string, number>();
-  constructor(private readonly settings: LimiterSettings) {
+  /** `now`: the clock the buckets refill by (tests pass their own). */
+  constructor(
+    private readonly settings: LimiterSettings,
+    private readonly now: () => number = Date.now,
+  ) {
     setInterval(() => this.forgetIdle(), SWEEP_EVERY_MS).unref();
   }
 
   async hit(userId: string): Promise<number> {
     const perMinute = this.settings.requestsPerMinute;
-    const bucket = bucketFor(this.requests, userId, () => new TokenBucket(perMinute, perMinute / 60));
+    const bucket = bucketFor(this.requests, userId, () => new TokenBucket(perMinute, perMinute / 60, this.now));
     return Math.ceil(bucket.tryTake(1) / 1000);
   }
 
@@ -35,7 +39,7 @@ export class MemoryLimiter implements Limiter {
   throttle(userId: string, bytes: number): number {
     const rate = this.settings.uploadBytesPerSecond;
     // One second of burst: short uploads are not slowed at all.
-    return bucketFor(this.bandwidth, userId, () => new TokenBucket(rate, rate)).take(bytes);
+    return bucketFor(this.bandwidth, userId, () => new TokenBucket(rate, rate, this.now)).take(bytes);
   }
 
   private forgetIdle(): void {

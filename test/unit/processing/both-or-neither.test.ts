@@ -1,5 +1,5 @@
-import { bothOrNeither } from '../../src/processing/both-or-neither';
-import type { ProcessInput } from '../../src/processing/processor';
+import { bothOrNeither } from '../../../src/processing/both-or-neither';
+import type { ProcessInput } from '../../../src/processing/processor';
 
 const input = (signal = new AbortController().signal) => ({ signal }) as ProcessInput;
 

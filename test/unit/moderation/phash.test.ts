@@ -1,17 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { fromHex, hammingDistance, phashOfImage, phashOfPixels, toHex } from '../../src/moderation/phash';
-import { hamming } from '../support/image';
-import { below, seededRandom } from '../support/random';
-import { picture } from './pictures';
+import { fromHex, hammingDistance, phashOfImage, phashOfPixels, toHex } from '../../../src/moderation/phash';
+import { hamming } from '../../support/image';
+import { below, seededRandom } from '../../support/random';
+import { picture } from '../../support/pictures';
 
 /**
  * pHash on real pixels: fixture photos and pictures generated here (gradient, shapes, noise
  * from a seeded generator). Copies must stay within the blocklist threshold (10), different
  * pictures well beyond what the index is ever asked for (16).
  */
-const fixture = (name: string) => join(__dirname, '..', 'fixtures', name);
+const fixture = (name: string) => join(__dirname, '..', '..', 'fixtures', name);
 const NIKON = fixture('jpeg-exif-gps-nikon-d2h.jpg');
 const ROSE_PNG = fixture('png-rgba-alpha-yellow-rose.png');
 const ROSE_WEBP = fixture('webp-lossy-alpha.webp');

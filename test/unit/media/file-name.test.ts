@@ -1,5 +1,5 @@
-import { downloadName, sanitizeFileName } from '../../src/media/file-name';
-import { fileTooLarge, formatBytes } from '../../src/media/size-limits';
+import { downloadName, sanitizeFileName } from '../../../src/media/file-name';
+import { fileTooLarge, formatBytes } from '../../../src/media/size-limits';
 
 describe('sanitizeFileName', () => {
   it.each([

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import sharp from 'sharp';
-import { below, seededRandom } from '../support/random';
+import { below, seededRandom } from './random';
 
 /** A PNG (320×240 unless told): a diagonal gradient, a dozen circles and tilted rectangles, light noise; one per seed. */
 export async function picture(seed: number, width = 320, height = 240): Promise<Buffer> {

@@ -1,8 +1,8 @@
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { MinRate } from '../../src/media/streams/min-rate';
-import { Throttle } from '../../src/media/streams/throttle';
+import { MinRate } from '../../../src/media/streams/min-rate';
+import { Throttle } from '../../../src/media/streams/throttle';
 
 const KB = 1024;
 const tooSlow = () => new Error('too slow');

@@ -1,8 +1,8 @@
-import type { RandomAccess } from '../../src/detection/random-access';
-import { addToTotals, ARCHIVE_LIMITS } from '../../src/processing/archive/archive-verdict';
-import { inspectZip, MAX_NESTING_DEPTH } from '../../src/processing/archive/zip-inspection';
-import { isMediaError } from '../../src/errors';
-import { makeZip, type ZipSpec } from '../support/zip';
+import type { RandomAccess } from '../../../src/detection/random-access';
+import { addToTotals, ARCHIVE_LIMITS } from '../../../src/processing/archive/archive-verdict';
+import { inspectZip, MAX_NESTING_DEPTH } from '../../../src/processing/archive/zip-inspection';
+import { isMediaError } from '../../../src/errors';
+import { makeZip, type ZipSpec } from '../../support/zip';
 
 const MB = 1024 * 1024;
 const CENTRAL = Buffer.from([0x50, 0x4b, 0x01, 0x02]);

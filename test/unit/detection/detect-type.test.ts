@@ -1,6 +1,6 @@
-import { confirm, sniff, SNIFF_BYTES, type Sniffed } from '../../src/detection/detect-type';
-import { isMediaError } from '../../src/errors';
-import { fixture } from '../support/http';
+import { confirm, sniff, SNIFF_BYTES, type Sniffed } from '../../../src/detection/detect-type';
+import { isMediaError } from '../../../src/errors';
+import { fixture } from '../../support/http';
 
 /** What the upload stream does: every byte goes to the text checker of a text candidate. */
 function feed(sniffed: Sniffed, bytes: Buffer): void {

@@ -1,5 +1,5 @@
 import sharp from 'sharp';
-import { previewDimensions, previewsIfPossible, renderPreviews } from '../../src/processing/previews';
+import { previewDimensions, previewsIfPossible, renderPreviews } from '../../../src/processing/previews';
 
 describe('previews', () => {
   it.each([

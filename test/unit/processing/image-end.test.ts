@@ -1,8 +1,8 @@
 import sharp from 'sharp';
-import { endsWithImage, imageEnd } from '../../src/processing/image/image-end';
-import { type ImageProbe, planImage } from '../../src/processing/image/image-plan';
-import { fixture } from '../support/http';
-import { makeZip } from '../support/zip';
+import { endsWithImage, imageEnd } from '../../../src/processing/image/image-end';
+import { type ImageProbe, planImage } from '../../../src/processing/image/image-plan';
+import { fixture } from '../../support/http';
+import { makeZip } from '../../support/zip';
 
 const zip = () => makeZip([{ name: 'run.sh', data: Buffer.from('#!/bin/sh\nid\n') }]);
 const picture = () => sharp({ create: { width: 40, height: 30, channels: 4, background: '#ff000080' } });

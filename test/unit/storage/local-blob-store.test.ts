@@ -2,9 +2,9 @@ import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { newBlobKey } from '../../src/storage/blob-keys';
-import { LocalBlobStore } from '../../src/storage/local-blob-store';
-import { blobStoreContract } from './blob-store.contract';
+import { newBlobKey } from '../../../src/storage/blob-keys';
+import { LocalBlobStore } from '../../../src/storage/local-blob-store';
+import { blobStoreContract } from '../../support/blob-store.contract';
 
 const roots: string[] = [];
 afterAll(() => roots.forEach((root) => rmSync(root, { recursive: true, force: true })));

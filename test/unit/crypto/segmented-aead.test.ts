@@ -1,11 +1,11 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { collect, plaintextReader } from '../../src/crypto/plaintext-reader';
-import { SegmentDecryptor } from '../../src/crypto/segment-decryptor';
-import { SegmentEncryptor } from '../../src/crypto/segment-encryptor';
-import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../src/crypto/segment-format';
-import { Slice } from '../../src/crypto/slice';
-import { below, seededRandom } from '../support/random';
+import { collect, plaintextReader } from '../../../src/crypto/plaintext-reader';
+import { SegmentDecryptor } from '../../../src/crypto/segment-decryptor';
+import { SegmentEncryptor } from '../../../src/crypto/segment-encryptor';
+import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../../src/crypto/segment-format';
+import { Slice } from '../../../src/crypto/slice';
+import { below, seededRandom } from '../../support/random';
 
 const KEY = Buffer.alloc(32, 7);
 const KEY_ID = '00112233-4455-6677-8899-aabbccddeeff';

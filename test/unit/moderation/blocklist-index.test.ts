@@ -1,7 +1,7 @@
-import { BlocklistIndex } from '../../src/moderation/blocklist-index';
-import { parseHash } from '../../src/moderation/blocklist.service';
-import { toHex } from '../../src/moderation/phash';
-import { flipBits } from './pictures';
+import { BlocklistIndex } from '../../../src/moderation/blocklist-index';
+import { parseHash } from '../../../src/moderation/blocklist.service';
+import { toHex } from '../../../src/moderation/phash';
+import { flipBits } from '../../support/pictures';
 
 const none = { sha256: [], md5: [], phashes: [] };
 const SHA = 'a'.repeat(64);

@@ -1,5 +1,5 @@
-import { isMediaError } from '../../src/errors';
-import { confirm, sniff, SNIFF_BYTES } from '../../src/detection/detect-type';
+import { isMediaError } from '../../../src/errors';
+import { confirm, sniff, SNIFF_BYTES } from '../../../src/detection/detect-type';
 
 /**
  * file-type 21 (the last release for Node 20) takes any MPEG frame sync for MP1/MP2/MP3;

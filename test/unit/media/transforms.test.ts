@@ -1,13 +1,13 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TokenBucket } from '../../src/media/limits/token-bucket';
-import { HashThread } from '../../src/media/streams/hash-thread';
-import { Hasher } from '../../src/media/streams/hasher';
-import { SizeGuard } from '../../src/media/streams/size-guard';
-import { Sniffer } from '../../src/media/streams/sniffer';
-import { Throttle } from '../../src/media/streams/throttle';
-import { fixture } from '../support/http';
+import { TokenBucket } from '../../../src/media/limits/token-bucket';
+import { HashThread } from '../../../src/media/streams/hash-thread';
+import { Hasher } from '../../../src/media/streams/hasher';
+import { SizeGuard } from '../../../src/media/streams/size-guard';
+import { Sniffer } from '../../../src/media/streams/sniffer';
+import { Throttle } from '../../../src/media/streams/throttle';
+import { fixture } from '../../support/http';
 
 /** Runs `chunks` through `transforms`; resolves with what came out. */
 async function through(chunks: Buffer[], ...transforms: NodeJS.ReadWriteStream[]): Promise<Buffer> {

@@ -1,9 +1,9 @@
 import { deflateRawSync } from 'node:zlib';
-import type { RandomAccess } from '../../src/detection/random-access';
-import { readZipEntries, type ZipEntry } from '../../src/detection/zip-directory';
-import { inflateEntry, localHeaderMismatch, locateEntryData, readEntry } from '../../src/detection/zip-entry';
-import { isMediaError } from '../../src/errors';
-import { makeZip } from '../support/zip';
+import type { RandomAccess } from '../../../src/detection/random-access';
+import { readZipEntries, type ZipEntry } from '../../../src/detection/zip-directory';
+import { inflateEntry, localHeaderMismatch, locateEntryData, readEntry } from '../../../src/detection/zip-entry';
+import { isMediaError } from '../../../src/errors';
+import { makeZip } from '../../support/zip';
 
 const access = (bytes: Buffer): RandomAccess => ({ size: bytes.length, read: async (position, length) => bytes.subarray(position, position + length) });
 const LOCAL = Buffer.from([0x50, 0x4b, 0x03, 0x04]);

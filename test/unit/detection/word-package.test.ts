@@ -1,8 +1,8 @@
-import type { RandomAccess } from '../../src/detection/random-access';
-import { confirmWordPackage, DOCX_MAIN_TYPE, isWordPackage, wordPackageProblem } from '../../src/detection/word-package';
-import { readZipEntries } from '../../src/detection/zip-directory';
-import { isMediaError } from '../../src/errors';
-import { makeZip } from '../support/zip';
+import type { RandomAccess } from '../../../src/detection/random-access';
+import { confirmWordPackage, DOCX_MAIN_TYPE, isWordPackage, wordPackageProblem } from '../../../src/detection/word-package';
+import { readZipEntries } from '../../../src/detection/zip-directory';
+import { isMediaError } from '../../../src/errors';
+import { makeZip } from '../../support/zip';
 
 const NAMES = ['[Content_Types].xml', '_rels/.rels', 'word/document.xml'];
 const types = (...declarations: string[]) =>

@@ -1,5 +1,5 @@
 import { pbkdf2Sync } from 'node:crypto';
-import { Envelope, PBKDF2_ITERATIONS } from '../../src/crypto/envelope';
+import { Envelope, PBKDF2_ITERATIONS } from '../../../src/crypto/envelope';
 
 const master = { id: 'k1', key: Buffer.alloc(32, 1) };
 const salt = Buffer.alloc(16, 2);

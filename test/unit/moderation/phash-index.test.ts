@@ -1,6 +1,6 @@
-import { PhashIndex, type PhashMatch } from '../../src/moderation/phash-index';
-import { hammingDistance } from '../../src/moderation/phash';
-import { below, seededRandom } from '../support/random';
+import { PhashIndex, type PhashMatch } from '../../../src/moderation/phash-index';
+import { hammingDistance } from '../../../src/moderation/phash';
+import { below, seededRandom } from '../../support/random';
 
 /**
  * The multi-index hash against a brute-force scan: 20,000 seeded random hashes plus, around

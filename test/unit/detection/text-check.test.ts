@@ -1,4 +1,4 @@
-import { looksLikeMarkup } from '../../src/detection/text-check';
+import { looksLikeMarkup } from '../../../src/detection/text-check';
 
 const utf8 = (text: string) => Buffer.from(text);
 

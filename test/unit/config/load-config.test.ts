@@ -1,7 +1,7 @@
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { loadConfig } from '../../src/config/load-config';
+import { loadConfig } from '../../../src/config/load-config';
 
 describe('configuration', () => {
   const dirs: string[] = [];

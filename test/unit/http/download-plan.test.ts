@@ -1,5 +1,5 @@
-import { contentDisposition, type DownloadRequest, planResponse } from '../../src/http/download';
-import { parseRange } from '../../src/http/range';
+import { contentDisposition, type DownloadRequest, planResponse } from '../../../src/http/download';
+import { parseRange } from '../../../src/http/range';
 
 const file = { size: 1000, etag: '"abc"', mimeType: 'image/jpeg', name: 'photo.jpg' };
 const get = (headers: Partial<DownloadRequest> = {}): DownloadRequest => ({ method: 'GET', ...headers });
