@@ -1,3 +1,5 @@
+import { create as createDisposition } from 'content-disposition';
+import fresh from 'fresh';
 import type { ByteRange } from '../storage/blob-store.js';
 import { parseRange } from './range.js';
 
@@ -49,7 +51,7 @@ export function planResponse(request: DownloadRequest, file: DownloadTarget): Do
   };
 }
 
-/** The headers of CONTRACT §2 "Downloads" that every served file carries. */
+/** The headers of docs/api.md "Downloads" that every served file carries. */
 function contentHeaders(file: DownloadTarget): Record<string, string> {
   return {
     'Content-Type': file.mimeType,
@@ -65,17 +67,17 @@ export function isInlineType(mimeType: string): boolean {
   return /^(image|video|audio)\//.test(mimeType) && !mimeType.startsWith('image/svg');
 }
 
-/** `attachment; filename="..."; filename*=UTF-8''...` (RFC 6266), with a safe ASCII fallback. */
+/**
+ * `attachment; filename="..."` (RFC 6266), with `filename*=UTF-8''...` (RFC 8187) when the
+ * name is not plain ASCII. The fallback is ASCII only: a Latin-1 byte in a header is read
+ * differently by different clients.
+ */
 export function contentDisposition(kind: 'inline' | 'attachment', name: string): string {
-  const ascii = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
-  // RFC 8187 attr-char excludes ' ( ) * which encodeURIComponent leaves alone.
-  const encoded = encodeURIComponent(name).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
-  return `${kind}; filename="${ascii}"; filename*=UTF-8''${encoded}`;
+  const fallback = name.replace(/[^\x20-\x7e]|["\\%]/g, '_');
+  return createDisposition(name, { type: kind, fallback });
 }
 
-/** True when If-None-Match names this ETag (weak comparison, RFC 9110 §13.1.2). */
+/** True when If-None-Match names this ETag (weak comparison, RFC 9110 §13.1.2, by the `fresh` package). */
 export function matchesIfNoneMatch(header: string | undefined, etag: string): boolean {
-  if (!header) return false;
-  if (header.trim() === '*') return true;
-  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+  return Boolean(header) && fresh({ 'if-none-match': header }, { etag });
 }

@@ -4,6 +4,9 @@ export type RangeRequest = { kind: 'none' } | { kind: 'single'; range: ByteRange
 
 /**
  * Interprets a `Range` header against a representation of `size` bytes (RFC 9110 §14).
+ * Not the `range-parser` package that Express uses: it answers `bytes=5-1` (an invalid
+ * range, which RFC 9110 §14.2 says to ignore) as unsatisfiable (416), and it serves several
+ * ranges, which would need multipart/byteranges of decrypted segments.
  * A missing, malformed, non-bytes or multi-range header means the whole body (servers
  * may ignore Range); a single satisfiable range is served as 206.
  */

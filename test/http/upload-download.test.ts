@@ -38,7 +38,7 @@ describe('upload → encrypt → store → download', () => {
     expect(download.headers.get('content-type')).toBe(mime);
     expect(download.headers.get('x-content-type-options')).toBe('nosniff');
     expect(download.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
-    expect(download.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition}; filename="${name.replace('.', '\\.')}"`));
+    expect(download.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition}; filename="?${name.replace('.', '\\.')}"?(;|$)`));
     expect(download.headers.get('etag')).toBe(`"${created.json.sha256}"`);
     expect(download.headers.get('accept-ranges')).toBe('bytes');
     expect(download.headers.get('x-request-id')).toBeTruthy();
@@ -217,10 +217,10 @@ describe('upload → encrypt → store → download', () => {
     expect(notes.json).toMatchObject({ mimeType: 'text/plain', originalName: 'notes.jpg' });
     const download = await request(`${t.url}/api/v1/media/${notes.json.id}`, { token: alice });
     expect(download.headers.get('content-type')).toBe('text/plain; charset=utf-8');
-    expect(download.headers.get('content-disposition')).toBe(`attachment; filename="notes.txt"; filename*=UTF-8''notes.txt`);
+    expect(download.headers.get('content-disposition')).toBe('attachment; filename=notes.txt');
     const photo = await upload(t.url, alice, { name: 'holiday.JPEG', bytes: fixture('jpeg-exif-orientation6-panasonic-gf1.jpg') });
     const served = await request(`${t.url}/api/v1/media/${photo.json.id}`, { method: 'HEAD', token: alice });
-    expect(served.headers.get('content-disposition')).toMatch(/^inline; filename="holiday\.JPEG"/);
+    expect(served.headers.get('content-disposition')).toMatch(/^inline; filename="?holiday\.JPEG"?$/);
   });
 
   it.each([

@@ -53,7 +53,7 @@ describe('planResponse', () => {
       'Content-Type': 'image/jpeg',
       'X-Content-Type-Options': 'nosniff',
       'Content-Security-Policy': "default-src 'none'; sandbox",
-      'Content-Disposition': `inline; filename="photo.jpg"; filename*=UTF-8''photo.jpg`,
+      'Content-Disposition': 'inline; filename=photo.jpg',
       'Accept-Ranges': 'bytes',
       ETag: '"abc"',
       'Cache-Control': 'private, no-cache',
@@ -74,10 +74,11 @@ describe('planResponse', () => {
 
 describe('contentDisposition', () => {
   it.each([
-    ['plain.txt', `attachment; filename="plain.txt"; filename*=UTF-8''plain.txt`],
+    ['plain.txt', 'attachment; filename=plain.txt'],
     ['résumé 2026.pdf', `attachment; filename="r_sum_ 2026.pdf"; filename*=UTF-8''r%C3%A9sum%C3%A9%202026.pdf`],
-    ['a"b\\c%d.txt', `attachment; filename="a_b_c_d.txt"; filename*=UTF-8''a%22b%5Cc%25d.txt`],
-    ["it's (1)*.txt", `attachment; filename="it's (1)*.txt"; filename*=UTF-8''it%27s%20%281%29%2A.txt`],
+    ['a"b\\c%d.txt', `attachment; filename=a_b_c_d.txt; filename*=UTF-8''a%22b%5Cc%25d.txt`],
+    ["it's (1)*.txt", `attachment; filename="it's (1)*.txt"`],
+    ['聊天.jpg', `attachment; filename=__.jpg; filename*=UTF-8''%E8%81%8A%E5%A4%A9.jpg`],
   ])('%s', (name, header) => {
     expect(contentDisposition('attachment', name)).toBe(header);
   });
