@@ -1,5 +1,5 @@
 import './resolve-ts';
-import { mkdtempSync } from 'node:fs';
+import { chmodSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
@@ -9,6 +9,12 @@ import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
  * else an embedded server in a temp dir. Each test file creates its own database on it.
  */
 export default async function globalSetup(): Promise<void> {
+  // Every temp dir of the run (tests', test services', tools') lives under one root that the
+  // teardown removes, so a failing test leaves nothing behind in /tmp.
+  const runRoot = mkdtempSync(join(tmpdir(), 'media-test-run-'));
+  chmodSync(runRoot, 0o711); // the embedded PostgreSQL (user postgres) and clamd pass through it
+  (globalThis as Record<string, unknown>).__MEDIA_TEST_RUN_ROOT__ = runRoot;
+  process.env.TMPDIR = runRoot;
   if (process.env.TEST_DATABASE_URL) {
     process.env.TEST_PG_ADMIN_URL = process.env.TEST_DATABASE_URL;
     return;
