@@ -1,5 +1,5 @@
 /**
- * The figures `npm run bench` reports, each with the goal of issue 7 beside it, and the
+ * The figures `npm run bench` reports, each with its goal beside it, and the
  * table made from several runs: median, min-max, the baseline's median where the run
  * measured one (key `<figure>:baseline`), and whether the median meets the goal.
  */

@@ -1,5 +1,5 @@
 /**
- * npm run bench [-- --runs N] [-- --profile] — the fast-path figures of issue 7 against a
+ * npm run bench [-- --runs N] [-- --profile] — the fast-path figures (bench/figures.ts) against a
  * freshly started service on its embedded defaults and, in the same run, the bare
  * baseline (bench/baseline-server.ts: hash + seal + write + fsync on upload, read +
  * decrypt on download, no framework, database or auth). Each run (default 3) measures:

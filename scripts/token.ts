@@ -20,7 +20,7 @@ service's DATA_DIR. Development and tests only.
   -h, --help      this text`;
 
 /**
- * Only the roles the service acts on (CONTRACT §1). Any other string would be carried in
+ * Only the roles the service acts on (docs/api.md, "Authentication"). Any other string would be carried in
  * the token and ignored by the service, so a typo ("admn") would silently mint a plain
  * user's token: refused instead.
  */

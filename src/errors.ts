@@ -1,5 +1,5 @@
 /**
- * The one registry of error codes (CONTRACT §2 "Errors"). Code throws MediaError;
+ * The one registry of error codes (docs/api.md, "Error table"). Code throws MediaError;
  * the HTTP filter (and later the gRPC mapper) translate it. Messages are written for
  * clients: they never carry a stack trace, a path or another user's data.
  */

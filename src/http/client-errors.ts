@@ -3,7 +3,7 @@ import type { IncomingMessage, Server, ServerResponse } from 'node:http';
 import type { Duplex } from 'node:stream';
 import { ERRORS } from '../errors.js';
 
-/** What Node's own parser refuses is answered with the contract's error body (CONTRACT §2 "Errors"). */
+/** What Node's own parser refuses is answered with the error body of docs/api.md ("Errors"). */
 const ANSWERS: Record<string, { status: number; reason: string; message: string }> = {
   HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'The request headers are too large' },
 };

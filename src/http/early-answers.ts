@@ -3,7 +3,7 @@ import { closeConnectionAfter } from './keep-alive.js';
 
 /**
  * Answers given before the request body was read (401, 413, 415, 429, 507 ...) must reach
- * a client that is still sending (CONTRACT §2 "Errors"). Two halves:
+ * a client that is still sending (docs/api.md, the upload). Two halves:
  * - `Expect: 100-continue`: routes that check before reading (uploads) send the 100 only
  *   once admitted, so a refused client never sends its body;
  * - otherwise the rest of the body is read and discarded for a while after answering;

@@ -14,14 +14,15 @@ import { planResponse } from './download.js';
 import { abortedOnDisconnect } from './disconnect.js';
 import { continueBody } from './early-answers.js';
 import { MULTIPART_OVERHEAD, receiveFilePart } from './multipart.js';
-import { ErrorDto, MediaDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
-import { ApiDownload } from './openapi.js';
+import { MediaDto, METADATA_SCHEMAS, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
+import { ApiDownload, ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
 import { sendBody } from './send-body.js';
 
-const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
-const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, key, descriptor) => {
-  for (const decorator of decorators) decorator(target, key, descriptor);
-};
+const { badId, token, rate, database, absent } = COMMON_ERRORS;
+/** The errors of reading a stored file or a preview (docs/api.md, "Downloads"). */
+const notReady: ErrorCase = ['MEDIA_NOT_READY', 'the media is still processing (Retry-After: 5)'];
+const unsatisfiable: ErrorCase = ['RANGE_NOT_SATISFIABLE', 'the one Range asked for starts past the end (Content-Range: bytes */<size>)'];
+const unreadable: ErrorCase = ['INTERNAL_ERROR', 'the stored blob fails authentication before the first byte (after it, the connection is cut)'];
 
 const BASE_PATH = 'api/v1/media';
 const UPLOAD_PATH = 'upload';
@@ -33,7 +34,7 @@ export function isUploadRequest(req: IncomingMessage): boolean {
 
 @ApiTags('media')
 @ApiBearerAuth()
-@ApiExtraModels(TypeUsageDto)
+@ApiExtraModels(TypeUsageDto, ...METADATA_SCHEMAS)
 @Controller(BASE_PATH)
 export class MediaController {
   constructor(
@@ -49,7 +50,40 @@ export class MediaController {
   @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
   @ApiResponse({ status: 202, type: MediaDto, description: 'Stored and proven; its stored version is still being produced (status: processing)' })
   @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
-  @apply(...errors(400, 401, 413, 415, 422, 429, 503, 507))
+  @ApiErrors({
+    400: [
+      [
+        'VALIDATION_FAILED',
+        'not multipart/form-data, malformed or cut short; no part named file, or any other part; an empty file; part headers over 16 KiB or a file name over 1024 bytes',
+      ],
+    ],
+    401: [token],
+    413: [
+      [
+        'FILE_TOO_LARGE',
+        "over the size limit of the file's type (checked against Content-Length before the body is read, then while streaming); " +
+          'an image over MAX_IMAGE_PIXELS or MAX_ANIMATION_FRAMES; video or audio longer than MAX_MEDIA_DURATION_SECONDS',
+      ],
+    ],
+    415: [['UNSUPPORTED_MEDIA_TYPE', 'the bytes are none of the supported formats (the name and Content-Type are not trusted)']],
+    422: [
+      ['CORRUPT_FILE', 'a supported format that does not decode or parse, or an archive refused by its directory (paths outside the root, bomb ratios, too many entries)'],
+      ['CONTENT_REJECTED', 'a hash matches the blocklist, or moderation-service rejects the content'],
+      ['MALWARE_DETECTED', 'clamd found something, or could not finish the scan'],
+    ],
+    429: [
+      rate,
+      ['DAILY_UPLOAD_LIMIT', 'QUOTA_DAILY_UPLOADS accepted uploads today (UTC); Retry-After points at UTC midnight'],
+      ['TOO_MANY_CONCURRENT_UPLOADS', 'UPLOAD_CONCURRENCY_PER_USER uploads of this user are in progress (Retry-After: 1)'],
+    ],
+    503: [
+      [
+        'DEPENDENCY_UNAVAILABLE',
+        'the database, clamd, the document renderer or (in closed mode) moderation-service is unavailable, the blocklist is not loaded yet, or the disk is full (Retry-After)',
+      ],
+    ],
+    507: [['QUOTA_EXCEEDED', "the upload would exceed the user's storage quota (QUOTA_STORAGE_BYTES); checked against Content-Length first"]],
+  })
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     let outcome = 'error';
     try {
@@ -77,16 +111,16 @@ export class MediaController {
 
   @Get('storage')
   @ApiOperation({ summary: "The caller's storage usage and limits" })
-  @ApiResponse({ status: 200, type: StorageDto })
-  @apply(...errors(401, 429, 503))
+  @ApiResponse({ status: 200, type: StorageDto, description: "The caller's usage, per type too, and limits" })
+  @ApiErrors({ 401: [token], 429: [rate], 503: [database] })
   storage(@CurrentUser() user: Caller): Promise<StorageDto> {
     return this.media.storage(user);
   }
 
   @Get(':id/metadata')
   @ApiOperation({ summary: 'The Media object' })
-  @ApiResponse({ status: 200, type: MediaDto })
-  @apply(...errors(400, 401, 404, 429, 503))
+  @ApiResponse({ status: 200, type: MediaDto, description: 'The Media object, whatever its status' })
+  @ApiErrors({ 400: [badId], 401: [token], 404: [absent], 429: [rate], 503: [database] })
   async metadata(@Param('id') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
     return toMediaView(await this.media.visible(id, user));
   }
@@ -94,7 +128,16 @@ export class MediaController {
   @Get(':id')
   @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
   @ApiDownload()
-  @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
+  @ApiErrors({
+    400: [badId],
+    401: [token],
+    404: [['NOT_FOUND', `${absent[1]}; or its processing failed`]],
+    409: [notReady],
+    416: [unsatisfiable],
+    429: [rate],
+    500: [unreadable],
+    503: [database],
+  })
   async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
     await serve(await this.media.forDownload(id, user), req, res);
   }
@@ -102,8 +145,17 @@ export class MediaController {
   @Get(':id/preview')
   @ApiOperation({ summary: 'A WebP preview fitting inside 64, 256 or 512 pixels (default 256)' })
   @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
-  @ApiDownload()
-  @apply(...errors(400, 401, 404, 409, 416, 429, 500, 503))
+  @ApiDownload('preview')
+  @ApiErrors({
+    400: [['VALIDATION_FAILED', 'the id is not a UUID, or size is not 64, 256 or 512, or is given more than once']],
+    401: [token],
+    404: [['NOT_FOUND', `${absent[1]}; or its processing failed; or it has no preview (archives), or none of that size`]],
+    409: [['MEDIA_NOT_READY', 'the media is still processing and has no preview of that size yet (Retry-After: 5); a video has its frame from the upload on']],
+    416: [unsatisfiable],
+    429: [rate],
+    500: [unreadable],
+    503: [database],
+  })
   async preview(@Param('id') id: string, @Query() query: Record<string, unknown>, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
     await serve(await this.media.forPreview(id, user, previewSize(query)), req, res);
   }
@@ -111,8 +163,8 @@ export class MediaController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
-  @ApiResponse({ status: 204 })
-  @apply(...errors(400, 401, 404, 429, 503))
+  @ApiResponse({ status: 204, description: 'Deleted, with its previews; its bytes no longer count against the quota' })
+  @ApiErrors({ 400: [badId], 401: [token], 404: [absent], 429: [rate], 503: [database] })
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }

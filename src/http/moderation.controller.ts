@@ -5,7 +5,7 @@ import { type Caller, isPrivileged } from '../media/caller.js';
 import { type BlockedHash, type BlocklistEntry, BlocklistService, parseHash } from '../moderation/blocklist.service.js';
 import { HashCheckService } from '../moderation/hash-check.service.js';
 import { CurrentUser } from './auth/decorators.js';
-import { ErrorDto } from './dto.js';
+import { ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
 
 const ALGORITHMS = ['sha256', 'md5', 'phash'];
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
@@ -48,10 +48,11 @@ class HashCheckResultDto {
   duplicateOf!: string | null;
 }
 
-const errors = (...statuses: number[]) => statuses.map((status) => ApiResponse({ status, type: ErrorDto }));
-const apply = (...decorators: MethodDecorator[]): MethodDecorator => (target, key, descriptor) => {
-  for (const decorator of decorators) decorator(target, key, descriptor);
-};
+const { token, rate, database } = COMMON_ERRORS;
+const badBody = (fields: string, values: string): ErrorCase => ['VALIDATION_FAILED', `the body does not parse, is not a JSON object of exactly ${fields}, or ${values}`];
+const badHash = 'algorithm is not sha256, md5 or phash, or hash is not 64, 32 or 16 hex digits for it';
+const bigBody: ErrorCase = ['FILE_TOO_LARGE', 'the JSON body is larger than 64 KiB'];
+const notPrivileged: ErrorCase = ['FORBIDDEN', 'the caller is neither admin nor moderator'];
 
 /** The blocklist administration (admins and moderators) and hash-check (any user). */
 @ApiTags('moderation')
@@ -68,8 +69,14 @@ export class ModerationController {
   @HttpCode(200)
   @ApiOperation({ summary: "Whether a hash is blocked, and the caller's own media with it if any" })
   @ApiBody({ type: HashDto })
-  @ApiResponse({ status: 200, type: HashCheckResultDto })
-  @apply(...errors(400, 401, 429, 503))
+  @ApiResponse({ status: 200, type: HashCheckResultDto, description: "Whether it is blocked, and the caller's own media with this content" })
+  @ApiErrors({
+    400: [badBody('{ algorithm, hash }', badHash)],
+    401: [token],
+    413: [bigBody],
+    429: [rate],
+    503: [['DEPENDENCY_UNAVAILABLE', `${database[1]}, the blocklist is not loaded yet, or (in closed mode) moderation-service does not answer`]],
+  })
   check(@Body() body: unknown, @CurrentUser() user: Caller): Promise<HashCheckResultDto> {
     const fields = fieldsOf(body, ['algorithm', 'hash']);
     return this.hashCheck.check(user, hashOf(fields));
@@ -78,8 +85,16 @@ export class ModerationController {
   @Post('admin/blocklist')
   @ApiOperation({ summary: 'Block a hash, or every hash of a media (which is quarantined with every copy); admin or moderator' })
   @ApiBody({ schema: { oneOf: [{ $ref: getSchemaPath(BlockHashDto) }, { $ref: getSchemaPath(BlockMediaDto) }] } })
-  @ApiResponse({ status: 201, type: BlocklistEntryDto })
-  @apply(...errors(400, 401, 403, 404, 429, 503))
+  @ApiResponse({ status: 201, type: BlocklistEntryDto, description: 'The entry; quarantined counts the media it hid from their owners' })
+  @ApiErrors({
+    400: [badBody('{ algorithm, hash, reason } or { mediaId, reason }', `${badHash}, reason is not 1 to ${MAX_REASON} characters, or mediaId is not a UUID`)],
+    401: [token],
+    403: [notPrivileged],
+    404: [['NOT_FOUND', 'mediaId names no media']],
+    413: [bigBody],
+    429: [rate],
+    503: [database],
+  })
   async block(@Body() body: unknown, @CurrentUser() user: Caller): Promise<BlocklistEntryDto> {
     requirePrivileged(user);
     const isMedia = typeof body === 'object' && body !== null && 'mediaId' in body;
@@ -94,8 +109,15 @@ export class ModerationController {
   @Delete('admin/blocklist/:id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Unblock: delete the entry; the media it quarantined are visible again; admin or moderator' })
-  @ApiResponse({ status: 204 })
-  @apply(...errors(400, 401, 403, 404, 429, 503))
+  @ApiResponse({ status: 204, description: 'Deleted; the media it quarantined are visible to their owners again' })
+  @ApiErrors({
+    400: [['VALIDATION_FAILED', 'the entry id is not a UUID']],
+    401: [token],
+    403: [notPrivileged],
+    404: [['NOT_FOUND', 'no such blocklist entry']],
+    429: [rate],
+    503: [database],
+  })
   async unblock(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     requirePrivileged(user);
     if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The entry id must be a UUID');

@@ -5,7 +5,7 @@ import { MediaError } from '../errors.js';
 import type { IncomingFile } from '../media/upload.service.js';
 import { MinRate } from '../media/streams/min-rate.js';
 
-/** The file part's name (CONTRACT §2). */
+/** The file part's name (docs/api.md, the upload). */
 export const FILE_FIELD = 'file';
 
 /**

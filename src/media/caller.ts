@@ -6,7 +6,7 @@ export interface Caller {
 
 const PRIVILEGED = ['admin', 'moderator'];
 
-/** Admins and moderators may read and delete any media (CONTRACT §1). */
+/** Admins and moderators may read and delete any media (docs/api.md, "Authentication"). */
 export function isPrivileged(caller: Caller): boolean {
   return caller.roles.some((role) => PRIVILEGED.includes(role));
 }

@@ -1,6 +1,6 @@
 import type { MediaRecord } from '../db/media.repository.js';
 
-/** The Media object of CONTRACT §2. */
+/** The Media object of docs/api.md. */
 export interface MediaView {
   id: string;
   ownerId: string;

@@ -26,7 +26,7 @@ export interface DownloadFile {
   open(range?: ByteRange): Promise<Readable>;
 }
 
-/** The Storage object of CONTRACT §2. */
+/** The Storage object of docs/api.md. */
 export interface StorageView {
   usedBytes: number;
   limitBytes: number;
@@ -72,7 +72,7 @@ export class MediaService {
     };
   }
 
-  /** A preview of the media in the `size` box (CONTRACT: 64, 256 or 512), served like a download. */
+  /** A preview of the media in the `size` box (64, 256 or 512), served like a download. */
   async forPreview(id: string, caller: Caller, size: number): Promise<DownloadFile> {
     const media = await this.visible(id, caller);
     const preview = media.previews.find((p) => p.size === size);

@@ -96,7 +96,7 @@ interface Received {
 }
 
 /**
- * The upload pipeline of DESIGN §2: admit (slot, daily count, declared size) → receive
+ * The upload pipeline of docs/architecture.md: admit (slot, daily count, declared size) → receive
  * (throttled, sniffed, size-guarded, hashed and sealed in one pass) into a temp file →
  * confirm the format → move the sealed file into storage → commit. The temp file never
  * holds plaintext; one `finally` undoes whatever was not committed.

@@ -33,7 +33,7 @@ export class ObservabilityController {
 
   @Get('health/live')
   @ApiOperation({ summary: 'Liveness: the process answers, and has not given up on a dependency it runs itself (the embedded PostgreSQL)' })
-  @ApiResponse({ status: 200, type: HealthDto })
+  @ApiResponse({ status: 200, type: HealthDto, description: 'The process is alive' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'The process is exiting to be restarted (see error)' })
   // Terminus's own OpenAPI lines put a `schema` beside `content` (invalid OpenAPI 3): ours above say it.
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
@@ -69,7 +69,7 @@ export class ObservabilityController {
 
   @Get('metrics')
   @ApiOperation({ summary: 'Prometheus metrics, text exposition format 0.0.4' })
-  @ApiResponse({ status: 200, description: 'text/plain; version=0.0.4; charset=utf-8', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiResponse({ status: 200, description: 'Every metric in the Prometheus text format (Content-Type: text/plain; version=0.0.4; charset=utf-8)', content: { 'text/plain': { schema: { type: 'string' } } } })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

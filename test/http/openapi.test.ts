@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
+import { ERRORS } from '../../src/errors';
 import { startTestApp, type TestApp } from '../support/app';
 import { request, uploadFixture } from '../support/http';
 
@@ -11,9 +12,19 @@ const REDOCLY = join(ROOT, 'node_modules', '@redocly', 'cli', 'bin', 'cli.js');
 
 type Json = Record<string, any>;
 const DOWNLOAD = '/api/v1/media/{id}';
+const PREVIEW = '/api/v1/media/{id}/preview';
+const ERROR_DTO = '#/components/schemas/ErrorDto';
 const operations = (doc: Json) =>
   Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.entries(item as Json).map(([method, operation]) => ({ path, method, operation: operation as Json })));
-const isJsonError = (response: Json) => response.content?.['application/json']?.schema?.$ref === '#/components/schemas/ErrorDto';
+const responses = (doc: Json) =>
+  operations(doc).flatMap(({ path, method, operation }) => Object.entries(operation.responses as Json).map(([status, response]) => ({ path, method, status, response: response as Json })));
+/** ErrorDto, or ErrorDto narrowed to the codes of one answer (ApiErrors in src/http/openapi.ts). */
+const isJsonError = (response: Json) => {
+  const schema = response.content?.['application/json']?.schema;
+  return schema?.$ref === ERROR_DTO || schema?.allOf?.[0]?.$ref === ERROR_DTO;
+};
+/** The codes an error answer declares (GET's, for a HEAD answer, which has no body). */
+const codesOf = (response: Json): string[] => response.content?.['application/json']?.schema?.allOf?.[1]?.properties?.code?.enum ?? [];
 
 /** `redocly lint` (recommended rules, plus redocly.yaml's reasoned exceptions) on the document the service serves. */
 async function lint(doc: Json): Promise<{ totals: { errors: number; warnings: number }; problems: Json[] }> {
@@ -59,8 +70,8 @@ describe('the OpenAPI document (/api/docs-json)', () => {
     expect(doc.paths['/metrics'].get.responses['200'].content).toHaveProperty('text/plain');
   });
 
-  it('describes HEAD on the download, with the statuses and headers of GET and no body', () => {
-    const { get, head } = doc.paths[DOWNLOAD];
+  it.each([DOWNLOAD, PREVIEW])('describes HEAD on %s, with the statuses and headers of GET and no body', (path) => {
+    const { get, head } = doc.paths[path];
     expect(head).toBeDefined();
     expect(Object.keys(head.responses)).toEqual(Object.keys(get.responses));
     for (const [status, response] of Object.entries(head.responses as Json)) {
@@ -69,6 +80,79 @@ describe('the OpenAPI document (/api/docs-json)', () => {
     }
     expect(head.parameters).toEqual(get.parameters);
     expect(head.operationId).not.toBe(get.operationId);
+  });
+
+  it('gives every response a description', () => {
+    const bare = responses(doc).filter(({ response }) => typeof response.description !== 'string' || !/^\s*[^\s(]/.test(response.description));
+    expect(bare.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([]);
+  });
+
+  it('points nowhere outside the repository', () => {
+    expect(JSON.stringify(doc)).not.toMatch(/shared\/|CONTRACT|DESIGN/);
+  });
+
+  it('names the codes of every error answer, each of that status', () => {
+    const errors = responses(doc).filter(({ status, method }) => Number(status) >= 400 && method !== 'head');
+    // Every error answer is an error body, but the health checks' 503 (Terminus's body).
+    const others = errors.filter(({ response }) => !isJsonError(response)).map(({ method, path, status }) => `${method} ${path} ${status}`);
+    expect(others).toEqual(['get /health/live 503', 'get /health/ready 503']);
+    for (const { path, method, status, response } of errors.filter(({ response }) => isJsonError(response))) {
+      const codes = codesOf(response);
+      expect([method, path, status, codes.length > 0]).toEqual([method, path, status, true]);
+      // 431 is the one status that carries a code of another (VALIDATION_FAILED, 400): the HTTP parser's refusal.
+      const expected = status === '431' ? 400 : Number(status);
+      for (const code of codes) expect([method, path, code, ERRORS[code as keyof typeof ERRORS]?.status]).toEqual([method, path, code, expected]);
+      expect([method, path, status, Object.keys(response.content['application/json'].examples ?? {})]).toEqual([method, path, status, codes]);
+    }
+    const upload = doc.paths['/api/v1/media/upload'].post.responses;
+    expect(codesOf(upload['422'])).toEqual(expect.arrayContaining(['CORRUPT_FILE', 'CONTENT_REJECTED', 'MALWARE_DETECTED']));
+    expect(codesOf(upload['429'])).toEqual(expect.arrayContaining(['RATE_LIMITED', 'DAILY_UPLOAD_LIMIT', 'TOO_MANY_CONCURRENT_UPLOADS']));
+  });
+
+  it('declares 431 (headers too large, VALIDATION_FAILED) and 500 on every operation', () => {
+    for (const { path, method, operation } of operations(doc)) {
+      expect([method, path, Object.keys(operation.responses)]).toEqual([method, path, expect.arrayContaining(['431', '500'])]);
+      if (method !== 'head') expect([method, path, codesOf(operation.responses['431'])]).toEqual([method, path, ['VALIDATION_FAILED']]);
+    }
+  });
+
+  it('describes the metadata of each media type', () => {
+    const { schemas } = doc.components;
+    const refs = schemas.MediaDto.properties.metadata.anyOf.map((schema: Json) => schema.$ref.replace('#/components/schemas/', ''));
+    const keys = Object.fromEntries(refs.map((name: string) => [name, Object.keys(schemas[name].properties)]));
+    expect(keys).toEqual({
+      ImageMetadataDto: expect.arrayContaining(['width', 'height', 'format', 'hasAlpha', 'animated', 'frames', 'orientationApplied', 'thumbhash', 'camera', 'takenAt']),
+      VideoMetadataDto: expect.arrayContaining(['durationMs', 'width', 'height', 'fps', 'codecs', 'bitrate', 'hasAudio', 'compliant', 'original']),
+      AudioMetadataDto: expect.arrayContaining(['durationMs', 'codec', 'bitrate', 'channels', 'sampleRate', 'peaks', 'original']),
+      DocumentMetadataDto: expect.arrayContaining(['pages', 'characters', 'lines', 'charset']),
+      ArchiveMetadataDto: expect.arrayContaining(['entries', 'uncompressedBytes', 'encryptedEntries', 'nestedArchives']),
+    });
+  });
+
+  it('is what docs/api.md describes: every route, its statuses and codes, and every error code', () => {
+    const md = readFileSync(join(ROOT, 'docs', 'api.md'), 'utf8');
+    // The text under each heading, up to the next heading.
+    const sections = md.split(/^(?=#{1,6} )/m);
+    const section = (heading: string) => sections.find((text) => text.split('\n')[0].includes(heading));
+    const everyRoute = section('Answers on every route') ?? '';
+    const names = (text: string, word: string) => new RegExp(`(^|[^\\w])${word}([^\\w]|$)`).test(text);
+    const missing: string[] = [];
+    for (const { path, method, operation } of operations(doc)) {
+      const route = `${method.toUpperCase()} ${path}`;
+      const text = section(`\`${route}\``);
+      if (!text) {
+        missing.push(`${route}: no heading`);
+        continue;
+      }
+      const get = doc.paths[path].get?.responses ?? {};
+      for (const [status, response] of Object.entries(operation.responses as Json)) {
+        for (const word of [status, ...codesOf(method === 'head' ? get[status] : response)]) {
+          if (!names(text, word) && !(names(everyRoute, status) && names(everyRoute, word))) missing.push(`${route} ${status}: ${word}`);
+        }
+      }
+    }
+    for (const code of Object.keys(ERRORS)) if (!names(md, code)) missing.push(code);
+    expect(missing).toEqual([]);
   });
 
   it('describes Range, If-None-Match (304) and If-Range on the download', () => {
@@ -86,6 +170,7 @@ describe('the OpenAPI document (/api/docs-json)', () => {
       else expect([status, response.content?.['application/json']]).toEqual([status, undefined]);
     }
     expect(get.responses['200'].content['*/*'].schema).toEqual({ type: 'string', format: 'binary' });
+    expect(doc.paths[PREVIEW].get.responses['200'].content).toEqual({ 'image/webp': { schema: { type: 'string', format: 'binary' } } });
   });
 
   it('declares 503 DEPENDENCY_UNAVAILABLE with Retry-After, and at least one 4xx, on every /api/v1 operation', () => {
@@ -121,6 +206,31 @@ describe('the OpenAPI document (/api/docs-json)', () => {
       const missing = Object.keys(declared.headers ?? {}).filter((name) => !reply.headers.has(name));
       expect([method, reply.status, missing]).toEqual([method, reply.status, []]);
       if (reply.status >= 400) expect(reply.headers.get('content-type')).toMatch(/^application\/json/);
+    }
+  });
+
+  it('matches what the preview really answers: WebP, HEAD, 304 and JSON errors', async () => {
+    const token = await app.token('openapi-bob');
+    const { id } = (await uploadFixture(app.url, token, 'png-rgba-alpha-yellow-rose.png')).json;
+    const url = `${app.url}/api/v1/media/${id}/preview?size=64`;
+    const whole = await request(url, { token });
+    const etag = whole.headers.get('etag')!;
+    const answers = [
+      ['get', whole],
+      ['head', await request(url, { token, method: 'HEAD' })],
+      ['get', await request(url, { token, headers: { Range: 'bytes=0-9' } })],
+      ['get', await request(url, { token, headers: { 'If-None-Match': etag } })],
+      ['head', await request(url, { token, method: 'HEAD', headers: { 'If-None-Match': etag } })],
+      ['get', await request(`${app.url}/api/v1/media/${id}/preview?size=100`, { token })],
+    ] as const;
+    expect(answers.map(([, reply]) => reply.status)).toEqual([200, 200, 206, 304, 304, 400]);
+    expect(whole.headers.get('content-type')).toBe('image/webp');
+    for (const [method, reply] of answers) {
+      const declared = doc.paths[PREVIEW][method].responses[String(reply.status)];
+      expect([method, reply.status, declared !== undefined]).toEqual([method, reply.status, true]);
+      const missing = Object.keys(declared.headers ?? {}).filter((name) => !reply.headers.has(name));
+      expect([method, reply.status, missing]).toEqual([method, reply.status, []]);
+      if (reply.status >= 400) expect(reply.json.code).toBe(codesOf(doc.paths[PREVIEW].get.responses['400'])[0]);
     }
   });
 });
