@@ -30,6 +30,13 @@ export function candidateTypes(sniffed: Sniffed): MediaType[] {
 
 const unsupported = () => new MediaError('UNSUPPORTED_MEDIA_TYPE');
 
+/** The formats taken, by name, for messages: "JPEG, PNG, … TXT". */
+const SUPPORTED_NAMES = [...new Set([...Object.values(SUPPORTED_BY_FILE_TYPE), ZIP, DOCX, DOC, TXT].map((format) => (format.ext === 'jpg' ? 'JPEG' : format.ext.toUpperCase())))].join(', ');
+
+/** 415 naming what the bytes were found to be and what would have been taken. */
+const unsupportedFormat = (found: { ext: string; mime: string }) =>
+  new MediaError('UNSUPPORTED_MEDIA_TYPE', `The file is ${found.ext.toUpperCase()} (${found.mime}), which is not supported; supported formats: ${SUPPORTED_NAMES}`);
+
 /**
  * file-type 21 (its last release for Node 20) takes any MPEG frame sync for MP1/MP2/MP3.
  * Release 22 refuses the headers no encoder writes (reserved version, bad bitrate,
@@ -69,8 +76,8 @@ export async function sniff(head: Buffer): Promise<Sniffed> {
     if (ZIP_CONTAINERS.has(format)) return { kind: 'zip' };
     if (format === 'cfb') return { kind: 'ole' };
   }
-  if (!text) throw unsupported();
-  return { kind: 'text', checker: text };
+  if (text) return { kind: 'text', checker: text };
+  throw found && format ? unsupportedFormat(found) : unsupported();
 }
 
 /** A checker for the whole file when this head is text and not markup; undefined otherwise. */

@@ -157,3 +157,11 @@ describe('type detection from bytes', () => {
     expect(await detect(renamed)).toBe('archive application/zip');
   });
 });
+
+describe('what a refusal says', () => {
+  it('names the detected format and the supported ones (Matroska)', async () => {
+    const mkv = Buffer.concat([Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x93, 0x42, 0x82, 0x88]), Buffer.from('matroska'), Buffer.alloc(64)]);
+    const sniffed = sniff(mkv).catch((error: Error) => error.message);
+    expect(await sniffed).toMatch(/^The file is MKV \(video\/matroska\), which is not supported; supported formats: JPEG, PNG, .*MP4.*ZIP, DOCX, DOC, TXT$/);
+  });
+});
