@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
-import { freePort } from '../src/db/free-port.js';
+import { freePort } from '../src/common/free-port.js';
 
 const MB = 1024 * 1024;
 export const ROOT = join(__dirname, '..', '..');

@@ -7,7 +7,7 @@ import pg from 'pg';
 import { devSecret } from '../config/dev-secrets.js';
 import { type DataDirLock, lockDataDir } from './data-dir-lock.js';
 import { EmbeddedSupervisor } from './embedded-supervisor.js';
-import { freePort } from './free-port.js';
+import { freePort } from '../common/free-port.js';
 
 const USER = 'media';
 const DATABASE = 'media';

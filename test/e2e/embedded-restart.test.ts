@@ -1,7 +1,7 @@
 import { appendFileSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { KEY_A, signToken, TEST_JWT_SECRET } from '../support/app';
 import { type Reply, request, upload } from '../support/http';
 import { seededRandom } from '../support/random';

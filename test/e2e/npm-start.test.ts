@@ -1,7 +1,7 @@
 import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { isAlive, postmasterPid, ready, ROOT, run, serviceEnv, servicePid } from '../support/service-process';
 import { waitFor } from '../support/wait';
 

@@ -4,7 +4,7 @@ import { createHash } from 'node:crypto';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { fixture, request, uploadFixture } from '../support/http';
 import { waitFor } from '../support/wait';
 

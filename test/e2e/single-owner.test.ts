@@ -1,7 +1,7 @@
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { signToken, TEST_JWT_SECRET } from '../support/app';
 import { request, uploadFixture } from '../support/http';
 import { isAlive, postmasterPid, ready, type Running, runService, serviceEnv, servicePid } from '../support/service-process';

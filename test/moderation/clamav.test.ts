@@ -5,7 +5,7 @@
  */
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { ClamdScanner, ClamdUnavailableError, parseClamdUrl, parseScanReply, type ScanResult } from '../../src/moderation/clamav';
 import { type Clamd, CLAMD_LIMITS, startClamd } from '../support/clamd';
 import { waitFor } from '../support/wait';

@@ -9,7 +9,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
-import { freePort } from '../../src/db/free-port';
+import { freePort } from '../../src/common/free-port';
 import { startTestApp, type TestApp } from '../support/app';
 import { type Clamd, startClamd } from '../support/clamd';
 import { query } from '../support/database';

@@ -2,7 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { join } from 'node:path';
-import { freePort } from '../../db/free-port.js';
+import { freePort } from '../../common/free-port.js';
 import { MediaError } from '../../errors.js';
 import { runTool } from '../run-tool.js';
 
