@@ -1,14 +1,11 @@
 import { type DynamicModule, Module } from '@nestjs/common';
 import { LoggerModule } from 'nestjs-pino';
-import { APP_CONFIG, type AppConfig } from './config/app-config.js';
-import { CryptoModule } from './crypto/crypto.module.js';
-import { DbModule } from './db/db.module.js';
+import type { AppConfig } from './config/app-config.js';
+import { ConfigModule } from './config/config.module.js';
 import { HttpModule } from './http/http.module.js';
 import { MediaModule } from './media/media.module.js';
-import { BlocklistModule } from './moderation/blocklist.module.js';
 import { loggingOptions } from './observability/logging.js';
 import { ObservabilityModule } from './observability/observability.module.js';
-import { StorageModule } from './storage/storage.module.js';
 
 @Module({})
 export class AppModule {
@@ -16,18 +13,12 @@ export class AppModule {
   static register(config: AppConfig): DynamicModule {
     return {
       module: AppModule,
-      global: true,
       imports: [
+        ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggingOptions(config.logLevel)),
-        DbModule,
-        CryptoModule,
-        StorageModule,
         ObservabilityModule,
-        BlocklistModule,
         config.role === 'worker' ? MediaModule : HttpModule,
       ],
-      providers: [{ provide: APP_CONFIG, useValue: config }],
-      exports: [APP_CONFIG],
     };
   }
 }

@@ -1,9 +1,16 @@
 import Joi from 'joi';
+import { MEDIA_TYPE_TABLE, MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
 
 const MB = 1024 * 1024;
+
+/** The size limit's variable of each media type: MAX_IMAGE_BYTES, MAX_VIDEO_BYTES, ... */
+export function maxBytesVariable(type: MediaType): string {
+  return `MAX_${type.toUpperCase()}_BYTES`;
+}
+
 const hostPort = Joi.string().pattern(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'host:port');
 
-/** Every environment variable of CONTRACT §5 (and the few operational ones), validated at once. */
+/** Every environment variable (docs/configuration.md), validated at once. */
 export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
   MEDIA_ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
@@ -44,11 +51,7 @@ export const envSchema = Joi.object({
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(1).default(60),
   UPLOAD_CONCURRENCY_PER_USER: Joi.number().integer().min(1).default(3),
   UPLOAD_BYTES_PER_SECOND: Joi.number().integer().min(1024).default(10 * MB),
-  MAX_IMAGE_BYTES: Joi.number().integer().min(1).default(25 * MB),
-  MAX_VIDEO_BYTES: Joi.number().integer().min(1).default(100 * MB),
-  MAX_AUDIO_BYTES: Joi.number().integer().min(1).default(50 * MB),
-  MAX_DOCUMENT_BYTES: Joi.number().integer().min(1).default(25 * MB),
-  MAX_ARCHIVE_BYTES: Joi.number().integer().min(1).default(50 * MB),
+  ...Object.fromEntries(MEDIA_TYPES.map((type) => [maxBytesVariable(type), Joi.number().integer().min(1).default(MEDIA_TYPE_TABLE[type].defaultMaxBytes)])),
   MAX_IMAGE_PIXELS: Joi.number().integer().min(1).default(40_000_000),
   MAX_ANIMATION_FRAMES: Joi.number().integer().min(1).default(1000),
   MAX_MEDIA_DURATION_SECONDS: Joi.number().integer().min(1).default(3 * 3600),

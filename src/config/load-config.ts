@@ -1,5 +1,6 @@
 import { resolve } from 'node:path';
-import { BUILT_STORAGE_DRIVERS, envSchema } from './config.schema.js';
+import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
+import { BUILT_STORAGE_DRIVERS, envSchema, maxBytesVariable } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
 import { devSecret, existingDevSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
 
@@ -86,13 +87,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
       requestsPerMinute: env.RATE_LIMIT_PER_MINUTE,
       uploadConcurrency: env.UPLOAD_CONCURRENCY_PER_USER,
       uploadBytesPerSecond: env.UPLOAD_BYTES_PER_SECOND,
-      maxBytes: {
-        image: env.MAX_IMAGE_BYTES,
-        video: env.MAX_VIDEO_BYTES,
-        audio: env.MAX_AUDIO_BYTES,
-        document: env.MAX_DOCUMENT_BYTES,
-        archive: env.MAX_ARCHIVE_BYTES,
-      },
+      maxBytes: Object.fromEntries(MEDIA_TYPES.map((type) => [type, env[maxBytesVariable(type)]])) as Record<MediaType, number>,
     },
   };
 }

@@ -1,7 +1,7 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { DbModule } from '../db/db.module.js';
 import { DataKeyService } from './data-key.service.js';
 import { KeyRing } from './key-ring.js';
 
-@Global()
-@Module({ providers: [KeyRing, DataKeyService], exports: [KeyRing, DataKeyService] })
+@Module({ imports: [DbModule], providers: [KeyRing, DataKeyService], exports: [KeyRing, DataKeyService] })
 export class CryptoModule {}

@@ -1,13 +1,16 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { BlocklistRepository } from './blocklist.repository.js';
 import { ChangeFeed } from './change-feed.js';
+import { IncidentsRepository } from './incidents.repository.js';
 import { KeysRepository } from './keys.repository.js';
 import { MediaRepository } from './media.repository.js';
 import { PrismaService } from './prisma.service.js';
 import { UsageRepository } from './usage.repository.js';
 
-@Global()
+const REPOSITORIES = [ChangeFeed, MediaRepository, UsageRepository, KeysRepository, BlocklistRepository, IncidentsRepository];
+
 @Module({
-  providers: [PrismaService, ChangeFeed, MediaRepository, UsageRepository, KeysRepository],
-  exports: [PrismaService, ChangeFeed, MediaRepository, UsageRepository, KeysRepository],
+  providers: [PrismaService, ...REPOSITORIES],
+  exports: [PrismaService, ...REPOSITORIES],
 })
 export class DbModule {}

@@ -1,5 +1,22 @@
-export const MEDIA_TYPES = ['image', 'video', 'audio', 'document', 'archive'] as const;
-export type MediaType = (typeof MEDIA_TYPES)[number];
+const MB = 1024 * 1024;
+
+/**
+ * The media types and what every list of them is derived from: the size limit's default
+ * (MAX_<TYPE>_BYTES, docs/configuration.md) and the plural that names the type in messages. Lists
+ * that cannot be derived (the database enum, the proto's media_type) are checked against
+ * this table by test/processing/media-type-registry.test.ts; each type's processor is
+ * registered in processing/processing.module.ts.
+ */
+export const MEDIA_TYPE_TABLE = {
+  image: { defaultMaxBytes: 25 * MB, plural: 'images' },
+  video: { defaultMaxBytes: 100 * MB, plural: 'videos' },
+  audio: { defaultMaxBytes: 50 * MB, plural: 'audio files' },
+  document: { defaultMaxBytes: 25 * MB, plural: 'documents' },
+  archive: { defaultMaxBytes: 50 * MB, plural: 'archives' },
+} as const satisfies Record<string, { defaultMaxBytes: number; plural: string }>;
+
+export type MediaType = keyof typeof MEDIA_TYPE_TABLE;
+export const MEDIA_TYPES = Object.keys(MEDIA_TYPE_TABLE) as readonly MediaType[];
 
 export interface DetectedFormat {
   type: MediaType;
@@ -12,7 +29,7 @@ export interface DetectedFormat {
 }
 
 /**
- * The formats of CONTRACT §3, keyed by what `file-type` reports. Anything not listed
+ * The formats of docs/behaviour.md, keyed by what `file-type` reports. Anything not listed
  * (SVG, HTML, executables, Matroska that is not WebM, ...) is unsupported.
  */
 export const SUPPORTED_BY_FILE_TYPE: Record<string, DetectedFormat> = {

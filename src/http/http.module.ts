@@ -1,6 +1,8 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { MediaModule } from '../media/media.module.js';
+import { BlocklistModule } from '../moderation/blocklist.module.js';
+import { MetricsModule } from '../observability/metrics.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { MediaController } from './media.controller.js';
@@ -8,7 +10,7 @@ import { ModerationController } from './moderation.controller.js';
 
 /** The REST edge. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
 @Module({
-  imports: [MediaModule],
+  imports: [MediaModule, BlocklistModule, MetricsModule],
   controllers: [MediaController, ModerationController],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,9 +1,12 @@
-import { ModerationModule } from '../moderation/moderation.module.js';
 import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { CryptoModule } from '../crypto/crypto.module.js';
+import { DbModule } from '../db/db.module.js';
 import { JobsModule } from '../jobs/jobs.module.js';
-import { MediaProcessor } from '../processing/media-processor.js';
+import { ModerationModule } from '../moderation/moderation.module.js';
+import { ProcessingModule } from '../processing/processing.module.js';
+import { StorageModule } from '../storage/storage.module.js';
 import { ProcessingJobs } from './processing-jobs.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { LIMITER } from './limits/limiter.js';
@@ -14,12 +17,11 @@ import { TempFiles } from './temp-files.js';
 import { UploadService } from './upload.service.js';
 
 @Module({
-  imports: [JobsModule, ModerationModule],
+  imports: [DbModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
     EncryptedBlobs,
-    MediaProcessor,
     UploadService,
     MediaService,
     SweeperService,

@@ -1,7 +1,5 @@
 import { MediaError } from '../errors.js';
-import type { MediaType } from '../detection/media-types.js';
-
-const PLURAL: Record<MediaType, string> = { image: 'images', video: 'videos', audio: 'audio files', document: 'documents', archive: 'archives' };
+import { MEDIA_TYPE_TABLE, type MediaType } from '../detection/media-types.js';
 
 /** Of `types`, the one with the largest limit, and that limit. */
 export function largestLimit(maxBytes: Record<MediaType, number>, types: readonly MediaType[]): [MediaType, number] {
@@ -21,7 +19,7 @@ export function tooLargeFor(maxBytes: Record<MediaType, number>, types: readonly
 
 /** 413 naming the type and its limit, so a user knows what would be accepted. */
 export function fileTooLarge(type: MediaType, limit: number): MediaError {
-  return new MediaError('FILE_TOO_LARGE', `The file is larger than the ${formatBytes(limit)} limit for ${PLURAL[type]}`);
+  return new MediaError('FILE_TOO_LARGE', `The file is larger than the ${formatBytes(limit)} limit for ${MEDIA_TYPE_TABLE[type].plural}`);
 }
 
 /** 1536 → "1.5 KB", 26214400 → "25 MB" (binary units, as the limits are configured). */

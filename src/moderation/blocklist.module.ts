@@ -1,13 +1,13 @@
-import { Global, Module } from '@nestjs/common';
-import { BlocklistRepository } from '../db/blocklist.repository.js';
-import { IncidentsRepository } from '../db/incidents.repository.js';
+import { Module } from '@nestjs/common';
+import { DbModule } from '../db/db.module.js';
+import { PeersModule } from '../peers/peers.module.js';
 import { BlocklistService } from './blocklist.service.js';
 import { HashCheckService } from './hash-check.service.js';
 
-/** The local blocklist (in memory on every replica), hash-check, and the incident log; global so the upload pipeline and the HTTP edge share one index. */
-@Global()
+/** The local blocklist (in memory on every replica) and hash-check; one instance shared by the upload pipeline and the HTTP edge. */
 @Module({
-  providers: [BlocklistRepository, IncidentsRepository, BlocklistService, HashCheckService],
-  exports: [BlocklistService, HashCheckService, IncidentsRepository],
+  imports: [DbModule, PeersModule],
+  providers: [BlocklistService, HashCheckService],
+  exports: [BlocklistService, HashCheckService],
 })
 export class BlocklistModule {}

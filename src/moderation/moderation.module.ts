@@ -1,12 +1,15 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
+import { DbModule } from '../db/db.module.js';
+import { MetricsModule } from '../observability/metrics.module.js';
+import { PeersModule } from '../peers/peers.module.js';
 import { AntivirusService } from './antivirus.service.js';
+import { BlocklistModule } from './blocklist.module.js';
 import { ScreeningService } from './screening.service.js';
-import { ModerationPeer } from '../peers/moderation-peer.js';
 
 /** Content safety of uploads: antivirus, blocklist and moderation-service screening, incidents. */
-@Global()
 @Module({
-  providers: [AntivirusService, ScreeningService, ModerationPeer],
-  exports: [AntivirusService, ScreeningService, ModerationPeer],
+  imports: [DbModule, BlocklistModule, PeersModule, MetricsModule],
+  providers: [AntivirusService, ScreeningService],
+  exports: [AntivirusService, ScreeningService],
 })
 export class ModerationModule {}

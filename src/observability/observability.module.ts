@@ -1,13 +1,14 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { TerminusModule } from '@nestjs/terminus';
-import { Metrics } from './metrics.js';
+import { DbModule } from '../db/db.module.js';
+import { ModerationModule } from '../moderation/moderation.module.js';
+import { StorageModule } from '../storage/storage.module.js';
+import { MetricsModule } from './metrics.module.js';
 import { ObservabilityController } from './observability.controller.js';
 
-@Global()
+/** Health and metrics routes, served in every role. */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false })],
+  imports: [TerminusModule.forRoot({ logger: false }), DbModule, StorageModule, ModerationModule, MetricsModule],
   controllers: [ObservabilityController],
-  providers: [Metrics],
-  exports: [Metrics],
 })
 export class ObservabilityModule {}

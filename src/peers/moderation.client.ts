@@ -1,5 +1,5 @@
 /**
- * The moderation-service client (proto/moderation.proto; DESIGN "moderation" and "peers").
+ * The moderation-service client (proto/moderation.proto; docs/architecture.md, "moderation" and "peers").
  * Each attempt carries a gRPC deadline; transient failures are retried with exponential
  * backoff; the whole retried call runs inside one circuit breaker per peer. Whatever stops
  * us from getting a decision throws ModerationUnavailableError — never an approval: the
@@ -21,9 +21,11 @@ import {
   retry,
   wrap,
 } from 'cockatiel';
+import type { MediaType } from '../detection/media-types.js';
 import { MediaError } from '../errors.js';
 
-export type MediaKind = 'image' | 'video' | 'audio' | 'document' | 'archive';
+/** proto/moderation.proto's media_type: our media type names as they are. */
+export type MediaKind = MediaType;
 export type HashAlgorithm = 'sha256' | 'md5' | 'phash';
 export type BreakerState = 'closed' | 'open' | 'half-open';
 

@@ -1,46 +1,30 @@
-import { join } from 'node:path';
-import { Inject, Injectable, type OnModuleDestroy } from '@nestjs/common';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
-import type { MediaType } from '../detection/media-types.js';
-import { TempFiles } from '../media/temp-files.js';
-import { ArchiveProcessor } from './archive/archive.processor.js';
-import { AudioProcessor } from './audio/audio.processor.js';
-import { DocumentProcessor } from './document/document.processor.js';
-import { OfficeConverter } from './document/office.js';
-import { ImageProcessor } from './image/image.processor.js';
-import { probe } from './av/ffmpeg.js';
-import { withStoredAudio } from './av/stored-metadata.js';
-import type { ProcessInput, ProcessResult } from './processor.js';
-import { type FinishedVersion, VideoProcessor } from './video/video.processor.js';
+import { Inject, Injectable } from '@nestjs/common';
+import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
+import { type FinishedVersion, PROCESSORS, type Processor, type ProcessInput, type ProcessResult } from './processor.js';
 
-interface Processor {
-  process(input: ProcessInput): Promise<ProcessResult>;
+/** Each media type's one processor; refuses to start when a type has none or more than one. */
+export function processorsByType(processors: readonly Processor[]): Map<MediaType, Processor> {
+  const byType = new Map<MediaType, Processor>();
+  for (const processor of processors) {
+    if (byType.has(processor.type)) throw new Error(`two processors are registered for ${processor.type}`);
+    byType.set(processor.type, processor);
+  }
+  const missing = MEDIA_TYPES.filter((type) => !byType.has(type));
+  if (missing.length) throw new Error(`no processor is registered for ${missing.join(', ')}`);
+  return byType;
 }
 
-/** Picks the processor of the verified type (DESIGN §2: compress / transcode, previews). */
+/** Hands an upload to the processor of its verified type (docs/architecture.md: compress / transcode, previews). */
 @Injectable()
-export class MediaProcessor implements OnModuleDestroy {
-  private readonly processors: Record<MediaType, Processor>;
-  private readonly office: OfficeConverter;
-  private readonly video: VideoProcessor;
-  private readonly audio: AudioProcessor;
+export class MediaProcessor {
+  private readonly processors: Map<MediaType, Processor>;
 
-  constructor(@Inject(APP_CONFIG) config: AppConfig, temp: TempFiles) {
-    // LibreOffice's profile is per process (two instances must not share one) and outside the upload temp files.
-    this.office = new OfficeConverter(join(config.dataDir, 'libreoffice', temp.tag));
-    this.video = new VideoProcessor(config.processing);
-    this.audio = new AudioProcessor(config.processing);
-    this.processors = {
-      image: new ImageProcessor(config.processing.image),
-      video: this.video,
-      audio: this.audio,
-      document: new DocumentProcessor(this.office),
-      archive: new ArchiveProcessor(),
-    };
+  constructor(@Inject(PROCESSORS) processors: Processor[]) {
+    this.processors = processorsByType(processors);
   }
 
   process(input: ProcessInput): Promise<ProcessResult> {
-    return this.processors[input.format.type].process(input);
+    return this.processors.get(input.format.type)!.process(input);
   }
 
   /**
@@ -49,15 +33,8 @@ export class MediaProcessor implements OnModuleDestroy {
    * the upload) updated to describe that version.
    */
   async finish(type: MediaType, ext: string, path: string, workDir: string, signal: AbortSignal, metadata: Record<string, unknown>): Promise<FinishedVersion> {
-    if (type === 'video') return this.video.finish(ext, path, workDir, signal, metadata);
-    if (type === 'audio') {
-      const file = await this.audio.toMp3(ext, path, workDir, signal);
-      return { ...file, metadata: withStoredAudio(metadata, await probe('mp3', file.path, signal)) };
-    }
-    throw new Error(`nothing to finish later for ${type}`);
-  }
-
-  onModuleDestroy(): void {
-    this.office.close();
+    const processor = this.processors.get(type)!;
+    if (!processor.finish) throw new Error(`nothing to finish later for ${type}`);
+    return processor.finish({ ext, path, workDir, signal, metadata });
   }
 }

@@ -1,8 +1,8 @@
 import type { Readable } from 'node:stream';
-import type { DetectedFormat } from '../detection/media-types.js';
+import type { DetectedFormat, MediaType } from '../detection/media-types.js';
 import type { RandomAccess } from '../detection/random-access.js';
 
-/** Bounding-box sizes of the previews every visual type gets (CONTRACT §2). */
+/** Bounding-box sizes of the previews every visual type gets (docs/api.md). */
 export const PREVIEW_SIZES = [64, 256, 512] as const;
 export type PreviewSize = (typeof PREVIEW_SIZES)[number];
 
@@ -37,7 +37,7 @@ export interface PreviewImage {
 /**
  * What processing decided: a new stored version (or none: keep the upload), previews and
  * metadata. `finishLater`: producing the stored version would take longer than the
- * processing budget, so a worker does it (see MediaProcessor.finish); the media is
+ * processing budget, so a worker does it (see Processor.finish); the media is
  * `processing` until then.
  */
 export interface ProcessResult {
@@ -54,3 +54,33 @@ export interface FinishedFile {
   path: string;
   mime: string;
 }
+
+/** The stored version a background job made, with the media's metadata updated to describe it. */
+export interface FinishedVersion extends FinishedFile {
+  metadata: Record<string, unknown>;
+}
+
+/** What a background job gives `finish`: the upload as a file of verified type `ext`. */
+export interface FinishInput {
+  ext: string;
+  path: string;
+  /** The job's private directory, removed when the job ends. */
+  workDir: string;
+  signal: AbortSignal;
+  /** The media's metadata as committed (describing the upload). */
+  metadata: Record<string, unknown>;
+}
+
+/**
+ * The processor of one media type (docs/architecture.md: compress / transcode, previews), registered
+ * in processing.module.ts. `finish` is the background half of a `process` that answered
+ * `finishLater`; a type that never does has none.
+ */
+export interface Processor {
+  readonly type: MediaType;
+  process(input: ProcessInput): Promise<ProcessResult>;
+  finish?(input: FinishInput): Promise<FinishedVersion>;
+}
+
+/** Injection token of every registered Processor (processing.module.ts). */
+export const PROCESSORS = Symbol('PROCESSORS');

@@ -1,4 +1,4 @@
-import { Global, Module } from '@nestjs/common';
+import { Module } from '@nestjs/common';
 import { join } from 'node:path';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { BLOB_STORE, type BlobStore } from './blob-store.js';
@@ -14,7 +14,6 @@ export function createBlobStore(config: AppConfig): BlobStore {
   }
 }
 
-@Global()
 @Module({
   providers: [{ provide: BLOB_STORE, inject: [APP_CONFIG], useFactory: createBlobStore }],
   exports: [BLOB_STORE],

@@ -105,7 +105,7 @@ describe('hostile archives and documents', () => {
       const { reply, kept } = await attempt('invoice.pdf', bytes);
       expect(reply.status).toBe(201);
       expect(reply.json).toMatchObject({ type: 'document', mimeType: 'application/pdf', metadata: { pages: 1 } });
-      // Signed URLs (CONTRACT §4) are served by the same code path; they are not routed yet, so only the direct download is checked.
+      // Signed URLs (not yet available, docs/api.md) will be served by the same code path; they are not routed yet, so only the direct download is checked.
       const served = await request(`${t.url}/api/v1/media/${reply.json.id}`, { token: kept.token });
       expect(served.status).toBe(200);
       expect(createHash('sha256').update(served.body).digest('hex')).toBe(reply.json.sha256);

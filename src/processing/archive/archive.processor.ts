@@ -1,6 +1,6 @@
 import { MediaError } from '../../errors.js';
 import { plainCopy } from '../plain-copy.js';
-import type { ProcessInput, ProcessResult } from '../processor.js';
+import type { Processor, ProcessInput, ProcessResult } from '../processor.js';
 import { runTool } from '../run-tool.js';
 import { type ArchiveEntry, judgeArchive, refuse } from './archive-verdict.js';
 import { inspectZip } from './zip-inspection.js';
@@ -22,7 +22,9 @@ interface LsarEntry {
  * headers, real sizes of deflated entries, nested ZIPs (see inspectZip). A RAR's directory
  * is listed by lsar (Debian unar) from a plaintext copy, without extracting anything.
  */
-export class ArchiveProcessor {
+export class ArchiveProcessor implements Processor {
+  readonly type = 'archive';
+
   async process(input: ProcessInput): Promise<ProcessResult> {
     const metadata = input.format.ext === 'zip' ? await inspectZip(input.file, input.signal) : judgeArchive(await this.rarEntries(input));
     return { previews: [], metadata };

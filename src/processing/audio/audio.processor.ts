@@ -5,7 +5,7 @@ import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload, untaggedAudioArgs } from '../av/ffmpeg.js';
 import { withStoredAudio } from '../av/stored-metadata.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
-import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type { FinishedFile, FinishedVersion, FinishInput, Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
 
 /** Above this, audio is stored as MP3 at 128 kbps (seed); below, as uploaded. */
@@ -21,7 +21,9 @@ const MP3_SECONDS_PER_SECOND = 0.007;
  * for the metadata and the waveform previews. Large files become MP3 128k; the others are
  * stored remuxed without tags or cover art (no re-encoding). Neither keeps any metadata.
  */
-export class AudioProcessor {
+export class AudioProcessor implements Processor {
+  readonly type = 'audio';
+
   constructor(private readonly limits: AvLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
@@ -65,8 +67,14 @@ export class AudioProcessor {
     };
   }
 
-  /** `path` (of verified type `ext`) as MP3 128k in `workDir` (the background job's work too). */
-  async toMp3(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
+  /** The background job's work: the upload as MP3, and `metadata` updated to describe it. */
+  async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
+    const file = await this.toMp3(ext, path, workDir, signal);
+    return { ...file, metadata: withStoredAudio(metadata, await probe('mp3', file.path, signal)) };
+  }
+
+  /** `path` (of verified type `ext`) as MP3 128k in `workDir`. */
+  private async toMp3(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
     const output = join(workDir, 'stored.mp3');
     const args = [...inputArgs(ext, path), '-map', '0:a:0', '-map_metadata', '-1', '-c:a', 'libmp3lame', '-b:a', '128k', output];
     await ffmpeg(args, { signal, timeoutMs: 3_600_000 });

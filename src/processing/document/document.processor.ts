@@ -4,7 +4,7 @@ import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
 import { plainCopy } from '../plain-copy.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
-import type { PreviewImage, ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type { PreviewImage, Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { docxWithoutProperties } from './docx-properties.js';
 import type { OfficeConverter } from './office.js';
 import { pdfWithoutMetadata } from './pdf-metadata.js';
@@ -14,8 +14,8 @@ import { summarizeText, textPageSvg } from './text-preview.js';
 const PAGE_BOX = 512;
 
 /**
- * Documents keep their content; what names their author does not stay (README, "What the
- * service strips"). A PDF is proven by poppler parsing it to its page count (else
+ * Documents keep their content; what names their author does not stay (docs/behaviour.md,
+ * "What the service strips"). A PDF is proven by poppler parsing it to its page count (else
  * CORRUPT_FILE), stored without its Info dictionary and XMP (qpdf; the stored version is
  * parsed again) and previewed from its first page; a DOCX is stored with its document
  * properties emptied, and DOC/DOCX are printed to PDF by LibreOffice from the version
@@ -23,7 +23,9 @@ const PAGE_BOX = 512;
  * stored as uploaded, counted and previewed from its first lines. A preview that fails to
  * render leaves the document without previews; it does not fail the upload.
  */
-export class DocumentProcessor {
+export class DocumentProcessor implements Processor {
+  readonly type = 'document';
+
   constructor(private readonly office: OfficeConverter) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {

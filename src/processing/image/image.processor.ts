@@ -5,7 +5,7 @@ import { rgbaToThumbHash } from 'thumbhash';
 import { collect } from '../../crypto/plaintext-reader.js';
 import { MediaError } from '../../errors.js';
 import { renderPreviews } from '../previews.js';
-import type { ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type { Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { type ApngAnimation, apngAnimation, decodeApngFrames } from './apng.js';
 import { heifToPng } from './heif-convert.js';
 import { endsWithImage } from './image-end.js';
@@ -26,7 +26,9 @@ const THUMBHASH_BOX = 100;
  * version (orientation applied, EXIF/XMP/IPTC dropped, ICC profile kept), three WebP
  * previews and a ThumbHash, all from clones of the one decoded input.
  */
-export class ImageProcessor {
+export class ImageProcessor implements Processor {
+  readonly type = 'image';
+
   constructor(private readonly limits: ImageLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {

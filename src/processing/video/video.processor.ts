@@ -5,7 +5,7 @@ import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload } from '../av/ffmpeg.js';
 import { bothOrNeither } from '../both-or-neither.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
-import type { FinishedFile, ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type { FinishedFile, FinishedVersion, FinishInput, Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
 import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
 
 /**
@@ -17,7 +17,9 @@ import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStrea
  * budget, else by a worker while the media stays `processing`. Metadata describes the
  * stored file, probed once it is made; the upload's codecs and bitrate stay as `original`.
  */
-export class VideoProcessor {
+export class VideoProcessor implements Processor {
+  readonly type = 'video';
+
   constructor(private readonly limits: AvLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
@@ -56,7 +58,7 @@ export class VideoProcessor {
    * The background job's work: the transcoded version of `path`, and `metadata` (the
    * upload's, as committed) updated to describe it (see withStoredVersion).
    */
-  async finish(ext: string, path: string, workDir: string, signal: AbortSignal, metadata: Record<string, unknown>): Promise<FinishedVersion> {
+  async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
     const file = await this.transcode(ext, path, workDir, signal);
     return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
   }
@@ -92,11 +94,6 @@ export class VideoProcessor {
 interface Made {
   rendition: Rendition;
   probed: Probe;
-}
-
-/** A stored version a background job made, with the media's metadata describing it. */
-export interface FinishedVersion extends FinishedFile {
-  metadata: Record<string, unknown>;
 }
 
 /** What metadata reports of a video file, from ffprobe of that file (undefined: not known). */
