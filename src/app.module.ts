@@ -5,7 +5,7 @@ import { ConfigModule } from './config/config.module.js';
 import { HttpModule } from './http/http.module.js';
 import { MediaModule } from './media/media.module.js';
 import { loggingOptions } from './observability/logging.js';
-import { ObservabilityModule } from './observability/observability.module.js';
+import { HealthModule } from './http/health.module.js';
 
 @Module({})
 export class AppModule {
@@ -16,7 +16,7 @@ export class AppModule {
       imports: [
         ConfigModule.forRoot(config),
         LoggerModule.forRoot(loggingOptions(config.logLevel)),
-        ObservabilityModule,
+        HealthModule,
         config.role === 'worker' ? MediaModule : HttpModule,
       ],
     };

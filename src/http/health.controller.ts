@@ -4,13 +4,13 @@ import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { PrismaService } from '../db/prisma.service.js';
-import { Public } from '../http/auth/decorators.js';
-import { HealthDto } from '../http/dto.js';
+import { Public } from './auth/decorators.js';
+import { HealthDto } from './dto.js';
 import { liveness } from '../lifecycle/liveness.js';
 import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
-import { Metrics } from './metrics.js';
+import { Metrics } from '../observability/metrics.js';
 import { failures, type HealthBody, publicHealth } from './readiness.js';
 
 const TIMEOUT_MS = 3000;
@@ -18,7 +18,7 @@ const TIMEOUT_MS = 3000;
 @ApiTags('operations')
 @Public()
 @Controller()
-export class ObservabilityController {
+export class HealthController {
   private readonly logger = new Logger('Readiness');
 
   constructor(

@@ -3,12 +3,12 @@ import { TerminusModule } from '@nestjs/terminus';
 import { DbModule } from '../db/db.module.js';
 import { ModerationModule } from '../moderation/moderation.module.js';
 import { StorageModule } from '../storage/storage.module.js';
-import { MetricsModule } from './metrics.module.js';
-import { ObservabilityController } from './observability.controller.js';
+import { MetricsModule } from '../observability/metrics.module.js';
+import { HealthController } from './health.controller.js';
 
-/** Health and metrics routes, served in every role. */
+/** Health and metrics routes, served in every role (the worker's too, for its probes). */
 @Module({
   imports: [TerminusModule.forRoot({ logger: false }), DbModule, StorageModule, ModerationModule, MetricsModule],
-  controllers: [ObservabilityController],
+  controllers: [HealthController],
 })
-export class ObservabilityModule {}
+export class HealthModule {}
