@@ -82,7 +82,7 @@ function contentTypeDeclarations(xml: string): Declaration[] {
 const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
 
 /** Character and predefined entity references of an attribute value (XML 1.0 §4.1, §4.6). */
-function unescapeXml(value: string): string {
+export function unescapeXml(value: string): string {
   return value.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (reference, body: string) => {
     if (body[0] !== '#') return PREDEFINED[body] ?? reference;
     const code = body[1].toLowerCase() === 'x' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);

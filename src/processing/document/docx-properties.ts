@@ -3,6 +3,7 @@ import { crc32, deflateRawSync } from 'node:zlib';
 import { MediaError } from '../../errors.js';
 import { type RandomAccess, readExactly } from '../../detection/random-access.js';
 import { damagedZip, readZipEntries, type ZipEntry } from '../../detection/zip-directory.js';
+import { unescapeXml } from '../../detection/word-package.js';
 import { locateEntryData, readEntry } from '../../detection/zip-entry.js';
 
 /*
@@ -270,12 +271,3 @@ function decodeXml(bytes: Buffer): string {
   return bytes.toString('utf8');
 }
 
-const PREDEFINED: Record<string, string> = { amp: '&', lt: '<', gt: '>', quot: '"', apos: "'" };
-
-function unescapeXml(value: string): string {
-  return value.replace(/&(#x[0-9a-f]+|#\d+|\w+);/gi, (reference, body: string) => {
-    if (body[0] !== '#') return PREDEFINED[body] ?? reference;
-    const code = body[1].toLowerCase() === 'x' ? parseInt(body.slice(2), 16) : parseInt(body.slice(1), 10);
-    return code <= 0x10ffff ? String.fromCodePoint(code) : reference;
-  });
-}
