@@ -38,6 +38,8 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   private boss?: PgBoss;
   private started!: Promise<PgBoss>;
   private stopping = false;
+  /** Workers were started here (see onModuleDestroy). */
+  private working = false;
 
   constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
 
@@ -50,6 +52,10 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
     await this.boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch(() => {});
+    // pg-boss 10 resolves stop() while its workers may still be finishing a poll, and checks
+    // on them once a second after (manager.offWork): wait that out, so nothing of the queue
+    // runs once the module is gone (a test's environment is torn down right after).
+    if (this.working) await new Promise((resolve) => setTimeout(resolve, 1100));
   }
 
   /** Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits. */
@@ -60,6 +66,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
   async work<T extends object>(name: string, concurrency: number, handler: (attempt: JobAttempt<T>) => Promise<void>): Promise<void> {
     const boss = await this.started;
+    this.working = true;
     for (let i = 0; i < concurrency; i++) {
       await boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
         const db = boss.getDb();

@@ -196,7 +196,7 @@ describe('the embedded PostgreSQL, supervised (built code)', () => {
     await embedded.send('stop', 'STOPPED');
     expect(await embedded.exited).toBe(0);
     expect(isAlive(restarted)).toBe(false);
-  }, 120_000);
+  }, 300_000);
 
   it('is not restarted once supervision has ended (a shutdown began), and DATA_DIR is given up at stop', async () => {
     const { dataDir, embedded } = start();
@@ -214,5 +214,5 @@ describe('the embedded PostgreSQL, supervised (built code)', () => {
     // DATA_DIR is free: it starts again (recovering from the kill).
     const again = start(dataDir).embedded;
     expect(await answers(await again.url())).toBe(true);
-  }, 120_000);
+  }, 300_000);
 });

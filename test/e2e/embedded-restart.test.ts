@@ -105,7 +105,7 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     expect(await service.exited).toBe(0);
     expect(isAlive(restarted)).toBe(false);
     expect(service.output().match(/restarting the embedded PostgreSQL in/g)).toHaveLength(1); // the kill's, not the stop's
-  }, 180_000);
+  }, 300_000);
 
   it('gives up when restarts keep failing: liveness fails and the process exits non-zero, to be restarted', async () => {
     const { service, base, dataDir } = await start();
@@ -128,5 +128,5 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     expect(service.output().match(/the embedded PostgreSQL did not restart/g)?.length).toBe(5);
     const pid = postmasterPid(dataDir);
     expect(pid === undefined || !isAlive(pid)).toBe(true);
-  }, 180_000);
+  }, 300_000);
 });

@@ -53,7 +53,7 @@ describe('npm start', () => {
 
   it('stops the service and its database on SIGTERM to npm', async () => {
     await signalNpmStart('SIGTERM');
-  }, 150_000);
+  }, 300_000);
 
   it('stops the service and its database on SIGINT to npm', async () => {
     // The copy was built by the first start: nothing changed since, so nothing is rebuilt.
@@ -61,5 +61,5 @@ describe('npm start', () => {
     const output = await signalNpmStart('SIGINT');
     expect(output).not.toContain('building:');
     expect(statSync(join(project, 'dist', '.built')).mtimeMs).toBe(stamp);
-  }, 150_000);
+  }, 300_000);
 });

@@ -125,7 +125,7 @@ describe('the built service on the embedded defaults', () => {
     // npm run migrate on an up-to-date database applies nothing and succeeds.
     const migrated = execFileSync(process.execPath, [script('migrate')], { env }).toString();
     expect(migrated).toMatch(/migrations: 0 applied, \d+ in all/);
-  });
+  }, 420_000);
 
   it('refuses to start in production without secrets, naming the variables', () => {
     let stderr = '';

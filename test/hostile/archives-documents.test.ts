@@ -13,7 +13,7 @@ import { makeZip, type ZipSpec } from '../support/zip';
  * document links to is fetched while it is rendered.
  */
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 const MB = 1024 * 1024;
 let owners = 0;
 

@@ -39,7 +39,7 @@ describe('bombs are refused before the antivirus scan', () => {
     clamd = await startClamd();
     proxy = await countingProxy(clamd);
     t = await startTestApp({ env: { CLAMAV_URL: proxy.url } });
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await t?.close();
     await proxy?.close();
@@ -76,7 +76,7 @@ describe('a scan cut by its time limit', () => {
   beforeAll(async () => {
     clamd = await startClamd({ MaxScanTime: 1 }); // milliseconds: any real file takes longer
     t = await startTestApp({ env: { CLAMAV_URL: clamd.url } });
-  }, 120_000);
+  }, 300_000);
   afterAll(async () => {
     await t?.close();
     await clamd?.stop();

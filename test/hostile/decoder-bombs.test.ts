@@ -17,7 +17,7 @@ import { jpegSized, pngSized, resized, webpSized } from '../support/bombs';
  * bomb ever being expanded; the answer comes fast and the process's memory stays bounded.
  */
 
-jest.setTimeout(90_000);
+jest.setTimeout(180_000);
 const work = mkdtempSync(join(tmpdir(), 'media-test-hostile-bombs-'));
 const MB = 1024 * 1024;
 let owners = 0;

@@ -10,7 +10,7 @@ import { blobFiles, expectUnharmed, filePart, multipartBody, rawExchange } from 
  * answered 413 and cut after a bounded discard.
  */
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 const KB = 1024;
 const MB = 1024 * KB;
 const LIMIT = 2 * MB;

@@ -13,7 +13,7 @@ import { waitFor } from '../support/wait';
  * (no real upload is that slow). Once they are gone nothing of theirs is held.
  */
 
-jest.setTimeout(120_000);
+jest.setTimeout(180_000);
 const SLOW_HEADERS = 50;
 const SLOW_BODIES = 20;
 const HEADERS_CUT_WITHIN_MS = 40_000;

@@ -7,7 +7,7 @@ import { expectUnharmed, filePart, multipartBody, rawExchange } from '../support
  * refuses is answered with the contract's error body.
  */
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 const KB = 1024;
 let users = 0;
 

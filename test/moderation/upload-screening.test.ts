@@ -19,7 +19,7 @@ import { ModerationServer } from '../support/moderation-server';
 import { picture as generated } from '../support/pictures';
 import { makeZip } from '../support/zip';
 
-jest.setTimeout(60_000);
+jest.setTimeout(180_000);
 
 /** A photo-like JPEG (generated shapes over a gradient), one per seed: recompressed copies stay near. */
 const picture = async (seed: number) => sharp(await generated(seed, 640, 480)).jpeg({ quality: 92 }).toBuffer();

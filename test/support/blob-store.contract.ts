@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { randomBytes } from 'node:crypto';
-import { collect } from '../../src/crypto/plaintext-reader';
+import { buffer as collect } from 'node:stream/consumers';
 import { newBlobKey } from '../../src/storage/blob-keys';
 import { BlobNotFoundError, type BlobStore } from '../../src/storage/blob-store';
 

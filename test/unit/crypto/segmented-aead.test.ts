@@ -1,6 +1,7 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { collect, plaintextReader } from '../../../src/crypto/plaintext-reader';
+import { buffer as collect } from 'node:stream/consumers';
+import { plaintextReader } from '../../../src/crypto/plaintext-reader';
 import { SegmentDecryptor } from '../../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../../src/crypto/segment-format';
