@@ -3,10 +3,10 @@ import { crc32 } from 'node:zlib';
 
 /**
  * A valid ZIP with one stored entry of random bytes, `size` bytes in all (give or take the
- * headers), written straight to disk. (test/support/zip.ts writes hostile ZIPs in memory
+ * headers), as its parts in order. (test/support/zip.ts writes hostile ZIPs in memory
  * for the tests; the build must not depend on test/, so the benches keep this one.)
  */
-export function makeZipFile(path: string, size: number, random: (n: number) => Buffer): void {
+export function zipParts(size: number, random: (n: number) => Buffer): Buffer[] {
   const name = Buffer.from('data.bin');
   const data = random(size - 30 - 46 - 22 - 2 * name.length);
   const crc = crc32(data);
@@ -31,7 +31,17 @@ export function makeZipFile(path: string, size: number, random: (n: number) => B
   end.writeUInt16LE(1, 10);
   end.writeUInt32LE(46 + name.length, 12);
   end.writeUInt32LE(30 + name.length + data.length, 16);
+  return [local, name, data, central, name, end];
+}
+
+/** The same ZIP in one buffer. */
+export function makeZipBuffer(size: number, random: (n: number) => Buffer): Buffer {
+  return Buffer.concat(zipParts(size, random));
+}
+
+/** The same ZIP written straight to disk. */
+export function makeZipFile(path: string, size: number, random: (n: number) => Buffer): void {
   const fd = openSync(path, 'w');
-  for (const part of [local, name, data, central, name, end]) writeSync(fd, part);
+  for (const part of zipParts(size, random)) writeSync(fd, part);
   closeSync(fd);
 }

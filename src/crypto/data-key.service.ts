@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
-import { LruCache } from './lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { KeysRepository } from '../db/keys.repository.js';
 import { Envelope, newDataKey, newSalt } from './envelope.js';
 import { KeyRing } from './key-ring.js';
@@ -22,7 +22,7 @@ export class DataKeyService {
    * stays), so entries need no invalidation; a deleted media's key is useless without its
    * deleted blob. Saves a read of the row and an unwrap on every download.
    */
-  private readonly opened = new LruCache<string, Buffer>(10_000);
+  private readonly opened = boundedCache<string, Buffer>({ max: 10_000, ownBuffers: true });
 
   constructor(
     private readonly ring: KeyRing,

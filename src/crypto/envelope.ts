@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, pbkdf2, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import type { MasterKey } from './key-ring.js';
-import { LruCache } from './lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { DecryptionError } from './segment-format.js';
 
 const pbkdf2Async = promisify(pbkdf2);
@@ -20,7 +20,7 @@ export interface WrapContext {
 
 /** Derives per-user keys (PBKDF2-SHA256 of master key and user salt) and wraps data keys under them. */
 export class Envelope {
-  private readonly userKeys = new LruCache<string, Promise<Buffer>>(10_000);
+  private readonly userKeys = boundedCache<string, Promise<Buffer>>({ max: 10_000 });
 
   userKey(master: MasterKey, ownerId: string, salt: Buffer): Promise<Buffer> {
     const cacheKey = `${master.id}\u0000${ownerId}\u0000${salt.toString('base64')}`;

@@ -1,7 +1,8 @@
+import { buffer } from 'node:stream/consumers';
 import { pipeline, type Readable, type Transform } from 'node:stream';
 import type { ByteRange } from '../storage/blob-store.js';
 import { SegmentDecryptor } from './segment-decryptor.js';
-import { LruCache } from './lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { decodeHeader, DEFAULT_SEGMENT_BYTES, HEADER_BYTES, segmentCount, segmentSpan } from './segment-format.js';
 import { Slice } from './slice.js';
 
@@ -25,7 +26,7 @@ export async function readPlaintext(source: CipherSource, blob: SealedBlob, rang
     const segments = (segmentSize: number) => segmentCount(blob.size, segmentSize);
     return chain(await source(), new SegmentDecryptor({ key: blob.key, dataKeyId: blob.dataKeyId, segments }));
   }
-  const header = await collect(await source({ start: 0, end: HEADER_BYTES - 1 }));
+  const header = await buffer(await source({ start: 0, end: HEADER_BYTES - 1 }));
   const span = segmentSpan(blob.size, decodeHeader(header).segmentSize, range.start, range.end);
   const decryptor = new SegmentDecryptor({
     key: blob.key,
@@ -47,12 +48,13 @@ const CACHED_SEGMENTS = 32;
  * hops between a few sectors decrypts each segment once.
  */
 export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentSize = DEFAULT_SEGMENT_BYTES) {
-  const cache = new LruCache<number, Promise<Buffer>>(CACHED_SEGMENTS);
+  // Entries only: each holds one segment at most (a promise, its size unknown when set).
+  const cache = boundedCache<number, Promise<Buffer>>({ max: CACHED_SEGMENTS });
   const segment = (index: number): Promise<Buffer> => {
     let plain = cache.get(index);
     if (!plain) {
       const range = { start: index * segmentSize, end: Math.min(blob.size, (index + 1) * segmentSize) - 1 };
-      plain = readPlaintext(source, blob, range).then(collect);
+      plain = readPlaintext(source, blob, range).then(buffer);
       plain.catch(() => {});
       cache.set(index, plain);
     }
@@ -71,12 +73,6 @@ export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentS
       return Buffer.concat(parts);
     },
   };
-}
-
-export async function collect(stream: Readable): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 /** Pipes the streams and returns the last; an error or early close anywhere tears all of them down. */

@@ -1,13 +1,13 @@
 import { Injectable } from '@nestjs/common';
 import type { DataKey } from '../../generated/prisma/client.js';
-import { LruCache } from '../crypto/lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { PrismaService } from './prisma.service.js';
 
 /** Per-user salts and wrapped data keys. */
 @Injectable()
 export class KeysRepository {
   /** Salts never change once written, so they are safe to cache. */
-  private readonly salts = new LruCache<string, Buffer>(10_000);
+  private readonly salts = boundedCache<string, Buffer>({ max: 10_000, ownBuffers: true });
 
   constructor(private readonly prisma: PrismaService) {}
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview, Prisma } from '../../generated/prisma/client.js';
-import { LruCache } from '../crypto/lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { ChangeFeed } from './change-feed.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
 import type { SqlExecutor } from './sql-executor.js';
@@ -83,7 +83,7 @@ export interface NewVersion {
  */
 @Injectable()
 export class MediaRepository {
-  private readonly cache = new LruCache<string, MediaRecord>(5000);
+  private readonly cache = boundedCache<string, MediaRecord>({ max: 5000, maxBytes: 16 * 1024 * 1024 });
   /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
   private forgotten = 0;
 

@@ -4,7 +4,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
 import { Metrics } from '../observability/metrics.js';
-import type { Caller } from '../media/caller.js';
+import type { Caller } from '../access/caller.js';
 import { type DownloadFile, MediaService } from '../media/media.service.js';
 import { PREVIEW_SIZES } from '../processing/processor.js';
 import { UploadService } from '../media/upload.service.js';

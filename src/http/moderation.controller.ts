@@ -1,7 +1,7 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiProperty, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
 import { MediaError } from '../errors.js';
-import { type Caller, isPrivileged } from '../media/caller.js';
+import { type Caller, isPrivileged } from '../access/caller.js';
 import { type BlockedHash, type BlocklistEntry, BlocklistService, parseHash } from '../moderation/blocklist.service.js';
 import { HashCheckService } from '../moderation/hash-check.service.js';
 import { CurrentUser } from './auth/decorators.js';

@@ -2,7 +2,7 @@ import { createReadStream } from 'node:fs';
 import { Inject, Injectable } from '@nestjs/common';
 import { pipeline, Readable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
-import { LruCache } from '../crypto/lru-cache.js';
+import { boundedCache } from '../common/cache.js';
 import { DEFAULT_SEGMENT_BYTES } from '../crypto/segment-format.js';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
@@ -28,8 +28,8 @@ export interface BlobRef {
 @Injectable()
 export class EncryptedBlobs {
   private readonly hashThread?: HashThread;
-  /** Ciphertext of one-segment blobs: at most 512 × 64 KiB. */
-  private readonly smallBlobs = new LruCache<string, Buffer>(512);
+  /** Ciphertext of one-segment blobs: at most 512 of them and 16 MiB (src/common/cache.ts). */
+  private readonly smallBlobs = boundedCache<string, Buffer>({ max: 512, maxBytes: 16 * 1024 * 1024, ownBuffers: true });
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,

@@ -6,7 +6,8 @@ import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
 import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { ByteRange } from '../storage/blob-store.js';
-import { type Caller, isPrivileged } from './caller.js';
+import type { Caller } from '../access/caller.js';
+import { mayRead } from '../access/access-policy.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { downloadName } from './file-name.js';
 
@@ -53,8 +54,7 @@ export class MediaService {
   async visible(id: string, caller: Caller): Promise<MediaRecord> {
     if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The media id must be a UUID');
     const media = await this.media.findById(id.toLowerCase());
-    const mayRead = media && (isPrivileged(caller) || (media.ownerId === caller.id && media.quarantinedBy === null));
-    if (!mayRead) throw new MediaError('NOT_FOUND', 'Media not found');
+    if (!media || !mayRead(media, caller)) throw new MediaError('NOT_FOUND', 'Media not found');
     return media;
   }
 

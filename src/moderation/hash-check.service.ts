@@ -1,7 +1,7 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { type BlockedHash, BlocklistRepository } from '../db/blocklist.repository.js';
-import type { Caller } from '../media/caller.js';
+import type { Caller } from '../access/caller.js';
 import { fromHex } from './phash.js';
 import { BlocklistService } from './blocklist.service.js';
 import { ModerationUnavailableError } from '../peers/moderation.client.js';

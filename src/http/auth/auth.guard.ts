@@ -3,7 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
-import type { Caller } from '../../media/caller.js';
+import type { Caller } from '../../access/caller.js';
 import { PUBLIC_KEY } from './decorators.js';
 import { JwtVerifier } from './jwt-verifier.js';
 

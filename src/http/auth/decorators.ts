@@ -1,5 +1,5 @@
 import { createParamDecorator, type ExecutionContext, SetMetadata } from '@nestjs/common';
-import type { Caller } from '../../media/caller.js';
+import type { Caller } from '../../access/caller.js';
 
 export const PUBLIC_KEY = 'media:public';
 

@@ -1,8 +1,8 @@
 import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import type { AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
-import type { Caller } from '../../media/caller.js';
-import { LruCache } from '../../crypto/lru-cache.js';
+import type { Caller } from '../../access/caller.js';
+import { boundedCache } from '../../common/cache.js';
 
 const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ASYMMETRIC = ['RS256', 'ES256'];
@@ -13,12 +13,12 @@ const ASYMMETRIC = ['RS256', 'ES256'];
 export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600;
 
 /**
- * Verifies bearer tokens locally as CONTRACT §1 says: HS256 secret, PEM public key, or JWKS.
+ * Verifies bearer tokens locally as docs/api.md ("Authentication") says: HS256 secret, PEM public key, or JWKS.
  * A token verified once is remembered until its `exp` (the same string cannot carry other
  * claims), so a client's next requests skip the signature check.
  */
 export class JwtVerifier {
-  private readonly verified = new LruCache<string, { caller: Caller; expiresAt: number }>(10_000);
+  private readonly verified = boundedCache<string, { caller: Caller; expiresAt: number }>({ max: 10_000, maxBytes: 8 * 1024 * 1024, ttlOf: (v) => v.expiresAt - Date.now() });
   private readonly secret?: Uint8Array;
   private readonly publicKeys = new Map<string, Promise<CryptoKey>>();
   private readonly jwks?: JWTVerifyGetKey;

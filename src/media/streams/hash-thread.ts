@@ -33,6 +33,8 @@ const SPARE_BATCHES = 32;
 
 /** One stream's digests being computed on the hash thread. */
 export class ThreadedDigest {
+  /** Told to the thread on the first batch or the end: a digest made and never used (its upload failed first) leaves nothing behind. */
+  private opened = false;
   private inFlight = 0;
   private waiter?: { below: number; resolve: () => void; reject: (error: Error) => void };
   private result?: { resolve: (digests: string[]) => void; reject: (error: Error) => void };
@@ -41,11 +43,13 @@ export class ThreadedDigest {
   constructor(
     private readonly thread: HashThread,
     readonly id: number,
+    private readonly algorithms: string[],
   ) {}
 
   /** Hands `buffer`'s first `length` bytes to the thread; the buffer must not be used again. */
   send(buffer: Buffer, length: number): void {
     if (this.failure) throw this.failure;
+    this.open();
     this.inFlight += length;
     this.thread.post({ op: 'data', id: this.id, buffer: buffer.buffer, length }, [buffer.buffer as ArrayBuffer]);
   }
@@ -65,6 +69,7 @@ export class ThreadedDigest {
   /** The hex digests, in the order of the algorithms, once every byte sent is hashed. */
   end(): Promise<string[]> {
     if (this.failure) return Promise.reject(this.failure);
+    this.open();
     return new Promise((resolve, reject) => {
       this.result = { resolve, reject };
       this.thread.post({ op: 'end', id: this.id });
@@ -73,7 +78,13 @@ export class ThreadedDigest {
 
   /** Forgets the stream (it was torn down). */
   drop(): void {
-    this.thread.forget(this.id, { op: 'drop', id: this.id });
+    if (this.opened) this.thread.forget(this.id, { op: 'drop', id: this.id });
+  }
+
+  private open(): void {
+    if (this.opened) return;
+    this.opened = true;
+    this.thread.register(this, this.algorithms);
   }
 
   /** @internal the thread's answers */
@@ -105,12 +116,16 @@ export class HashThread {
   private readonly streams = new Map<number, ThreadedDigest>();
   private nextId = 1;
 
+  /** A stream's digests; the thread hears of it with its first batch (or its end). */
   open(algorithms: string[]): ThreadedDigest {
-    const digest = new ThreadedDigest(this, this.nextId++);
+    return new ThreadedDigest(this, this.nextId++, algorithms);
+  }
+
+  /** @internal a stream's first batch or end is coming */
+  register(digest: ThreadedDigest, algorithms: string[]): void {
     this.streams.set(digest.id, digest);
     this.post({ op: 'open', id: digest.id, algorithms });
     this.worker?.ref(); // a stream waiting for its digests keeps the process alive
-    return digest;
   }
 
   /** An empty batch to fill and `send`. */

@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import { collect } from '../../crypto/plaintext-reader.js';
+import { buffer } from 'node:stream/consumers';
 import { MediaError } from '../../errors.js';
 import { renderPreviews } from '../previews.js';
 import type { Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
@@ -32,7 +32,7 @@ export class ImageProcessor implements Processor {
   constructor(private readonly limits: ImageLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const original = await collect(await input.open());
+    const original = await buffer(await input.open());
     const meta = await sharp(original, { animated: true, limitInputPixels: false }).metadata().catch(corrupt);
     const heic = input.format.ext === 'heic';
     // libvips reads only an APNG's default image: its frames are counted from its chunks and decoded by FFmpeg.
