@@ -3,18 +3,19 @@
  * does the service's memory stay flat under steady traffic? Starts the built service as
  * `npm start` runs it (bench/support.ts) on its embedded defaults, then 6 clients for 12
  * users upload 200 KiB ZIPs of fresh random bytes for N minutes (default 60), download each
- * one in full and delete every second one. Samples the service process's RSS (and, from
- * /metrics, its V8 heap) every 10 s; prints RSS per minute, the RSS at the end of the
- * warm-up (default minute 2) against the end, the least-squares slope of RSS after the
- * warm-up and over the second half of the run in MB/min, and the counts of requests and
- * errors; writes the same to bench/results/soak.{md,json}. Exits non-zero on any 5xx, or
- * when the service dies. The caches fill for the first minutes (src/common/cache.ts: e.g.
- * 10,000 data keys, one per upload): the second half's slope is the one that must be flat.
+ * one in full and delete every second one. Samples the service process's RSS (its anonymous
+ * and file-backed parts, and, from /metrics, its V8 heap) every 10 s; prints RSS per
+ * minute, the RSS at the end of the warm-up (default minute 2) against the end, the
+ * least-squares slope of RSS after the warm-up and over the second half of the run in
+ * MB/min, and the counts of requests and errors; writes the same to
+ * bench/results/soak.{md,json}. Exits non-zero on any 5xx, or when the service dies.
+ * The caches fill for the first minutes (src/common/cache.ts: e.g. 10,000 data keys, one
+ * per upload): the second half's slope is the one that must be flat.
  */
 import type { ChildProcess } from 'node:child_process';
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -48,6 +49,9 @@ interface Sample {
   /** Seconds since the load started. */
   t: number;
   rss: number;
+  /** Of the RSS: anonymous memory (heaps, malloc, wasm) and mapped files (MB). */
+  anon?: number;
+  file?: number;
   heapUsed?: number;
   external?: number;
 }
@@ -126,6 +130,16 @@ async function client(service: BenchService, index: number, tokens: string[], de
   }
 }
 
+/** RssAnon and RssFile of /proc/<pid>/status, MB: whether growth is heap and malloc, or mapped files. */
+function rssParts(pid: number): { anon?: number; file?: number } {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  const field = (name: string) => {
+    const line = status.split('\n').find((l) => l.startsWith(`${name}:`));
+    return line === undefined ? undefined : Number(line.split(/\s+/)[1]) / 1024;
+  };
+  return { anon: field('RssAnon'), file: field('RssFile') };
+}
+
 /** The service's V8 heap figures from its own /metrics (MB), when it answers. */
 async function heapOf(service: BenchService): Promise<{ heapUsed?: number; external?: number }> {
   try {
@@ -155,8 +169,11 @@ function slope(samples: Sample[]): number {
 const f1 = (v: number | undefined) => (v === undefined || Number.isNaN(v) ? '—' : v.toFixed(1));
 
 function report(samples: Sample[], startRss: number): string {
-  const rows: string[] = ['| minute | RSS at end (MB) | min-max in minute (MB) | V8 heap used (MB) | external (MB) | uploads | errors |', '|---|---|---|---|---|---|---|'];
-  rows.push(`| 0 | ${f1(startRss)} | — | — | — | — | — |`);
+  const rows: string[] = [
+    '| minute | RSS at end (MB) | min-max in minute (MB) | of it anon / file (MB) | V8 heap used (MB) | external (MB) | uploads | errors |',
+    '|---|---|---|---|---|---|---|---|',
+  ];
+  rows.push(`| 0 | ${f1(startRss)} | — | — | — | — | — | — |`);
   // A sample belongs to the minute it ends (give or take half a sampling period: the last one comes when the clients stop).
   const minuteOf = (s: Sample) => Math.max(1, Math.ceil((s.t - SAMPLE_MS / 2000) / 60));
   for (let minute = 1; minute <= minuteOf(samples.at(-1)!); minute++) {
@@ -165,7 +182,7 @@ function report(samples: Sample[], startRss: number): string {
     const last = within.at(-1)!;
     const rss = within.map((s) => s.rss);
     rows.push(
-      `| ${minute} | ${f1(last.rss)} | ${f1(Math.min(...rss))}-${f1(Math.max(...rss))} | ${f1(last.heapUsed)} | ${f1(last.external)} | ${counts.uploadsByMinute[minute - 1] ?? 0} | ${counts.errorsByMinute[minute - 1] ?? 0} |`,
+      `| ${minute} | ${f1(last.rss)} | ${f1(Math.min(...rss))}-${f1(Math.max(...rss))} | ${f1(last.anon)} / ${f1(last.file)} | ${f1(last.heapUsed)} | ${f1(last.external)} | ${counts.uploadsByMinute[minute - 1] ?? 0} | ${counts.errorsByMinute[minute - 1] ?? 0} |`,
     );
   }
   const warmupAt = samples.filter((s) => s.t <= WARMUP * 60 + SAMPLE_MS / 2000).at(-1) ?? samples[0];
@@ -203,7 +220,7 @@ async function main(): Promise<void> {
     if (died) return;
     try {
       const rss = rssMb(service.pid);
-      samples.push({ t: (Date.now() - started) / 1000, rss, ...(await heapOf(service)) });
+      samples.push({ t: (Date.now() - started) / 1000, rss, ...rssParts(service.pid), ...(await heapOf(service)) });
     } catch {
       died = true;
     }
