@@ -12,7 +12,7 @@ export interface ImageLimits {
 /** Image headers (PNG IHDR, JPEG SOF, WebP, GIF, HEIF ispe) sit at the start; a bomb's are within its first MiB. */
 const IMAGE_HEAD_BYTES = 1024 * 1024;
 
-/** 413 for an image above the pixel or frame limits. */
+/** 413 for an image above the pixel or frame limits: from its header before the scan, and again from its decoder (image.processor.ts). */
 export function refuseImageOverLimits(image: { width: number; height: number; frames: number }, limits: ImageLimits): void {
   if (image.frames > limits.maxFrames) throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${limits.maxFrames} frames`);
   if (image.width * image.height * image.frames > limits.maxPixels) {

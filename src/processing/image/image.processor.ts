@@ -9,14 +9,10 @@ import type { Processor, ProcessInput, ProcessResult, Rendition } from '../proce
 import { type ApngAnimation, apngAnimation, decodeApngFrames } from './apng.js';
 import { heifToPng } from './heif-convert.js';
 import { endsWithImage } from './image-end.js';
+import { type ImageLimits, refuseImageOverLimits } from '../declared-limits.js';
 import { cameraInfo } from './image-metadata.js';
 import { type ImageOutput, type ImageProbe, planImage } from './image-plan.js';
 
-export interface ImageLimits {
-  /** Pixels of all frames together. */
-  maxPixels: number;
-  maxFrames: number;
-}
 
 const TIMEOUT = { seconds: 30 };
 const THUMBHASH_BOX = 100;
@@ -94,10 +90,7 @@ export class ImageProcessor implements Processor {
     const frames = apng?.frames ?? meta.pages ?? 1;
     const height = meta.pageHeight ?? meta.height;
     if (!meta.width || !height) throw new MediaError('CORRUPT_FILE', 'The image has no dimensions');
-    if (frames > this.limits.maxFrames) throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${this.limits.maxFrames} frames`);
-    if (meta.width * height * frames > this.limits.maxPixels) {
-      throw new MediaError('FILE_TOO_LARGE', `The image is larger than ${Math.round(this.limits.maxPixels / 1e6)} megapixels`);
-    }
+    refuseImageOverLimits({ width: meta.width, height, frames }, this.limits);
     return {
       format: meta.format,
       width: meta.width,
