@@ -1,4 +1,5 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
+import { setTimeout as sleep } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
 import { isProcessGone, PROCESS_TAG } from '../common/process-tag.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -38,6 +39,8 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   private boss?: PgBoss;
   private started!: Promise<PgBoss>;
   private stopping = false;
+  /** Cuts short the wait between two attempts to start when the module is destroyed. */
+  private readonly stopRetrying = new AbortController();
   /** Workers were started here (see onModuleDestroy). */
   private working = false;
 
@@ -51,7 +54,11 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
 
   async onModuleDestroy(): Promise<void> {
     this.stopping = true;
-    await this.boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch(() => {});
+    this.stopRetrying.abort();
+    // A start still under way is waited for, and the queue it started stopped here: otherwise
+    // it would finish after the module is gone and run its timers with nothing to stop them.
+    const boss = await this.started.catch(() => undefined);
+    await boss?.stop({ graceful: true, close: true, timeout: 5000 }).catch(() => {});
     // pg-boss 10 resolves stop() while its workers may still be finishing a poll, and checks
     // on them once a second after (manager.offWork): wait that out, so nothing of the queue
     // runs once the module is gone (a test's environment is torn down right after).
@@ -66,6 +73,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
   async work<T extends object>(name: string, concurrency: number, handler: (attempt: JobAttempt<T>) => Promise<void>): Promise<void> {
     const boss = await this.started;
+    if (this.stopping) return; // the queue is stopped or about to be: no new workers
     this.working = true;
     for (let i = 0; i < concurrency; i++) {
       await boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
@@ -109,15 +117,14 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
           await boss.createQueue(name, queue).catch(() => boss.updateQueue(name, queue));
         }
         this.boss = boss;
-        if (this.stopping) await boss.stop({ close: true, graceful: false });
         // At start-up, most often after a crash: what the dead process was running goes back now.
-        else await this.handBackJobsOfGoneProcesses().catch((error: unknown) => this.logger.warn(`jobs of gone processes not handed back: ${(error as Error).message}`));
+        if (!this.stopping) await this.handBackJobsOfGoneProcesses().catch((error: unknown) => this.logger.warn(`jobs of gone processes not handed back: ${(error as Error).message}`));
         return boss;
       } catch (error) {
         await boss.stop({ close: true, graceful: false }).catch(() => {});
         if (this.stopping) throw error;
         this.logger.warn(`job queue not started (${(error as Error).message}); retrying in ${RETRY_START_MS / 1000} s`);
-        await new Promise((resolve) => setTimeout(resolve, RETRY_START_MS).unref());
+        await sleep(RETRY_START_MS, undefined, { signal: this.stopRetrying.signal }).catch(() => {});
         if (this.stopping) throw error;
       }
     }
