@@ -21,6 +21,7 @@ export async function startService(dataDir: string, env: Record<string, string> 
     ...(process.env as Record<string, string>),
     DATA_DIR: dataDir,
     PORT: String(port),
+    GRPC_PORT: String(await freePort()),
     LOG_LEVEL: 'warn',
     UPLOAD_BYTES_PER_SECOND: String(10 * 1024 * MB),
     QUOTA_STORAGE_BYTES: String(100 * 1024 * MB),

@@ -6,6 +6,7 @@ import { InFlight } from './lifecycle/in-flight.js';
 import { liveness } from './lifecycle/liveness.js';
 import { asPortError, assertPortFree, PortUnavailableError } from './lifecycle/port.js';
 import { handleStopSignals, Shutdown } from './lifecycle/shutdown.js';
+import { servesGrpc } from './grpc/grpc-server.js';
 
 const HOST = '0.0.0.0';
 const log = (line: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
@@ -17,6 +18,7 @@ const REFUSALS = [ConfigError, PortUnavailableError, DataDirInUseError];
 async function main(): Promise<void> {
   const config = loadConfig();
   await assertPortFree(config.port, HOST);
+  if (servesGrpc(config)) await assertPortFree(config.grpc.port, config.grpc.host, 'GRPC_PORT');
   // The embedded PostgreSQL is restarted when it dies; if that keeps failing, liveness fails and the process exits non-zero.
   const database = await prepareDatabase(config, log, {
     onGiveUp: (reason) => {
@@ -37,7 +39,8 @@ async function main(): Promise<void> {
   await app.listen(config.port, HOST).catch((error: unknown) => {
     throw asPortError(error, config.port);
   });
-  log(`media-service (${config.role}) listening on http://localhost:${config.port} (port ${config.port}, pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}`);
+  log(`media-service (${config.role}) listening on http://localhost:${config.port} (port ${config.port}, pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}; ` +
+      `gRPC API=${servesGrpc(config) ? `${config.grpc.host}:${config.grpc.port}${config.grpc.apiToken ? ' (token required)' : ''}` : 'off'}`);
 }
 
 main().catch(async (error: unknown) => {

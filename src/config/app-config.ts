@@ -30,6 +30,10 @@ export interface AppConfig {
   };
   /** Master keys in order; the first is current. */
   masterKeys: { id: string; key: Buffer }[];
+  /** HMAC keys of signed URLs (SIGNED_URL_KEYS) in order; the first signs, all verify. */
+  signedUrlKeys: { id: string; key: Buffer }[];
+  /** Our gRPC API (proto/media.proto); port 0: off. With apiToken, every call must carry it. */
+  grpc: { host: string; port: number; apiToken?: string };
   peers: { authUrl?: string; userUrl?: string; moderationUrl?: string };
   moderationFailureMode: 'closed' | 'open';
   /** Hamming distance within which two perceptual hashes are the same picture (PHASH_MAX_DISTANCE). */

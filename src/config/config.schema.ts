@@ -8,6 +8,9 @@ export function maxBytesVariable(type: MediaType): string {
   return `MAX_${type.toUpperCase()}_BYTES`;
 }
 
+/** `keyId:base64(32 bytes)`, comma-separated (MEDIA_MASTER_KEYS, SIGNED_URL_KEYS). */
+const keyList = Joi.string().pattern(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, 'keyId:base64(32 bytes)[,...]');
+
 const hostPort = Joi.string().pattern(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'host:port');
 
 /** Every environment variable (docs/configuration.md), validated at once. */
@@ -38,7 +41,11 @@ export const envSchema = Joi.object({
   AUTH_JWKS_URL: Joi.string().uri({ scheme: ['http', 'https'] }),
   AUTH_JWT_ISSUER: Joi.string(),
   AUTH_JWT_AUDIENCE: Joi.string(),
-  MEDIA_MASTER_KEYS: Joi.string().pattern(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, 'keyId:base64(32 bytes)[,...]'),
+  MEDIA_MASTER_KEYS: keyList,
+  SIGNED_URL_KEYS: keyList,
+  GRPC_PORT: Joi.number().port().default(50051),
+  GRPC_HOST: Joi.string().hostname().default('127.0.0.1'),
+  GRPC_API_TOKEN: Joi.string().min(16),
   AUTH_GRPC_URL: hostPort,
   USER_GRPC_URL: hostPort,
   MODERATION_GRPC_URL: hostPort,

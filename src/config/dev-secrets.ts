@@ -34,3 +34,4 @@ export function existingDevSecret(dataDir: string, name: string): string | undef
 
 export const generateJwtSecret = (): string => randomBytes(48).toString('base64url');
 export const generateMasterKeys = (): string => `dev1:${randomBytes(32).toString('base64')}`;
+export const generateSignedUrlKeys = (): string => `dev1:${randomBytes(32).toString('base64')}`;

@@ -2,7 +2,7 @@ import { resolve } from 'node:path';
 import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
 import { BUILT_STORAGE_DRIVERS, envSchema, maxBytesVariable } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
-import { devSecret, existingDevSecret, generateJwtSecret, generateMasterKeys } from './dev-secrets.js';
+import { devSecret, existingDevSecret, generateJwtSecret, generateMasterKeys, generateSignedUrlKeys } from './dev-secrets.js';
 
 export class ConfigError extends Error {}
 
@@ -38,6 +38,11 @@ export function loadConfig(source: Env = process.env): AppConfig {
   const hasVerifier = env.AUTH_JWT_SECRET || env.AUTH_JWT_PUBLIC_KEY || env.AUTH_JWKS_URL;
   if (production && !hasVerifier) missing.push('AUTH_JWT_SECRET (or AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL)');
   if (production && !env.MEDIA_MASTER_KEYS) missing.push('MEDIA_MASTER_KEYS');
+  if (production && !env.SIGNED_URL_KEYS) missing.push('SIGNED_URL_KEYS');
+  if (production && env.GRPC_PORT !== 0 && !isLoopback(env.GRPC_HOST) && !env.GRPC_API_TOKEN) {
+    // Its callers act for any user: beyond loopback it is guarded by a token as well as by the mesh.
+    missing.push(`GRPC_API_TOKEN (GRPC_HOST=${env.GRPC_HOST} is not a loopback address)`);
+  }
   if (env.STORAGE_DRIVER === 's3' && !env.S3_BUCKET) missing.push('S3_BUCKET (STORAGE_DRIVER=s3)');
   if (env.STORAGE_DRIVER === 'gcs' && !env.GCS_BUCKET) missing.push('GCS_BUCKET (STORAGE_DRIVER=gcs)');
   if (missing.length) {
@@ -45,7 +50,8 @@ export function loadConfig(source: Env = process.env): AppConfig {
   }
   const dataDir = resolve(env.DATA_DIR);
   const jwtSecret = env.AUTH_JWT_SECRET ?? (hasVerifier ? undefined : devSecret(dataDir, 'jwt-secret', generateJwtSecret));
-  const masterKeys = parseMasterKeys(env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys));
+  const masterKeys = parseKeyList('MEDIA_MASTER_KEYS', env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys));
+  const signedUrlKeys = parseKeyList('SIGNED_URL_KEYS', env.SIGNED_URL_KEYS ?? devSecret(dataDir, 'signed-url-keys', generateSignedUrlKeys));
   return {
     env: env.NODE_ENV,
     role: env.MEDIA_ROLE,
@@ -76,6 +82,8 @@ export function loadConfig(source: Env = process.env): AppConfig {
       audience: env.AUTH_JWT_AUDIENCE,
     },
     masterKeys,
+    signedUrlKeys,
+    grpc: { host: env.GRPC_HOST, port: env.GRPC_PORT, apiToken: env.GRPC_API_TOKEN },
     peers: { authUrl: env.AUTH_GRPC_URL, userUrl: env.USER_GRPC_URL, moderationUrl: env.MODERATION_GRPC_URL },
     moderationFailureMode: env.MODERATION_FAILURE_MODE,
     phashMaxDistance: env.PHASH_MAX_DISTANCE,
@@ -134,13 +142,19 @@ export function loadSigningConfig(source: Env = process.env): SigningConfig {
   return { secret, source: `the development secret of DATA_DIR=${dataDir}`, ...claims };
 }
 
-function parseMasterKeys(value: string): AppConfig['masterKeys'] {
+/** `keyId:base64(32 bytes)`, comma-separated, ids unique; the first is current. */
+function parseKeyList(variable: string, value: string): AppConfig['masterKeys'] {
   const keys = value.split(',').map((entry) => {
     const [id, b64] = entry.split(':');
     const key = Buffer.from(b64, 'base64');
-    if (key.length !== 32) throw new ConfigError(`MEDIA_MASTER_KEYS: key "${id}" is not 32 bytes`);
+    if (key.length !== 32) throw new ConfigError(`${variable}: key "${id}" is not 32 bytes`);
     return { id, key };
   });
-  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError('MEDIA_MASTER_KEYS: duplicate key id');
+  if (new Set(keys.map((k) => k.id)).size !== keys.length) throw new ConfigError(`${variable}: duplicate key id`);
   return keys;
+}
+
+/** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
+export function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
 }

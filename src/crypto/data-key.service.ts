@@ -1,10 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import { Injectable } from '@nestjs/common';
 import { boundedCache } from '../common/cache.js';
+import { ChangeFeed } from '../db/change-feed.js';
 import { KeysRepository } from '../db/keys.repository.js';
 import { Envelope, newDataKey, newSalt } from './envelope.js';
 import { KeyRing } from './key-ring.js';
 import { DecryptionError } from './segment-format.js';
+
+/** The channel a trigger announces destroyed data keys on (migration 20261207000000). */
+const DATA_KEY_CHANGES = 'data_key_changes';
 
 export interface FreshDataKey {
   id: string;
@@ -18,16 +22,25 @@ export interface FreshDataKey {
 export class DataKeyService {
   private readonly envelope = new Envelope();
   /**
-   * Unwrapped data keys by id. A data key never changes (rotation re-wraps it, the key
-   * stays), so entries need no invalidation; a deleted media's key is useless without its
-   * deleted blob. Saves a read of the row and an unwrap on every download.
+   * Unwrapped data keys by id: saves a read of the row and an unwrap on every download. A
+   * data key never changes (rotation re-wraps it, the key stays); a destroyed one is
+   * dropped here at once, and on every other process when the change feed announces it
+   * (deletion is cryptographic: no process keeps a key the database no longer holds).
    */
   private readonly opened = boundedCache<string, Buffer>({ max: 10_000, ownBuffers: true });
 
   constructor(
     private readonly ring: KeyRing,
     private readonly keys: KeysRepository,
-  ) {}
+    changes: ChangeFeed,
+  ) {
+    changes.subscribe(DATA_KEY_CHANGES, (change) => (change === 'reset' ? this.opened.clear() : this.opened.delete(change.id)));
+  }
+
+  /** Drops unwrapped copies of keys this process has just destroyed. */
+  forget(dataKeyIds: string[]): void {
+    for (const id of dataKeyIds) this.opened.delete(id);
+  }
 
   async issue(ownerId: string): Promise<FreshDataKey> {
     const id = randomUUID();

@@ -138,7 +138,7 @@ export class BlocklistRepository {
   }
 
   /**
-   * The owner's own media, not quarantined, whose uploaded or stored bytes have this sha256
+   * The owner's own media, not quarantined nor expired, whose uploaded or stored bytes have this sha256
    * or md5, or with a pHash within `maxDistance` bits (the nearest); the oldest on a tie.
    */
   async ownMatch(ownerId: string, wanted: BlockedHash, maxDistance: number): Promise<string | null> {
@@ -148,15 +148,17 @@ export class BlocklistRepository {
       rows = await this.prisma.$queryRaw`
         SELECT m.id::text FROM media m
         CROSS JOIN LATERAL (SELECT min(bit_count((p # ${signed(hash)}::bigint)::bit(64))) AS distance FROM unnest(m.phashes) p) d
-        WHERE m.owner_id = ${ownerId} AND m.quarantined_by IS NULL AND d.distance <= ${maxDistance}
+        WHERE m.owner_id = ${ownerId} AND m.quarantined_by IS NULL AND (m.expires_at IS NULL OR m.expires_at > now()) AND d.distance <= ${maxDistance}
         ORDER BY d.distance, m.created_at, m.id LIMIT 1`;
     } else if (algorithm === 'sha256') {
       rows = await this.prisma.$queryRaw`
-        SELECT id::text FROM media WHERE owner_id = ${ownerId} AND quarantined_by IS NULL AND (original_sha256 = ${hash} OR sha256 = ${hash})
+        SELECT id::text FROM media WHERE owner_id = ${ownerId} AND quarantined_by IS NULL AND (expires_at IS NULL OR expires_at > now())
+          AND (original_sha256 = ${hash} OR sha256 = ${hash})
         ORDER BY original_sha256 = ${hash} DESC, created_at, id LIMIT 1`;
     } else {
       rows = await this.prisma.$queryRaw`
-        SELECT id::text FROM media WHERE owner_id = ${ownerId} AND quarantined_by IS NULL AND (original_md5 = ${hash} OR md5 = ${hash})
+        SELECT id::text FROM media WHERE owner_id = ${ownerId} AND quarantined_by IS NULL AND (expires_at IS NULL OR expires_at > now())
+          AND (original_md5 = ${hash} OR md5 = ${hash})
         ORDER BY original_md5 = ${hash} DESC, created_at, id LIMIT 1`;
     }
     return rows[0]?.id ?? null;

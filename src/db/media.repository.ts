@@ -34,6 +34,8 @@ export interface NewMedia {
   phashes: bigint[];
   /** Set when accepted unmoderated for later review. */
   reviewReason?: string;
+  /** Disappearing media: when it stops being readable and is deleted. */
+  expiresAt?: Date;
 }
 
 interface WrappedKey {
@@ -50,6 +52,13 @@ export interface NewPreview {
   bytes: number;
   blobKey: string;
   dataKey: WrappedKey;
+}
+
+/** What a deletion removed: the blobs to remove from storage after, the keys it destroyed. */
+export interface Removed {
+  ownerId: string;
+  blobKeys: string[];
+  dataKeyIds: string[];
 }
 
 export type CreateResult = { created: MediaRecord } | { duplicateOf: MediaRecord } | { overQuota: true };
@@ -126,7 +135,7 @@ export class MediaRepository {
     const [outcome] = alsoInTransaction
       ? await this.prisma.$transaction(async (tx) => {
           const result = await commit(tx);
-          if (result[0].created_at) await alsoInTransaction({ executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }) });
+          if (result[0].created_at) await alsoInTransaction(transactionSql(tx));
           return result;
         })
       : await commit(this.prisma);
@@ -189,21 +198,71 @@ export class MediaRepository {
     await this.forgetAfter(id, this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } }));
   }
 
-  /** Deletes the media, its previews and keys, and frees its usage; returns the blob keys to delete. */
-  async delete(id: string): Promise<string[] | null> {
+  /**
+   * Deletes the media for everyone, cryptographically: its data keys and those of its
+   * previews are destroyed in the transaction that removes it (and its grants) and frees
+   * its usage, so no copy of its blobs can be decrypted once it commits. `alsoInTransaction`
+   * gets the blob keys and data key ids (to queue the blobs' removal). Null when already gone.
+   */
+  async delete(id: string, alsoInTransaction: (db: SqlExecutor, removed: Removed) => Promise<void>): Promise<Removed | null> {
     try {
       return await this.forgetAfter(id, this.prisma.$transaction(async (tx) => {
         const media = await tx.media.delete({ where: { id }, include: { previews: true } });
-        await tx.dataKey.deleteMany({ where: { id: { in: [media.dataKeyId, ...media.previews.map((p) => p.dataKeyId)] } } });
+        const removed = {
+          ownerId: media.ownerId,
+          blobKeys: [media.blobKey, ...media.previews.map((p) => p.blobKey)],
+          dataKeyIds: [media.dataKeyId, ...media.previews.map((p) => p.dataKeyId)],
+        };
+        await tx.dataKey.deleteMany({ where: { id: { in: removed.dataKeyIds } } });
+        await tx.$executeRaw`INSERT INTO deleted_media (id, owner_id) VALUES (${id}::uuid, ${media.ownerId}) ON CONFLICT (id) DO NOTHING`;
         await tx.$executeRaw`
           UPDATE usage SET used_bytes = used_bytes - ${media.size}, file_count = file_count - 1, updated_at = now()
           WHERE owner_id = ${media.ownerId}`;
-        return [media.blobKey, ...media.previews.map((p) => p.blobKey)];
+        await alsoInTransaction(transactionSql(tx), removed);
+        return removed;
       }));
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
     }
+  }
+
+  /** Whether `ownerId` owned a media of this id that was deleted (within the last 30 days). */
+  async wasDeleted(id: string, ownerId: string): Promise<boolean> {
+    return (await this.prisma.deletedMedia.count({ where: { id, ownerId } })) > 0;
+  }
+
+  /** Forgets deletions older than `before`; returns how many. */
+  async pruneDeleted(before: Date): Promise<number> {
+    return (await this.prisma.deletedMedia.deleteMany({ where: { deletedAt: { lt: before } } })).count;
+  }
+
+  /** Ids of media expired by `now`, oldest expiry first. */
+  async expiredIds(now: Date, take: number): Promise<string[]> {
+    const rows = await this.prisma.media.findMany({ where: { expiresAt: { lte: now } }, orderBy: { expiresAt: 'asc' }, take, select: { id: true } });
+    return rows.map((row) => row.id);
+  }
+
+  /** A batch of the owner's media ids (account deletion walks them until none is left). */
+  async idsOfOwner(ownerId: string, take: number): Promise<string[]> {
+    const rows = await this.prisma.media.findMany({ where: { ownerId }, orderBy: { id: 'asc' }, take, select: { id: true } });
+    return rows.map((row) => row.id);
+  }
+
+  /**
+   * Sets the media's expiry to `expiresAt` unless it already expires earlier (an expiry is
+   * only ever brought forward); returns the expiry in force, or null when the media is gone.
+   */
+  async bringExpiryForward(id: string, expiresAt: Date): Promise<Date | null> {
+    const rows = await this.forgetAfter(id, this.prisma.$queryRaw<{ expires_at: Date }[]>`
+      UPDATE media SET expires_at = LEAST(coalesce(expires_at, ${expiresAt}), ${expiresAt}), updated_at = now()
+      WHERE id = ${id}::uuid RETURNING expires_at`);
+    return rows[0]?.expires_at ?? null;
+  }
+
+  /** Media by ids (those that exist), with their previews. */
+  async findByIds(ids: string[]): Promise<MediaRecord[]> {
+    return this.prisma.media.findMany({ where: { id: { in: ids } }, include: { previews: { orderBy: { size: 'asc' } } } });
   }
 
   /** Drops cached rows that this process has just changed elsewhere (e.g. quarantined): it reads its own changes at once. */
@@ -231,6 +290,11 @@ export class MediaRepository {
   }
 }
 
+/** A Prisma transaction as the job queue's executor, so a job is queued exactly when the transaction commits. */
+const transactionSql = (tx: Pick<PrismaService, '$queryRawUnsafe'>): SqlExecutor => ({
+  executeSql: async (text, values) => ({ rows: await tx.$queryRawUnsafe(text, ...values) }),
+});
+
 const snakeCase = (name: string) => name.replace(/[A-Z]/g, (c) => `_${c.toLowerCase()}`);
 
 /** The record the one-statement insert wrote, without reading it back. */
@@ -243,6 +307,7 @@ function createdRecord(media: NewMedia, previews: (NewPreview & { id: string })[
     needsReview: reviewReason !== undefined,
     reviewReason: reviewReason ?? null,
     failureReason: null,
+    expiresAt: row.expiresAt ?? null,
     originalSize: BigInt(row.originalSize),
     size: BigInt(row.size),
     metadata: row.metadata as MediaRecord['metadata'],

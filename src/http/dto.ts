@@ -105,6 +105,19 @@ export class MediaDto {
   metadata!: Record<string, unknown>;
   @ApiProperty({ type: [PreviewDto] }) previews!: PreviewDto[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
+  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'Disappearing media: from this instant every read answers 404 and the media is deleted within 60 s; null when it does not expire' })
+  expiresAt!: string | null;
+}
+
+export class SignedUrlRequestDto {
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 86400, description: 'Seconds the URL works for' }) expiresIn!: number;
+  @ApiProperty({ enum: ['original', 'preview-64', 'preview-256', 'preview-512'] }) variant!: string;
+}
+
+export class SignedUrlDto {
+  @ApiProperty({ description: 'A path on this service ending in ?token=…: /api/v1/media/{id}?token=… or /api/v1/media/{id}/preview?size=N&token=…', example: '/api/v1/media/0b6f…?token=eyJr…' })
+  url!: string;
+  @ApiProperty({ format: 'date-time' }) expiresAt!: string;
 }
 
 export class TypeUsageDto {

@@ -1,7 +1,6 @@
 import { type ArgumentsHost, Catch, type ExceptionFilter, HttpException, Logger } from '@nestjs/common';
 import type { Request, Response } from 'express';
-import { isDatabaseUnavailable } from '../db/unavailable.js';
-import { isOutOfSpace } from '../storage/out-of-space.js';
+import { knownFailure } from '../common/known-failure.js';
 import { discardUnreadBody } from './early-answers.js';
 import { ERRORS, type ErrorCode, MediaError } from '../errors.js';
 
@@ -44,15 +43,8 @@ export class ErrorFilter implements ExceptionFilter {
   }
 
   private toMediaError(exception: unknown): MediaError {
-    // The service's own disk is full (ENOSPC/EDQUOT, also behind an error it caused): 503, not
-    // 507, which the contract keeps for the user's quota. Whatever was written is undone as for any failure.
-    if (isOutOfSpace(exception)) {
-      return new MediaError('DEPENDENCY_UNAVAILABLE', 'The server is out of storage space; try again later', { retryAfter: 60, cause: exception });
-    }
-    if (exception instanceof MediaError) return exception;
-    if (isDatabaseUnavailable(exception)) {
-      return new MediaError('DEPENDENCY_UNAVAILABLE', 'The database is unavailable; try again shortly', { retryAfter: 5, cause: exception });
-    }
+    const known = knownFailure(exception);
+    if (known) return known;
     const status = exception instanceof HttpException ? exception.getStatus() : statusOfBodyParserError(exception);
     const code = status ? CODE_BY_STATUS[status] : undefined;
     if (!code) return new MediaError('INTERNAL_ERROR');

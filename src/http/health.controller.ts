@@ -1,4 +1,6 @@
 import { Controller, Get, Header, Inject, Logger, Res, ServiceUnavailableException } from '@nestjs/common';
+import { ModuleRef } from '@nestjs/core';
+import { GrpcServer } from '../grpc/grpc-server.js';
 import type { Response } from 'express';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
@@ -29,7 +31,18 @@ export class HealthController {
     private readonly metrics: Metrics,
     private readonly antivirus: AntivirusService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly modules: ModuleRef,
   ) {}
+
+  /** The gRPC API of this process, when it serves one (the API role). */
+  private get grpc(): GrpcServer | undefined {
+    try {
+      const server = this.modules.get(GrpcServer, { strict: false });
+      return server.enabled ? server : undefined;
+    } catch {
+      return undefined; // a worker: no gRPC edge
+    }
+  }
 
   @Get('health/live')
   @ApiOperation({ summary: 'Liveness: the process answers, and has not given up on a dependency it runs itself (the embedded PostgreSQL)' })
@@ -44,7 +57,9 @@ export class HealthController {
 
   @Get('health/ready')
   @ApiOperation({
-    summary: 'Readiness: database and storage answer, with at least STORAGE_MIN_FREE_BYTES free under DATA_DIR; clamd answers when CLAMAV_URL is set (antivirus.scanning says on or off)',
+    summary:
+      'Readiness: database and storage answer, with at least STORAGE_MIN_FREE_BYTES free under DATA_DIR; clamd answers when CLAMAV_URL is set (antivirus.scanning says on or off); ' +
+      'the gRPC API is serving when this process runs it',
   })
   @ApiResponse({ status: 200, type: HealthDto, description: 'Every check is up' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'A check is down (see error and details)' })
@@ -64,6 +79,8 @@ export class HealthController {
       this.antivirus.enabled
         ? () => this.indicators.check('antivirus').attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' }))).withTimeout(TIMEOUT_MS)
         : () => this.indicators.check('antivirus').up({ scanning: 'off' }),
+      // Our gRPC API, when this process serves it: bound and taking calls.
+      ...(this.grpc ? [() => (this.grpc?.port ? this.indicators.check('grpc').up() : this.indicators.check('grpc').down('not serving'))] : []),
     ]);
   }
 

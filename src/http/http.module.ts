@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
+import { GrpcModule } from '../grpc/grpc.module.js';
 import { MediaModule } from '../media/media.module.js';
 import { BlocklistModule } from '../moderation/blocklist.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
@@ -8,9 +9,9 @@ import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { MediaController } from './media.controller.js';
 import { ModerationController } from './moderation.controller.js';
 
-/** The REST edge. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
+/** The REST edge, and the gRPC edge beside it. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
 @Module({
-  imports: [MediaModule, BlocklistModule, MetricsModule],
+  imports: [MediaModule, BlocklistModule, MetricsModule, GrpcModule],
   controllers: [MediaController, ModerationController],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },

@@ -1,4 +1,4 @@
-import { Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
@@ -9,12 +9,14 @@ import { type DownloadFile, MediaService } from '../media/media.service.js';
 import { PREVIEW_SIZES } from '../processing/processor.js';
 import { UploadService } from '../media/upload.service.js';
 import { toMediaView } from '../media/media-view.js';
-import { CurrentUser } from './auth/decorators.js';
+import { CurrentUser, SignedUrlAccepted } from './auth/decorators.js';
+import { fieldsOf } from './json-body.js';
+import { type Variant, VARIANTS } from '../access/signed-url.js';
 import { planResponse } from './download.js';
 import { abortedOnDisconnect } from './disconnect.js';
 import { continueBody } from './early-answers.js';
 import { MULTIPART_OVERHEAD, receiveFilePart } from './multipart.js';
-import { MediaDto, METADATA_SCHEMAS, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
+import { MediaDto, METADATA_SCHEMAS, SignedUrlDto, SignedUrlRequestDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
 import { ApiDownload, ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
 import { sendBody } from './send-body.js';
 
@@ -23,6 +25,10 @@ const { badId, token, rate, database, absent } = COMMON_ERRORS;
 const notReady: ErrorCase = ['MEDIA_NOT_READY', 'the media is still processing (Retry-After: 5)'];
 const unsatisfiable: ErrorCase = ['RANGE_NOT_SATISFIABLE', 'the one Range asked for starts past the end (Content-Range: bytes */<size>)'];
 const unreadable: ErrorCase = ['INTERNAL_ERROR', 'the stored blob fails authentication before the first byte (after it, the connection is cut)'];
+
+/** Disappearing media: the least and most `expiresIn` of an upload (docs/api.md). */
+export const MIN_EXPIRES_IN = 30;
+export const MAX_EXPIRES_IN = 31_536_000;
 
 const BASE_PATH = 'api/v1/media';
 const UPLOAD_PATH = 'upload';
@@ -47,6 +53,7 @@ export class MediaController {
   @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
+  @ApiQuery({ name: 'expiresIn', required: false, description: `Disappearing media: seconds (${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}) until it expires; never a duplicate of another copy` })
   @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
   @ApiResponse({ status: 202, type: MediaDto, description: 'Stored and proven; its stored version is still being produced (status: processing)' })
   @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
@@ -54,7 +61,8 @@ export class MediaController {
     400: [
       [
         'VALIDATION_FAILED',
-        'not multipart/form-data, malformed or cut short; no part named file, or any other part; an empty file; part headers over 16 KiB or a file name over 1024 bytes',
+        'not multipart/form-data, malformed or cut short; no part named file, or any other part; an empty file; part headers over 16 KiB or a file name over 1024 bytes; ' +
+          `expiresIn not a whole number from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}, or given more than once`,
       ],
     ],
     401: [token],
@@ -87,7 +95,9 @@ export class MediaController {
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     let outcome = 'error';
     try {
+      const expiresInSeconds = expiresInOf(req.query);
       const result = await this.uploads.upload({
+        expiresInSeconds,
         ownerId: user.id,
         requestId: typeof req.id === 'string' ? req.id : undefined,
         minBytes: Math.max(0, Number(req.headers['content-length'] ?? 0) - MULTIPART_OVERHEAD),
@@ -125,7 +135,28 @@ export class MediaController {
     return toMediaView(await this.media.visible(id, user));
   }
 
+  @Post(':id/signed-url')
+  @ApiOperation({ summary: 'A URL that opens the file or one preview without a bearer token, until it expires' })
+  @ApiBody({ type: SignedUrlRequestDto })
+  @ApiResponse({ status: 201, type: SignedUrlDto, description: 'The URL (a path on this service) and its expiry' })
+  @ApiErrors({
+    400: [['VALIDATION_FAILED', 'the id is not a UUID; the body is not a JSON object of exactly { expiresIn, variant }, expiresIn is not 1 to 86400, or variant is unknown']],
+    401: [token],
+    404: [absent],
+    413: [['FILE_TOO_LARGE', 'the JSON body is larger than 64 KiB']],
+    429: [rate],
+    503: [database],
+  })
+  async signedUrl(@Param('id') id: string, @Body() body: unknown, @CurrentUser() user: Caller): Promise<SignedUrlDto> {
+    const { expiresIn, variant } = fieldsOf(body, ['expiresIn', 'variant']);
+    if (!VARIANTS.includes(variant as Variant)) throw new MediaError('VALIDATION_FAILED', `variant must be one of ${VARIANTS.join(', ')}`);
+    if (typeof expiresIn !== 'number') throw new MediaError('VALIDATION_FAILED', 'expiresIn must be a number of seconds');
+    return this.media.mintSignedUrl(id, user, variant as Variant, expiresIn);
+  }
+
   @Get(':id')
+  @SignedUrlAccepted()
+  @ApiQuery({ name: 'token', required: false, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
   @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
   @ApiDownload()
   @ApiErrors({
@@ -143,6 +174,8 @@ export class MediaController {
   }
 
   @Get(':id/preview')
+  @SignedUrlAccepted()
+  @ApiQuery({ name: 'token', required: false, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
   @ApiOperation({ summary: 'A WebP preview fitting inside 64, 256 or 512 pixels (default 256)' })
   @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
   @ApiDownload('preview')
@@ -163,8 +196,15 @@ export class MediaController {
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
-  @ApiResponse({ status: 204, description: 'Deleted, with its previews; its bytes no longer count against the quota' })
-  @ApiErrors({ 400: [badId], 401: [token], 404: [absent], 429: [rate], 503: [database] })
+  @ApiResponse({ status: 204, description: 'Deleted for everyone, with its previews: its keys are destroyed at once, its blobs removed after; its bytes no longer count against the quota' })
+  @ApiErrors({
+    400: [badId],
+    401: [token],
+    403: [['FORBIDDEN', 'the caller may read the media (it was shared with them) but is not its owner, admin or moderator']],
+    404: [absent],
+    429: [rate],
+    503: [database],
+  })
   async remove(@Param('id') id: string, @CurrentUser() user: Caller): Promise<void> {
     await this.media.delete(id, user);
   }
@@ -179,6 +219,17 @@ function previewSize(query: Record<string, unknown>): number {
     throw new MediaError('VALIDATION_FAILED', `size must be one of ${PREVIEW_SIZES.join(', ')}, given once`);
   }
   return box;
+}
+
+/** The upload's `expiresIn` (seconds), once, within bounds; absent: the media does not expire. */
+function expiresInOf(query: Record<string, unknown>): number | undefined {
+  const value = query.expiresIn;
+  if (value === undefined) return undefined;
+  const seconds = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
+  if (!(seconds >= MIN_EXPIRES_IN && seconds <= MAX_EXPIRES_IN)) {
+    throw new MediaError('VALIDATION_FAILED', `expiresIn must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}, given once`);
+  }
+  return seconds;
 }
 
 /** Answers a download (the file, or a preview) per its conditional and range headers. */

@@ -5,6 +5,7 @@ import { type Caller, isPrivileged } from '../access/caller.js';
 import { type BlockedHash, type BlocklistEntry, BlocklistService, parseHash } from '../moderation/blocklist.service.js';
 import { HashCheckService } from '../moderation/hash-check.service.js';
 import { CurrentUser } from './auth/decorators.js';
+import { fieldsOf } from './json-body.js';
 import { ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
 
 const ALGORITHMS = ['sha256', 'md5', 'phash'];
@@ -129,15 +130,6 @@ function requirePrivileged(user: Caller): void {
   if (!isPrivileged(user)) throw new MediaError('FORBIDDEN', 'Only admins and moderators manage the blocklist');
 }
 
-/** The body as an object with exactly these fields (each present), or 400. */
-function fieldsOf(body: unknown, names: string[]): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MediaError('VALIDATION_FAILED', 'The body must be a JSON object');
-  const extra = Object.keys(body).filter((name) => !names.includes(name));
-  if (extra.length > 0) throw new MediaError('VALIDATION_FAILED', `Unexpected field(s): ${extra.join(', ')}; expected ${names.join(', ')}`);
-  const missing = names.filter((name) => (body as Record<string, unknown>)[name] === undefined);
-  if (missing.length > 0) throw new MediaError('VALIDATION_FAILED', `Missing field(s): ${missing.join(', ')}`);
-  return body as Record<string, unknown>;
-}
 
 function hashOf(fields: Record<string, unknown>): BlockedHash {
   if (typeof fields.algorithm !== 'string' || !ALGORITHMS.includes(fields.algorithm)) {

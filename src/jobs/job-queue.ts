@@ -17,7 +17,13 @@ export interface RenderPreviewsJob {
   mediaId: string;
 }
 
-const QUEUES = [FINISH_PROCESSING, RENDER_PREVIEWS];
+/** Removes the blobs of a deleted media from storage (its keys are already destroyed). */
+export const DELETE_BLOBS = 'delete-blobs';
+export interface DeleteBlobsJob {
+  blobKeys: string[];
+}
+
+const QUEUES = [FINISH_PROCESSING, RENDER_PREVIEWS, DELETE_BLOBS];
 
 export interface JobAttempt<T> {
   data: T;

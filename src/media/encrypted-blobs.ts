@@ -98,7 +98,7 @@ export class EncryptedBlobs {
    * The plaintext of a stored blob, or of the inclusive `range`, decrypting only the segments
    * needed. Blobs of one segment (previews, small files: what a chat list fetches by the
    * dozen) are read whole and their ciphertext kept in a small cache: blob keys are never
-   * reused, so a cached blob cannot go stale, and a deleted one is simply never asked for.
+   * reused, so a cached blob cannot go stale; a deleted one is dropped (forget).
    */
   async read(ref: BlobRef, range?: ByteRange): Promise<Readable> {
     const key = await this.dataKeys.open(ref.dataKeyId);
@@ -114,6 +114,12 @@ export class EncryptedBlobs {
     }
     const bytes = sealed;
     return async (part) => Readable.from([part ? bytes.subarray(part.start, part.end + 1) : bytes]);
+  }
+
+  /** Forgets a deleted media: the unwrapped keys and the cached ciphertext this process holds of it. */
+  forget(removed: { blobKeys: string[]; dataKeyIds: string[] }): void {
+    this.dataKeys.forget(removed.dataKeyIds);
+    for (const key of removed.blobKeys) this.smallBlobs.delete(key);
   }
 
   async delete(blobKeys: string[]): Promise<void> {

@@ -17,6 +17,8 @@ export interface MediaView {
   metadata: Record<string, unknown>;
   previews: { size: number; width: number; height: number; mimeType: string }[];
   createdAt: string;
+  /** Disappearing media: when it stops being readable; null when it does not expire. */
+  expiresAt: string | null;
   /** Only when a blocklist entry quarantined it (only admins and moderators can see such media). */
   quarantined?: true;
 }
@@ -37,6 +39,7 @@ export function toMediaView(media: MediaRecord): MediaView {
     metadata: (media.metadata ?? {}) as Record<string, unknown>,
     previews: media.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: p.mimeType })),
     createdAt: media.createdAt.toISOString(),
+    expiresAt: media.expiresAt?.toISOString() ?? null,
     // MediaService.visible hides quarantined media from everyone but admins and moderators.
     ...(media.quarantinedBy ? { quarantined: true as const } : {}),
   };

@@ -1,6 +1,7 @@
 import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { AccessModule } from '../access/access.module.js';
 import { CryptoModule } from '../crypto/crypto.module.js';
 import { DbModule } from '../db/db.module.js';
 import { JobsModule } from '../jobs/jobs.module.js';
@@ -11,23 +12,25 @@ import { ProcessingJobs } from './processing-jobs.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { LIMITER } from './limits/limiter.js';
 import { MemoryLimiter } from './limits/memory-limiter.js';
+import { DeletionService } from './deletion.service.js';
 import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
 import { TempFiles } from './temp-files.js';
 import { UploadService } from './upload.service.js';
 
 @Module({
-  imports: [DbModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
+  imports: [DbModule, AccessModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
     EncryptedBlobs,
     UploadService,
     MediaService,
+    DeletionService,
     SweeperService,
     ProcessingJobs,
   ],
-  exports: [UploadService, MediaService, SweeperService, LIMITER, TempFiles],
+  exports: [UploadService, MediaService, DeletionService, SweeperService, LIMITER, TempFiles, AccessModule],
 })
 export class MediaModule implements OnModuleDestroy {
   constructor(private readonly temp: TempFiles) {}

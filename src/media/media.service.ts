@@ -3,11 +3,13 @@ import type { Readable } from 'node:stream';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository, type MediaRecord } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
-import { MediaError } from '../errors.js';
+import { isMediaError, MediaError } from '../errors.js';
 import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { ByteRange } from '../storage/blob-store.js';
-import type { Caller } from '../access/caller.js';
-import { mayRead } from '../access/access-policy.js';
+import { type Caller, privilegedRoles } from '../access/caller.js';
+import { AccessPolicy } from '../access/access-policy.js';
+import { MAX_SIGNED_URL_SECONDS, SignedUrls, type Variant } from '../access/signed-url.js';
+import { DeletionService } from './deletion.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { downloadName } from './file-name.js';
 
@@ -37,7 +39,16 @@ export interface StorageView {
   byType: Record<string, { count: number; bytes: number }>;
 }
 
-/** Reading, deleting and accounting for stored media, with the access rule in one place. */
+/** A signed URL minted: its path and when it stops working. */
+export interface MintedUrl {
+  url: string;
+  expiresAt: string;
+}
+
+/**
+ * Reading, sharing, deleting and accounting for stored media, for both edges (REST and
+ * gRPC); who may do what is asked of the one access policy.
+ */
 @Injectable()
 export class MediaService {
   constructor(
@@ -45,21 +56,41 @@ export class MediaService {
     private readonly media: MediaRepository,
     private readonly usage: UsageRepository,
     private readonly blobs: EncryptedBlobs,
+    private readonly access: AccessPolicy,
+    private readonly signedUrls: SignedUrls,
+    private readonly deletion: DeletionService,
   ) {}
 
-  /**
-   * The media if the caller may see it; anything else is indistinguishable from absent.
-   * Its owner may, unless a blocklist entry quarantined it; admins and moderators always may.
-   */
+  /** The media if the caller may read it; anything else is indistinguishable from absent. */
   async visible(id: string, caller: Caller): Promise<MediaRecord> {
     if (!UUID.test(id)) throw new MediaError('VALIDATION_FAILED', 'The media id must be a UUID');
     const media = await this.media.findById(id.toLowerCase());
-    if (!media || !mayRead(media, caller)) throw new MediaError('NOT_FOUND', 'Media not found');
+    if (!media || !(await this.access.mayRead(media, caller))) throw new MediaError('NOT_FOUND', 'Media not found');
     return media;
+  }
+
+  /** Of `ids`, the media the caller may read, in the order asked (unknown, invalid and unreadable ids are left out). */
+  async visibleAmong(ids: string[], caller: Caller): Promise<MediaRecord[]> {
+    const wanted = [...new Set(ids.filter((id) => UUID.test(id)).map((id) => id.toLowerCase()))];
+    const readable = await this.access.readable(await this.media.findByIds(wanted), caller);
+    const byId = new Map(readable.map((media) => [media.id, media]));
+    return wanted.flatMap((id) => byId.get(id) ?? []);
+  }
+
+  /** A signed URL for one variant of a media the caller may read (docs/api.md, "Signed URLs"). */
+  async mintSignedUrl(id: string, caller: Caller, variant: Variant, expiresInSeconds: number): Promise<MintedUrl> {
+    if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_SIGNED_URL_SECONDS) {
+      throw new MediaError('VALIDATION_FAILED', `expiresIn must be a whole number of seconds from 1 to ${MAX_SIGNED_URL_SECONDS}`);
+    }
+    const media = await this.visible(id, caller);
+    const expiresAt = Math.floor(Date.now() / 1000) + expiresInSeconds;
+    const url = this.signedUrls.mint({ mediaId: media.id, variant, userId: caller.id, roles: privilegedRoles(caller.roles), expiresAt });
+    return { url, expiresAt: new Date(expiresAt * 1000).toISOString() };
   }
 
   /** What a download needs: the stored file's size, ETag, type and name, and its plaintext (or a range of it). */
   async forDownload(id: string, caller: Caller): Promise<DownloadFile> {
+    this.access.checkSignedScope(caller, id, 'original');
     const media = this.ready(await this.visible(id, caller));
     const size = Number(media.size);
     const charset = (media.metadata as { charset?: string } | null)?.charset;
@@ -74,6 +105,7 @@ export class MediaService {
 
   /** A preview of the media in the `size` box (64, 256 or 512), served like a download. */
   async forPreview(id: string, caller: Caller, size: number): Promise<DownloadFile> {
+    this.access.checkSignedScope(caller, id, `preview-${size}` as Variant);
     const media = await this.visible(id, caller);
     const preview = media.previews.find((p) => p.size === size);
     // A video's poster frame exists from its upload: a chat shows it while the transcode runs.
@@ -91,12 +123,38 @@ export class MediaService {
     };
   }
 
+  /** Deletes for everyone (the owner or a privileged role; a grantee may read, not delete). */
   async delete(id: string, caller: Caller): Promise<void> {
+    const media = await this.manageable(id, caller);
+    if (!(await this.deletion.delete(media.id))) throw new MediaError('NOT_FOUND', 'Media not found');
+  }
+
+  /** Delete, idempotent (gRPC DeleteMedia): a repeated delete by the media's owner succeeds; an id they never owned is still 404. */
+  async deleteAgain(id: string, caller: Caller): Promise<void> {
+    try {
+      await this.delete(id, caller);
+    } catch (error) {
+      if (isMediaError(error, 'NOT_FOUND') && (await this.media.wasDeleted(id.toLowerCase(), caller.id))) return;
+      throw error;
+    }
+  }
+
+  /**
+   * Disappearing media: the media expires at `expiresAt`, or earlier if it already did
+   * (an expiry is only ever brought forward). Returns the expiry in force.
+   */
+  async setExpiry(id: string, caller: Caller, expiresAt: Date): Promise<Date> {
+    const media = await this.manageable(id, caller);
+    const inForce = await this.media.bringExpiryForward(media.id, expiresAt);
+    if (!inForce) throw new MediaError('NOT_FOUND', 'Media not found');
+    return inForce;
+  }
+
+  /** The media if the caller may delete it or set its expiry: 404 when they cannot read it, 403 when they can but do not own it. */
+  private async manageable(id: string, caller: Caller): Promise<MediaRecord> {
     const media = await this.visible(id, caller);
-    const blobKeys = await this.media.delete(media.id);
-    if (!blobKeys) throw new MediaError('NOT_FOUND', 'Media not found');
-    // Rows are gone first: a crash here leaves only blobs without rows, which the sweeper removes.
-    await this.blobs.delete(blobKeys);
+    if (!this.access.mayManage(media, caller)) throw new MediaError('FORBIDDEN', 'Only the owner of a media (or an admin or moderator) may delete it or set its expiry');
+    return media;
   }
 
   /** Processing media is not served yet (409); media whose processing failed never is (404). */

@@ -51,6 +51,8 @@ export interface UploadSource {
   open(): Promise<IncomingFile>;
   /** Aborted when the client goes away: everything stops and is undone at once. */
   signal: AbortSignal;
+  /** Disappearing media: it expires this many seconds after it is stored (docs/behaviour.md, "Expiry"). */
+  expiresInSeconds?: number;
 }
 
 export interface UploadResult {
@@ -154,7 +156,13 @@ export class UploadService {
         signal: source.signal,
       });
       const stored = await this.storeVersions(source.ownerId, received, processed, version, written);
-      const result = await this.commit(received, processed, stored, { ownerId: source.ownerId, reservationId: ledger.reservationId, phashes: known.phashes, reviewReason });
+      const result = await this.commit(received, processed, stored, {
+        ownerId: source.ownerId,
+        reservationId: ledger.reservationId,
+        phashes: known.phashes,
+        reviewReason,
+        expiresInSeconds: source.expiresInSeconds,
+      });
       committed = result.outcome === 'created';
       return result;
     } catch (error) {
@@ -263,6 +271,7 @@ export class UploadService {
         dataKey: wrapped(version.dataKey),
         phashes: hold.phashes,
         reviewReason: hold.reviewReason,
+        expiresAt: hold.expiresInSeconds === undefined ? undefined : new Date(Date.now() + hold.expiresInSeconds * 1000),
         previews: stored.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: 'image/webp', bytes: p.bytes, blobKey: p.blobKey, dataKey: wrapped(p.dataKey) })),
       },
       {
@@ -296,6 +305,7 @@ interface CommitHold {
   phashes: bigint[];
   /** Accepted unmoderated (moderation-service down, open mode): why it awaits review. */
   reviewReason?: string;
+  expiresInSeconds?: number;
 }
 
 /** The stored version's size, digests and type, known before anything is stored (screening needs them). */

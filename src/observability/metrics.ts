@@ -10,6 +10,13 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
     registers: [this.registry],
   });
+  readonly grpcDuration = new Histogram({
+    name: 'media_grpc_request_duration_seconds',
+    help: 'gRPC call duration by method and status code',
+    labelNames: ['method', 'code'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers: [this.registry],
+  });
   readonly uploads = new Counter({
     name: 'media_uploads_total',
     help: 'Finished uploads by outcome (created, duplicate, or the error code)',

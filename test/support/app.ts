@@ -5,6 +5,7 @@ import type { INestApplication } from '@nestjs/common';
 import { SignJWT } from 'jose';
 import { createApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/load-config';
+import { freePort } from '../../src/common/free-port';
 import { createTestDatabase } from './database';
 
 export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef-0123456789abcdef';
@@ -13,6 +14,8 @@ export const KEY_B = `b:${Buffer.alloc(32, 0xb2).toString('base64')}`;
 
 export interface TestApp {
   url: string;
+  /** host:port of the gRPC API, when started with `grpc: true`. */
+  grpcAddress?: string;
   app: INestApplication;
   databaseUrl: string;
   dataDir: string;
@@ -27,12 +30,15 @@ export interface TestAppOptions {
   /** Reuse a database (and data dir) of an earlier app, e.g. to restart with other keys. */
   databaseUrl?: string;
   dataDir?: string;
+  /** Serve the gRPC API too, on a free port (off otherwise: parallel test apps would all want 50051). */
+  grpc?: boolean;
 }
 
 /** The real Nest app on a real socket, on its own database and data dir. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
   const dataDir = options.dataDir ?? mkdtempSync(join(tmpdir(), 'media-test-data-'));
+  const grpcPort = options.grpc ? await freePort() : 0;
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: 'silent',
@@ -42,6 +48,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     MEDIA_MASTER_KEYS: KEY_A,
     UPLOAD_BYTES_PER_SECOND: String(1024 * 1024 * 1024),
     RATE_LIMIT_PER_MINUTE: '10000',
+    GRPC_PORT: String(grpcPort),
     ...options.env,
   });
   const app = await createApp(config);
@@ -49,6 +56,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const { port } = app.getHttpServer().address() as { port: number };
   return {
     url: `http://127.0.0.1:${port}`,
+    grpcAddress: options.grpc ? `127.0.0.1:${grpcPort}` : undefined,
     app,
     databaseUrl,
     dataDir,

@@ -8,7 +8,7 @@ export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 /** The test's environment for the service: embedded defaults, quiet logs, no inherited DATABASE_URL. */
 export function serviceEnv(overrides: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), LOG_LEVEL: 'warn', NODE_ENV: 'development', ...overrides };
+  const env: Record<string, string> = { ...(process.env as Record<string, string>), LOG_LEVEL: 'warn', NODE_ENV: 'development', GRPC_PORT: '0', ...overrides };
   if (!overrides.DATABASE_URL) delete env.DATABASE_URL;
   return env;
 }

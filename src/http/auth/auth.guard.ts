@@ -4,10 +4,16 @@ import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
 import type { Caller } from '../../access/caller.js';
-import { PUBLIC_KEY } from './decorators.js';
+import { SignedUrls } from '../../access/signed-url.js';
+import { PUBLIC_KEY, SIGNED_URL_KEY } from './decorators.js';
 import { JwtVerifier } from './jwt-verifier.js';
 
-/** Every route needs `Authorization: Bearer <JWT>` unless marked @Public(). */
+/**
+ * Every route needs `Authorization: Bearer <JWT>` unless marked @Public(); downloads and
+ * previews (@SignedUrlAccepted()) also open with a signed URL's `token` query parameter when
+ * no Authorization header is sent. A signed URL's caller is its minting user, limited to
+ * the media and variant it was minted for (AccessPolicy.checkSignedScope).
+ */
 @Injectable()
 export class AuthGuard implements CanActivate {
   private readonly verifier: JwtVerifier;
@@ -15,6 +21,7 @@ export class AuthGuard implements CanActivate {
   constructor(
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) config: AppConfig,
+    private readonly signedUrls: SignedUrls,
   ) {
     this.verifier = new JwtVerifier(config.auth);
   }
@@ -22,6 +29,16 @@ export class AuthGuard implements CanActivate {
   async canActivate(context: ExecutionContext): Promise<boolean> {
     if (this.reflector.getAllAndOverride<boolean>(PUBLIC_KEY, [context.getHandler(), context.getClass()])) return true;
     const req = context.switchToHttp().getRequest<Request & { user?: Caller }>();
+    const signed = req.query.token;
+    if (req.headers.authorization === undefined && signed !== undefined) {
+      if (!this.reflector.getAllAndOverride<boolean>(SIGNED_URL_KEY, [context.getHandler(), context.getClass()])) {
+        throw new MediaError('UNAUTHORIZED', 'A signed URL opens only a download or a preview; other routes need a bearer token');
+      }
+      if (typeof signed !== 'string') throw new MediaError('UNAUTHORIZED', 'Invalid signed URL: token is given more than once');
+      const grant = this.signedUrls.verify(signed);
+      req.user = { id: grant.userId, roles: grant.roles, signedFor: { mediaId: grant.mediaId, variant: grant.variant } };
+      return true;
+    }
     const [scheme, token] = (req.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw new MediaError('UNAUTHORIZED', 'Missing bearer token');
     req.user = await this.verifier.verify(token);

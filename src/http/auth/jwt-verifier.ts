@@ -1,10 +1,9 @@
 import { createRemoteJWKSet, importSPKI, type JWTPayload, jwtVerify, type JWTVerifyGetKey, type CryptoKey } from 'jose';
 import type { AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
-import type { Caller } from '../../access/caller.js';
+import { type Caller, USER_ID } from '../../access/caller.js';
 import { boundedCache } from '../../common/cache.js';
 
-const SUBJECT = /^[A-Za-z0-9_.:@-]{1,128}$/;
 const ASYMMETRIC = ['RS256', 'ES256'];
 /**
  * The longest a token may still have to live. A token that claims more (`exp: 1e308`) is
@@ -43,7 +42,7 @@ export class JwtVerifier {
       throw new MediaError('UNAUTHORIZED', 'The token is invalid or expired');
     }
     if (payload.exp! > Date.now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS) throw new MediaError('UNAUTHORIZED', 'The token lives longer than the 7 days accepted');
-    if (typeof payload.sub !== 'string' || !SUBJECT.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
+    if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const caller = { id: payload.sub, roles };
     this.verified.set(token, { caller, expiresAt: payload.exp! * 1000 });
