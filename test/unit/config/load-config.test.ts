@@ -88,6 +88,28 @@ describe('configuration', () => {
     expect(readFileSync(join(dir, 'secrets', 'jwt-secret'), 'utf8').trim()).toBe(first.auth.jwtSecret);
   });
 
+  it('in production, needs SIGNED_URL_KEYS, and GRPC_API_TOKEN when the gRPC API listens beyond loopback', () => {
+    const key = (n: number) => `k${n}:${Buffer.alloc(32, n).toString('base64')}`;
+    const base = { NODE_ENV: 'production', DATA_DIR: dataDir(), AUTH_JWT_SECRET: 'x'.repeat(40), MEDIA_MASTER_KEYS: key(1) };
+    expect(() => loadConfig(base)).toThrow(/SIGNED_URL_KEYS is required/);
+    const signed = { ...base, SIGNED_URL_KEYS: `${key(2)},${key(3)}` };
+    expect(loadConfig(signed).signedUrlKeys.map((k) => k.id)).toEqual(['k2', 'k3']);
+    expect(loadConfig(signed).grpc).toEqual({ host: '127.0.0.1', port: 50051, apiToken: undefined });
+    expect(() => loadConfig({ ...signed, GRPC_HOST: '0.0.0.0' })).toThrow(/GRPC_API_TOKEN \(GRPC_HOST=0.0.0.0 is not a loopback address\) is required/);
+    expect(loadConfig({ ...signed, GRPC_HOST: '0.0.0.0', GRPC_API_TOKEN: 't'.repeat(32) }).grpc.apiToken).toBe('t'.repeat(32));
+    expect(loadConfig({ ...signed, GRPC_HOST: '0.0.0.0', GRPC_PORT: '0' }).grpc.port).toBe(0); // off: nothing to guard
+    for (const host of ['localhost', '127.0.0.2', '::1']) expect(loadConfig({ ...signed, GRPC_HOST: host }).grpc.host).toBe(host);
+    expect(() => loadConfig({ ...signed, GRPC_API_TOKEN: 'short' })).toThrow(/"GRPC_API_TOKEN"/);
+    expect(() => loadConfig({ ...signed, SIGNED_URL_KEYS: 'k:tooshort' })).toThrow(/"SIGNED_URL_KEYS"/);
+  });
+
+  it('generates a signed-URL key in development, reused at the next start', () => {
+    const dir = dataDir();
+    const first = loadConfig({ DATA_DIR: dir });
+    expect(first.signedUrlKeys[0].key.length).toBe(32);
+    expect(loadConfig({ DATA_DIR: dir }).signedUrlKeys[0].key.equals(first.signedUrlKeys[0].key)).toBe(true);
+  });
+
   it('parses several master keys, the first being current', () => {
     const a = Buffer.alloc(32, 1).toString('base64');
     const b = Buffer.alloc(32, 2).toString('base64');
