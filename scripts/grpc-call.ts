@@ -1,0 +1,58 @@
+/**
+ * npm run -s grpc -- <Method> '<JSON request>' [--address host:port]
+ * Calls one RPC of the service's gRPC API (proto/media.proto) and prints the response as
+ * JSON, or the gRPC status and message. GRPC_API_TOKEN, when set, is sent as the bearer token.
+ */
+import { parseArgs } from 'node:util';
+import * as grpc from '@grpc/grpc-js';
+import { loadSync } from '@grpc/proto-loader';
+import { protoPath } from '../src/common/proto-path.js';
+
+const USAGE = `usage: npm run -s grpc -- <Method> '<JSON request>' [--address host:port]
+
+Calls one RPC of media.v1.MediaService (proto/media.proto) on --address (default
+127.0.0.1:$GRPC_PORT, or 127.0.0.1:50051) and prints the response as JSON. Fields are
+snake_case as in the proto. GRPC_API_TOKEN, when set, is sent as "authorization: Bearer".
+
+  e.g. npm run -s grpc -- GetMedia '{"acting_user_id":"alice","media_ids":["<id>"]}'
+       npm run -s grpc -- GrantAccess '{"acting_user_id":"alice","media_ids":["<id>"],"conversation_id":"c1","user_ids":["bob"]}'`;
+
+function main(): Promise<number> {
+  const { positionals, values } = parseArgs({ allowPositionals: true, options: { address: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  if (values.help || positionals.length !== 2) {
+    process.stderr.write(`${USAGE}\n`);
+    return Promise.resolve(values.help ? 0 : 2);
+  }
+  const [method, json] = positionals;
+  const definition = loadSync(protoPath('media', __dirname), { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true });
+  const Service = (grpc.loadPackageDefinition(definition) as unknown as { media: { v1: { MediaService: grpc.ServiceClientConstructor } } }).media.v1.MediaService;
+  if (!Object.keys(Service.service).includes(method)) {
+    process.stderr.write(`unknown method ${method}; one of: ${Object.keys(Service.service).join(', ')}\n`);
+    return Promise.resolve(2);
+  }
+  let request: unknown;
+  try {
+    request = JSON.parse(json);
+  } catch {
+    process.stderr.write('the request is not JSON\n');
+    return Promise.resolve(2);
+  }
+  const address = values.address ?? `127.0.0.1:${process.env.GRPC_PORT || 50051}`;
+  const client = new Service(address, grpc.credentials.createInsecure()) as unknown as Record<string, Function> & grpc.Client;
+  const metadata = new grpc.Metadata();
+  if (process.env.GRPC_API_TOKEN) metadata.set('authorization', `Bearer ${process.env.GRPC_API_TOKEN}`);
+  return new Promise((resolve) => {
+    client[method](request, metadata, { deadline: Date.now() + 30_000 }, (error: grpc.ServiceError | null, response: unknown) => {
+      client.close();
+      if (error) {
+        process.stderr.write(`${grpc.status[error.code]}: ${error.details}\n`);
+        resolve(1);
+      } else {
+        process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+        resolve(0);
+      }
+    });
+  });
+}
+
+main().then((code) => (process.exitCode = code));
