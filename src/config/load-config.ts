@@ -9,11 +9,9 @@ export class ConfigError extends Error {}
 type Env = Record<string, string | undefined>;
 
 /** Contract variables whose feature is not built: refused when set, like an unbuilt storage driver. */
-const NOT_ACTED_ON_YET = ['REDIS_URL', 'AUTH_GRPC_URL', 'USER_GRPC_URL'] as const;
+const NOT_ACTED_ON_YET = ['REDIS_URL'] as const;
 const WHAT_IT_WILL_DO: Record<(typeof NOT_ACTED_ON_YET)[number], string> = {
   REDIS_URL: 'limits and caches shared by replicas are planned; they are in-process today',
-  AUTH_GRPC_URL: 'token validation by auth-service is planned; tokens are verified locally today',
-  USER_GRPC_URL: 'quotas from user-service and usage reports to it are planned',
 };
 
 /** Validates the environment (all problems reported at once) and builds the typed config. */

@@ -6,9 +6,10 @@ import { IncidentsRepository } from './incidents.repository.js';
 import { KeysRepository } from './keys.repository.js';
 import { MediaRepository } from './media.repository.js';
 import { PrismaService } from './prisma.service.js';
+import { UsageOutboxRepository } from './usage-outbox.repository.js';
 import { UsageRepository } from './usage.repository.js';
 
-const REPOSITORIES = [ChangeFeed, MediaRepository, UsageRepository, KeysRepository, BlocklistRepository, IncidentsRepository, GrantsRepository];
+const REPOSITORIES = [ChangeFeed, MediaRepository, UsageRepository, KeysRepository, BlocklistRepository, IncidentsRepository, GrantsRepository, UsageOutboxRepository];
 
 @Module({
   providers: [PrismaService, ...REPOSITORIES],

@@ -1,5 +1,6 @@
 import { Injectable } from '@nestjs/common';
-import { type Caller, USER_ID } from '../access/caller.js';
+import { type Caller, privilegedRoles, USER_ID } from '../access/caller.js';
+import { AuthPeer } from '../peers/auth-peer.js';
 import { type Variant, VARIANTS } from '../access/signed-url.js';
 import { GrantsRepository } from '../db/grants.repository.js';
 import { MediaError } from '../errors.js';
@@ -36,7 +37,7 @@ interface ActingRequest {
 /**
  * The gRPC API's calls (docs/grpc.md), over the same services and the same access policy as
  * REST. The acting user is who the caller (messaging-service, user-service) acts for; it
- * carries no roles. Arguments are checked before anything is read: a bad one is
+ * carries no roles, except for DeleteMedia when auth-service names them. Arguments are checked before anything is read: a bad one is
  * INVALID_ARGUMENT, a media the acting user may not read NOT_FOUND.
  */
 @Injectable()
@@ -45,6 +46,7 @@ export class MediaRpc {
     private readonly media: MediaService,
     private readonly grants: GrantsRepository,
     private readonly deletion: DeletionService,
+    private readonly auth: AuthPeer,
   ) {}
 
   handlers(): RpcHandlers {
@@ -61,7 +63,7 @@ export class MediaRpc {
         return { url: minted.url, expires_at: minted.expiresAt };
       },
       DeleteMedia: async (request: ActingRequest) => {
-        await this.media.deleteAgain(mediaId(request.media_id), actingUser(request.acting_user_id));
+        await this.media.deleteAgain(mediaId(request.media_id), await this.withRoles(actingUser(request.acting_user_id)));
         return {};
       },
       SetExpiry: async (request: ActingRequest & { expires_at: string }) => {
@@ -89,6 +91,17 @@ export class MediaRpc {
     const readable = await this.media.visibleAmong(ids, caller);
     if (readable.length !== ids.length) throw new MediaError('NOT_FOUND', 'A media named does not exist or acting_user_id may not read it');
     return { granted: await this.grants.grant({ mediaIds: ids, conversationId, userIds: users, grantedBy: caller.id }) };
+  }
+
+  /**
+   * The acting user with their admin or moderator role, as auth-service's GetUserInfo says
+   * (AUTH_GRPC_URL); without auth-service an acting user has no role.
+   */
+  private async withRoles(caller: Caller): Promise<Caller> {
+    const client = this.auth.client;
+    if (!client) return caller;
+    const info = await client.getUserInfo(caller.id);
+    return info.exists && info.active ? { ...caller, roles: privilegedRoles(info.roles) } : caller;
   }
 
   private async revokeAccess(request: RevokeAccessRequest): Promise<{ revoked: number }> {

@@ -2,6 +2,7 @@ import { Module } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { GrpcModule } from '../grpc/grpc.module.js';
 import { MediaModule } from '../media/media.module.js';
+import { PeersModule } from '../peers/peers.module.js';
 import { BlocklistModule } from '../moderation/blocklist.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
@@ -11,7 +12,7 @@ import { ModerationController } from './moderation.controller.js';
 
 /** The REST edge, and the gRPC edge beside it. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
 @Module({
-  imports: [MediaModule, BlocklistModule, MetricsModule, GrpcModule],
+  imports: [MediaModule, BlocklistModule, MetricsModule, GrpcModule, PeersModule],
   controllers: [MediaController, ModerationController],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },

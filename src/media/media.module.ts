@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import { Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AccessModule } from '../access/access.module.js';
+import { PeersModule } from '../peers/peers.module.js';
 import { CryptoModule } from '../crypto/crypto.module.js';
 import { DbModule } from '../db/db.module.js';
 import { JobsModule } from '../jobs/jobs.module.js';
@@ -17,9 +18,11 @@ import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
 import { TempFiles } from './temp-files.js';
 import { UploadService } from './upload.service.js';
+import { UsageReports } from './usage-reports.js';
+import { UserLimits } from './user-limits.js';
 
 @Module({
-  imports: [DbModule, AccessModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
+  imports: [DbModule, AccessModule, PeersModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
@@ -27,10 +30,12 @@ import { UploadService } from './upload.service.js';
     UploadService,
     MediaService,
     DeletionService,
+    UserLimits,
+    UsageReports,
     SweeperService,
     ProcessingJobs,
   ],
-  exports: [UploadService, MediaService, DeletionService, SweeperService, LIMITER, TempFiles, AccessModule],
+  exports: [UploadService, MediaService, DeletionService, UsageReports, SweeperService, LIMITER, TempFiles, AccessModule],
 })
 export class MediaModule implements OnModuleDestroy {
   constructor(private readonly temp: TempFiles) {}

@@ -1,6 +1,5 @@
-import { Inject, Injectable } from '@nestjs/common';
+import { Injectable } from '@nestjs/common';
 import type { Readable } from 'node:stream';
-import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository, type MediaRecord } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
 import { isMediaError, MediaError } from '../errors.js';
@@ -10,6 +9,7 @@ import { type Caller, privilegedRoles } from '../access/caller.js';
 import { AccessPolicy } from '../access/access-policy.js';
 import { MAX_SIGNED_URL_SECONDS, SignedUrls, type Variant } from '../access/signed-url.js';
 import { DeletionService } from './deletion.service.js';
+import { UserLimits } from './user-limits.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { downloadName } from './file-name.js';
 
@@ -52,13 +52,13 @@ export interface MintedUrl {
 @Injectable()
 export class MediaService {
   constructor(
-    @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly media: MediaRepository,
     private readonly usage: UsageRepository,
     private readonly blobs: EncryptedBlobs,
     private readonly access: AccessPolicy,
     private readonly signedUrls: SignedUrls,
     private readonly deletion: DeletionService,
+    private readonly userLimits: UserLimits,
   ) {}
 
   /** The media if the caller may read it; anything else is indistinguishable from absent. */
@@ -165,15 +165,15 @@ export class MediaService {
   }
 
   async storage(caller: Caller): Promise<StorageView> {
-    const snapshot = await this.usage.snapshot(caller.id);
+    const [snapshot, limits] = await Promise.all([this.usage.snapshot(caller.id), this.userLimits.of(caller.id)]);
     const byType = Object.fromEntries(MEDIA_TYPES.map((type) => [type, { count: 0, bytes: 0 }]));
     for (const row of snapshot.byType) byType[row.type] = { count: row.count, bytes: row.bytes };
     return {
       usedBytes: snapshot.usedBytes,
-      limitBytes: this.config.limits.quotaBytes,
+      limitBytes: limits.quotaBytes,
       fileCount: snapshot.fileCount,
       uploadsToday: snapshot.uploadsToday,
-      dailyUploadLimit: this.config.limits.dailyUploads,
+      dailyUploadLimit: limits.dailyUploads,
       byType,
     };
   }

@@ -31,6 +31,7 @@ import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
 import { TempFiles } from './temp-files.js';
 import { UploadLedger } from './upload-ledger.js';
+import { UserLimits } from './user-limits.js';
 import { fileTooLarge, largestLimit, tooLargeFor } from './size-limits.js';
 import { refuseByDeclaration } from '../processing/declared-limits.js';
 
@@ -117,12 +118,17 @@ export class UploadService {
     private readonly processor: MediaProcessor,
     private readonly jobs: JobQueue,
     private readonly screening: ScreeningService,
+    private readonly userLimits: UserLimits,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
     const releaseSlot = await this.limiter.acquireUpload(source.ownerId);
     if (!releaseSlot) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
-    const ledger = new UploadLedger(this.usage, source.ownerId, this.config.limits, this.temp.tag);
+    const limits = await this.userLimits.of(source.ownerId, source.signal).catch((error: unknown) => {
+      releaseSlot();
+      throw error;
+    });
+    const ledger = new UploadLedger(this.usage, source.ownerId, limits, this.temp.tag);
     const path = this.temp.newPath();
     let workDir: string | undefined;
     const written: string[] = [];
@@ -159,6 +165,7 @@ export class UploadService {
       const result = await this.commit(received, processed, stored, {
         ownerId: source.ownerId,
         reservationId: ledger.reservationId,
+        quotaBytes: limits.quotaBytes,
         phashes: known.phashes,
         reviewReason,
         expiresInSeconds: source.expiresInSeconds,
@@ -276,7 +283,7 @@ export class UploadService {
       },
       {
         reservationId,
-        quotaBytes: this.config.limits.quotaBytes,
+        quotaBytes: hold.quotaBytes,
         alsoInTransaction: async (db) => {
           if (later) await this.jobs.send<FinishProcessingJob>(FINISH_PROCESSING, { mediaId: id }, db);
           if (processed.previewsFailed) await this.jobs.send<RenderPreviewsJob>(RENDER_PREVIEWS, { mediaId: id }, db);
@@ -302,6 +309,8 @@ const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update
 interface CommitHold {
   ownerId: string;
   reservationId: string;
+  /** The user's storage quota, checked again exactly by the commit. */
+  quotaBytes: number;
   phashes: bigint[];
   /** Accepted unmoderated (moderation-service down, open mode): why it awaits review. */
   reviewReason?: string;

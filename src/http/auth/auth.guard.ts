@@ -5,11 +5,13 @@ import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
 import type { Caller } from '../../access/caller.js';
 import { SignedUrls } from '../../access/signed-url.js';
+import { AuthPeer } from '../../peers/auth-peer.js';
 import { PUBLIC_KEY, SIGNED_URL_KEY } from './decorators.js';
 import { JwtVerifier } from './jwt-verifier.js';
 
 /**
- * Every route needs `Authorization: Bearer <JWT>` unless marked @Public(); downloads and
+ * Every route needs `Authorization: Bearer <JWT>` unless marked @Public() (verified here,
+ * then by auth-service when AUTH_GRPC_URL is set); downloads and
  * previews (@SignedUrlAccepted()) also open with a signed URL's `token` query parameter when
  * no Authorization header is sent. A signed URL's caller is its minting user, limited to
  * the media and variant it was minted for (AccessPolicy.checkSignedScope).
@@ -22,6 +24,7 @@ export class AuthGuard implements CanActivate {
     private readonly reflector: Reflector,
     @Inject(APP_CONFIG) config: AppConfig,
     private readonly signedUrls: SignedUrls,
+    private readonly auth: AuthPeer,
   ) {
     this.verifier = new JwtVerifier(config.auth);
   }
@@ -41,7 +44,14 @@ export class AuthGuard implements CanActivate {
     }
     const [scheme, token] = (req.headers.authorization ?? '').split(' ');
     if (scheme?.toLowerCase() !== 'bearer' || !token) throw new MediaError('UNAUTHORIZED', 'Missing bearer token');
-    req.user = await this.verifier.verify(token);
+    const caller = await this.verifier.verify(token);
+    // With AUTH_GRPC_URL, auth-service has the last word (a revoked session, a banned user):
+    // its answer is cached briefly, never past the token's expiry; down, it is 503, never an accept.
+    if (this.auth.client) {
+      const validated = await this.auth.client.validateToken(token, { requestId: typeof req.id === 'string' ? req.id : undefined });
+      if (validated.userId !== caller.id) throw new MediaError('UNAUTHORIZED', 'The token was not issued for its subject');
+    }
+    req.user = caller;
     return true;
   }
 }

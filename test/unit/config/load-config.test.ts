@@ -57,8 +57,6 @@ describe('configuration', () => {
 
   it.each([
     ['REDIS_URL', 'redis://127.0.0.1:6379'],
-    ['AUTH_GRPC_URL', '127.0.0.1:50051'],
-    ['USER_GRPC_URL', '127.0.0.1:50052'],
   ])('refuses %s, which it does not act on yet, rather than ignore it', (name, value) => {
     expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(new RegExp(`"${name}": the service does not act on it yet \\(.+\\); unset it`));
   });
