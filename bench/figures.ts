@@ -32,6 +32,7 @@ export const FIGURES: Figure[] = [
   { key: 'metadataRate', label: 'GET metadata, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
   { key: 'tenKbP50', label: 'GET a 10 KB file, one at a time, p50', unit: 'ms', goal: '< 3', met: below(3) },
   { key: 'tenKbRate', label: 'GET a 10 KB file, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
+  { key: 'signedTenKbRate', label: '… the same by a grantee through a signed URL, c=16 (baseline: the owner’s, same run)', unit: 'req/s', goal: '≥ 0.9 × the owner’s', met: (v, b) => v >= 0.9 * (b ?? Infinity) },
   { key: 'previewP50', label: 'GET a 256 px preview, one at a time, p50', unit: 'ms', goal: '< 3', met: below(3) },
   { key: 'previewRate', label: 'GET a 256 px preview, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
   { key: 'peakRss', label: 'peak RSS, 3 × 100 MB up + 8 × 100 MB down', unit: 'MB', goal: '< 300', met: below(300) },

@@ -12,16 +12,19 @@ export interface BenchService {
   pid: number;
   child: ChildProcess;
   token(user: string): string;
+  /** Calls one RPC of the gRPC API (npm run grpc) and answers its JSON response. */
+  rpc(method: string, request: object): unknown;
 }
 
 /** The built service on its embedded defaults under `dataDir`, with limits out of the way. */
 export async function startService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
   const port = await freePort();
+  const grpcPort = await freePort();
   const fullEnv: Record<string, string> = {
     ...(process.env as Record<string, string>),
     DATA_DIR: dataDir,
     PORT: String(port),
-    GRPC_PORT: String(await freePort()),
+    GRPC_PORT: String(grpcPort),
     LOG_LEVEL: 'warn',
     UPLOAD_BYTES_PER_SECOND: String(10 * 1024 * MB),
     QUOTA_STORAGE_BYTES: String(100 * 1024 * MB),
@@ -38,7 +41,9 @@ export async function startService(dataDir: string, env: Record<string, string> 
   for (let i = 0; i < 300; i++) {
     if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) {
       const token = (user: string) => execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user], { env: fullEnv }).toString().trim();
-      return { base, pid: child.pid!, child, token };
+      const rpc = (method: string, request: object) =>
+        JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'grpc-call.js'), method, JSON.stringify(request), '--address', `127.0.0.1:${grpcPort}`], { env: fullEnv }).toString());
+      return { base, pid: child.pid!, child, token, rpc };
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
