@@ -13,7 +13,7 @@ import { type BreakerState, GrpcPeer, loadService, PeerCallError, type PeerCallO
 export interface AuthClientOptions extends PeerClientOptions {
   /** How long a valid answer is reused, at most (the token's expiry comes first). Default 30; 0: never. */
   cacheSeconds?: number;
-  /** Most tokens remembered (keys are SHA-256 digests; 8 MiB counted at most in all). Default 10,000. */
+  /** Most tokens remembered (keys are SHA-256 digests; 4 MiB counted at most in all, src/common/cache.ts). Default 10,000. */
   cacheEntries?: number;
 }
 
@@ -35,7 +35,7 @@ export interface UserInfo {
 const USER_ID = /^[A-Za-z0-9_.:@-]{1,128}$/;
 /** Refusals that are about the token (malformed, not a credential); any other refusal is no answer. */
 const TOKEN_REFUSED = new Set<number>([status.INVALID_ARGUMENT, status.UNAUTHENTICATED]);
-const CACHE_BYTES = 8 * 1024 * 1024;
+const CACHE_BYTES = 4 * 1024 * 1024;
 
 interface WireValidation {
   valid: boolean;

@@ -11,7 +11,7 @@ import { type BreakerState, GrpcPeer, loadService, PeerCallError, type PeerCallO
 export interface UserClientOptions extends PeerClientOptions {
   /** How long a user's quotas are reused. Default 3600; 0: never. */
   cacheSeconds?: number;
-  /** Most users' quotas remembered (≈ 500 B each). Default 10,000. */
+  /** Most users' quotas remembered (≈ 400 B each, src/common/cache.ts). Default 5,000. */
   cacheEntries?: number;
 }
 
@@ -53,7 +53,7 @@ export class UserClient {
   private readonly quotas: BoundedCache<string, UserQuotas>;
 
   constructor(options: UserClientOptions) {
-    const { cacheSeconds = 3600, cacheEntries = 10_000, ...peer } = options;
+    const { cacheSeconds = 3600, cacheEntries = 5000, ...peer } = options;
     this.peer = new GrpcPeer<Methods>({ ...peer, name: 'user', service: 'user.UserService' });
     // ttlOf, not ttl: lru-cache reads a ttl of 0 as "forever", ttlOf's 0 as "not kept".
     this.quotas = boundedCache({ max: cacheEntries, ttlOf: () => cacheSeconds * 1000 });
