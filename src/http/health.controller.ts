@@ -13,6 +13,9 @@ import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from '../observability/metrics.js';
+import { AuthPeer } from '../peers/auth-peer.js';
+import { ModerationPeer } from '../peers/moderation-peer.js';
+import { UserPeer } from '../peers/user-peer.js';
 import { failures, type HealthBody, publicHealth } from './readiness.js';
 
 const TIMEOUT_MS = 3000;
@@ -32,7 +35,33 @@ export class HealthController {
     private readonly antivirus: AntivirusService,
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     private readonly modules: ModuleRef,
+    private readonly authPeer: AuthPeer,
+    private readonly userPeer: UserPeer,
+    private readonly moderationPeer: ModerationPeer,
   ) {}
+
+  /**
+   * One check per configured peer: down while its circuit breaker is open (calls to it are
+   * failing and are not even tried), except moderation-service in `open` failure mode,
+   * which uploads go on without.
+   */
+  private peerChecks(): HealthIndicatorFunction[] {
+    const peers = [
+      { name: 'auth-service', client: this.authPeer.client, required: true },
+      { name: 'user-service', client: this.userPeer.client, required: true },
+      { name: 'moderation-service', client: this.moderationPeer.client, required: !this.moderationPeer.failsOpen },
+    ];
+    return peers.flatMap(({ name, client, required }) => {
+      if (!client) return [];
+      return [
+        () => {
+          const breaker = client.breakerState;
+          const check = this.indicators.check(name);
+          return breaker === 'open' && required ? check.down({ breaker }) : check.up({ breaker });
+        },
+      ];
+    });
+  }
 
   /** The gRPC API of this process, when it serves one (the API role). */
   private get grpc(): GrpcServer | undefined {
@@ -59,7 +88,7 @@ export class HealthController {
   @ApiOperation({
     summary:
       'Readiness: database and storage answer, with at least STORAGE_MIN_FREE_BYTES free under DATA_DIR; clamd answers when CLAMAV_URL is set (antivirus.scanning says on or off); ' +
-      'the gRPC API is serving when this process runs it',
+      'the gRPC API is serving when this process runs it; each configured peer (auth-, user-, moderation-service) is down while its circuit breaker is open (moderation-service in open failure mode never is)',
   })
   @ApiResponse({ status: 200, type: HealthDto, description: 'Every check is up' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'A check is down (see error and details)' })
@@ -79,6 +108,7 @@ export class HealthController {
       this.antivirus.enabled
         ? () => this.indicators.check('antivirus').attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' }))).withTimeout(TIMEOUT_MS)
         : () => this.indicators.check('antivirus').up({ scanning: 'off' }),
+      ...this.peerChecks(),
       // Our gRPC API, when this process serves it: bound and taking calls.
       ...(this.grpc ? [() => (this.grpc?.port ? this.indicators.check('grpc').up() : this.indicators.check('grpc').down('not serving'))] : []),
     ]);

@@ -3,12 +3,13 @@ import { TerminusModule } from '@nestjs/terminus';
 import { DbModule } from '../db/db.module.js';
 import { ModerationModule } from '../moderation/moderation.module.js';
 import { StorageModule } from '../storage/storage.module.js';
+import { PeersModule } from '../peers/peers.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
 import { HealthController } from './health.controller.js';
 
 /** Health and metrics routes, served in every role (the worker's too, for its probes). */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), DbModule, StorageModule, ModerationModule, MetricsModule],
+  imports: [TerminusModule.forRoot({ logger: false }), DbModule, StorageModule, ModerationModule, MetricsModule, PeersModule],
   controllers: [HealthController],
 })
 export class HealthModule {}

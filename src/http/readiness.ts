@@ -7,8 +7,8 @@ export interface HealthBody {
   details?: Indicators;
 }
 
-/** What an indicator may say publicly besides its status: whether antivirus scanning is on. */
-const PUBLIC_FIELDS = ['scanning'];
+/** What an indicator may say publicly besides its status: whether antivirus scanning is on, a peer's breaker state. */
+const PUBLIC_FIELDS = ['scanning', 'breaker'];
 
 /**
  * The body a client sees: which dependency is up or down, never why. Terminus puts the

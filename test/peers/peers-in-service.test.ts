@@ -44,6 +44,20 @@ describe('auth-service (AUTH_GRPC_URL) in the service', () => {
     await waitFor(async () => (await request(`${t.url}/api/v1/media/storage`, { token: bob })).status === 200, 60_000);
   });
 
+  it('readiness reports auth-service, down while its breaker is open, and up again once it may be tried', async () => {
+    const ready = await request(`${t.url}/health/ready`);
+    expect([ready.status, ready.json.info['auth-service']]).toEqual([200, { status: 'up', breaker: 'closed' }]);
+    await auth.stop();
+    let n = 0;
+    await waitFor(async () => {
+      await request(`${t.url}/api/v1/media/storage`, { token: await t.token(`someone-${n++}`) }); // each a fresh token: a call to auth-service
+      return (await request(`${t.url}/health/ready`)).status === 503;
+    }, 60_000);
+    expect((await request(`${t.url}/health/ready`)).json.error).toEqual({ 'auth-service': { status: 'down', breaker: 'open' } });
+    await auth.start();
+    await waitFor(async () => (await request(`${t.url}/health/ready`)).status === 200, 60_000);
+  });
+
   it('a gRPC DeleteMedia by an acting user auth-service names admin deletes any media; by a plain user, only their own', async () => {
     const carol = await t.token('carol');
     auth.tokens.set(carol, { userId: 'carol' });
