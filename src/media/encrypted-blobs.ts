@@ -12,7 +12,11 @@ import { newBlobKey } from '../storage/blob-keys.js';
 import { HashThread } from './streams/hash-thread.js';
 import { Hasher } from './streams/hasher.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { ChangeFeed } from '../db/change-feed.js';
 import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-store.js';
+
+/** The channel a trigger announces released blobs on (migration 20261207000000). */
+const BLOB_CHANGES = 'blob_changes';
 
 export interface BlobRef {
   blobKey: string;
@@ -35,8 +39,11 @@ export class EncryptedBlobs {
     @Inject(APP_CONFIG) config: AppConfig,
     @Inject(BLOB_STORE) private readonly store: BlobStore,
     private readonly dataKeys: DataKeyService,
+    changes: ChangeFeed,
   ) {
     if (config.hashInWorker) this.hashThread = new HashThread();
+    // A blob released by any process (deleted, replaced) leaves every replica's cache.
+    changes.subscribe(BLOB_CHANGES, (change) => (change === 'reset' ? this.smallBlobs.clear() : this.smallBlobs.delete(change.id)));
   }
 
   /** A pass-through that computes the SHA-256 and MD5 of what goes through it (on the hash thread when configured). */
@@ -98,7 +105,8 @@ export class EncryptedBlobs {
    * The plaintext of a stored blob, or of the inclusive `range`, decrypting only the segments
    * needed. Blobs of one segment (previews, small files: what a chat list fetches by the
    * dozen) are read whole and their ciphertext kept in a small cache: blob keys are never
-   * reused, so a cached blob cannot go stale; a deleted one is dropped (forget).
+   * reused, so a cached blob cannot go stale; a released one is dropped here at once
+   * (forget) and on every replica by the change feed.
    */
   async read(ref: BlobRef, range?: ByteRange): Promise<Readable> {
     const key = await this.dataKeys.open(ref.dataKeyId);

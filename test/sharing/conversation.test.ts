@@ -199,6 +199,13 @@ describe('sharing a photo and a PDF in a conversation', () => {
     expect(await grpc.ok('GetMedia', { acting_user_id: 'bob', media_ids: [photo, pdf] })).toMatchObject({ media: [{ id: pdf }] });
   });
 
+  it('every RPC is counted on /metrics like an HTTP route, by method and status', async () => {
+    const metrics = (await read('/metrics')).body.toString();
+    for (const line of ['method="GrantAccess",code="OK"', 'method="GrantAccess",code="NOT_FOUND"', 'method="DeleteMedia",code="PERMISSION_DENIED"', 'method="GetMedia",code="OK"']) {
+      expect(metrics).toMatch(new RegExp(`media_grpc_request_duration_seconds_count\\{${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} [1-9]`));
+    }
+  });
+
   it('bad arguments are INVALID_ARGUMENT, with the request id back in the trailers', async () => {
     const cases: [string, object][] = [
       ['GrantAccess', { acting_user_id: 'alice', media_ids: ['not-a-uuid'], conversation_id: 'c', user_ids: ['bob'] }],

@@ -44,6 +44,10 @@ describe('cryptographic deletion', () => {
     expect((await request(`${t.url}/api/v1/media/${id}`, { token: alice })).status).toBe(200);
     expect((await request(`${replica.url}/api/v1/media/${id}/preview?size=64`, { token: alice })).status).toBe(200);
     expect((await request(`${replica.url}/api/v1/media/${id}`, { token: alice })).status).toBe(200);
+    // ... and the replica holds the small preview's ciphertext in its cache.
+    const cachedBlobs = (app: TestApp) => (app.app.get(EncryptedBlobs) as unknown as { smallBlobs: Map<string, Buffer> }).smallBlobs;
+    const previewKeys = refs.slice(1).map((ref) => ref.blob_key);
+    expect(previewKeys.some((key) => cachedBlobs(replica).has(key))).toBe(true);
 
     const aside = mkdtempSync(join(tmpdir(), 'media-test-aside-'));
     try {
@@ -61,6 +65,8 @@ describe('cryptographic deletion', () => {
         const keys = app.app.get(DataKeyService);
         await waitFor(async () => (await Promise.all(keyIds.map((k) => keys.open(k).then(() => false, () => true)))).every(Boolean));
       }
+      // Every replica drops its cached ciphertext of the media's blobs (told by the change feed).
+      await waitFor(() => previewKeys.every((key) => !cachedBlobs(replica).has(key) && !cachedBlobs(t).has(key)));
       await waitFor(() => refs.every((ref) => !existsSync(path(join(t.dataDir, 'storage'), ref.blob_key))), 60_000);
 
       // Put the blobs back, as a storage backup restored by hand would.

@@ -48,6 +48,15 @@ describe('disappearing media (expiresIn, SetExpiry)', () => {
         const reply = await request(`${running.url}/api/v1/media/${sent.json.id}${path}`, { token: alice });
         expect([path, reply.status, reply.json.code]).toEqual([path, 404, 'NOT_FOUND']);
       }
+      // hash-check's duplicateOf never names an expired media (the permanent copy of the same bytes it does).
+      const checked = await request(`${running.url}/api/v1/media/hash-check`, {
+        method: 'POST',
+        token: alice,
+        headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ algorithm: 'sha256', hash: sent.json.sha256 }),
+      });
+      expect(checked.json.duplicateOf).not.toBe(sent.json.id);
+      expect(checked.json.duplicateOf).toEqual(expect.any(String));
       restarted = await startTestApp({ databaseUrl: stopped.databaseUrl, dataDir: restartDir });
       expect((await request(`${restarted.url}/api/v1/media/${other.json.id}`, { token: bob })).status).toBe(404);
       // Deleted by the workers within 60 s of the expiry (a sweep every 10 s; the restarted one sweeps at boot).

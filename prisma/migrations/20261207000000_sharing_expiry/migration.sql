@@ -43,6 +43,21 @@ END $$;
 CREATE TRIGGER data_key_deleted AFTER DELETE ON data_keys
   FOR EACH ROW EXECUTE FUNCTION announce_data_key_deleted();
 
+-- A blob no row refers to any more (its media or preview deleted, or replaced by a
+-- worker's stored version) is announced on `blob_changes` (payload: the blob key), so every
+-- replica drops its cached ciphertext of it.
+CREATE FUNCTION announce_blob_released() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF TG_OP = 'DELETE' OR OLD.blob_key IS DISTINCT FROM NEW.blob_key THEN
+    PERFORM pg_notify('blob_changes', OLD.blob_key);
+  END IF;
+  RETURN NULL;
+END $$;
+CREATE TRIGGER media_blob_released AFTER UPDATE OR DELETE ON media
+  FOR EACH ROW EXECUTE FUNCTION announce_blob_released();
+CREATE TRIGGER preview_blob_released AFTER UPDATE OR DELETE ON previews
+  FOR EACH ROW EXECUTE FUNCTION announce_blob_released();
+
 -- commit_upload (see 20261203040000_commit_upload_moderation) stores expires_at and
 -- reuses only a copy that does not expire, for an upload that does not expire.
 CREATE OR REPLACE FUNCTION commit_upload(p_reservation UUID, p_quota BIGINT, p_media JSONB, p_keys JSONB, p_previews JSONB)
