@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { freePort } from '../../src/common/free-port';
 import { signToken, TEST_JWT_SECRET } from '../support/app';
 import { request, uploadFixture } from '../support/http';
+import { MediaGrpcClient } from '../support/media-grpc';
 import { isAlive, postmasterPid, ready, type Running, runService, serviceEnv, servicePid } from '../support/service-process';
 
 /** Start-up refusals of the built service: each leaves the running instance untouched. */
@@ -18,10 +19,12 @@ describe('a second instance, and start-up refusals', () => {
   let first: Running;
   let base: string;
   let port: number;
+  let grpcPort: number;
 
   beforeAll(async () => {
     port = await freePort();
-    first = runService(serviceEnv({ DATA_DIR: dataDir, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET }));
+    grpcPort = await freePort();
+    first = runService(serviceEnv({ DATA_DIR: dataDir, PORT: String(port), GRPC_PORT: String(grpcPort), AUTH_JWT_SECRET: TEST_JWT_SECRET }));
     base = `http://127.0.0.1:${port}`;
     await ready(first, base);
   });
@@ -72,6 +75,22 @@ describe('a second instance, and start-up refusals', () => {
     expect(twin.code).toBe(1);
     expect(twin.output).toContain(`PORT ${port} is already in use`);
     await firstStillServes();
+  });
+
+  it('on the same GRPC_PORT (another PORT and DATA_DIR): reports GRPC_PORT before anything starts; the first keeps serving gRPC', async () => {
+    const otherDir = tempDir();
+    const second = await refused({ DATA_DIR: otherDir, PORT: String(await freePort()), GRPC_PORT: String(grpcPort), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    expect(second.code).toBe(1);
+    expect(second.output).toContain(`GRPC_PORT ${grpcPort} is already in use by another process: stop it, or set GRPC_PORT to a free port`);
+    expect(second.output).not.toMatch(/Nest application|migrations:|\n\s+at /);
+    expect(existsSync(join(otherDir, 'postgres'))).toBe(false);
+    const grpc = new MediaGrpcClient(`127.0.0.1:${grpcPort}`);
+    try {
+      expect(await grpc.ok('GetMedia', { acting_user_id: 'alice', media_ids: [] })).toEqual({ media: [] });
+    } finally {
+      grpc.close();
+    }
+    expect((await request(`${base}/health/ready`)).json.info.grpc).toEqual({ status: 'up' });
   });
 
   it('with STORAGE_DRIVER=s3 (no adapter yet): "Invalid configuration", no stack, nothing started', async () => {
