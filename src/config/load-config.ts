@@ -8,12 +8,6 @@ export class ConfigError extends Error {}
 
 type Env = Record<string, string | undefined>;
 
-/** Contract variables whose feature is not built: refused when set, like an unbuilt storage driver. */
-const NOT_ACTED_ON_YET = ['REDIS_URL'] as const;
-const WHAT_IT_WILL_DO: Record<(typeof NOT_ACTED_ON_YET)[number], string> = {
-  REDIS_URL: 'limits and caches shared by replicas are planned; they are in-process today',
-};
-
 /** Validates the environment (all problems reported at once) and builds the typed config. */
 export function loadConfig(source: Env = process.env): AppConfig {
   const { value: env, error } = envSchema.validate(source, { abortEarly: false, convert: true });
@@ -23,10 +17,6 @@ export function loadConfig(source: Env = process.env): AppConfig {
   if (!driverRefused && !BUILT_STORAGE_DRIVERS.includes(driver)) {
     // A contract value without an adapter yet: refused with the other problems, before anything starts.
     problems.push(`"STORAGE_DRIVER" ${driver}: the ${driver} storage adapter is not built yet; use "local"`);
-  }
-  for (const name of NOT_ACTED_ON_YET) {
-    // Set, it would be parsed and silently ignored: a deployment would believe it has what it has not.
-    if (source[name] !== undefined && source[name] !== '') problems.push(`"${name}": the service does not act on it yet (${WHAT_IT_WILL_DO[name]}); unset it`);
   }
   if (problems.length) {
     throw new ConfigError(`Invalid configuration:\n${problems.map((message) => `  - ${message}`).join('\n')}`);

@@ -13,6 +13,8 @@ import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from '../observability/metrics.js';
+import { LIMITER } from '../media/limits/limiter.js';
+import { RedisLimiter } from '../media/limits/redis-limiter.js';
 import { AuthPeer } from '../peers/auth-peer.js';
 import { ModerationPeer } from '../peers/moderation-peer.js';
 import { UserPeer } from '../peers/user-peer.js';
@@ -63,6 +65,22 @@ export class HealthController {
     });
   }
 
+  /**
+   * Redis, when REDIS_URL is set: reported, never failing readiness — while it is down the
+   * limits hold per replica (src/media/limits/redis-limiter.ts), and taking every replica out
+   * of service for it would turn a Redis outage into a service outage.
+   */
+  private redisCheck(): HealthIndicatorFunction[] {
+    let limiter: unknown;
+    try {
+      limiter = this.modules.get(LIMITER, { strict: false });
+    } catch {
+      return [];
+    }
+    if (!(limiter instanceof RedisLimiter)) return [];
+    return [() => this.indicators.check('redis').up({ connection: limiter.connected ? 'ok' : 'lost (limits per replica)' })];
+  }
+
   /** The gRPC API of this process, when it serves one (the API role). */
   private get grpc(): GrpcServer | undefined {
     try {
@@ -109,6 +127,7 @@ export class HealthController {
         ? () => this.indicators.check('antivirus').attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' }))).withTimeout(TIMEOUT_MS)
         : () => this.indicators.check('antivirus').up({ scanning: 'off' }),
       ...this.peerChecks(),
+      ...this.redisCheck(),
       // Our gRPC API, when this process serves it: bound and taking calls.
       ...(this.grpc ? [() => (this.grpc?.port ? this.indicators.check('grpc').up() : this.indicators.check('grpc').down('not serving'))] : []),
     ]);

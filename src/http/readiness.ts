@@ -8,7 +8,7 @@ export interface HealthBody {
 }
 
 /** What an indicator may say publicly besides its status: whether antivirus scanning is on, a peer's breaker state. */
-const PUBLIC_FIELDS = ['scanning', 'breaker'];
+const PUBLIC_FIELDS = ['scanning', 'breaker', 'connection'];
 
 /**
  * The body a client sees: which dependency is up or down, never why. Terminus puts the

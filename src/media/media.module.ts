@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Module, type OnModuleDestroy } from '@nestjs/common';
+import { Inject, Module, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { AccessModule } from '../access/access.module.js';
 import { PeersModule } from '../peers/peers.module.js';
@@ -11,8 +11,8 @@ import { ProcessingModule } from '../processing/processing.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { ProcessingJobs } from './processing-jobs.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
-import { LIMITER } from './limits/limiter.js';
-import { MemoryLimiter } from './limits/memory-limiter.js';
+import { LIMITER, type Limiter } from './limits/limiter.js';
+import { createLimiter } from './limits/create-limiter.js';
 import { DeletionService } from './deletion.service.js';
 import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
@@ -25,7 +25,7 @@ import { UserLimits } from './user-limits.js';
   imports: [DbModule, AccessModule, PeersModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
-    { provide: LIMITER, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new MemoryLimiter(config.limits) },
+    { provide: LIMITER, inject: [APP_CONFIG], useFactory: createLimiter },
     EncryptedBlobs,
     UploadService,
     MediaService,
@@ -38,9 +38,13 @@ import { UserLimits } from './user-limits.js';
   exports: [UploadService, MediaService, DeletionService, UsageReports, SweeperService, LIMITER, TempFiles, AccessModule],
 })
 export class MediaModule implements OnModuleDestroy {
-  constructor(private readonly temp: TempFiles) {}
+  constructor(
+    private readonly temp: TempFiles,
+    @Inject(LIMITER) private readonly limiter: Limiter,
+  ) {}
 
-  onModuleDestroy(): void {
+  async onModuleDestroy(): Promise<void> {
     this.temp.close();
+    await this.limiter.close();
   }
 }

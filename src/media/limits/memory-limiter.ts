@@ -8,12 +8,17 @@ export class MemoryLimiter implements Limiter {
   private readonly requests = new Map<string, TokenBucket>();
   private readonly bandwidth = new Map<string, TokenBucket>();
   private readonly uploads = new Map<string, number>();
+  private readonly sweeper: NodeJS.Timeout;
   /** `now`: the clock the buckets refill by (tests pass their own). */
   constructor(
     private readonly settings: LimiterSettings,
     private readonly now: () => number = Date.now,
   ) {
-    setInterval(() => this.forgetIdle(), SWEEP_EVERY_MS).unref();
+    this.sweeper = setInterval(() => this.forgetIdle(), SWEEP_EVERY_MS).unref();
+  }
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
   }
 
   async hit(userId: string): Promise<number> {
@@ -36,7 +41,7 @@ export class MemoryLimiter implements Limiter {
     };
   }
 
-  throttle(userId: string, bytes: number): number {
+  async throttle(userId: string, bytes: number): Promise<number> {
     const rate = this.settings.uploadBytesPerSecond;
     // One second of burst: short uploads are not slowed at all.
     return bucketFor(this.bandwidth, userId, () => new TokenBucket(rate, rate, this.now)).take(bytes);

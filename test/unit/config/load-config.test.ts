@@ -55,10 +55,9 @@ describe('configuration', () => {
     }
   });
 
-  it.each([
-    ['REDIS_URL', 'redis://127.0.0.1:6379'],
-  ])('refuses %s, which it does not act on yet, rather than ignore it', (name, value) => {
-    expect(() => loadConfig({ DATA_DIR: dataDir(), [name]: value })).toThrow(new RegExp(`"${name}": the service does not act on it yet \\(.+\\); unset it`));
+  it('takes REDIS_URL (redis:// or rediss://) and refuses anything else', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), REDIS_URL: 'redis://127.0.0.1:6379' }).redisUrl).toBe('redis://127.0.0.1:6379');
+    expect(() => loadConfig({ DATA_DIR: dataDir(), REDIS_URL: 'http://127.0.0.1:6379' })).toThrow(/"REDIS_URL"/);
   });
 
   it('reads the shutdown grace period (default 25 s)', () => {

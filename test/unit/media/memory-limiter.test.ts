@@ -48,14 +48,14 @@ describe('MemoryLimiter', () => {
     ['a second beyond the burst waits a second', [1000, 1000], 0, 1000],
     ['the debt is paid by time', [1000, 1000], 500, 500],
     ['half a second of bytes over the burst', [1500], 0, 500],
-  ])('throttle: %s', (_label, chunks, advanceBeforeLast, lastWait) => {
+  ])('throttle: %s', async (_label, chunks, advanceBeforeLast, lastWait) => {
     const time = clock();
     const limiter = new MemoryLimiter(settings, time.now);
     let wait = 0;
-    chunks.forEach((bytes, i) => {
+    for (const [i, bytes] of chunks.entries()) {
       if (i === chunks.length - 1) time.advance(advanceBeforeLast);
-      wait = limiter.throttle('u', bytes);
-    });
+      wait = await limiter.throttle('u', bytes);
+    }
     expect(wait).toBe(lastWait);
   });
 });
