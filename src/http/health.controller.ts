@@ -13,8 +13,8 @@ import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from '../observability/metrics.js';
-import { LIMITER } from '../media/limits/limiter.js';
-import { RedisLimiter } from '../media/limits/redis-limiter.js';
+import { LIMITER } from '../limits/limiter.js';
+import { RedisLimiter } from '../limits/redis-limiter.js';
 import { AuthPeer } from '../peers/auth-peer.js';
 import { ModerationPeer } from '../peers/moderation-peer.js';
 import { UserPeer } from '../peers/user-peer.js';
@@ -67,7 +67,7 @@ export class HealthController {
 
   /**
    * Redis, when REDIS_URL is set: reported, never failing readiness — while it is down the
-   * limits hold per replica (src/media/limits/redis-limiter.ts), and taking every replica out
+   * limits hold per replica (src/limits/redis-limiter.ts), and taking every replica out
    * of service for it would turn a Redis outage into a service outage.
    */
   private redisCheck(): HealthIndicatorFunction[] {

@@ -24,7 +24,7 @@ import { phashOfImage } from '../moderation/phash.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
-import { LIMITER, type Limiter } from './limits/limiter.js';
+import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
 import { SizeGuard } from './streams/size-guard.js';
 import { Sniffer } from './streams/sniffer.js';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { RedisLimiter, SLOT_LEASE_MS } from '../../src/media/limits/redis-limiter';
+import { RedisLimiter, SLOT_LEASE_MS } from '../../src/limits/redis-limiter';
 import { RedisServer } from '../support/redis-server';
 import { waitFor } from '../support/wait';
 

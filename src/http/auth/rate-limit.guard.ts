@@ -1,6 +1,6 @@
 import { type CanActivate, type ExecutionContext, Inject, Injectable } from '@nestjs/common';
 import { MediaError } from '../../errors.js';
-import { LIMITER, type Limiter } from '../../media/limits/limiter.js';
+import { LIMITER, type Limiter } from '../../limits/limiter.js';
 import type { Caller } from '../../access/caller.js';
 
 /** RATE_LIMIT_PER_MINUTE per authenticated user, on every authenticated route. */

@@ -1,4 +1,4 @@
-import { MemoryLimiter } from '../../../src/media/limits/memory-limiter';
+import { MemoryLimiter } from '../../../src/limits/memory-limiter';
 
 /** A clock the test moves by hand: limits that depend on time are checked without waiting. */
 function clock(start = 1_000_000) {

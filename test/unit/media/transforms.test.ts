@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { TokenBucket } from '../../../src/media/limits/token-bucket';
+import { TokenBucket } from '../../../src/limits/token-bucket';
 import { HashThread } from '../../../src/media/streams/hash-thread';
 import { Hasher } from '../../../src/media/streams/hasher';
 import { SizeGuard } from '../../../src/media/streams/size-guard';

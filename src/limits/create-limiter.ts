@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { AppConfig } from '../../config/app-config.js';
+import type { AppConfig } from '../config/app-config.js';
 import type { Limiter } from './limiter.js';
 import { MemoryLimiter } from './memory-limiter.js';
 import { RedisLimiter } from './redis-limiter.js';
