@@ -1,11 +1,12 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
 import { below, seededRandom } from '../support/random';
 import { makeZip } from '../support/zip';
+import { waitFor } from '../support/wait';
 
 const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
 
@@ -160,8 +161,9 @@ describe('upload → encrypt → store → download', () => {
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(204);
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(404);
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { token: carol })).status).toBe(404);
-    expect(() => readFileSync(join(t.dataDir, 'storage', ...row.blob_key.split('/')))).toThrow(/ENOENT/);
+    // The keys go with the row; the blob after, by the delete-blobs job.
     expect(await query(t.databaseUrl, 'SELECT id FROM data_keys WHERE owner_id = $1', ['carol'])).toEqual([]);
+    await waitFor(() => !existsSync(join(t.dataDir, 'storage', ...row.blob_key.split('/'))), 60_000);
     const storage = (await request(`${t.url}/api/v1/media/storage`, { token: carol })).json;
     expect(storage).toMatchObject({ usedBytes: 0, fileCount: 0, uploadsToday: 1 });
   });
