@@ -1,5 +1,6 @@
 import Joi from 'joi';
 import { MEDIA_TYPE_TABLE, MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
+import { STORAGE_ADAPTERS } from '../storage/storage-adapters.js';
 
 const MB = 1024 * 1024;
 
@@ -78,5 +79,5 @@ export const envSchema = Joi.object({
   .oxor('AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL')
   .unknown(true);
 
-/** Storage drivers whose adapter exists in this build; the schema accepts every driver of the contract. */
-export const BUILT_STORAGE_DRIVERS: readonly string[] = ['local'];
+/** Storage drivers whose adapter exists in this build (the factory's table); the schema accepts every driver of the contract. */
+export const BUILT_STORAGE_DRIVERS: readonly string[] = Object.keys(STORAGE_ADAPTERS);

@@ -93,11 +93,11 @@ describe('a second instance, and start-up refusals', () => {
     expect((await request(`${base}/health/ready`)).json.info.grpc).toEqual({ status: 'up' });
   });
 
-  it('with STORAGE_DRIVER=s3 (no adapter yet): "Invalid configuration", no stack, nothing started', async () => {
+  it('with STORAGE_DRIVER=s3 and no S3_BUCKET: "Missing configuration", no stack, nothing started', async () => {
     const otherDir = tempDir();
-    const result = await refused({ DATA_DIR: otherDir, PORT: String(await freePort()), STORAGE_DRIVER: 's3', S3_BUCKET: 'media' });
+    const result = await refused({ DATA_DIR: otherDir, PORT: String(await freePort()), STORAGE_DRIVER: 's3' });
     expect(result.code).not.toBe(0);
-    expect(result.output).toMatch(/^Invalid configuration:\n {2}- "STORAGE_DRIVER" s3: the s3 storage adapter is not built yet/);
+    expect(result.output).toMatch(/^Missing configuration:\n {2}- S3_BUCKET \(STORAGE_DRIVER=s3\) is required/);
     expect(result.output).not.toMatch(/\n\s+at |\x1b\[/);
     expect(existsSync(join(otherDir, 'postgres'))).toBe(false);
   });

@@ -41,18 +41,19 @@ describe('configuration', () => {
     for (const name of ['PORT', 'MEDIA_ROLE', 'STORAGE_DRIVER', 'QUOTA_DAILY_UPLOADS', 'MEDIA_MASTER_KEYS']) expect(message).toContain(`"${name}"`);
   });
 
-  it('refuses the storage drivers whose adapter is not built yet, with the other problems', () => {
-    for (const driver of ['s3', 'gcs']) {
-      let message = '';
-      try {
-        loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: driver, S3_BUCKET: 'b', GCS_BUCKET: 'b', PORT: 'eighty' });
-      } catch (error) {
-        message = (error as Error).message;
-      }
-      expect(message).toMatch(/^Invalid configuration:/);
-      expect(message).toContain(`"STORAGE_DRIVER" ${driver}: the ${driver} storage adapter is not built yet; use "local"`);
-      expect(message).toContain('"PORT"');
+  it('takes the three storage drivers of the contract, each with its bucket, and refuses any other with the other problems', () => {
+    expect(loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: 's3', S3_BUCKET: 'b' }).storage.driver).toBe('s3');
+    expect(loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: 'gcs', GCS_BUCKET: 'b' }).storage.driver).toBe('gcs');
+    expect(() => loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: 'gcs' })).toThrow(/GCS_BUCKET \(STORAGE_DRIVER=gcs\) is required/);
+    let message = '';
+    try {
+      loadConfig({ DATA_DIR: dataDir(), STORAGE_DRIVER: 'azure', PORT: 'eighty' });
+    } catch (error) {
+      message = (error as Error).message;
     }
+    expect(message).toMatch(/^Invalid configuration:/);
+    expect(message).toContain('"STORAGE_DRIVER" must be one of [local, s3, gcs]');
+    expect(message).toContain('"PORT"');
   });
 
   it('takes REDIS_URL (redis:// or rediss://) and refuses anything else', () => {
