@@ -1,10 +1,10 @@
-import { createHash, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream, existsSync } from 'node:fs';
+import { createReadStream, createWriteStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { buffer } from 'node:stream/consumers';
-import { rm, writeFile } from 'node:fs/promises';
-import type { Readable } from 'node:stream';
+import { rm } from 'node:fs/promises';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable, Logger } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -146,7 +146,7 @@ export class UploadService {
       workDir = await this.temp.newDir();
       const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: source.signal };
       const processed = await this.processor.process(input);
-      const version = describeVersion(received, processed);
+      const version = await this.describeVersion(received, processed);
       known.phashes = await perceptualHashes(input, processed);
       const { reviewReason } = await this.screening.screenVersion({
         ...context,
@@ -244,12 +244,24 @@ export class UploadService {
         written.push(blobKey);
         return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
       }
-      const { blobKey, dataKey } = await sealBuffer(stored.data);
-      return { blobKey, dataKey, ...described };
+      // Streamed from its file: a transcoded video is never whole in memory.
+      const sealed = await this.blobs.storeSealedStream(ownerId, createReadStream(stored.path));
+      written.push(sealed.blobKey);
+      if (sealed.sha256 !== described.sha256) throw new Error('the stored version changed between screening and storing');
+      return { blobKey: sealed.blobKey, dataKey: sealed.dataKey, ...described };
     };
     const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
     const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [StoredFile, StoredPreview[]];
     return { version, previews: stored };
+  }
+
+  /** The stored version's size, digests and type, known before anything is stored (screening needs them); the rendition's file is read as a stream. */
+  private async describeVersion(file: Received, processed: ProcessResult): Promise<DescribedVersion> {
+    const { stored } = processed;
+    if (!stored) return { size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
+    const hasher = this.blobs.hasher();
+    await pipeline(createReadStream(stored.path), hasher, new Writable({ write: (_chunk, _encoding, done) => done() }));
+    return { size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), mime: stored.mime };
   }
 
   private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, hold: CommitHold): Promise<UploadResult> {
@@ -303,8 +315,6 @@ export class UploadService {
   }
 }
 
-const digest = (algorithm: string, data: Buffer) => createHash(algorithm).update(data).digest('hex');
-
 /** What the commit needs besides the stored versions. */
 interface CommitHold {
   ownerId: string;
@@ -320,12 +330,6 @@ interface CommitHold {
 /** The stored version's size, digests and type, known before anything is stored (screening needs them). */
 type DescribedVersion = Pick<StoredFile, 'size' | 'sha256' | 'md5' | 'mime'>;
 
-function describeVersion(file: Received, processed: ProcessResult): DescribedVersion {
-  const data = processed.stored?.data;
-  if (!data) return { size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
-  return { size: data.length, sha256: digest('sha256', data), md5: digest('md5', data), mime: processed.stored!.mime };
-}
-
 /**
  * The pHashes of what will be stored: an image's (the processed version, else the upload),
  * or a few keyframes of a video: of its stored version when processing made one, else of
@@ -334,15 +338,11 @@ function describeVersion(file: Received, processed: ProcessResult): DescribedVer
  */
 async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
   const { type } = input.format;
-  if (type === 'image') return [await phashOfImage(processed.stored?.data ?? (await buffer(await input.open())))];
+  if (type === 'image') return [await phashOfImage(processed.stored?.path ?? (await buffer(await input.open())))];
   if (type !== 'video') return [];
   const durationMs = Number(processed.metadata.durationMs) || 0;
   const { stored } = processed;
-  if (stored) {
-    const path = join(input.workDir, `keyframes.${stored.ext}`);
-    await writeFile(path, stored.data, { flag: 'wx', mode: 0o600 });
-    return keyframePhashes(stored.ext, path, durationMs, input.signal);
-  }
+  if (stored) return keyframePhashes(stored.ext, stored.path, durationMs, input.signal);
   const { ext } = input.format;
   const copy = join(input.workDir, `input.${ext}`);
   const path = existsSync(copy) ? copy : await plainCopy(input, `keyframes.${ext}`);

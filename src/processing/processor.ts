@@ -21,8 +21,13 @@ export interface ProcessInput {
   previewsOnly?: boolean;
 }
 
+/**
+ * The stored version a processor made: a file in the request's work directory, never a
+ * Buffer (a transcoded video is as large as its upload), hashed, sealed and stored by
+ * streaming it.
+ */
 export interface Rendition {
-  data: Buffer;
+  path: string;
   mime: string;
   ext: string;
 }

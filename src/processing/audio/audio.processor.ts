@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
@@ -92,11 +91,11 @@ export class AudioProcessor implements Processor {
     if (!probed.streams.some((s) => s.codec_type === 'audio') || !(Number(probed.format.duration) > 0)) {
       throw new MediaError('CORRUPT_FILE', 'The audio could not be stored without its tags');
     }
-    return { rendition: { data: await readFile(output), mime: input.format.mime, ext }, probed };
+    return { rendition: { path: output, mime: input.format.mime, ext }, probed };
   }
 
   private async encoded(ext: string, path: string, input: ProcessInput): Promise<{ rendition: Rendition; probed: Probe }> {
     const { path: output, mime } = await this.toMp3(ext, path, input.workDir, input.signal);
-    return { rendition: { data: await readFile(output), mime, ext: 'mp3' }, probed: await probe('mp3', output, input.signal) };
+    return { rendition: { path: output, mime, ext: 'mp3' }, probed: await probe('mp3', output, input.signal) };
   }
 }

@@ -1,4 +1,4 @@
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
@@ -33,9 +33,9 @@ export class DocumentProcessor implements Processor {
     const { ext, mime } = input.format;
     if (mime === 'application/pdf') return this.pdf(await plainCopy(input, `input.${ext}`), input);
     // The DOCX as it will be stored is the one LibreOffice must open.
-    const stored = ext === 'docx' && !input.previewsOnly ? { data: await docxWithoutProperties(input.file), mime, ext } : undefined;
-    const path = stored ? join(input.workDir, `stored.${ext}`) : await plainCopy(input, `input.${ext}`);
-    if (stored) await writeFile(path, stored.data, { flag: 'wx', mode: 0o600 });
+    const stored = ext === 'docx' && !input.previewsOnly ? { path: join(input.workDir, `stored.${ext}`), mime, ext } : undefined;
+    if (stored) await writeFile(stored.path, await docxWithoutProperties(input.file), { flag: 'wx', mode: 0o600 });
+    const path = stored ? stored.path : await plainCopy(input, `input.${ext}`);
     // DOC/DOCX: LibreOffice opening the file and printing it to PDF is the proof it is whole.
     const pdf = join(input.workDir, 'rendered.pdf');
     await this.office.toPdf(path, pdf, input.signal);
@@ -53,7 +53,7 @@ export class DocumentProcessor implements Processor {
     if (!rendered && !input.previewsOnly) {
       path = await pdfWithoutMetadata(path, input.workDir, input.signal);
       if ((await pdfPages(path, input.signal)) !== pages) throw new MediaError('CORRUPT_FILE', 'The PDF could not be stored without its metadata');
-      stored = { data: await readFile(path), mime: input.format.mime, ext: 'pdf' };
+      stored = { path, mime: input.format.mime, ext: 'pdf' };
     }
     const previews = await previewsIfPossible(async () => picturePreviews(sharp(await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal))));
     return { stored, ...previews, metadata: { pages } };

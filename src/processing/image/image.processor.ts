@@ -38,11 +38,11 @@ export class ImageProcessor implements Processor {
     const { base, still } = apng ? await this.apngDecoded(original, probe, input) : await this.decoded(original, probe, heic, input);
     const animation = apng && { delay: apng.delays, loop: apng.loop };
     const [encoded, previews, thumbhash] = await Promise.all([
-      input.previewsOnly ? undefined : encode(base.clone(), plan.output, animation).catch(corrupt),
+      input.previewsOnly ? undefined : encode(base.clone(), plan.output, join(input.workDir, 'stored'), animation).catch(corrupt),
       renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
     ]);
-    const keep = !encoded || (plan.mayKeepOriginal && encoded.data.length >= original.length);
+    const keep = !encoded || (plan.mayKeepOriginal && encoded.size >= original.length);
     const storedExt = keep ? input.format.ext : encoded.ext;
     return {
       stored: keep ? undefined : encoded,
@@ -119,15 +119,23 @@ interface Decoded {
 }
 
 /** `animation`: frame delays and loop count of frames that carry none (raw APNG frames); others keep their own. */
-async function encode(image: Sharp, output: ImageOutput, animation?: { delay: number[]; loop: number }): Promise<Rendition> {
+/** Encodes the stored version into the file `stem`.<ext>; answers it with its size. */
+async function encode(image: Sharp, output: ImageOutput, stem: string, animation?: { delay: number[]; loop: number }): Promise<Rendition & { size: number }> {
   image.keepIccProfile();
+  const encoder = encoderFor(image, output, animation);
+  const path = `${stem}.${encoder.ext}`;
+  const { size } = await encoder.image.toFile(path);
+  return { path, mime: encoder.mime, ext: encoder.ext, size };
+}
+
+function encoderFor(image: Sharp, output: ImageOutput, animation?: { delay: number[]; loop: number }): { image: Sharp; mime: string; ext: string } {
   switch (output.format) {
     case 'jpeg':
-      return { data: await image.jpeg({ quality: output.quality, mozjpeg: true }).toBuffer(), mime: 'image/jpeg', ext: 'jpg' };
+      return { image: image.jpeg({ quality: output.quality, mozjpeg: true }), mime: 'image/jpeg', ext: 'jpg' };
     case 'png':
-      return { data: await image.png({ compressionLevel: 9, adaptiveFiltering: true }).toBuffer(), mime: 'image/png', ext: 'png' };
+      return { image: image.png({ compressionLevel: 9, adaptiveFiltering: true }), mime: 'image/png', ext: 'png' };
     case 'webp':
-      return { data: await image.webp({ quality: output.quality, effort: 4, ...animation }).toBuffer(), mime: 'image/webp', ext: 'webp' };
+      return { image: image.webp({ quality: output.quality, effort: 4, ...animation }), mime: 'image/webp', ext: 'webp' };
   }
 }
 

@@ -1,4 +1,3 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
@@ -65,7 +64,7 @@ export class VideoProcessor implements Processor {
 
   private async transcoded(ext: string, path: string, input: ProcessInput): Promise<Made> {
     const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal);
-    return { rendition: { data: await readFile(output), mime, ext: 'mp4' }, probed: await probe('mp4', output, input.signal) };
+    return { rendition: { path: output, mime, ext: 'mp4' }, probed: await probe('mp4', output, input.signal) };
   }
 
   private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {
@@ -86,7 +85,7 @@ export class VideoProcessor implements Processor {
       ...['-f', container.muxer, output],
     ];
     await ffmpeg(args, { signal: input.signal, timeoutMs: 300_000 });
-    return { rendition: { data: await readFile(output), mime: container.mime, ext: container.ext }, probed: await probe(container.ext, output, input.signal) };
+    return { rendition: { path: output, mime: container.mime, ext: container.ext }, probed: await probe(container.ext, output, input.signal) };
   }
 }
 
