@@ -16,9 +16,10 @@ import { LRUCache } from 'lru-cache';
  * | opened data keys (crypto/data-key.service.ts)   | 10,000        | ≈ 7.6 MiB (≈ 800 B each)                           |
  * | user keys (crypto/envelope.ts)                  | 10,000        | ≈ 6.7 MiB (≈ 700 B each)                           |
  * | salts (db/keys.repository.ts)                   | 10,000        | ≈ 4.8 MiB (≈ 500 B each)                           |
+ * | grants held (db/grants.repository.ts)           | 10,000        | ≈ 2.5 MiB (≈ 250 B each, estimated)                |
  * | tokens auth-service validated (peers/auth.client) | 10,000      | 4 MiB counted; only with AUTH_GRPC_URL             |
  * | user quotas (peers/user.client.ts)              | 5,000         | ≈ 2 MiB (≈ 400 B each, estimated); only with USER_GRPC_URL |
- * | total for the life of the process               |               | ≤ 59 MiB (62 MB); ≤ 65 MiB (68 MB) with both peers |
+ * | total for the life of the process               |               | ≤ 62 MiB (65 MB); ≤ 68 MiB (71 MB) with both peers |
  * | decrypted segments (crypto/plaintext-reader.ts) | 32 per reader | 2 MiB per reader, freed with it                    |
  *
  * The last one lives for one parse of one file (ZIP/OLE directories): it counts per request

@@ -1,5 +1,10 @@
 import { Injectable } from '@nestjs/common';
+import { boundedCache } from '../common/cache.js';
+import { ChangeFeed } from './change-feed.js';
 import { PrismaService } from './prisma.service.js';
+
+/** The channel a trigger announces removed grants on (migration 20261207000000): `<media id>:<user id>`. */
+const GRANT_CHANGES = 'grant_changes';
 
 export interface NewGrants {
   mediaIds: string[];
@@ -17,16 +22,32 @@ export interface Revocation {
 }
 
 /**
- * Grants (media, conversation, user), made by messaging-service. Read at every read by a
- * non-owner and never cached, so a revoke is seen at once on every replica.
+ * Grants (media, conversation, user), made by messaging-service. "This user holds a grant
+ * of this media" is cached while the change feed is live, and dropped on every replica
+ * when a trigger announces a grant removed (revoked, or gone with its media) — as the media
+ * rows are. Only holding is cached: a new grant needs no eviction.
  */
 @Injectable()
 export class GrantsRepository {
-  constructor(private readonly prisma: PrismaService) {}
+  private readonly held = boundedCache<string, true>({ max: 10_000 });
+  /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
+  private forgotten = 0;
+
+  constructor(
+    private readonly prisma: PrismaService,
+    private readonly changes: ChangeFeed,
+  ) {
+    changes.subscribe(GRANT_CHANGES, (change) => (change === 'reset' ? this.held.clear() : this.held.delete(change.id)));
+  }
 
   /** Whether `userId` holds a grant of `mediaId` through any conversation. */
   async has(mediaId: string, userId: string): Promise<boolean> {
+    const key = `${mediaId}:${userId}`;
+    if (this.changes.live && this.held.get(key)) return true;
+    const [generation, forgotten] = [this.changes.generation, this.forgotten];
     const rows = await this.prisma.$queryRaw<unknown[]>`SELECT 1 FROM media_grants WHERE media_id = ${mediaId}::uuid AND user_id = ${userId} LIMIT 1`;
+    // A removal heard (or made here) while reading may be newer than what was read: keep only a read nothing overtook.
+    if (rows.length > 0 && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.held.set(key, true);
     return rows.length > 0;
   }
 
@@ -50,9 +71,15 @@ export class GrantsRepository {
 
   /** Removes the conversation's grants (of these users, of these media; empty lists: all). Returns how many. */
   async revoke(revocation: Revocation): Promise<number> {
-    return this.prisma.$executeRaw`
+    try {
+      return await this.prisma.$executeRaw`
       DELETE FROM media_grants WHERE conversation_id = ${revocation.conversationId}
         AND (cardinality(${revocation.userIds}::text[]) = 0 OR user_id = ANY(${revocation.userIds}::text[]))
         AND (cardinality(${revocation.mediaIds}::uuid[]) = 0 OR media_id = ANY(${revocation.mediaIds}::uuid[]))`;
+    } finally {
+      // This process sees its own revoke at once; the others hear of it from the change feed.
+      this.forgotten++;
+      this.held.clear();
+    }
   }
 }

@@ -83,7 +83,9 @@ describe('two API replicas on one PostgreSQL, one Redis and one store', () => {
       await grpc.ok('GrantAccess', { acting_user_id: 'alice', media_ids: [id], conversation_id: 'c', user_ids: ['bob'] });
       expect((await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status).toBe(200);
       await grpc.ok('RevokeAccess', { conversation_id: 'c', user_ids: ['bob'], media_ids: [] });
-      expect((await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status).toBe(404);
+      // a has seen its own revoke; b drops its cached grant when the trigger's NOTIFY reaches it (milliseconds).
+      expect((await request(`${a.url}/api/v1/media/${id}/metadata`, { token: bob })).status).toBe(404);
+      await waitFor(async () => (await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status === 404, 5000);
     } finally {
       grpc.close();
     }

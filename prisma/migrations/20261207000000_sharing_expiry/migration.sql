@@ -12,8 +12,7 @@ CREATE INDEX media_owner_id_original_sha256_idx ON media (owner_id, original_sha
 
 -- A grant: `user_id` may read `media_id` because it was sent in `conversation_id`
 -- (messaging-service's GrantAccess). Revoking a user from a conversation removes exactly
--- the grants made through it; a grant through another conversation still stands. Grants
--- are read at every read by a non-owner, never cached: a revoke is seen at once everywhere.
+-- the grants made through it; a grant through another conversation still stands.
 CREATE TABLE media_grants (
   media_id        UUID           NOT NULL REFERENCES media (id) ON DELETE CASCADE,
   conversation_id TEXT           NOT NULL,
@@ -23,6 +22,16 @@ CREATE TABLE media_grants (
   PRIMARY KEY (media_id, user_id, conversation_id)
 );
 CREATE INDEX media_grants_conversation_idx ON media_grants (conversation_id, user_id);
+
+-- A grant taken back (revoked, or gone with its media) is announced on `grant_changes`
+-- (payload: media id ':' user id): every replica drops its cached "this user may read it".
+CREATE FUNCTION announce_grant_removed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  PERFORM pg_notify('grant_changes', OLD.media_id::text || ':' || OLD.user_id);
+  RETURN NULL;
+END $$;
+CREATE TRIGGER media_grant_removed AFTER DELETE ON media_grants
+  FOR EACH ROW EXECUTE FUNCTION announce_grant_removed();
 
 -- What was deleted, by whom it was owned: a repeated gRPC DeleteMedia by its owner succeeds
 -- (idempotent) where an id that never existed is NOT_FOUND. No key, no content: just the id.
