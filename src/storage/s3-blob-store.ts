@@ -6,6 +6,7 @@ import { Upload } from '@aws-sdk/lib-storage';
 import { assertValidKey } from './blob-keys.js';
 import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange } from './blob-store.js';
 import { ByteCounter } from './byte-counter.js';
+import { ByteWindow } from './byte-window.js';
 import { storeFailure } from './store-unavailable.js';
 
 export interface S3Timeouts {
@@ -110,8 +111,15 @@ export class S3BlobStore implements BlobStore {
     assertValidKey(key);
     try {
       const Range = range ? `bytes=${range.start}-${range.end}` : undefined;
-      const { Body } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range }));
-      return Body as Readable; // in Node.js, the response itself (an IncomingMessage)
+      const { Body, ContentRange } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range }));
+      const body = Body as Readable; // in Node.js, the response itself (an IncomingMessage)
+      if (!range) return body;
+      // A server may send more than the range asked for (s3rver answers bytes=0-0 with the
+      // whole object): keep only the range, counted from where what it sent starts.
+      const sent = /^bytes (\d+)-(\d+)\//.exec(ContentRange ?? '');
+      const sentStart = sent ? Number(sent[1]) : 0;
+      if (sent && sentStart === range.start && Number(sent[2]) === range.end) return body;
+      return pipeline(body, new ByteWindow(range.start - sentStart, range.end - range.start + 1), () => {});
     } catch (error) {
       throw isMissing(error) ? new BlobNotFoundError(key) : storeFailure(error);
     }
