@@ -8,6 +8,7 @@ import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
 import type { RandomAccess } from '../detection/random-access.js';
+import type { MediaType } from '../detection/media-types.js';
 import { newBlobKey } from '../storage/blob-keys.js';
 import { HashThread } from './streams/hash-thread.js';
 import { Hasher } from './streams/hasher.js';
@@ -32,6 +33,7 @@ export interface BlobRef {
 @Injectable()
 export class EncryptedBlobs {
   private readonly hashThread?: HashThread;
+  private readonly env: string;
   /** Ciphertext of one-segment blobs: at most 512 of them and 16 MiB (src/common/cache.ts). */
   private readonly smallBlobs = boundedCache<string, Buffer>({ max: 512, maxBytes: 16 * 1024 * 1024, ownBuffers: true });
 
@@ -42,6 +44,7 @@ export class EncryptedBlobs {
     changes: ChangeFeed,
   ) {
     if (config.hashInWorker) this.hashThread = new HashThread();
+    this.env = config.env;
     // A blob released by any process (deleted, replaced) leaves every replica's cache.
     changes.subscribe(BLOB_CHANGES, (change) => (change === 'reset' ? this.smallBlobs.clear() : this.smallBlobs.delete(change.id)));
   }
@@ -69,27 +72,27 @@ export class EncryptedBlobs {
     return plaintextReader((part) => this.store.get(ref.blobKey, part), { key, dataKeyId: ref.dataKeyId, size: ref.size });
   }
 
-  /** Moves a sealed local file into storage under a new key; returns the key. */
-  async storeFile(path: string): Promise<string> {
-    const blobKey = newBlobKey();
+  /** Moves a sealed local file (a media of `type`) into storage under a new key; returns the key. */
+  async storeFile(path: string, type: MediaType): Promise<string> {
+    const blobKey = this.newKey(type);
     await this.store.putFile(blobKey, path);
     return blobKey;
   }
 
   /** Seals `data` under a new data key of `ownerId` into storage (a processed version, a preview). */
-  async storeSealed(ownerId: string, data: Buffer): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
+  async storeSealed(ownerId: string, type: MediaType, data: Buffer): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
-    const blobKey = newBlobKey();
+    const blobKey = this.newKey(type);
     encryptor.end(data);
     await this.store.put(blobKey, encryptor);
     return { blobKey, dataKey };
   }
 
   /** Seals a stream under a new data key of `ownerId` into storage, hashing it on the way. */
-  async storeSealedStream(ownerId: string, source: Readable): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
+  async storeSealedStream(ownerId: string, type: MediaType, source: Readable): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
     const hasher = this.hasher();
-    const blobKey = newBlobKey();
+    const blobKey = this.newKey(type);
     // pipeline tears every stage down on an error, which then fails the put.
     await this.store.put(blobKey, pipeline(source, hasher, encryptor, () => {}));
     return { blobKey, dataKey, size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5') };
@@ -128,6 +131,11 @@ export class EncryptedBlobs {
   forget(removed: { blobKeys: string[]; dataKeyIds: string[] }): void {
     this.dataKeys.forget(removed.dataKeyIds);
     for (const key of removed.blobKeys) this.smallBlobs.delete(key);
+  }
+
+  /** A key under this environment and the media's type (a preview goes with its media's type). */
+  private newKey(type: MediaType): string {
+    return newBlobKey({ env: this.env, type });
   }
 
   async delete(blobKeys: string[]): Promise<void> {

@@ -68,7 +68,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       if (result.previewsFailed) throw new Error('the previews still do not render');
       const previews = [];
       for (const { data: image, ...preview } of result.previews) {
-        const sealed = await this.blobs.storeSealed(media.ownerId, image);
+        const sealed = await this.blobs.storeSealed(media.ownerId, media.type, image);
         written.push(sealed.blobKey);
         const { id, masterKeyId, wrapped } = sealed.dataKey;
         previews.push({ ...preview, mimeType: 'image/webp', bytes: image.length, blobKey: sealed.blobKey, dataKey: { id, masterKeyId, wrapped } });
@@ -99,7 +99,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const outputExt = formatOfMime(output.mime)?.ext;
       const durationMs = Number(uploaded.durationMs) || 0;
       const phashes = media.type === 'video' && outputExt ? await keyframePhashes(outputExt, output.path, durationMs, signal) : undefined;
-      const stored = await this.blobs.storeSealedStream(media.ownerId, createReadStream(output.path));
+      const stored = await this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path));
       written = stored.blobKey;
       const wrapped = { id: stored.dataKey.id, masterKeyId: stored.dataKey.masterKeyId, wrapped: stored.dataKey.wrapped };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.

@@ -233,19 +233,19 @@ export class UploadService {
    */
   private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, described: DescribedVersion, written: string[]): Promise<StoredVersions> {
     const sealBuffer = async (data: Buffer) => {
-      const sealed = await this.blobs.storeSealed(ownerId, data);
+      const sealed = await this.blobs.storeSealed(ownerId, file.format.type, data);
       written.push(sealed.blobKey);
       return sealed;
     };
     const main = async (): Promise<StoredFile> => {
       const { stored } = processed;
       if (!stored) {
-        const blobKey = await this.blobs.storeFile(file.path);
+        const blobKey = await this.blobs.storeFile(file.path, file.format.type);
         written.push(blobKey);
         return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
       }
       // Streamed from its file: a transcoded video is never whole in memory.
-      const sealed = await this.blobs.storeSealedStream(ownerId, createReadStream(stored.path));
+      const sealed = await this.blobs.storeSealedStream(ownerId, file.format.type, createReadStream(stored.path));
       written.push(sealed.blobKey);
       if (sealed.sha256 !== described.sha256) throw new Error('the stored version changed between screening and storing');
       return { blobKey: sealed.blobKey, dataKey: sealed.dataKey, ...described };

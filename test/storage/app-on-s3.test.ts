@@ -36,6 +36,8 @@ describe('the service on STORAGE_DRIVER=s3 (s3rver)', () => {
     expect(t.tempFiles()).toEqual([]); // the sealed temp file was moved into the bucket (putFile)
     const blobs = await s3.keys(bucket, 'blobs/');
     expect(blobs.length).toBeGreaterThan(1); // the stored file and its previews
+    // Under the environment (NODE_ENV=test) and the media's type: one bucket serves several environments.
+    for (const key of blobs) expect(key).toMatch(/^blobs\/test\/image\/[0-9a-f]{2}\/[0-9a-f-]{36}$/);
     expect(existsSync(join(t.dataDir, 'storage', 'blobs'))).toBe(false); // nothing of it on the local disk
 
     const url = `${t.url}/api/v1/media/${created.json.id}`;
