@@ -47,6 +47,11 @@ export abstract class GrpcStandIn {
     return this;
   }
 
+  /** Answer the next calls again (a standing failure ends; a delay stays). */
+  protected clearFailure(): void {
+    this.failure = undefined;
+  }
+
   /** Fail every other call with `code`, starting with the next one. */
   flap(code: grpc.status = grpc.status.UNAVAILABLE): this {
     this.flapping = { code, calls: 0 };
