@@ -7,10 +7,10 @@ import { MediaError } from '../errors.js';
 import { DeletionService } from '../media/deletion.service.js';
 import { MediaService } from '../media/media.service.js';
 import { toMediaView } from '../media/media-view.js';
+import { UUID } from '../common/uuid.js';
 
 /** The most ids one call may name (media or users): a message carries a few, a conversation a few thousand members at most. */
 export const MAX_IDS = 1000;
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const CONVERSATION_ID = /^[\x21-\x7e]{1,256}$/;
 /** ISO 8601 with a time zone, as SetExpiry's expires_at must be. */
 const ISO_INSTANT = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:?\d{2})$/;

@@ -7,9 +7,9 @@ import { HashCheckService } from '../moderation/hash-check.service.js';
 import { CurrentUser } from './auth/decorators.js';
 import { fieldsOf } from './json-body.js';
 import { ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
+import { UUID } from '../common/uuid.js';
 
 const ALGORITHMS = ['sha256', 'md5', 'phash'];
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 const MAX_REASON = 500;
 
 class HashDto {

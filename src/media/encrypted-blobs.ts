@@ -79,11 +79,12 @@ export class EncryptedBlobs {
     return blobKey;
   }
 
-  /** Seals `data` under a new data key of `ownerId` into storage (a processed version, a preview). */
-  async storeSealed(ownerId: string, type: MediaType, data: Buffer): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
+  /** Seals `data` (a preview, or a processed version streamed from its file, already hashed) under a new data key of `ownerId` into storage. */
+  async storeSealed(ownerId: string, type: MediaType, data: Buffer | Readable): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
     const blobKey = this.newKey(type);
-    encryptor.end(data);
+    if (Buffer.isBuffer(data)) encryptor.end(data);
+    else pipeline(data, encryptor, () => {}); // an error tears the encryptor down, which fails the put
     await this.store.put(blobKey, encryptor);
     return { blobKey, dataKey };
   }

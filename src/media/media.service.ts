@@ -12,8 +12,8 @@ import { DeletionService } from './deletion.service.js';
 import { UserLimits } from './user-limits.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { downloadName } from './file-name.js';
+import { UUID } from '../common/uuid.js';
 
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /** A stored file as a download sees it. */
 export interface DownloadFile {

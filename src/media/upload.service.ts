@@ -244,11 +244,10 @@ export class UploadService {
         written.push(blobKey);
         return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
       }
-      // Streamed from its file: a transcoded video is never whole in memory.
-      const sealed = await this.blobs.storeSealedStream(ownerId, file.format.type, createReadStream(stored.path));
-      written.push(sealed.blobKey);
-      if (sealed.sha256 !== described.sha256) throw new Error('the stored version changed between screening and storing');
-      return { blobKey: sealed.blobKey, dataKey: sealed.dataKey, ...described };
+      // Streamed from its file (a transcoded video is never whole in memory); its digests are `described`'s, taken for screening.
+      const { blobKey, dataKey } = await this.blobs.storeSealed(ownerId, file.format.type, createReadStream(stored.path));
+      written.push(blobKey);
+      return { blobKey, dataKey, ...described };
     };
     const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
     const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [StoredFile, StoredPreview[]];

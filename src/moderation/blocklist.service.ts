@@ -15,6 +15,7 @@ import { MediaRepository } from '../db/media.repository.js';
 import { MediaError } from '../errors.js';
 import { BlocklistIndex, type BlockMatch, type FileHashes } from './blocklist-index.js';
 import { toHex } from './phash.js';
+import { UUID } from '../common/uuid.js';
 
 export type { BlockMatch, FileHashes } from './blocklist-index.js';
 export type { BlockedHash, BlocklistEntry, HashAlgorithm } from '../db/blocklist.repository.js';
@@ -28,7 +29,6 @@ export interface NewBlock {
 }
 
 const HEX_LENGTH: Record<HashAlgorithm, number> = { sha256: 64, md5: 32, phash: 16 };
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 /** Entries read per query at start-up (and per reload of changed entries). */
 const PAGE = 20_000;
 const RETRY_MS = 2000;
