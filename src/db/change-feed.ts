@@ -1,5 +1,6 @@
 import { Inject, Injectable, Logger, type OnModuleDestroy, type OnModuleInit } from '@nestjs/common';
 import pg from 'pg';
+import type { BoundedCache } from '../common/cache.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 
 /** A change another process made (or this one): the channel and the payload (an id). */
@@ -87,5 +88,40 @@ export class ChangeFeed implements OnModuleInit, OnModuleDestroy {
   private emit(channel: string, change: Change | 'reset'): void {
     this.generationCount++;
     for (const listener of this.listeners.get(channel) ?? []) listener(change);
+  }
+}
+
+/**
+ * An in-memory copy of rows kept current by the change feed: used only while the feed is
+ * live, an entry is dropped when its channel announces its key (every replica), and a read
+ * that a change overtook (heard, or made here and `forget`-ten) is not kept.
+ */
+export class FeedCache<V extends {}> {
+  /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
+  private forgotten = 0;
+
+  constructor(
+    private readonly changes: ChangeFeed,
+    channel: string,
+    private readonly entries: BoundedCache<string, V>,
+  ) {
+    changes.subscribe(channel, (change) => (change === 'reset' ? entries.clear() : entries.delete(change.id)));
+  }
+
+  /** The cached value, else `read()`'s, kept when `keep` says so and nothing overtook the read. */
+  async readThrough(key: string, read: () => Promise<V | null>, keep: (value: V) => boolean = () => true): Promise<V | null> {
+    const cached = this.changes.live ? this.entries.get(key) : undefined;
+    if (cached !== undefined) return cached;
+    const [generation, forgotten] = [this.changes.generation, this.forgotten];
+    const value = await read();
+    if (value !== null && keep(value) && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.entries.set(key, value);
+    return value;
+  }
+
+  /** Drops entries this process has just changed (all when no keys are given): it reads its own changes at once. */
+  forget(keys?: string[]): void {
+    this.forgotten++;
+    if (!keys) this.entries.clear();
+    else for (const key of keys) this.entries.delete(key);
   }
 }

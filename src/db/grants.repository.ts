@@ -1,6 +1,6 @@
 import { Injectable } from '@nestjs/common';
 import { boundedCache } from '../common/cache.js';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, FeedCache } from './change-feed.js';
 import { PrismaService } from './prisma.service.js';
 
 /** The channel a trigger announces removed grants on (migration 20261207000000): `<media id>:<user id>`. */
@@ -29,26 +29,20 @@ export interface Revocation {
  */
 @Injectable()
 export class GrantsRepository {
-  private readonly held = boundedCache<string, true>({ max: 10_000 });
-  /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
-  private forgotten = 0;
+  private readonly held: FeedCache<boolean>;
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly changes: ChangeFeed,
+    changes: ChangeFeed,
   ) {
-    changes.subscribe(GRANT_CHANGES, (change) => (change === 'reset' ? this.held.clear() : this.held.delete(change.id)));
+    this.held = new FeedCache(changes, GRANT_CHANGES, boundedCache<string, boolean>({ max: 10_000 }));
   }
 
   /** Whether `userId` holds a grant of `mediaId` through any conversation. */
   async has(mediaId: string, userId: string): Promise<boolean> {
-    const key = `${mediaId}:${userId}`;
-    if (this.changes.live && this.held.get(key)) return true;
-    const [generation, forgotten] = [this.changes.generation, this.forgotten];
-    const rows = await this.prisma.$queryRaw<unknown[]>`SELECT 1 FROM media_grants WHERE media_id = ${mediaId}::uuid AND user_id = ${userId} LIMIT 1`;
-    // A removal heard (or made here) while reading may be newer than what was read: keep only a read nothing overtook.
-    if (rows.length > 0 && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.held.set(key, true);
-    return rows.length > 0;
+    const read = async () => (await this.prisma.$queryRaw<unknown[]>`SELECT 1 FROM media_grants WHERE media_id = ${mediaId}::uuid AND user_id = ${userId} LIMIT 1`).length > 0;
+    // Only holding is kept: a grant made later needs no eviction.
+    return (await this.held.readThrough(`${mediaId}:${userId}`, read, (held) => held)) === true;
   }
 
   /** Of `mediaIds`, those `userId` holds a grant of. */
@@ -78,8 +72,7 @@ export class GrantsRepository {
         AND (cardinality(${revocation.mediaIds}::uuid[]) = 0 OR media_id = ANY(${revocation.mediaIds}::uuid[]))`;
     } finally {
       // This process sees its own revoke at once; the others hear of it from the change feed.
-      this.forgotten++;
-      this.held.clear();
+      this.held.forget();
     }
   }
 }

@@ -3,7 +3,7 @@ import { Injectable } from '@nestjs/common';
 import type { MediaStatus, MediaType } from '../../generated/prisma/enums.js';
 import type { Media, Preview, Prisma } from '../../generated/prisma/client.js';
 import { boundedCache } from '../common/cache.js';
-import { ChangeFeed } from './change-feed.js';
+import { ChangeFeed, FeedCache } from './change-feed.js';
 import { isNotFound, PrismaService } from './prisma.service.js';
 import type { SqlExecutor } from './sql-executor.js';
 
@@ -92,26 +92,18 @@ export interface NewVersion {
  */
 @Injectable()
 export class MediaRepository {
-  private readonly cache = boundedCache<string, MediaRecord>({ max: 5000, maxBytes: 16 * 1024 * 1024 });
-  /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
-  private forgotten = 0;
+  private readonly cache: FeedCache<MediaRecord>;
 
   constructor(
     private readonly prisma: PrismaService,
-    private readonly changes: ChangeFeed,
+    changes: ChangeFeed,
   ) {
-    changes.subscribe(MEDIA_CHANGES, (change) => (change === 'reset' ? this.cache.clear() : this.cache.delete(change.id)));
+    this.cache = new FeedCache(changes, MEDIA_CHANGES, boundedCache<string, MediaRecord>({ max: 5000, maxBytes: 16 * 1024 * 1024 }));
   }
 
   /** The media and its previews. The record may be shared with other readers: never change it. */
   async findById(id: string): Promise<MediaRecord | null> {
-    const cached = this.changes.live ? this.cache.get(id) : undefined;
-    if (cached) return cached;
-    const [generation, forgotten] = [this.changes.generation, this.forgotten];
-    const media = await this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } });
-    // A change heard (or made here) while reading may be newer than what was read: keep only a read nothing overtook.
-    if (media && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.cache.set(id, media);
-    return media;
+    return this.cache.readThrough(id, () => this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } }));
   }
 
   /**
@@ -267,8 +259,7 @@ export class MediaRepository {
 
   /** Drops cached rows that this process has just changed elsewhere (e.g. quarantined): it reads its own changes at once. */
   forget(ids: string[]): void {
-    this.forgotten++;
-    for (const id of ids) this.cache.delete(id);
+    this.cache.forget(ids);
   }
 
   /** This process reads its own change at once; other processes hear of it from the change feed. */
