@@ -13,7 +13,8 @@ export interface Figure {
   label: string;
   unit: string;
   goal: string;
-  met(value: number, baseline: number | undefined): boolean;
+  /** Whether the median meets the goal; undefined for a figure shown for reference (no goal). */
+  met(value: number, baseline: number | undefined): boolean | undefined;
 }
 
 const atLeast = (n: number) => (v: number) => v >= n;
@@ -39,16 +40,50 @@ export const FIGURES: Figure[] = [
   { key: 'videoPeakRss', label: 'peak RSS, 3 × 90 MB H.264 videos uploaded at once (each remuxed during its upload)', unit: 'MB', goal: '< 400', met: below(400) },
 ];
 
+/** `npm run bench -- --replicas`: the same small uploads through two processes on one PostgreSQL and one DATA_DIR. */
+const REPLICA_GOAL = '≥ 1.6× (not reachable on 2 cores: see docs/scaling.md)';
+const reference = () => undefined;
+export const REPLICA_FIGURES: Figure[] = [
+  { key: 'oneReplicaRate', label: 'one replica on one PostgreSQL (DATABASE_URL), 200 × 1 MiB uploads, 8 users, c=8', unit: 'req/s', goal: '—', met: reference },
+  { key: 'oneReplicaCpu', label: '… service + PostgreSQL CPU per upload', unit: 'ms', goal: '—', met: reference },
+  { key: 'twoReplicasRate8', label: 'two replicas, the same uploads split round-robin, c=8', unit: 'req/s', goal: '—', met: reference },
+  { key: 'twoReplicasRate16', label: '… c=16', unit: 'req/s', goal: '—', met: reference },
+  { key: 'twoReplicasRatio8', label: 'two replicas / one replica, c=8', unit: '×', goal: REPLICA_GOAL, met: atLeast(1.6) },
+  { key: 'twoReplicasRatio16', label: 'two replicas (c=16) / one replica (c=8)', unit: '×', goal: REPLICA_GOAL, met: atLeast(1.6) },
+];
+
 const fmt = (v: number) => (v >= 100 ? v.toFixed(0) : v >= 10 ? v.toFixed(1) : v.toFixed(2));
+
+/** One figure over several runs: the median, min-max, the baseline's median and whether it meets the goal. */
+function summary(f: Figure, runs: Measured[]) {
+  const values = runs.map((r) => r[f.key]);
+  const baselines = runs.map((r) => r[`${f.key}:baseline`]).filter((v) => v !== undefined);
+  const base = baselines.length ? median(baselines) : undefined;
+  const value = median(values);
+  const met = f.met(value, base);
+  return {
+    value,
+    median: `${fmt(value)} ${f.unit}`,
+    spread: `${fmt(Math.min(...values))}-${fmt(Math.max(...values))}`,
+    base: base === undefined ? '—' : fmt(base),
+    met: met === undefined ? '—' : met ? 'yes' : '**no**',
+  };
+}
 
 export function tableOf(figures: Figure[], runs: Measured[]): string {
   const rows = figures.map((f) => {
-    const values = runs.map((r) => r[f.key]);
-    const baselines = runs.map((r) => r[`${f.key}:baseline`]).filter((v) => v !== undefined);
-    const base = baselines.length ? median(baselines) : undefined;
-    const value = median(values);
-    const spread = `${fmt(Math.min(...values))}-${fmt(Math.max(...values))}`;
-    return `| ${f.label} | ${fmt(value)} ${f.unit} | ${spread} | ${base === undefined ? '—' : fmt(base)} | ${f.goal} | ${f.met(value, base) ? 'yes' : '**no**'} |`;
+    const s = summary(f, runs);
+    return `| ${f.label} | ${s.median} | ${s.spread} | ${s.base} | ${f.goal} | ${s.met} |`;
   });
   return ['| figure | median | min-max | baseline | goal | met |', '|---|---|---|---|---|---|', ...rows].join('\n');
+}
+
+/** The same figures measured on two storage drivers in one run of the bench, side by side, with their ratio. */
+export function driversTableOf(figures: Figure[], local: Measured[], other: Measured[], driver: string): string {
+  const rows = figures.map((f) => {
+    const [l, o] = [summary(f, local), summary(f, other)];
+    return `| ${f.label} | ${l.median} (${l.spread}) | ${o.median} (${o.spread}) | ${fmt(o.value / l.value)} | ${l.base} / ${o.base} | ${f.goal} | ${l.met} / ${o.met} |`;
+  });
+  const head = `| figure | local: median (min-max) | ${driver}: median (min-max) | ${driver} / local | baseline (local / ${driver} runs) | goal | met (local / ${driver}) |`;
+  return [head, '|---|---|---|---|---|---|---|', ...rows].join('\n');
 }

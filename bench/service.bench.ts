@@ -9,23 +9,35 @@
  * + 8 downloads of 100 MB at once. Prints one table (median, min-max, baseline, goal)
  * and writes it to bench/results/service.{json,md}; --profile adds a CPU profile of the
  * service (bench/results/profile/) and where its busy time went.
+ *
+ * --driver s3: the same runs again against a second service on STORAGE_DRIVER=s3 and a real
+ * S3 server (s3rver, bench/s3rver.ts), after the local one; one table with both side by
+ * side (bench/results/service-s3.{json,md}). --replicas: the 200 small uploads through one
+ * service process, then split between two, on one PostgreSQL and one DATA_DIR (REPLICA_FIGURES).
  */
 import { type ChildProcess, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { CreateBucketCommand } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { cpuSeconds, pool, rssMb } from './process-stats.js';
 import { summarizeProfile } from './profile-summary.js';
-import { type Baseline, type BenchService, median, postFile, ROOT, startBaseline, startService, runBench } from './support.js';
+import { startS3rver } from './s3rver.js';
+import { type Baseline, type BenchService, median, postFile, ROOT, startBaseline, startService, runBench, stopChild } from './support.js';
 import { makeZipFile } from './zip-file.js';
-import { FIGURES, type Measured, tableOf } from './figures.js';
+import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf } from './figures.js';
 
 const MB = 1024 * 1024;
 const args = process.argv.slice(2);
 const runs = Number(args[args.indexOf('--runs') + 1]) || 3;
 const profile = args.includes('--profile');
+const driver = args.includes('--driver') ? args[args.indexOf('--driver') + 1] : 'local';
+const replicas = args.includes('--replicas');
+/** Besides startService's: room for the 100 MB ZIP, and 8 users' uploads at c=16 (the replicas' load) without a 429. */
+const SERVICE_ENV = { MAX_ARCHIVE_BYTES: String(150 * MB), UPLOAD_CONCURRENCY_PER_USER: '16' };
 const results = join(ROOT, 'bench', 'results');
 const work = mkdtempSync(join(tmpdir(), 'media-bench-service-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
@@ -170,24 +182,21 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
 }
 
 async function stopAndSummarize(service: BenchService, dir: string, fromMicros: number): Promise<string> {
-  await new Promise((resolve) => {
-    service.child.once('exit', resolve);
-    service.child.kill('SIGTERM');
-  });
+  await stopChild(service.child);
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
   const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0').sort().pop()!;
   const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map((b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`);
   return [`CPU profile of the service during the runs (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`, '', '| where | share |', '|---|---|', ...lines].join('\n');
 }
 
-async function main(): Promise<void> {
-  const files = await makeFixtures();
+/**
+ * A service on `storage` (its environment; {} for the local driver) under its own DATA_DIR,
+ * measured `runs` times, then stopped; with --profile, where its busy time went.
+ */
+async function measureService(name: string, storage: Record<string, string>, files: Fixtures, baseline: Baseline): Promise<{ measured: Measured[]; profiled?: string }> {
   const profileDir = join(results, 'profile');
-  if (profile) mkdirSync(profileDir, { recursive: true });
-  const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB), UPLOAD_CONCURRENCY_PER_USER: '16' }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+  const service = await startService(join(work, `data-${name}`), { ...SERVICE_ENV, ...storage }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
   children.push(service.child);
-  const baseline = await startBaseline(work);
-  children.push(baseline.child);
   const api = client(service);
   const token = service.token('bench-fixed');
   const fixed = { tenKb: (await api.upload(files.tenKb, token, 'ten.zip')).id, image: (await api.upload(files.image, token, 'image.jpg')).id, token };
@@ -205,15 +214,101 @@ async function main(): Promise<void> {
   const measured: Measured[] = [];
   for (let run = 0; run < runs; run++) {
     measured.push(await oneRun(run, service, baseline, files, { ...fixed, signedTenKb }));
-    console.error(`run ${run + 1} of ${runs} done`);
+    console.error(`${name === 'local' ? '' : `${name}: `}run ${run + 1} of ${runs} done`);
   }
-  let table = tableOf(FIGURES, measured);
-  if (profile) table += `\n\n${await stopAndSummarize(service, profileDir, measuredFrom)}`;
-  const title = `media-service benchmark (node ${process.version}, ${new Date().toISOString()}, median of ${runs} runs)`;
+  if (!profile) {
+    await stopChild(service.child);
+    return { measured };
+  }
+  return { measured, profiled: await stopAndSummarize(service, profileDir, measuredFrom) };
+}
+
+/**
+ * The 200 small uploads (8 users) through one service process at c=8, then split
+ * round-robin between two at c=8 and c=16, each run interleaved (the second process idles
+ * while the first is measured alone). One PostgreSQL (embedded, started here) and one
+ * DATA_DIR for both: its lock guards an embedded PostgreSQL only, and sharing it gives both
+ * the same development secrets (tokens, master keys) and blobs (local driver).
+ */
+async function measureReplicas(small: string[]): Promise<Measured[]> {
+  const databaseDir = join(work, 'replicas-db');
+  const database = await startEmbeddedPostgres(databaseDir, (line) => console.error(`replicas' PostgreSQL: ${line}`));
+  const services: BenchService[] = [];
+  try {
+    for (let i = 0; i < 2; i++) {
+      services.push(await startService(join(work, 'replicas'), { ...SERVICE_ENV, DATABASE_URL: database.url }));
+      children.push(services[i].child);
+    }
+    const postmaster = Number(readFileSync(join(databaseDir, 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    const cpu = () => cpuSeconds(services[0].pid) + cpuSeconds(postmaster);
+    const measured: Measured[] = [];
+    for (let run = 0; run < runs; run++) {
+      // 8 users new to the service for each measurement: a user's second copy of a file is not stored again (200).
+      const users = (label: string) => Array.from({ length: 8 }, (_, i) => services[0].token(`replicas-run${run}-${label}-user${i}`));
+      const [alone, split8, split16] = ['one', 'two-c8', 'two-c16'].map(users);
+      const uploaded: { api: ReturnType<typeof client>; id: string; token: string }[] = [];
+      /** Uploads per second of the 200 through `through`, round-robin. */
+      const rate = async (through: BenchService[], concurrency: number, tokens: string[]) => {
+        const apis = through.map(client);
+        const started = Date.now();
+        await pool(small, concurrency, async (file, i) => {
+          const [api, token] = [apis[i % apis.length], tokens[i % 8]];
+          uploaded.push({ api, token, id: (await api.upload(file, token, `f${i}.zip`)).id });
+        });
+        return small.length / ((Date.now() - started) / 1000);
+      };
+      const cpuBefore = cpu();
+      const one = await rate(services.slice(0, 1), 8, alone);
+      const m: Measured = { oneReplicaRate: one, oneReplicaCpu: ((cpu() - cpuBefore) * 1000) / small.length };
+      m.twoReplicasRate8 = await rate(services, 8, split8);
+      m.twoReplicasRate16 = await rate(services, 16, split16);
+      m.twoReplicasRatio8 = m.twoReplicasRate8 / one;
+      m.twoReplicasRatio16 = m.twoReplicasRate16 / one;
+      measured.push(m);
+      await pool(uploaded, 8, ({ api, id, token }) => api.remove(id, token));
+      console.error(`replicas: run ${run + 1} of ${runs} done`);
+    }
+    return measured;
+  } finally {
+    for (const service of services) await stopChild(service.child);
+    await database.stop();
+  }
+}
+
+async function main(): Promise<void> {
+  if (driver !== 'local' && driver !== 's3') throw new Error(`--driver ${driver}: local or s3`);
+  const files = await makeFixtures();
+  if (profile) mkdirSync(join(results, 'profile'), { recursive: true });
+  const baseline = await startBaseline(work);
+  children.push(baseline.child);
+  const local = await measureService('local', {}, files, baseline);
+  const json: Record<string, unknown> = { runs: local.measured };
+  let table = [tableOf(FIGURES, local.measured), local.profiled].filter(Boolean).join('\n\n');
+  let about = '';
+  if (driver === 's3') {
+    const objects = join(work, 's3rver');
+    mkdirSync(objects);
+    const s3 = await startS3rver(objects);
+    children.push(s3.child);
+    await s3.client.send(new CreateBucketCommand({ Bucket: 'bench' }));
+    const other = await measureService('s3', s3.env('bench'), files, baseline);
+    await s3.stop();
+    json.s3Runs = other.measured;
+    about = ', STORAGE_DRIVER=local, then s3 against s3rver, each service on its own embedded PostgreSQL';
+    const profiles = profile ? [`local: ${local.profiled}`, `s3: ${other.profiled}`] : [];
+    table = [driversTableOf(FIGURES, local.measured, other.measured, 's3'), ...profiles].join('\n\n');
+  }
+  if (replicas) {
+    const measured = await measureReplicas(files.small);
+    json.replicaRuns = measured;
+    table += `\n\nTwo replicas against one (local driver, one DATA_DIR, one embedded PostgreSQL through DATABASE_URL):\n\n${tableOf(REPLICA_FIGURES, measured)}`;
+  }
+  const title = `media-service benchmark (node ${process.version}, ${new Date().toISOString()}, median of ${runs} runs${about})`;
   console.log(`${title}\n\n${table}`);
+  const name = driver === 's3' ? 'service-s3' : 'service';
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, 'service.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, runs: measured }, null, 2));
-  writeFileSync(join(results, 'service.md'), `${title}\n\n${table}\n`);
+  writeFileSync(join(results, `${name}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, ...json }, null, 2));
+  writeFileSync(join(results, `${name}.md`), `${title}\n\n${table}\n`);
 }
 
 runBench(main, { children: children, work });

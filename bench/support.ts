@@ -1,4 +1,5 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
@@ -16,12 +17,14 @@ export interface BenchService {
   rpc(method: string, request: object): unknown;
 }
 
-/** The built service on its embedded defaults under `dataDir`, with limits out of the way. */
+/** The built service on its embedded defaults under `dataDir` (unless `env` names a DATABASE_URL), with limits out of the way. */
 export async function startService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
   const port = await freePort();
   const grpcPort = await freePort();
+  const inherited = { ...process.env } as Record<string, string>;
+  delete inherited.DATABASE_URL;
   const fullEnv: Record<string, string> = {
-    ...(process.env as Record<string, string>),
+    ...inherited,
     DATA_DIR: dataDir,
     PORT: String(port),
     GRPC_PORT: String(grpcPort),
@@ -35,7 +38,6 @@ export async function startService(dataDir: string, env: Record<string, string> 
     MALLOC_ARENA_MAX: '2',
     ...env,
   };
-  delete fullEnv.DATABASE_URL;
   const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], { env: fullEnv, stdio: ['ignore', 'ignore', 'inherit'] });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
@@ -125,6 +127,14 @@ export async function startBaseline(dir: string): Promise<Baseline> {
       await fetch(`${base}${id}`, { method: 'DELETE' });
     },
   };
+}
+
+/** SIGTERM, then the exit (at once if it has exited already). */
+export async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = once(child, 'exit');
+  child.kill('SIGTERM');
+  await exited;
 }
 
 /** Runs a bench's `main`; whatever happens, stops the processes it started and removes its work dir. */
