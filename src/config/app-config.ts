@@ -18,6 +18,8 @@ export interface AppConfig {
     driver: 'local' | 's3' | 'gcs';
     /** Readiness fails while DATA_DIR has less free space than this (STORAGE_MIN_FREE_BYTES; 0: not checked). */
     minFreeBytes: number;
+    /** How long a bucket (s3, gcs) may take to answer one request before it is tried again, then answered 503 (STORAGE_TIMEOUT_MS). */
+    timeoutMs: number;
     s3: { endpoint?: string; region: string; bucket?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
     gcs: { bucket?: string; projectId?: string; apiEndpoint?: string };
   };

@@ -28,6 +28,7 @@ export const envSchema = Joi.object({
   // has less free space; 256 MiB holds one more upload of the largest default limit (a 100 MB
   // video: its sealed temp file, a work copy, the stored version). 0 turns the check off.
   STORAGE_MIN_FREE_BYTES: Joi.number().integer().min(0).default(256 * MB),
+  STORAGE_TIMEOUT_MS: Joi.number().integer().min(100).default(30_000),
   S3_ENDPOINT: Joi.string().uri(),
   S3_REGION: Joi.string().default('us-east-1'),
   S3_BUCKET: Joi.string(),

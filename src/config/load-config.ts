@@ -52,6 +52,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     storage: {
       driver: env.STORAGE_DRIVER,
       minFreeBytes: env.STORAGE_MIN_FREE_BYTES,
+      timeoutMs: env.STORAGE_TIMEOUT_MS,
       s3: {
         endpoint: env.S3_ENDPOINT,
         region: env.S3_REGION,

@@ -29,6 +29,8 @@ export interface EmbeddedDatabase {
 export interface EmbeddedOptions {
   /** Restarts of a server that died kept failing (see EmbeddedSupervisor): the process should exit. Default: logged only. */
   onGiveUp?: (reason: string) => void;
+  /** The port to listen on (e.g. the same one again after a stop). Default: a free one. */
+  port?: number;
 }
 
 /**
@@ -60,7 +62,7 @@ async function startLocked(dataDir: string, lock: DataDirLock, log: (line: strin
   removeStalePidFile(databaseDir, log);
   const asRoot = process.getuid?.() === 0;
   if (asRoot) letPostgresTraverse(dataDir);
-  const port = await freePort();
+  const port = options.port ?? (await freePort());
   const server = new EmbeddedPostgres({
     databaseDir,
     port,

@@ -72,17 +72,21 @@ export class EncryptedBlobs {
     return plaintextReader((part) => this.store.get(ref.blobKey, part), { key, dataKeyId: ref.dataKeyId, size: ref.size });
   }
 
-  /** Moves a sealed local file (a media of `type`) into storage under a new key; returns the key. */
-  async storeFile(path: string, type: MediaType): Promise<string> {
-    const blobKey = this.newKey(type);
+  /**
+   * Moves a sealed local file (a media of `type`) into storage under a new key; returns the key.
+   * The store... methods add the new key to `written` before they write: a put that fails or
+   * times out may still leave an object behind, and the caller must know what to delete.
+   */
+  async storeFile(path: string, type: MediaType, written: string[]): Promise<string> {
+    const blobKey = this.newKey(type, written);
     await this.store.putFile(blobKey, path);
     return blobKey;
   }
 
   /** Seals `data` (a preview, or a processed version streamed from its file, already hashed) under a new data key of `ownerId` into storage. */
-  async storeSealed(ownerId: string, type: MediaType, data: Buffer | Readable): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
+  async storeSealed(ownerId: string, type: MediaType, data: Buffer | Readable, written: string[]): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
-    const blobKey = this.newKey(type);
+    const blobKey = this.newKey(type, written);
     if (Buffer.isBuffer(data)) encryptor.end(data);
     else pipeline(data, encryptor, () => {}); // an error tears the encryptor down, which fails the put
     await this.store.put(blobKey, encryptor);
@@ -90,10 +94,10 @@ export class EncryptedBlobs {
   }
 
   /** Seals a stream under a new data key of `ownerId` into storage, hashing it on the way. */
-  async storeSealedStream(ownerId: string, type: MediaType, source: Readable): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
+  async storeSealedStream(ownerId: string, type: MediaType, source: Readable, written: string[]): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
     const hasher = this.hasher();
-    const blobKey = this.newKey(type);
+    const blobKey = this.newKey(type, written);
     // pipeline tears every stage down on an error, which then fails the put.
     await this.store.put(blobKey, pipeline(source, hasher, encryptor, () => {}));
     return { blobKey, dataKey, size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5') };
@@ -135,8 +139,11 @@ export class EncryptedBlobs {
   }
 
   /** A key under this environment and the media's type (a preview goes with its media's type). */
-  private newKey(type: MediaType): string {
-    return newBlobKey({ env: this.env, type });
+  /** A new blob key, added to `written`. */
+  private newKey(type: MediaType, written: string[]): string {
+    const key = newBlobKey({ env: this.env, type });
+    written.push(key);
+    return key;
   }
 
   async delete(blobKeys: string[]): Promise<void> {

@@ -17,6 +17,7 @@ import { DeletionService } from './deletion.service.js';
 import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
 import { TempFiles } from './temp-files.js';
+import { LeftoverCleanup } from './leftover-cleanup.js';
 import { UploadService } from './upload.service.js';
 import { UsageReports } from './usage-reports.js';
 import { UserLimits } from './user-limits.js';
@@ -24,6 +25,7 @@ import { UserLimits } from './user-limits.js';
 @Module({
   imports: [DbModule, AccessModule, PeersModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
+    LeftoverCleanup,
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: createLimiter },
     EncryptedBlobs,

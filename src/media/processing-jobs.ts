@@ -10,6 +10,7 @@ import { FINISH_PROCESSING, type FinishProcessingJob, type JobAttempt, JobQueue,
 import { plainCopyOf } from '../processing/plain-copy.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
+import { LeftoverCleanup } from './leftover-cleanup.js';
 import { TempFiles } from './temp-files.js';
 
 /**
@@ -32,6 +33,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly blobs: EncryptedBlobs,
     private readonly processor: MediaProcessor,
     private readonly temp: TempFiles,
+    private readonly leftovers: LeftoverCleanup,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -68,8 +70,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       if (result.previewsFailed) throw new Error('the previews still do not render');
       const previews = [];
       for (const { data: image, ...preview } of result.previews) {
-        const sealed = await this.blobs.storeSealed(media.ownerId, media.type, image);
-        written.push(sealed.blobKey);
+        const sealed = await this.blobs.storeSealed(media.ownerId, media.type, image, written);
         const { id, masterKeyId, wrapped } = sealed.dataKey;
         previews.push({ ...preview, mimeType: 'image/webp', bytes: image.length, blobKey: sealed.blobKey, dataKey: { id, masterKeyId, wrapped } });
       }
@@ -78,7 +79,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       this.logger.warn({ err: error, mediaId: media.id, final: lastTry }, 'preview rendering failed');
       if (!lastTry) throw error; // retried with backoff; after the last try the media simply has no previews
     } finally {
-      await this.blobs.delete(written).catch(() => {});
+      if (written.length) await this.leftovers.run('unused previews', () => this.blobs.delete(written));
       await rm(workDir, { recursive: true, force: true });
     }
   }
@@ -88,7 +89,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     if (media?.status !== 'processing') return; // deleted, or finished by an earlier try
     const workDir = await this.temp.newDir();
     const { signal } = this.stopping;
-    let written: string | undefined;
+    const written: string[] = [];
     try {
       const ext = formatOfMime(media.mimeType)?.ext ?? '';
       const source = await this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) });
@@ -99,16 +100,15 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const outputExt = formatOfMime(output.mime)?.ext;
       const durationMs = Number(uploaded.durationMs) || 0;
       const phashes = media.type === 'video' && outputExt ? await keyframePhashes(outputExt, output.path, durationMs, signal) : undefined;
-      const stored = await this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path));
-      written = stored.blobKey;
+      const stored = await this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written);
       const wrapped = { id: stored.dataKey.id, masterKeyId: stored.dataKey.masterKeyId, wrapped: stored.dataKey.wrapped };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
       const version = { ...stored, dataKey: wrapped, mimeType: output.mime, phashes, metadata: output.metadata };
       const replaced = await this.media.completeProcessing(media.id, version);
-      if (replaced) written = undefined;
-      await this.blobs.delete([replaced ?? stored.blobKey]);
+      written.length = 0; // stored.blobKey is the media's now, or (not replaced: deleted meanwhile) removed below
+      await this.leftovers.run('a replaced version', () => this.blobs.delete([replaced ?? stored.blobKey]));
     } catch (error) {
-      if (written) await this.blobs.delete([written]).catch(() => {});
+      if (written.length) await this.leftovers.run('an unused version', () => this.blobs.delete(written));
       const final = !signal.aborted && (isMediaError(error, 'CORRUPT_FILE') || lastTry);
       this.logger.warn({ err: error, mediaId: media.id, final }, 'background processing failed');
       if (!final) throw error; // retried with backoff

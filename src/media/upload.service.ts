@@ -6,7 +6,7 @@ import { buffer } from 'node:stream/consumers';
 import { rm } from 'node:fs/promises';
 import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { Inject, Injectable, Logger } from '@nestjs/common';
+import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
@@ -29,6 +29,7 @@ import { toMediaView, type MediaView } from './media-view.js';
 import { SizeGuard } from './streams/size-guard.js';
 import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
+import { LeftoverCleanup } from './leftover-cleanup.js';
 import { TempFiles } from './temp-files.js';
 import { UploadLedger } from './upload-ledger.js';
 import { UserLimits } from './user-limits.js';
@@ -106,8 +107,6 @@ interface Received {
  */
 @Injectable()
 export class UploadService {
-  private readonly logger = new Logger(UploadService.name);
-
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
     @Inject(LIMITER) private readonly limiter: Limiter,
@@ -119,6 +118,7 @@ export class UploadService {
     private readonly jobs: JobQueue,
     private readonly screening: ScreeningService,
     private readonly userLimits: UserLimits,
+    private readonly leftovers: LeftoverCleanup,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
@@ -232,21 +232,15 @@ export class UploadService {
    * `written` as soon as it exists, so a failure anywhere leaves nothing behind.
    */
   private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, described: DescribedVersion, written: string[]): Promise<StoredVersions> {
-    const sealBuffer = async (data: Buffer) => {
-      const sealed = await this.blobs.storeSealed(ownerId, file.format.type, data);
-      written.push(sealed.blobKey);
-      return sealed;
-    };
+    const sealBuffer = (data: Buffer) => this.blobs.storeSealed(ownerId, file.format.type, data, written);
     const main = async (): Promise<StoredFile> => {
       const { stored } = processed;
       if (!stored) {
-        const blobKey = await this.blobs.storeFile(file.path, file.format.type);
-        written.push(blobKey);
+        const blobKey = await this.blobs.storeFile(file.path, file.format.type, written);
         return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
       }
       // Streamed from its file (a transcoded video is never whole in memory); its digests are `described`'s, taken for screening.
-      const { blobKey, dataKey } = await this.blobs.storeSealed(ownerId, file.format.type, createReadStream(stored.path));
-      written.push(blobKey);
+      const { blobKey, dataKey } = await this.blobs.storeSealed(ownerId, file.format.type, createReadStream(stored.path), written);
       return { blobKey, dataKey, ...described };
     };
     const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
@@ -306,11 +300,12 @@ export class UploadService {
     return { outcome: 'created', media: toMediaView(result.created) };
   }
 
-  /** Gives back what an upload that did not commit still holds; a failure here is left to the sweeper. */
+  /** Gives back what an upload that did not commit still holds (retried until it succeeds). */
   private async undo(ledger: UploadLedger, blobKeys: string[]): Promise<void> {
-    await Promise.all([ledger.release(), this.blobs.delete(blobKeys)]).catch((error: unknown) =>
-      this.logger.warn({ err: error }, 'could not undo an upload: the sweeper will'),
-    );
+    await Promise.all([
+      this.leftovers.run('an upload’s quota reservation', () => ledger.release()),
+      blobKeys.length ? this.leftovers.run('an upload’s blobs', () => this.blobs.delete(blobKeys)) : undefined,
+    ]);
   }
 }
 

@@ -4,20 +4,12 @@ import { join } from 'node:path';
 import { freePort } from '../../src/common/free-port';
 import { KEY_A, signToken, TEST_JWT_SECRET } from '../support/app';
 import { type Reply, request, upload } from '../support/http';
-import { seededRandom } from '../support/random';
+import { textFile } from '../support/random';
 import { isAlive, postmasterPid, ready, type Running, runService, serviceEnv } from '../support/service-process';
 import { waitFor } from '../support/wait';
 
 const KB = 1024;
 const BYTES_PER_SECOND = 64 * KB;
-
-/** A unique text file of about `size` bytes. */
-function textFile(seed: number, size: number): Buffer {
-  const random = seededRandom(seed);
-  let text = '';
-  while (text.length < size) text += `${Math.floor(random() * 1e12).toString(36)} `;
-  return Buffer.from(`${text.slice(0, size - 1)}\n`);
-}
 
 /** The built service on its embedded PostgreSQL, which is killed with SIGKILL under it. */
 describe('the embedded PostgreSQL supervised by the built service', () => {

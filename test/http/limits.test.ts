@@ -1,14 +1,8 @@
-import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { request, upload } from '../support/http';
-
-/** A distinct, valid ZIP-free payload: plain text of exactly `size` bytes. */
-function textFile(size: number, seed: string): Buffer {
-  const line = `${seed} ${randomBytes(8).toString('hex')}\n`;
-  return Buffer.from(line.repeat(Math.ceil(size / line.length)).slice(0, size));
-}
+import { textFile } from '../support/random';
 
 async function storage(t: TestApp, token: string) {
   return (await request(`${t.url}/api/v1/media/storage`, { token })).json;
@@ -29,14 +23,14 @@ describe('limits', () => {
 
     it('answers 507 for an upload that does not fit, leaving nothing behind', async () => {
       const token = await t.token('q1');
-      expect((await upload(t.url, token, { name: 'a.txt', bytes: textFile(60_000, 'a') })).status).toBe(201);
+      expect((await upload(t.url, token, { name: 'a.txt', bytes: textFile(1, 60_000) })).status).toBe(201);
       const before = await storage(t, token);
-      const refused = await upload(t.url, token, { name: 'b.txt', bytes: textFile(50_000, 'b') });
+      const refused = await upload(t.url, token, { name: 'b.txt', bytes: textFile(2, 50_000) });
       expect(refused.status).toBe(507);
       expect(refused.json.code).toBe('QUOTA_EXCEEDED');
       expect(await storage(t, token)).toEqual(before);
       expect(await leftovers(t, 'q1')).toEqual({ reservations: 0, temp: 0 });
-      expect((await upload(t.url, token, { name: 'c.txt', bytes: textFile(40_000, 'c') })).status).toBe(201);
+      expect((await upload(t.url, token, { name: 'c.txt', bytes: textFile(3, 40_000) })).status).toBe(201);
       expect((await storage(t, token)).usedBytes).toBe(100_000);
     });
 
@@ -44,7 +38,7 @@ describe('limits', () => {
       const token = await t.token('q2');
       const size = 15_000;
       const replies = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => upload(t.url, token, { name: `p${i}.txt`, bytes: textFile(size, `p${i}`) })),
+        Array.from({ length: 12 }, (_, i) => upload(t.url, token, { name: `p${i}.txt`, bytes: textFile(100 + i, size) })),
       );
       const created = replies.filter((r) => r.status === 201);
       const refused = replies.filter((r) => r.status === 507);
@@ -68,9 +62,9 @@ describe('limits', () => {
     it('answers 429 DAILY_UPLOAD_LIMIT with Retry-After until UTC midnight; rejected uploads do not count', async () => {
       const token = await t.token('d1');
       expect((await upload(t.url, token, { name: 'bad.txt', bytes: Buffer.from([0, 1, 2, 3]) })).status).toBe(415);
-      expect((await upload(t.url, token, { name: '1.txt', bytes: textFile(100, '1') })).status).toBe(201);
-      expect((await upload(t.url, token, { name: '2.txt', bytes: textFile(100, '2') })).status).toBe(201);
-      const third = await upload(t.url, token, { name: '3.txt', bytes: textFile(100, '3') });
+      expect((await upload(t.url, token, { name: '1.txt', bytes: textFile(4, 100) })).status).toBe(201);
+      expect((await upload(t.url, token, { name: '2.txt', bytes: textFile(5, 100) })).status).toBe(201);
+      const third = await upload(t.url, token, { name: '3.txt', bytes: textFile(6, 100) });
       expect(third.status).toBe(429);
       expect(third.json.code).toBe('DAILY_UPLOAD_LIMIT');
       const now = new Date();
@@ -80,7 +74,7 @@ describe('limits', () => {
       expect(await leftovers(t, 'd1')).toEqual({ reservations: 0, temp: 0 });
       // The count is per user.
       const other = await t.token('d2');
-      expect((await upload(t.url, other, { name: '1.txt', bytes: textFile(100, 'x') })).status).toBe(201);
+      expect((await upload(t.url, other, { name: '1.txt', bytes: textFile(7, 100) })).status).toBe(201);
     });
   });
 
@@ -110,7 +104,7 @@ describe('limits', () => {
       const token = await t.token('c1');
       // 256 KiB/s with one second of burst: 768 KiB needs at least ~2 s.
       const started = Date.now();
-      const bytes = textFile(768 * 1024, 'big');
+      const bytes = textFile(8, 768 * 1024);
       const slow = upload(t.url, token, { name: 'big.txt', bytes });
       for (let waited = 0; t.tempFiles().length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
       await new Promise((resolve) => setTimeout(resolve, 100));
@@ -119,13 +113,13 @@ describe('limits', () => {
       const partial = readFileSync(temp);
       expect(partial.subarray(0, 4).toString()).toBe('WMSE');
       expect(partial.includes(bytes.subarray(0, 40))).toBe(false);
-      const second = await upload(t.url, token, { name: 'small.txt', bytes: textFile(100, 'small') });
+      const second = await upload(t.url, token, { name: 'small.txt', bytes: textFile(9, 100) });
       expect(second.status).toBe(429);
       expect(second.json.code).toBe('TOO_MANY_CONCURRENT_UPLOADS');
       expect(Number(second.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
       expect((await slow).status).toBe(201);
       expect(Date.now() - started).toBeGreaterThanOrEqual(1800);
-      expect((await upload(t.url, token, { name: 'after.txt', bytes: textFile(100, 'after') })).status).toBe(201);
+      expect((await upload(t.url, token, { name: 'after.txt', bytes: textFile(10, 100) })).status).toBe(201);
     });
   });
 });

@@ -1,39 +1,13 @@
-import http from 'node:http';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { startTestApp, type TestApp } from '../support/app';
-import { request, upload } from '../support/http';
+import { request, stalledUpload, upload } from '../support/http';
 import { MediaGrpcClient } from '../support/media-grpc';
 import { picture } from '../support/pictures';
 import { RedisServer } from '../support/redis-server';
 import { waitFor } from '../support/wait';
-
-/** A multipart upload whose body stops after its first bytes until `finish()`: an upload in flight. */
-function stalledUpload(base: string, token: string, bytes: Buffer): { finish(): Promise<number> } {
-  const boundary = 'stalled-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="s.png"\r\nContent-Type: image/png\r\n\r\n`);
-  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
-  const url = new URL(`${base}/api/v1/media/upload`);
-  let answer: (status: number) => void;
-  const answered = new Promise<number>((resolve) => (answer = resolve));
-  const req = http.request(
-    { host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + bytes.length + tail.length } },
-    (res) => {
-      res.resume();
-      res.on('end', () => answer(res.statusCode!));
-    },
-  );
-  req.on('error', () => answer(0));
-  req.write(Buffer.concat([head, bytes.subarray(0, 100)]));
-  return {
-    finish: async () => {
-      req.end(Buffer.concat([bytes.subarray(100), tail]));
-      return answered;
-    },
-  };
-}
 
 describe('two API replicas on one PostgreSQL, one Redis and one store', () => {
   let redis: RedisServer;
@@ -59,14 +33,14 @@ describe('two API replicas on one PostgreSQL, one Redis and one store', () => {
   it('uploads in flight by one user, split between replicas, never exceed UPLOAD_CONCURRENCY_PER_USER', async () => {
     const token = await a.token('alice');
     const [one, two] = [await picture(70), await picture(71)];
-    const first = stalledUpload(a.url, token, one);
-    const second = stalledUpload(b.url, token, two);
+    const first = stalledUpload(a.url, token, { name: 's.png', bytes: one, type: 'image/png' });
+    const second = stalledUpload(b.url, token, { name: 's.png', bytes: two, type: 'image/png' });
     await waitFor(async () => (await probe.zcard('media:uploads:alice')) === 2);
     for (const app of [a, b]) {
       const refused = await upload(app.url, token, { name: 'third.png', bytes: await picture(72) });
       expect([refused.status, refused.json.code]).toEqual([429, 'TOO_MANY_CONCURRENT_UPLOADS']);
     }
-    expect(await Promise.all([first.finish(), second.finish()])).toEqual([201, 201]);
+    expect((await Promise.all([first.finish(), second.finish()])).map((reply) => reply.status)).toEqual([201, 201]);
     await waitFor(async () => (await probe.zcard('media:uploads:alice')) === 0);
     expect((await upload(b.url, token, { name: 'third.png', bytes: await picture(72) })).status).toBe(201);
   });

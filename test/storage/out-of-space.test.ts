@@ -10,24 +10,11 @@ import { assertFreeSpace, freeBytes, isOutOfSpace } from '../../src/storage/out-
 import { startTestApp, type TestApp } from '../support/app';
 import { query } from '../support/database';
 import { request, upload } from '../support/http';
-import { seededRandom } from '../support/random';
+import { textFile } from '../support/random';
 import { waitFor } from '../support/wait';
 
 const MB = 1024 * 1024;
 const TMPFS_BYTES = 8 * MB;
-
-/** A unique text file of `size` bytes (text is stored as uploaded: each one takes its size on disk). */
-function textFile(seed: number, size: number): Buffer {
-  const random = seededRandom(seed);
-  const line = () => `${Array.from({ length: 15 }, () => Math.floor(random() * 1e9).toString(36)).join(' ')}\n`;
-  const lines: string[] = [];
-  for (let length = 0; length < size; ) {
-    const next = line();
-    lines.push(next);
-    length += next.length;
-  }
-  return Buffer.from(lines.join('')).subarray(0, size);
-}
 
 /** Every file under `dir`, recursively. */
 const filesUnder = (dir: string) =>

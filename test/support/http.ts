@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import http from 'node:http';
 import { join } from 'node:path';
 
 export const FIXTURES = join(__dirname, '..', 'fixtures');
@@ -44,4 +45,52 @@ export async function upload(
 
 export async function uploadFixture(base: string, token: string, name: string): Promise<Reply> {
   return upload(base, token, { name, bytes: fixture(name) });
+}
+
+/**
+ * A multipart upload whose body stops after its first 100 bytes until `finish()`: an upload in
+ * flight. `finish()` sends the rest and answers the reply (status 0: the connection was lost).
+ */
+export function stalledUpload(base: string, token: string, file: { name: string; bytes: Buffer; type?: string }): { finish(): Promise<Reply> } {
+  const boundary = 'stalled-boundary';
+  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'application/octet-stream'}\r\n\r\n`);
+  const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
+  const url = new URL(`${base}/api/v1/media/upload`);
+  let answer: (reply: Reply) => void;
+  const answered = new Promise<Reply>((resolve) => (answer = resolve));
+  const lost = (): Reply => ({ status: 0, headers: new Headers(), body: Buffer.alloc(0), json: undefined });
+  const req = http.request(
+    {
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + file.bytes.length + tail.length },
+    },
+    (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (chunk: Buffer) => chunks.push(chunk));
+      res.on('error', () => answer(lost()));
+      res.on('end', () => {
+        const body = Buffer.concat(chunks);
+        let json: unknown;
+        try {
+          json = JSON.parse(body.toString('utf8'));
+        } catch {
+          json = undefined;
+        }
+        const headers = new Headers();
+        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
+        answer({ status: res.statusCode!, headers, body, json });
+      });
+    },
+  );
+  req.on('error', () => answer(lost()));
+  req.write(Buffer.concat([head, file.bytes.subarray(0, 100)]));
+  return {
+    finish: () => {
+      if (!req.destroyed) req.end(Buffer.concat([file.bytes.subarray(100), tail]));
+      return answered;
+    },
+  };
 }
