@@ -14,6 +14,10 @@ export interface AppConfig {
   /** Set at boot: from DATABASE_URL, or the embedded server's URL. */
   databaseUrl?: string;
   redisUrl?: string;
+  /** Origins a browser may call the API from (CORS_ALLOWED_ORIGINS); empty: no cross-origin access. */
+  corsAllowedOrigins: string[];
+  /** An unfinished resumable (tus) upload is removed this long after its last PATCH (TUS_UPLOAD_EXPIRY_SECONDS). */
+  tusUploadExpiryMs: number;
   storage: {
     driver: 'local' | 's3' | 'gcs';
     /** Readiness fails while DATA_DIR has less free space than this (STORAGE_MIN_FREE_BYTES; 0: not checked). */

@@ -23,6 +23,8 @@ export const envSchema = Joi.object({
   DATA_DIR: Joi.string().default('./data'),
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
   REDIS_URL: Joi.string().uri({ scheme: ['redis', 'rediss'] }),
+  CORS_ALLOWED_ORIGINS: Joi.string().allow('').default(''),
+  TUS_UPLOAD_EXPIRY_SECONDS: Joi.number().integer().min(60).default(86_400),
   STORAGE_DRIVER: Joi.string().valid('local', 's3', 'gcs').default('local'),
   // Operational: /health/ready fails while DATA_DIR (temp files; blobs with the local driver)
   // has less free space; 256 MiB holds one more upload of the largest default limit (a 100 MB

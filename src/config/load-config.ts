@@ -49,6 +49,8 @@ export function loadConfig(source: Env = process.env): AppConfig {
     dataDir,
     databaseUrl: env.DATABASE_URL,
     redisUrl: env.REDIS_URL,
+    corsAllowedOrigins: parseOrigins(env.CORS_ALLOWED_ORIGINS),
+    tusUploadExpiryMs: env.TUS_UPLOAD_EXPIRY_SECONDS * 1000,
     storage: {
       driver: env.STORAGE_DRIVER,
       minFreeBytes: env.STORAGE_MIN_FREE_BYTES,
@@ -146,4 +148,22 @@ function parseKeyList(variable: string, value: string): AppConfig['masterKeys'] 
 /** 127.0.0.0/8, ::1 and localhost: reachable from this machine only. */
 export function isLoopback(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\.\d{1,3}\.\d{1,3}\.\d{1,3}$/.test(host);
+}
+
+/** `https://a.example, http://localhost:5173` → exact origins (scheme, host, port), each validated. */
+function parseOrigins(value: string): string[] {
+  return value
+    .split(',')
+    .map((origin) => origin.trim())
+    .filter(Boolean)
+    .map((origin) => {
+      let url: URL;
+      try {
+        url = new URL(origin);
+      } catch {
+        throw new ConfigError(`Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port])`);
+      }
+      if (url.origin !== origin.replace(/\/$/, '')) throw new ConfigError(`Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port], no path)`);
+      return url.origin;
+    });
 }
