@@ -27,6 +27,8 @@ export const ERRORS = {
 export type ErrorCode = keyof typeof ERRORS;
 
 export interface MediaErrorOptions {
+  /** The HTTP status, where a protocol fixes another than the code's (tus: 409 offset, 410 gone, 412 version, 460 checksum). */
+  status?: number;
   /** Seconds for the Retry-After header. */
   retryAfter?: number;
   cause?: unknown;
@@ -43,7 +45,7 @@ export class MediaError extends Error {
   ) {
     super(message, { cause: options.cause });
     this.name = 'MediaError';
-    this.status = ERRORS[code].status;
+    this.status = options.status ?? ERRORS[code].status;
     this.retryAfter = options.retryAfter;
   }
 }

@@ -52,6 +52,14 @@ export class DataKeyService {
     return { id, key, masterKeyId: master.id, wrapped };
   }
 
+  /** A key issued earlier and kept wrapped outside the database (a resumable upload's, until its commit stores it). */
+  async reopen(ownerId: string, kept: { id: string; masterKeyId: string; wrapped: Buffer }): Promise<FreshDataKey> {
+    const master = this.ring.get(kept.masterKeyId);
+    const userKey = await this.envelope.userKey(master, ownerId, await this.keys.saltFor(ownerId, newSalt));
+    const key = this.envelope.unwrap(userKey, kept.wrapped, { dataKeyId: kept.id, ownerId, masterKeyId: kept.masterKeyId });
+    return { ...kept, key };
+  }
+
   async open(dataKeyId: string): Promise<Buffer> {
     const cached = this.opened.get(dataKeyId);
     if (cached) return cached;

@@ -9,6 +9,9 @@ export interface UsageSnapshot {
   byType: { type: string; count: number; bytes: number }[];
 }
 
+/** The process tag of a resumable upload's reservation: `tus:<upload id>`. */
+export const RESUMABLE_TAG = 'tus:';
+
 export type ReserveOutcome = { ok: true; reservationId: string } | { ok: false; reason: 'daily' | 'quota' };
 export type GrowOutcome = { ok: true } | { ok: false };
 
@@ -55,6 +58,11 @@ export class UsageRepository {
     return { ok: updated === 1 };
   }
 
+  /** Marks the reservation as in use (a resumable upload's PATCH): the sweeper leaves it until it is stale. */
+  async touch(reservationId: string): Promise<void> {
+    await this.prisma.quotaReservation.updateMany({ where: { id: reservationId }, data: { updatedAt: new Date() } });
+  }
+
   async release(reservationId: string): Promise<void> {
     await this.prisma.quotaReservation.deleteMany({ where: { id: reservationId } });
   }
@@ -66,9 +74,19 @@ export class UsageRepository {
     return rows.map((row) => row.processTag!);
   }
 
-  async releaseStale(before: Date, deadProcessTags: string[] = []): Promise<number> {
+  /**
+   * A resumable upload's reservation (tag `tus:<upload id>`) lives as long as the upload: it is
+   * stale only after `resumableBefore` (its expiry, plus a margin for the expiry sweep).
+   */
+  async releaseStale(before: Date, deadProcessTags: string[] = [], resumableBefore: Date = before): Promise<number> {
     const { count } = await this.prisma.quotaReservation.deleteMany({
-      where: { OR: [{ updatedAt: { lt: before } }, { processTag: { in: deadProcessTags } }] },
+      where: {
+        OR: [
+          { updatedAt: { lt: before }, NOT: { processTag: { startsWith: RESUMABLE_TAG } } },
+          { updatedAt: { lt: resumableBefore }, processTag: { startsWith: RESUMABLE_TAG } },
+          { processTag: { in: deadProcessTags } },
+        ],
+      },
     });
     return count;
   }

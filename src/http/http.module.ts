@@ -7,13 +7,14 @@ import { BlocklistModule } from '../moderation/blocklist.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
+import { TusController } from './tus.controller.js';
 import { MediaController } from './media.controller.js';
 import { ModerationController } from './moderation.controller.js';
 
 /** The REST edge, and the gRPC edge beside it. Guards run in this order: token, then rate limit. (The error filter is global: see bootstrap.ts.) */
 @Module({
   imports: [MediaModule, BlocklistModule, MetricsModule, GrpcModule, PeersModule],
-  controllers: [MediaController, ModerationController],
+  controllers: [MediaController, TusController, ModerationController],
   providers: [
     { provide: APP_GUARD, useClass: AuthGuard },
     { provide: APP_GUARD, useClass: RateLimitGuard },

@@ -18,6 +18,7 @@ import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
 import { TempFiles } from './temp-files.js';
 import { LeftoverCleanup } from './leftover-cleanup.js';
+import { ResumableUploads } from './resumable/resumable-uploads.js';
 import { UploadService } from './upload.service.js';
 import { UsageReports } from './usage-reports.js';
 import { UserLimits } from './user-limits.js';
@@ -26,6 +27,7 @@ import { UserLimits } from './user-limits.js';
   imports: [DbModule, AccessModule, PeersModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
   providers: [
     LeftoverCleanup,
+    ResumableUploads,
     { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: createLimiter },
     EncryptedBlobs,
@@ -37,7 +39,7 @@ import { UserLimits } from './user-limits.js';
     SweeperService,
     ProcessingJobs,
   ],
-  exports: [UploadService, MediaService, DeletionService, UsageReports, SweeperService, LIMITER, TempFiles, AccessModule],
+  exports: [UploadService, ResumableUploads, MediaService, DeletionService, UsageReports, SweeperService, LIMITER, TempFiles, AccessModule],
 })
 export class MediaModule implements OnModuleDestroy {
   constructor(

@@ -64,7 +64,7 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
     const deadReservations = (await this.usage.reservationTags()).filter((tag) => this.temp.isGone(tag));
     const report = {
       tempDirs: deadDirs.length,
-      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), [...deadDirs, ...deadReservations]),
+      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), [...deadDirs, ...deadReservations], new Date(now - this.config.tusUploadExpiryMs - RESERVATION_STALE_MS)),
       jobs: await this.jobs.handBackJobsOfGoneProcesses(),
       blobs: options.blobs ? await this.sweepBlobs(now) : 0,
     };

@@ -37,6 +37,13 @@ export class UploadLedger {
     private readonly processTag: string,
   ) {}
 
+  /** The ledger of a reservation taken earlier (a resumable upload's, at its creation). */
+  static holding(usage: UsageRepository, ownerId: string, limits: LedgerLimits, reservationId: string): UploadLedger {
+    const ledger = new UploadLedger(usage, ownerId, limits, 'resumable');
+    ledger.reservation = reservationId;
+    return ledger;
+  }
+
   /** The reservation the commit consumes; set by `reserve`. */
   get reservationId(): string {
     if (!this.reservation) throw new Error('UploadLedger: reserve() first');

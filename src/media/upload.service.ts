@@ -99,6 +99,32 @@ interface Received {
   format: DetectedFormat;
 }
 
+/** A resumable upload whose sealed file is complete (media/resumable/). */
+export interface SealedUpload {
+  ownerId: string;
+  requestId?: string;
+  /** The sealed file: the blob format under `dataKey`, `size` bytes of plaintext. */
+  path: string;
+  dataKey: FreshDataKey;
+  size: number;
+  filename: string;
+  /** The quota reservation taken when the upload was created. */
+  reservationId: string;
+  expiresInSeconds?: number;
+  signal: AbortSignal;
+}
+
+/** What the rest of the pipeline needs of either edge. */
+interface Hold {
+  ownerId: string;
+  requestId?: string;
+  ledger: UploadLedger;
+  /** The user's storage quota, checked again exactly by the commit. */
+  quotaBytes: number;
+  expiresInSeconds?: number;
+  signal: AbortSignal;
+}
+
 /**
  * The upload pipeline of docs/architecture.md: admit (slot, daily count, declared size) → receive
  * (throttled, sniffed, size-guarded, hashed and sealed in one pass) into a temp file →
@@ -122,29 +148,59 @@ export class UploadService {
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
-    const releaseSlot = await this.limiter.acquireUpload(source.ownerId);
-    if (!releaseSlot) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
-    const limits = await this.userLimits.of(source.ownerId, source.signal).catch((error: unknown) => {
-      releaseSlot();
-      throw error;
-    });
-    const ledger = new UploadLedger(this.usage, source.ownerId, limits, this.temp.tag);
+    const releaseSlot = await this.takeSlot(source.ownerId);
     const path = this.temp.newPath();
+    try {
+      const limits = await this.userLimits.of(source.ownerId, source.signal);
+      const ledger = new UploadLedger(this.usage, source.ownerId, limits, this.temp.tag);
+      return await this.finish({ ...source, ledger, quotaBytes: limits.quotaBytes }, async () => {
+        this.refuseDeclaredSize(source.minBytes);
+        await ledger.reserve(source.minBytes);
+        return this.receive(source, path, ledger);
+      });
+    } finally {
+      await rm(path, { force: true });
+      releaseSlot();
+    }
+  }
+
+  /**
+   * The other edge: a resumable upload whose sealed file is complete (media/resumable/) goes
+   * through the rest of the same pipeline — format proof, screening, processing, storage,
+   * commit — under the reservation it took when it was created. The caller holds the user's
+   * upload slot and removes the upload's files afterwards; a refusal releases the reservation.
+   */
+  async completeSealed(upload: SealedUpload): Promise<UploadResult> {
+    const limits = await this.userLimits.of(upload.ownerId, upload.signal);
+    const ledger = UploadLedger.holding(this.usage, upload.ownerId, limits, upload.reservationId);
+    return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () => this.proveSealed(upload));
+  }
+
+  /** Takes one of the user's upload slots (UPLOAD_CONCURRENCY_PER_USER), or refuses; resolves with its release. */
+  async takeSlot(ownerId: string): Promise<() => void> {
+    const releaseSlot = await this.limiter.acquireUpload(ownerId);
+    if (!releaseSlot) throw new MediaError('TOO_MANY_CONCURRENT_UPLOADS', undefined, { retryAfter: 1 });
+    return releaseSlot;
+  }
+
+  /**
+   * Everything after the bytes are in: `receive` gives the sealed file, proven and hashed; it is
+   * screened, processed, stored and committed. Whatever was not committed is undone.
+   */
+  private async finish(hold: Hold, receive: () => Promise<Received>): Promise<UploadResult> {
     let workDir: string | undefined;
     const written: string[] = [];
     let committed = false;
     const known: { sha256?: string; md5?: string; phashes?: bigint[] } = {};
-    const context = { ownerId: source.ownerId, requestId: source.requestId };
+    const context = { ownerId: hold.ownerId, requestId: hold.requestId };
     try {
-      this.refuseDeclaredSize(source.minBytes);
-      await ledger.reserve(source.minBytes);
-      const received = await this.receive(source, path, ledger);
+      const received = await receive();
       Object.assign(known, { sha256: received.sha256, md5: received.md5 });
-      const open = () => this.blobs.openSealedFile(path, received.dataKey, received.size);
+      const open = () => this.blobs.openSealedFile(received.path, received.dataKey, received.size);
       await refuseByDeclaration({ format: received.format, file: received.file }, this.config.processing.image);
-      await this.screening.screenUpload({ ...context, sha256: received.sha256, md5: received.md5, open, signal: source.signal });
+      await this.screening.screenUpload({ ...context, sha256: received.sha256, md5: received.md5, open, signal: hold.signal });
       workDir = await this.temp.newDir();
-      const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: source.signal };
+      const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: hold.signal };
       const processed = await this.processor.process(input);
       const version = await this.describeVersion(received, processed);
       known.phashes = await perceptualHashes(input, processed);
@@ -159,16 +215,16 @@ export class UploadService {
         storedSha256: version.sha256,
         storedMd5: version.md5,
         phashes: known.phashes,
-        signal: source.signal,
+        signal: hold.signal,
       });
-      const stored = await this.storeVersions(source.ownerId, received, processed, version, written);
+      const stored = await this.storeVersions(hold.ownerId, received, processed, version, written);
       const result = await this.commit(received, processed, stored, {
-        ownerId: source.ownerId,
-        reservationId: ledger.reservationId,
-        quotaBytes: limits.quotaBytes,
+        ownerId: hold.ownerId,
+        reservationId: hold.ledger.reservationId,
+        quotaBytes: hold.quotaBytes,
         phashes: known.phashes,
         reviewReason,
-        expiresInSeconds: source.expiresInSeconds,
+        expiresInSeconds: hold.expiresInSeconds,
       });
       committed = result.outcome === 'created';
       return result;
@@ -176,9 +232,8 @@ export class UploadService {
       await this.screening.recordRejection(error, { ...context, ...known });
       throw error;
     } finally {
-      await Promise.all([rm(path, { force: true }), workDir && rm(workDir, { recursive: true, force: true })]);
-      if (!committed) await this.undo(ledger, written);
-      releaseSlot();
+      if (workDir) await rm(workDir, { recursive: true, force: true });
+      if (!committed) await this.undo(hold.ledger, written);
     }
   }
 
@@ -220,6 +275,28 @@ export class UploadService {
       dataKey,
       name: sanitizeFileName(filename, format.ext),
       size: guard.total,
+      sha256: hasher.digest('sha256'),
+      md5: hasher.digest('md5'),
+      format,
+    };
+  }
+
+  /** A complete sealed file, read once: its digests and its format, proven as `receive` proves a stream's. */
+  private async proveSealed(upload: SealedUpload): Promise<Received> {
+    const sniffer = new Sniffer();
+    const hasher = this.blobs.hasher();
+    const plaintext = await this.blobs.openSealedFile(upload.path, upload.dataKey, upload.size);
+    await pipeline([plaintext, sniffer, hasher, new Writable({ write: (_chunk, _encoding, done) => done() })], { signal: upload.signal });
+    const file = this.blobs.sealedFile(upload.path, upload.dataKey, upload.size);
+    const format = await confirm(sniffer.result as Sniffed, file);
+    const maxBytes = this.config.limits.maxBytes[format.type];
+    if (upload.size > maxBytes) throw fileTooLarge(format.type, maxBytes);
+    return {
+      path: upload.path,
+      file,
+      dataKey: upload.dataKey,
+      name: sanitizeFileName(upload.filename, format.ext),
+      size: upload.size,
       sha256: hasher.digest('sha256'),
       md5: hasher.digest('md5'),
       format,

@@ -33,7 +33,7 @@ describe('npm start', () => {
     const port = await freePort();
     const npm = run('npm', ['start'], { cwd: project, env: serviceEnv({ DATA_DIR: dataDir, PORT: String(port) }) });
     leftovers.push(npm.child.pid!);
-    await ready(npm, `http://127.0.0.1:${port}`, 90_000);
+    await ready(npm, `http://127.0.0.1:${port}`, 240_000); // the first start builds: minutes on a loaded machine
     const node = servicePid(npm);
     const postmaster = postmasterPid(dataDir)!;
     leftovers.push(node);

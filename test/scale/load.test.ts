@@ -53,7 +53,10 @@ describe('load: 50 users × 4 uploads at once over two replicas', () => {
 
     expect(outcomes.filter((o) => 'error' in o).map((o) => o.error)).toEqual([]);
     const statuses = outcomes.map((o) => o.reply!.status);
-    expect(statuses.filter((status) => status >= 500)).toEqual([]);
+    const failed = outcomes.filter((o) => o.reply!.status >= 500);
+    // What the replicas logged, when a 5xx is found: the failure says why.
+    if (failed.length) console.error(failed.map((o) => JSON.stringify(o.reply!.json)).join('\n'), replicas.map((r) => r.service.output().split('\n').filter((line) => /"level":(50|60)/.test(line)).slice(0, 5).join('\n')).join('\n'));
+    expect(failed.map((o) => o.reply!.status)).toEqual([]);
     const created = outcomes.filter((o) => o.reply!.status === 201);
     // Nothing here is over a limit (4 in flight per user, quota, daily count): every upload is stored.
     expect(created).toHaveLength(USERS * UPLOADS_EACH);
