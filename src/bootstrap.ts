@@ -7,6 +7,7 @@ import { Logger } from 'nestjs-pino';
 import { AppModule } from './app.module.js';
 import type { AppConfig } from './config/app-config.js';
 import { answerClientErrors } from './http/client-errors.js';
+import { CorsPolicy } from './http/cors.js';
 import { deferContinue } from './http/early-answers.js';
 import { jsonBodies } from './http/json-body.js';
 import { keepAliveLongerThanAdvertised } from './http/keep-alive.js';
@@ -41,7 +42,11 @@ class TunedExpressAdapter extends ExpressAdapter {
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
   const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), { bufferLogs: true, bodyParser: false });
+  const cors = new CorsPolicy(config.corsAllowedOrigins);
   app.use(requestIdMiddleware);
+  // Before anything that may answer (body parsers, guards, early refusals): every answer,
+  // an upload's 413 or 429 before its body included, must be readable by an allowed page.
+  app.use(cors.middleware());
   app.use(jsonBodies(isUploadRequest));
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
@@ -53,7 +58,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   const server = app.getHttpServer() as Server;
   server.setTimeout(IDLE_TIMEOUT_MS);
   keepAliveLongerThanAdvertised(server);
-  answerClientErrors(server);
+  answerClientErrors(server, cors);
   deferContinue(server, isUploadRequest);
   return app;
 }

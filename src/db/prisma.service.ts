@@ -8,7 +8,9 @@ import { PrismaClient } from '../../generated/prisma/client.js';
 export class PrismaService extends PrismaClient implements OnModuleDestroy {
   constructor(@Inject(APP_CONFIG) config: AppConfig) {
     if (!config.databaseUrl) throw new Error('databaseUrl is not set: the database must be started before the app');
-    super({ adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 10 }) });
+    // A burst of commits (200 uploads at once on two replicas) queues for the 10 connections: a
+    // transaction may wait 10 s for one (Prisma: 2 s) before the upload is answered 503 (P2028).
+    super({ adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 10 }), transactionOptions: { maxWait: 10_000, timeout: 15_000 } });
   }
 
   async onModuleDestroy(): Promise<void> {

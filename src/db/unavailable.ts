@@ -1,6 +1,6 @@
 /** What Prisma and its pg adapter report when the database cannot be reached or is overloaded. */
 const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
-const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024']);
+const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 /**
  * PostgreSQL's SQLSTATEs for "the server went away or will not take us now": admin, crash
  * and immediate shutdown, still starting up or recovering, too many connections. Class 08

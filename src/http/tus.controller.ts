@@ -72,9 +72,6 @@ export class TusController implements OnModuleInit {
       relativeLocation: true,
       namingFunction: () => newUploadId(),
       maxSize: largestLimit(this.config.limits.maxBytes, MEDIA_TYPES)[1],
-      allowedOrigins: (origin) => this.config.corsAllowedOrigins.includes(origin),
-      exposedHeaders: ['Media-Id', 'Media-Status', 'Retry-After', 'X-Request-Id', 'Tus-Checksum-Algorithm'],
-      allowedHeaders: ['Authorization', 'Upload-Checksum', 'X-Request-Id'],
       onUploadCreate: async (req, upload) => {
         const node = nodeRequest(req);
         const metadata = upload.metadata ?? {};
@@ -181,6 +178,10 @@ export class TusController implements OnModuleInit {
       await response.body?.cancel();
       throw isTusError(failure) ? fromTusError(failure) : failure;
     }
+    // CORS is the edge's (http/cors.ts, already on `res`): @tus/server's own headers would replace it.
+    for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
+    // The checksum extension is ours (ResumableUploads), so is its discovery header.
+    if (req.method === 'OPTIONS') response.headers.set('Tus-Checksum-Algorithm', 'sha256');
     await sendNodeResponse(res, response);
   }
 }

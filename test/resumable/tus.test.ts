@@ -1,8 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Upload } from 'tus-js-client';
+import { ResumableUploads } from '../../src/media/resumable/resumable-uploads';
 import { startTestApp, type TestApp } from '../support/app';
 import { CuttingProxy } from '../support/cutting-proxy';
 import { query } from '../support/database';
@@ -97,6 +98,13 @@ describe('resumable uploads (tus 1.0)', () => {
     expect([result.status, result.json.id]).toEqual([200, mediaId]);
   });
 
+  it('OPTIONS tells the protocol: version, extensions, the largest size, the checksum algorithm', async () => {
+    const reply = await fetch(`${t.url}/api/v1/media/uploads`, { method: 'OPTIONS' });
+    expect([reply.status, reply.headers.get('tus-version'), reply.headers.get('tus-checksum-algorithm')]).toEqual([204, '1.0.0', 'sha256']);
+    expect(reply.headers.get('tus-extension')!.split(',').sort()).toEqual(['checksum', 'creation', 'creation-with-upload', 'expiration', 'termination']);
+    expect(Number(reply.headers.get('tus-max-size'))).toBeGreaterThan(0);
+  });
+
   it('a PATCH at the wrong offset is refused with 409 and changes nothing', async () => {
     const token = await t.token('offsets');
     const created = await fetch(`${t.url}/api/v1/media/uploads`, { method: 'POST', headers: tusHeaders(token, { 'Upload-Length': '100000', 'Upload-Metadata': `filename ${Buffer.from('n.txt').toString('base64')}` }) });
@@ -181,8 +189,6 @@ describe('resumable uploads (tus 1.0)', () => {
     expect(created.headers.get('upload-expires')).toBeTruthy();
     const id = created.headers.get('location')!.split('/').pop()!;
     // As if TUS_UPLOAD_EXPIRY_SECONDS had passed since its last PATCH: the expiry sweep removes it.
-    const { ResumableUploads } = await import('../../src/media/resumable/resumable-uploads');
-    const { writeFileSync, readFileSync } = await import('node:fs');
     const infoPath = join(uploadsDir(), id, 'info.json');
     const info = JSON.parse(readFileSync(infoPath, 'utf8'));
     writeFileSync(infoPath, JSON.stringify({ ...info, touchedAt: Date.now() - 86_401_000 }));

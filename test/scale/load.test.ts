@@ -52,7 +52,6 @@ describe('load: 50 users × 4 uploads at once over two replicas', () => {
     );
 
     expect(outcomes.filter((o) => 'error' in o).map((o) => o.error)).toEqual([]);
-    const statuses = outcomes.map((o) => o.reply!.status);
     const failed = outcomes.filter((o) => o.reply!.status >= 500);
     // What the replicas logged, when a 5xx is found: the failure says why.
     if (failed.length) console.error(failed.map((o) => JSON.stringify(o.reply!.json)).join('\n'), replicas.map((r) => r.service.output().split('\n').filter((line) => /"level":(50|60)/.test(line)).slice(0, 5).join('\n')).join('\n'));
