@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Browser, Page } from 'playwright-core';
 import sharp from 'sharp';
-import { startTestApp, type TestApp } from '../support/app';
+import { everyTypeAtMost, startTestApp, type TestApp } from '../support/app';
 import { clickAndWait, launchChromium, pageUrl, type PageServer, servePages, useToken } from '../support/browser';
 import { query } from '../support/database';
 import { stalledUpload } from '../support/http';
@@ -50,16 +50,11 @@ describe('a real browser, on another origin', () => {
   beforeAll(async () => {
     pages = await servePages({ '/page.html': PAGE, '/tus.min.js': TUS_BUNDLE });
     stranger = await servePages({ '/page.html': PAGE, '/tus.min.js': TUS_BUNDLE });
-    const maxBytes = String(LIMIT);
     t = await startTestApp({
       env: {
         CORS_ALLOWED_ORIGINS: pages.origin,
         UPLOAD_CONCURRENCY_PER_USER: '1',
-        MAX_IMAGE_BYTES: maxBytes,
-        MAX_VIDEO_BYTES: maxBytes,
-        MAX_AUDIO_BYTES: maxBytes,
-        MAX_DOCUMENT_BYTES: maxBytes,
-        MAX_ARCHIVE_BYTES: maxBytes,
+        ...everyTypeAtMost(LIMIT),
       },
     });
     browser = await launchChromium();

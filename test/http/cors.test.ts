@@ -1,5 +1,5 @@
 import { CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS } from '../../src/http/cors';
-import { startTestApp, type TestApp } from '../support/app';
+import { everyTypeAtMost, startTestApp, type TestApp } from '../support/app';
 import { query } from '../support/database';
 import { rawExchange } from '../support/hostile';
 import { fixture, type Reply, request, stalledUpload } from '../support/http';
@@ -53,11 +53,7 @@ describe('CORS for allowed origins', () => {
         CORS_ALLOWED_ORIGINS: `${APP}, ${WEB}`,
         UPLOAD_CONCURRENCY_PER_USER: '1',
         QUOTA_STORAGE_BYTES: String(1 * MB),
-        MAX_IMAGE_BYTES: String(2 * MB),
-        MAX_VIDEO_BYTES: String(2 * MB),
-        MAX_AUDIO_BYTES: String(2 * MB),
-        MAX_DOCUMENT_BYTES: String(2 * MB),
-        MAX_ARCHIVE_BYTES: String(2 * MB),
+        ...everyTypeAtMost(2 * MB),
       },
     });
   });

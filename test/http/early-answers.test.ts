@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { query } from '../support/database';
-import { startTestApp, type TestApp } from '../support/app';
+import { everyTypeAtMost, startTestApp, type TestApp } from '../support/app';
 import { fixture, upload } from '../support/http';
 import { waitFor } from '../support/wait';
 
@@ -47,11 +47,7 @@ describe('the multipart edge and early answers', () => {
         UPLOAD_BYTES_PER_SECOND: String(512 * KB),
         RATE_LIMIT_PER_MINUTE: '40',
         QUOTA_STORAGE_BYTES: String(1 * MB),
-        MAX_IMAGE_BYTES: String(2 * MB),
-        MAX_VIDEO_BYTES: String(2 * MB),
-        MAX_AUDIO_BYTES: String(2 * MB),
-        MAX_DOCUMENT_BYTES: String(2 * MB),
-        MAX_ARCHIVE_BYTES: String(2 * MB),
+        ...everyTypeAtMost(2 * MB),
       },
     });
     dir = mkdtempSync(join(tmpdir(), 'media-test-curl-'));
