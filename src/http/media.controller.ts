@@ -53,7 +53,7 @@ export class MediaController {
   @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
-  @ApiQuery({ name: 'expiresIn', required: false, description: `Disappearing media: seconds (${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}) until it expires; never a duplicate of another copy` })
+  @ApiQuery({ name: 'expiresIn', required: false, schema: { type: 'integer', minimum: MIN_EXPIRES_IN, maximum: MAX_EXPIRES_IN }, description: `Disappearing media: seconds (${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}) until it expires; never a duplicate of another copy` })
   @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
   @ApiResponse({ status: 202, type: MediaDto, description: 'Stored and proven; its stored version is still being produced (status: processing)' })
   @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
@@ -156,7 +156,7 @@ export class MediaController {
 
   @Get(':id')
   @SignedUrlAccepted()
-  @ApiQuery({ name: 'token', required: false, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
+  @ApiQuery({ name: 'token', required: false, type: String, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
   @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
   @ApiDownload()
   @ApiErrors({
@@ -175,7 +175,7 @@ export class MediaController {
 
   @Get(':id/preview')
   @SignedUrlAccepted()
-  @ApiQuery({ name: 'token', required: false, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
+  @ApiQuery({ name: 'token', required: false, type: String, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
   @ApiOperation({ summary: 'A WebP preview fitting inside 64, 256 or 512 pixels (default 256)' })
   @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
   @ApiDownload('preview')

@@ -1,5 +1,5 @@
 import { Controller, Delete, Get, Head, Inject, type OnModuleInit, Options, Param, Patch, Post, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
+import { ApiBearerAuth, ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Server } from '@tus/server';
 import type { Request, Response } from 'express';
 import { NodeRequest, sendNodeResponse } from 'srvx/node';
@@ -21,7 +21,7 @@ import { ApiErrors, COMMON_ERRORS } from './openapi.js';
 
 const BASE_PATH = 'api/v1/media';
 export const TUS_PATH = `/${BASE_PATH}/uploads`;
-const { badId, token, rate, database } = COMMON_ERRORS;
+const { token, rate, database } = COMMON_ERRORS;
 
 /** A tus protocol error (@tus/server's ERRORS): its status and text. */
 interface TusError {
@@ -93,9 +93,10 @@ export class TusController implements OnModuleInit {
     });
   }
 
-  @Options(['uploads', 'uploads/:id'])
+  // tus discovery (Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm): described in docs/api.md, not an API operation.
+  @Options(['uploads', 'uploads/:uploadId'])
   @Public()
-  @ApiOperation({ summary: 'tus discovery: Tus-Version, Tus-Extension, Tus-Max-Size, Tus-Checksum-Algorithm' })
+  @ApiExcludeEndpoint()
   discover(@Req() req: Request, @Res() res: Response): Promise<void> {
     return this.tus(req, res);
   }
@@ -118,20 +119,23 @@ export class TusController implements OnModuleInit {
     return this.tus(req, res, user);
   }
 
-  @Head('uploads/:id')
+  @Head('uploads/:uploadId')
   @ApiOperation({ summary: 'The durable offset of an upload (Upload-Offset, Upload-Length)' })
-  @ApiErrors({ 400: [badId], 401: [token], 404: [['NOT_FOUND', "no such upload, expired, complete, or not the caller's"]], 429: [rate] })
-  offset(@Param('id') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  @ApiResponse({ status: 200, description: 'Upload-Offset: the bytes the server holds, durably; Upload-Length; Upload-Expires' })
+  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, expired, complete, or not the caller's"]], 429: [rate], 503: [database] })
+  offset(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     return this.tus(req, res, user, id);
   }
 
-  @Patch('uploads/:id')
+  @Patch('uploads/:uploadId')
   @ApiOperation({ summary: 'Append bytes at Upload-Offset (application/offset+octet-stream); the completing PATCH answers 204 with Media-Id and Media-Status' })
   @ApiHeader({ name: 'Upload-Offset', required: true })
   @ApiHeader({ name: 'Upload-Checksum', required: false, description: 'sha256 <base64> of this PATCH body: 460 and nothing kept when it does not match' })
   @ApiResponse({ status: 204, description: 'Upload-Offset: the new offset; on the completing PATCH, Media-Id and Media-Status' })
   @ApiErrors({
-    400: [['VALIDATION_FAILED', 'offset mismatch (409), checksum mismatch (460), bad headers; as tus 1.0']],
+    400: [['VALIDATION_FAILED', 'bad tus headers (Upload-Offset, Content-Type), Upload-Checksum not sha256']],
+    409: [['VALIDATION_FAILED', 'Upload-Offset is not the offset the server holds (HEAD tells it): nothing is written']],
+    460: [['VALIDATION_FAILED', 'Upload-Checksum does not match the bytes of this PATCH: nothing of them is kept']],
     401: [token],
     404: [['NOT_FOUND', "no such upload, expired (410), or not the caller's"]],
     413: [['FILE_TOO_LARGE', 'over the limit of the type the first bytes name, or more bytes than Upload-Length']],
@@ -141,7 +145,7 @@ export class TusController implements OnModuleInit {
     503: [database],
     507: [['QUOTA_EXCEEDED', 'on the completing PATCH: the exact check of the commit']],
   })
-  async append(@Param('id') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  async append(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     const release = await this.uploads.takeSlot(user.id);
     try {
       this.resumable.expectChecksum(id, req.headers['upload-checksum'] as string | undefined);
@@ -151,18 +155,19 @@ export class TusController implements OnModuleInit {
     }
   }
 
-  @Delete('uploads/:id')
+  @Delete('uploads/:uploadId')
   @ApiOperation({ summary: 'Abandon an upload (tus termination): its file and reservation go' })
-  @ApiErrors({ 400: [badId], 401: [token], 404: [['NOT_FOUND', "no such upload, or not the caller's"]], 429: [rate] })
-  terminate(@Param('id') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  @ApiResponse({ status: 204, description: 'Removed' })
+  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, or not the caller's"]], 429: [rate], 503: [database] })
+  terminate(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     return this.tus(req, res, user, id);
   }
 
-  @Get('uploads/:id')
+  @Get('uploads/:uploadId')
   @ApiOperation({ summary: 'The Media a completed resumable upload became' })
-  @ApiResponse({ status: 200, type: MediaDto })
-  @ApiErrors({ 400: [badId], 401: [token], 404: [['NOT_FOUND', "no such upload, not complete, expired, or not the caller's"]], 429: [rate], 503: [database] })
-  async result(@Param('id') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
+  @ApiResponse({ status: 200, type: MediaDto, description: 'The Media, once the completing PATCH has stored it' })
+  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, not complete, expired, or not the caller's"]], 429: [rate], 503: [database] })
+  async result(@Param('uploadId') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
     if ((await this.resumable.ownerOf(id)) !== user.id) throw new MediaError('NOT_FOUND', 'No such upload');
     const media = await this.resumable.mediaOf(id);
     if (!media) throw new MediaError('NOT_FOUND', 'The upload is not complete');
