@@ -19,6 +19,8 @@ export interface Figure {
 
 const atLeast = (n: number) => (v: number) => v >= n;
 const below = (n: number) => (v: number) => v < n;
+/** A figure shown for reference: no goal. */
+const reference = () => undefined;
 
 export const FIGURES: Figure[] = [
   { key: 'smallUploadRate', label: '200 × 1 MiB uploads, 8 users, c=8', unit: 'req/s', goal: '≥ 78 (2× the issue’s 26-39) and ≥ baseline', met: (v, b) => v >= 78 && v >= (b ?? 0) },
@@ -38,11 +40,15 @@ export const FIGURES: Figure[] = [
   { key: 'previewRate', label: 'GET a 256 px preview, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
   { key: 'peakRss', label: 'peak RSS, 3 × 100 MB up + 8 × 100 MB down', unit: 'MB', goal: '< 300', met: below(300) },
   { key: 'videoPeakRss', label: 'peak RSS, 3 × 90 MB H.264 videos uploaded at once (each remuxed during its upload)', unit: 'MB', goal: '< 400', met: below(400) },
+  { key: 'tusBigUpload', label: '100 MB upload by tus, 6 MiB chunks (baseline: a multipart upload just before it)', unit: 'MB/s', goal: '—', met: reference },
+  { key: 'tusBigRatio', label: '… throughput ratio to that multipart upload', unit: '×', goal: '≥ 0.8× multipart', met: atLeast(0.8) },
+  { key: 'fetchUploadRate', label: '50 × 1 MiB uploads one at a time through fetch (one kept-alive connection)', unit: 'req/s', goal: '—', met: reference },
+  { key: 'curlUploadRate', label: '… through curl (a process and a connection each)', unit: 'req/s', goal: '—', met: reference },
+  { key: 'fetchVsCurl', label: '… fetch / curl', unit: '×', goal: '≥ 1 (keep-alive costs nothing)', met: atLeast(1) },
 ];
 
 /** `npm run bench -- --replicas`: the same small uploads through two processes on one PostgreSQL and one DATA_DIR. */
 const REPLICA_GOAL = '≥ 1.6× (not reachable on 2 cores: see docs/scaling.md)';
-const reference = () => undefined;
 export const REPLICA_FIGURES: Figure[] = [
   { key: 'oneReplicaRate', label: 'one replica on one PostgreSQL (DATABASE_URL), 200 × 1 MiB uploads, 8 users, c=8', unit: 'req/s', goal: '—', met: reference },
   { key: 'oneReplicaCpu', label: '… service + PostgreSQL CPU per upload', unit: 'ms', goal: '—', met: reference },

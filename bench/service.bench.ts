@@ -5,10 +5,13 @@
  * decrypt on download, no framework, database or auth). Each run (default 3) measures:
  * 200 × 1 MiB uploads by 8 users at concurrency 8, 5 MB and 100 MB uploads, the 200 and
  * the 100 MB file downloaded, a 1 MB Range at the end of it, small GETs (metadata, a
- * 10 KB file, a preview) one at a time and at concurrency 16, and peak RSS with 3 uploads
- * + 8 downloads of 100 MB at once. Prints one table (median, min-max, baseline, goal)
- * and writes it to bench/results/service.{json,md}; --profile adds a CPU profile of the
- * service (bench/results/profile/) and where its busy time went.
+ * 10 KB file, a preview) one at a time and at concurrency 16, peak RSS with 3 uploads
+ * + 8 downloads of 100 MB at once, the 100 MB file by tus (6 MiB chunks) against a multipart
+ * upload just before it, and 50 × 1 MiB uploads one at a time through fetch (one kept-alive
+ * connection) and through curl (a process and a connection each). Prints one table
+ * (median, min-max, baseline, goal) and writes it to bench/results/service.{json,md};
+ * --profile adds a CPU profile of the service (bench/results/profile/) and where its busy
+ * time went.
  *
  * --driver s3: the same runs again against a second service on STORAGE_DRIVER=s3 and a real
  * S3 server (s3rver, bench/s3rver.ts), after the local one; one table with both side by
@@ -26,7 +29,7 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { cpuSeconds, pool, rssMb } from './process-stats.js';
 import { summarizeProfile } from './profile-summary.js';
 import { startS3rver } from './s3rver.js';
-import { type Baseline, type BenchService, median, postFile, ROOT, startBaseline, startService, runBench, stopChild } from './support.js';
+import { type Baseline, type BenchService, curlFile, fetchFile, median, postFile, ROOT, startBaseline, startService, runBench, stopChild, timed, type Transport, tusUpload } from './support.js';
 import { makeZipFile } from './zip-file.js';
 import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf } from './figures.js';
 
@@ -70,11 +73,12 @@ async function makeFixtures(): Promise<Fixtures> {
 function client(service: BenchService) {
   const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
   return {
-    async upload(file: string, token: string, filename = 'bench.zip') {
-      const reply = await postFile(`${service.base}/api/v1/media/upload`, file, { token, filename });
+    async upload(file: string, token: string, filename = 'bench.zip', via: Transport = postFile) {
+      const reply = await via(`${service.base}/api/v1/media/upload`, file, { token, filename });
       if (reply.status !== 201 && reply.status !== 202) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
       return { id: JSON.parse(reply.body).id as string, ms: reply.ms };
     },
+    tus: (bytes: Buffer, token: string, filename: string) => tusUpload(`${service.base}/api/v1/media/uploads`, bytes, { token, filename, chunkSize: 6 * MB }),
     remove: (id: string, token: string) => fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: auth(token) }),
     get: (path: string, token: string, headers: Record<string, string> = {}) => drain(`${service.base}/api/v1/media/${path}`, { ...auth(token), ...headers }),
   };
@@ -173,6 +177,28 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
   clearInterval(videoSampler);
   m.videoPeakRss = videoPeak;
   for (const [i, video] of videos.entries()) await api.remove(video.id, tokens[i + 4]);
+
+  // The 100 MB file by tus in 6 MiB chunks against a multipart upload just before it, each by a user new to the service (no duplicate).
+  const [multipartUser, tusUser] = ['multipart', 'tus'].map((label) => service.token(`run${run}-${label}`));
+  const multipart = await api.upload(files.big, multipartUser, 'big.zip');
+  const tus = await api.tus(readFileSync(files.big), tusUser, 'big.zip');
+  m.tusBigUpload = 100 / (tus.ms / 1000);
+  m['tusBigUpload:baseline'] = 100 / (multipart.ms / 1000);
+  m.tusBigRatio = multipart.ms / tus.ms;
+  await api.remove(multipart.id, multipartUser);
+  await api.remove(tus.id, tusUser);
+
+  // 50 × 1 MiB one at a time through fetch, then curl, each by a user new to the service (50 different files: no duplicate).
+  const sequential: { id: string; token: string }[] = [];
+  const oneAtATime = async (label: string, via: Transport) => {
+    const token = service.token(`run${run}-${label}`);
+    const ms = await timed(() => pool(files.small.slice(0, 50), 1, async (file, i) => sequential.push({ id: (await api.upload(file, token, `f${i}.zip`, via)).id, token })));
+    return 50 / (ms / 1000);
+  };
+  m.fetchUploadRate = await oneAtATime('fetch', fetchFile);
+  m.curlUploadRate = await oneAtATime('curl', curlFile);
+  m.fetchVsCurl = m.fetchUploadRate / m.curlUploadRate;
+  await pool(sequential, 8, ({ id, token }) => api.remove(id, token));
 
   // Leave the service as it was: the next run starts from the same state.
   await pool([...ids.map((id, i) => ({ id, token: tokens[i % 8] })), { id: big.id, token: tokens[0] }], 8, ({ id, token }) => api.remove(id, token));

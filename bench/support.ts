@@ -1,8 +1,10 @@
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, rmSync, statSync } from 'node:fs';
+import { createReadStream, openAsBlob, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { Upload } from 'tus-js-client';
 import { freePort } from '../src/common/free-port.js';
 
 const MB = 1024 * 1024;
@@ -59,7 +61,12 @@ export interface Posted {
   ms: number;
 }
 
-/** POSTs the file streamed from disk: multipart-framed with a token (the service), raw without (a baseline). */
+const since = (started: bigint) => Number(process.hrtime.bigint() - started) / 1e6;
+
+/** How a file is POSTed: postFile, fetchFile or curlFile. */
+export type Transport = (url: string, path: string, options: { token?: string; filename?: string }) => Promise<Posted>;
+
+/** POSTs the file streamed from disk on a new connection: multipart-framed with a token (the service), raw without (a baseline). */
 export function postFile(url: string, path: string, options: { token?: string; filename?: string } = {}): Promise<Posted> {
   const boundary = 'bench-boundary';
   const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${options.filename ?? 'bench.bin'}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
@@ -83,7 +90,7 @@ export function postFile(url: string, path: string, options: { token?: string; f
     req.on('response', (res) => {
       let body = '';
       res.on('data', (chunk) => (body += chunk));
-      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: Number(process.hrtime.bigint() - started) / 1e6 }));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body, ms: since(started) }));
     });
     req.on('error', reject);
     if (multipart) req.write(head);
@@ -93,13 +100,52 @@ export function postFile(url: string, path: string, options: { token?: string; f
   });
 }
 
+/** The file as multipart field `file` through fetch: undici's global dispatcher keeps the connection alive from one to the next. */
+export async function fetchFile(url: string, path: string, options: { token?: string; filename?: string }): Promise<Posted> {
+  const form = new FormData();
+  form.append('file', await openAsBlob(path), options.filename ?? 'bench.bin');
+  const started = process.hrtime.bigint();
+  const reply = await fetch(url, { method: 'POST', headers: options.token ? { Authorization: `Bearer ${options.token}` } : {}, body: form });
+  const body = await reply.text();
+  return { status: reply.status, body, ms: since(started) };
+}
+
+/** The file as multipart field `file` through a curl process of its own: a new process and connection each time. */
+export async function curlFile(url: string, path: string, options: { token?: string; filename?: string }): Promise<Posted> {
+  const auth = options.token ? ['-H', `Authorization: Bearer ${options.token}`] : [];
+  const started = process.hrtime.bigint();
+  const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', ...auth, '-F', `file=@${path};filename=${options.filename ?? 'bench.bin'}`, url]);
+  const end = stdout.lastIndexOf('\n');
+  return { status: Number(stdout.slice(end + 1)), body: stdout.slice(0, end), ms: since(started) };
+}
+
+/** Uploads `bytes` by tus (tus-js-client) in `chunkSize` PATCHes; answers the Media-Id of the completing PATCH and the milliseconds taken. */
+export function tusUpload(endpoint: string, bytes: Buffer, options: { token: string; filename: string; chunkSize: number }): Promise<{ id: string; ms: number }> {
+  const started = process.hrtime.bigint();
+  return new Promise((resolve, reject) =>
+    new Upload(bytes, {
+      endpoint,
+      chunkSize: options.chunkSize,
+      retryDelays: null, // a failure fails the bench rather than hide a retry in the time
+      headers: { Authorization: `Bearer ${options.token}` },
+      metadata: { filename: options.filename },
+      onSuccess: ({ lastResponse }) => {
+        const id = lastResponse.getHeader('Media-Id');
+        if (id) resolve({ id, ms: since(started) });
+        else reject(new Error(`the completing PATCH answered ${lastResponse.getStatus()} without Media-Id: ${lastResponse.getBody()}`));
+      },
+      onError: reject,
+    }).start(),
+  );
+}
+
 export const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 
 /** Milliseconds `work` takes. */
 export async function timed(work: () => Promise<unknown>): Promise<number> {
   const started = process.hrtime.bigint();
   await work();
-  return Number(process.hrtime.bigint() - started) / 1e6;
+  return since(started);
 }
 
 export interface Baseline {
