@@ -82,7 +82,8 @@ export class UsageRepository {
     const { count } = await this.prisma.quotaReservation.deleteMany({
       where: {
         OR: [
-          { updatedAt: { lt: before }, NOT: { processTag: { startsWith: RESUMABLE_TAG } } },
+          // (NOT LIKE is NULL, not true, for a reservation without a tag: hence the first case.)
+          { updatedAt: { lt: before }, OR: [{ processTag: null }, { NOT: { processTag: { startsWith: RESUMABLE_TAG } } }] },
           { updatedAt: { lt: resumableBefore }, processTag: { startsWith: RESUMABLE_TAG } },
           { processTag: { in: deadProcessTags } },
         ],

@@ -23,6 +23,7 @@ import { keyframePhashes } from '../moderation/keyframes.js';
 import { phashOfImage } from '../moderation/phash.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
+import type { Digests } from './resumable/live-digest.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
@@ -110,6 +111,8 @@ export interface SealedUpload {
   filename: string;
   /** The quota reservation taken when the upload was created. */
   reservationId: string;
+  /** Its digests and type when they were taken as it arrived; else the file is read once for them. */
+  digests?: Digests;
   expiresInSeconds?: number;
   signal: AbortSignal;
 }
@@ -281,14 +284,20 @@ export class UploadService {
     };
   }
 
-  /** A complete sealed file, read once: its digests and its format, proven as `receive` proves a stream's. */
-  private async proveSealed(upload: SealedUpload): Promise<Received> {
+  /** The digests and sniffed type of a sealed file, in one streamed pass over its plaintext. */
+  private async digestSealed(upload: SealedUpload): Promise<Digests> {
     const sniffer = new Sniffer();
     const hasher = this.blobs.hasher();
     const plaintext = await this.blobs.openSealedFile(upload.path, upload.dataKey, upload.size);
     await pipeline([plaintext, sniffer, hasher, new Writable({ write: (_chunk, _encoding, done) => done() })], { signal: upload.signal });
+    return { sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), sniffed: sniffer.result as Sniffed };
+  }
+
+  /** A complete sealed file: its digests (taken as it arrived, or in one pass now) and its format, proven as `receive` proves a stream's. */
+  private async proveSealed(upload: SealedUpload): Promise<Received> {
+    const { sha256, md5, sniffed } = upload.digests ?? (await this.digestSealed(upload));
     const file = this.blobs.sealedFile(upload.path, upload.dataKey, upload.size);
-    const format = await confirm(sniffer.result as Sniffed, file);
+    const format = await confirm(sniffed, file);
     const maxBytes = this.config.limits.maxBytes[format.type];
     if (upload.size > maxBytes) throw fileTooLarge(format.type, maxBytes);
     return {
@@ -297,8 +306,8 @@ export class UploadService {
       dataKey: upload.dataKey,
       name: sanitizeFileName(upload.filename, format.ext),
       size: upload.size,
-      sha256: hasher.digest('sha256'),
-      md5: hasher.digest('md5'),
+      sha256,
+      md5,
       format,
     };
   }

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Upload } from 'tus-js-client';
 import { ResumableUploads } from '../../src/media/resumable/resumable-uploads';
+import { SweeperService } from '../../src/media/sweeper.service';
 import { startTestApp, type TestApp } from '../support/app';
 import { CuttingProxy } from '../support/cutting-proxy';
 import { query } from '../support/database';
@@ -75,6 +76,9 @@ describe('resumable uploads (tus 1.0)', () => {
       expect([meta.status, meta.json.size, meta.json.sha256, meta.json.mimeType]).toEqual([200, zip.length, sha256(zip), 'application/zip']);
       const download = await request(`${t.url}/api/v1/media/${mediaId}`, { token });
       expect(sha256(download.body)).toBe(sha256(zip));
+      // Digests taken as the PATCHes arrived (the cuts included): md5 too.
+      const byMd5 = await request(`${t.url}/api/v1/media/hash-check`, { method: 'POST', token, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ algorithm: 'md5', hash: createHash('md5').update(zip).digest('hex') }) });
+      expect(byMd5.json).toEqual({ blocked: false, duplicateOf: mediaId });
     } finally {
       await proxy.close();
     }
@@ -94,6 +98,12 @@ describe('resumable uploads (tus 1.0)', () => {
     const { mediaId } = await tusUpload(`${t.url}/api/v1/media/uploads`, token, zip, { chunkSize: 5 * MB, uploadUrl: url.replace(/^http:\/\/127\.0\.0\.1:\d+/, t.url) });
     const download = await request(`${t.url}/api/v1/media/${mediaId}`, { token });
     expect([download.status, sha256(download.body)]).toEqual([200, sha256(zip)]);
+    // This process saw only the second PATCH: the digests come from one read of the sealed file.
+    const meta = await request(`${t.url}/api/v1/media/${mediaId}/metadata`, { token });
+    expect(meta.json.sha256).toBe(sha256(zip));
+    const md5 = createHash('md5').update(zip).digest('hex');
+    const byMd5 = await request(`${t.url}/api/v1/media/hash-check`, { method: 'POST', token, headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ algorithm: 'md5', hash: md5 }) });
+    expect(byMd5.json).toEqual({ blocked: false, duplicateOf: mediaId });
     const result = await request(url.replace(/^http:\/\/127\.0\.0\.1:\d+/, t.url), { token });
     expect([result.status, result.json.id]).toEqual([200, mediaId]);
   });
@@ -188,6 +198,10 @@ describe('resumable uploads (tus 1.0)', () => {
     expect(created.status).toBe(201);
     expect(created.headers.get('upload-expires')).toBeTruthy();
     const id = created.headers.get('location')!.split('/').pop()!;
+    // Its reservation is not a crashed upload's: untouched for an hour, the sweeper leaves it while the upload lives.
+    await query(t.databaseUrl, "UPDATE quota_reservations SET updated_at = now() - interval '1 hour' WHERE owner_id = 'hoarder'");
+    await t.app.get(SweeperService).sweep(Date.now(), { blobs: false });
+    expect(await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'hoarder'")).toHaveLength(1);
     // As if TUS_UPLOAD_EXPIRY_SECONDS had passed since its last PATCH: the expiry sweep removes it.
     const infoPath = join(uploadsDir(), id, 'info.json');
     const info = JSON.parse(readFileSync(infoPath, 'utf8'));

@@ -16,6 +16,8 @@ import { Throttle } from '../streams/throttle.js';
 import { UploadLedger } from '../upload-ledger.js';
 import { type UploadResult, UploadService } from '../upload.service.js';
 import { UserLimits } from '../user-limits.js';
+import { EncryptedBlobs } from '../encrypted-blobs.js';
+import { LiveDigest } from './live-digest.js';
 import { ResumableFile } from './resumable-file.js';
 
 /** What a resumable upload keeps beside its sealed file (DATA_DIR/uploads/<id>/info.json): no content. */
@@ -45,6 +47,8 @@ export interface Creator {
 type Admitted = Creator & { reservationId: string };
 
 const EXPIRY_SWEEP_MS = 60_000;
+/** Uploads whose digests this process keeps as they arrive; beyond, the oldest is read again at completion. */
+const LIVE_DIGESTS = 256;
 
 /**
  * Resumable uploads (tus 1.0) on the service's own terms: the tus server (@tus/server) speaks
@@ -61,6 +65,8 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
   private readonly creators = new Map<string, Admitted>();
   /** A PATCH's Upload-Checksum (sha256, base64) by upload id, for the write it comes with. */
   private readonly checksums = new Map<string, string>();
+  /** Digests taken as the bytes arrive, by upload id (see LiveDigest). */
+  private readonly live = new Map<string, LiveDigest>();
   private timer?: NodeJS.Timeout;
 
   constructor(
@@ -70,6 +76,7 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     private readonly userLimits: UserLimits,
     private readonly dataKeys: DataKeyService,
     @Inject(LIMITER) private readonly limiter: Limiter,
+    private readonly blobs: EncryptedBlobs,
   ) {
     super();
     this.root = join(config.dataDir, 'uploads');
@@ -169,10 +176,15 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     const expected = this.checksums.get(id);
     this.checksums.delete(id);
     const head = offset < SNIFF_BYTES ? (bytes: Buffer) => this.checkHead(bytes, info.length) : undefined;
+    const live = this.liveDigest(id, offset);
+    const feed = (source: AsyncIterable<Buffer>) => (live ? live.tap(source) : source);
     let discarded = false;
     try {
-      return expected ? await this.appendChecked(file, throttled, expected, head) : await file.append(throttled, head);
+      const reached = expected ? await this.appendChecked(file, throttled, expected, head, feed) : await file.append(feed(throttled), head);
+      if (live && live.offset !== reached) this.forgetDigest(id);
+      return reached;
     } catch (error) {
+      this.forgetDigest(id);
       // The first bytes name no type we take, or one whose limit the declared length exceeds: the upload is over.
       if (isMediaError(error, 'UNSUPPORTED_MEDIA_TYPE') || isMediaError(error, 'FILE_TOO_LARGE')) {
         discarded = true;
@@ -227,8 +239,12 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     const info = await this.info(id);
     if (!info) throw TUS_ERRORS.FILE_NOT_FOUND;
     const dir = this.dir(id);
+    const live = this.live.get(id);
+    this.live.delete(id);
+    const digests = live?.offset === info.length ? await live.finish().catch(() => undefined) : (live?.abandon(), undefined);
     try {
       const result = await this.uploads.completeSealed({
+        digests,
         ownerId: info.ownerId,
         requestId,
         path: join(dir, 'data'),
@@ -261,7 +277,13 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
    * the same nonce). They wait in memory — a PATCH's body, not an upload (tus clients send
    * checksummed uploads in chunks) — bounded by the upload's length.
    */
-  private async appendChecked(file: ResumableFile, source: Readable, expected: string, head?: (bytes: Buffer) => Promise<void>): Promise<number> {
+  private async appendChecked(
+    file: ResumableFile,
+    source: Readable,
+    expected: string,
+    head: ((bytes: Buffer) => Promise<void>) | undefined,
+    feed: (source: AsyncIterable<Buffer>) => AsyncIterable<Buffer>,
+  ): Promise<number> {
     const hash = createHash('sha256');
     const chunks: Buffer[] = [];
     for await (const chunk of source) {
@@ -269,10 +291,28 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
       chunks.push(chunk);
     }
     if (hash.digest('base64') !== expected) throw new MediaError('VALIDATION_FAILED', 'Upload-Checksum does not match the bytes sent', { status: 460 });
-    return file.append(Readable.from(chunks), head);
+    return file.append(feed(Readable.from(chunks)), head);
+  }
+
+  /** The upload's live digest if it has seen exactly `offset` bytes (a new one at 0); else none. */
+  private liveDigest(id: string, offset: number): LiveDigest | undefined {
+    const live = this.live.get(id);
+    if (live?.offset === offset) return live;
+    this.forgetDigest(id);
+    if (offset !== 0) return undefined;
+    if (this.live.size >= LIVE_DIGESTS) this.forgetDigest(this.live.keys().next().value as string);
+    const fresh = new LiveDigest(this.blobs.hasher());
+    this.live.set(id, fresh);
+    return fresh;
+  }
+
+  private forgetDigest(id: string): void {
+    this.live.get(id)?.abandon();
+    this.live.delete(id);
   }
 
   private async discard(info: UploadInfo): Promise<void> {
+    this.forgetDigest(info.id);
     await rm(this.dir(info.id), { recursive: true, force: true });
     if (!info.media) await this.usage.release(info.reservationId);
   }
