@@ -8,6 +8,8 @@ import { DEFAULT_SEGMENT_BYTES, decodeHeader, encodeHeader, encryptedSize, HEADE
 const NONCE_BYTES = 12;
 /** How many first bytes `append` shows `checkHead`: what names the type. */
 const HEAD_BYTES = SNIFF_BYTES;
+/** Sealed segments are written in batches of about this much: one write per MiB, not per segment. */
+const WRITE_BATCH_BYTES = 1024 * 1024;
 const BASE_BYTES = 8;
 
 /** The key a resumable upload's bytes are sealed under. */
@@ -35,6 +37,10 @@ export interface SealingKey {
 export class ResumableFile {
   private readonly pending: Buffer;
   private filled = 0;
+  /** Sealed segments not written yet, and where the first of them goes. */
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private batchAt = 0;
 
   private constructor(
     readonly dir: string,
@@ -123,8 +129,12 @@ export class ResumableFile {
     } catch (error) {
       failure = error;
     } finally {
-      await handle.sync();
-      await handle.close();
+      try {
+        await this.writeBatch(handle);
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
       await this.writeTail();
     }
     if (failure) throw failure;
@@ -140,11 +150,27 @@ export class ResumableFile {
     const last = this.segments === segmentCount(this.length, DEFAULT_SEGMENT_BYTES) - 1;
     const { noncePrefix } = decodeHeader(this.header);
     const [sealed, tag] = sealSegment(this.key.key, this.header, noncePrefix, this.segments, last, this.pending.subarray(0, this.filled));
-    const position = HEADER_BYTES + this.segments * (DEFAULT_SEGMENT_BYTES + TAG_BYTES);
-    // One write: a process killed mid-PATCH leaves whole segments (a torn one, after a power cut, is cut off by open()).
-    await handle.writev([sealed, tag], position);
+    if (!this.batch.length) this.batchAt = HEADER_BYTES + this.segments * (DEFAULT_SEGMENT_BYTES + TAG_BYTES);
+    this.batch.push(sealed, tag);
+    this.batchBytes += sealed.length + tag.length;
     this.segments++;
     this.filled = 0;
+    if (this.batchBytes >= WRITE_BATCH_BYTES) await this.writeBatch(handle);
+  }
+
+  /**
+   * One write of whole segments: a process killed mid-PATCH leaves whole segments (a torn one,
+   * after a power cut, is cut off by open()); those of the batch it did not write were never
+   * acknowledged.
+   */
+  private async writeBatch(handle: FileHandle): Promise<void> {
+    if (!this.batch.length) return;
+    const [batch, at] = [this.batch, this.batchAt];
+    this.batch = [];
+    this.batchBytes = 0;
+    const bytes = batch.reduce((sum, part) => sum + part.length, 0);
+    const { bytesWritten } = await handle.writev(batch, at);
+    if (bytesWritten !== bytes) throw new Error(`short write of sealed segments (${bytesWritten} of ${bytes} bytes)`);
   }
 
   private async writeTail(): Promise<void> {
