@@ -2633,7 +2633,7 @@ export interface operations {
         };
         requestBody?: never;
         responses: {
-            /** @description Upload-Offset: the bytes the server holds, durably; Upload-Length; Upload-Expires */
+            /** @description Upload-Offset: the bytes the server holds, durably; Upload-Length */
             200: {
                 headers: {
                     "X-Request-Id": components["headers"]["X-Request-Id"];

@@ -121,7 +121,7 @@ export class TusController implements OnModuleInit {
 
   @Head('uploads/:uploadId')
   @ApiOperation({ summary: 'The durable offset of an upload (Upload-Offset, Upload-Length)' })
-  @ApiResponse({ status: 200, description: 'Upload-Offset: the bytes the server holds, durably; Upload-Length; Upload-Expires' })
+  @ApiResponse({ status: 200, description: 'Upload-Offset: the bytes the server holds, durably; Upload-Length' })
   @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, expired, complete, or not the caller's"]], 429: [rate], 503: [database] })
   offset(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     return this.tus(req, res, user, id);
