@@ -12,9 +12,8 @@ import { MediaRepository } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.js';
-import { type DetectedFormat, MEDIA_TYPES } from '../detection/media-types.js';
+import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
-import type { RandomAccess } from '../detection/random-access.js';
 import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessInput, ProcessResult } from '../processing/processor.js';
@@ -23,7 +22,7 @@ import { keyframePhashes } from '../moderation/keyframes.js';
 import { phashOfImage } from '../moderation/phash.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
-import type { Digests } from './resumable/live-digest.js';
+import { proveSealed, type Received, type SealedFile } from './received.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
@@ -87,34 +86,13 @@ interface StoredVersions {
   previews: StoredPreview[];
 }
 
-interface Received {
-  /** The sealed temp file. */
-  path: string;
-  /** Its plaintext, read at random (segments cached), shared by format checks and processors. */
-  file: RandomAccess;
-  dataKey: FreshDataKey;
-  name: string;
-  size: number;
-  sha256: string;
-  md5: string;
-  format: DetectedFormat;
-}
-
 /** A resumable upload whose sealed file is complete (media/resumable/). */
-export interface SealedUpload {
+export interface SealedUpload extends SealedFile {
   ownerId: string;
   requestId?: string;
-  /** The sealed file: the blob format under `dataKey`, `size` bytes of plaintext. */
-  path: string;
-  dataKey: FreshDataKey;
-  size: number;
-  filename: string;
   /** The quota reservation taken when the upload was created. */
   reservationId: string;
-  /** Its digests and type when they were taken as it arrived; else the file is read once for them. */
-  digests?: Digests;
   expiresInSeconds?: number;
-  signal: AbortSignal;
 }
 
 /** What the rest of the pipeline needs of either edge. */
@@ -176,7 +154,7 @@ export class UploadService {
   async completeSealed(upload: SealedUpload): Promise<UploadResult> {
     const limits = await this.userLimits.of(upload.ownerId, upload.signal);
     const ledger = UploadLedger.holding(this.usage, upload.ownerId, limits, upload.reservationId);
-    return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () => this.proveSealed(upload));
+    return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () => proveSealed(this.blobs, this.config.limits.maxBytes, upload));
   }
 
   /** Takes one of the user's upload slots (UPLOAD_CONCURRENCY_PER_USER), or refuses; resolves with its release. */
@@ -280,34 +258,6 @@ export class UploadService {
       size: guard.total,
       sha256: hasher.digest('sha256'),
       md5: hasher.digest('md5'),
-      format,
-    };
-  }
-
-  /** The digests and sniffed type of a sealed file, in one streamed pass over its plaintext. */
-  private async digestSealed(upload: SealedUpload): Promise<Digests> {
-    const sniffer = new Sniffer();
-    const hasher = this.blobs.hasher();
-    const plaintext = await this.blobs.openSealedFile(upload.path, upload.dataKey, upload.size);
-    await pipeline([plaintext, sniffer, hasher, new Writable({ write: (_chunk, _encoding, done) => done() })], { signal: upload.signal });
-    return { sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), sniffed: sniffer.result as Sniffed };
-  }
-
-  /** A complete sealed file: its digests (taken as it arrived, or in one pass now) and its format, proven as `receive` proves a stream's. */
-  private async proveSealed(upload: SealedUpload): Promise<Received> {
-    const { sha256, md5, sniffed } = upload.digests ?? (await this.digestSealed(upload));
-    const file = this.blobs.sealedFile(upload.path, upload.dataKey, upload.size);
-    const format = await confirm(sniffed, file);
-    const maxBytes = this.config.limits.maxBytes[format.type];
-    if (upload.size > maxBytes) throw fileTooLarge(format.type, maxBytes);
-    return {
-      path: upload.path,
-      file,
-      dataKey: upload.dataKey,
-      name: sanitizeFileName(upload.filename, format.ext),
-      size: upload.size,
-      sha256,
-      md5,
       format,
     };
   }

@@ -1,3 +1,5 @@
+import { createReadStream } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 
 export interface BlobInfo {
@@ -32,6 +34,13 @@ export interface BlobStore {
 }
 
 export const BLOB_STORE = Symbol('BLOB_STORE');
+
+/** `putFile` for a store that cannot rename (a bucket): the file streamed in, removed once stored, left to its caller on failure. */
+export async function putFileByStream(store: Pick<BlobStore, 'put'>, key: string, path: string): Promise<{ size: number }> {
+  const stored = await store.put(key, createReadStream(path));
+  await rm(path, { force: true });
+  return stored;
+}
 
 export class BlobNotFoundError extends Error {
   constructor(key: string) {

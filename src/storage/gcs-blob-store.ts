@@ -1,11 +1,9 @@
 import { once } from 'node:events';
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { type Bucket, type GetFilesOptions, Storage } from '@google-cloud/storage';
 import { assertValidKey } from './blob-keys.js';
-import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange } from './blob-store.js';
+import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange, putFileByStream } from './blob-store.js';
 import { ByteCounter } from './byte-counter.js';
 import { storeFailure } from './store-unavailable.js';
 
@@ -75,11 +73,8 @@ export class GcsBlobStore implements BlobStore {
     }
   }
 
-  async putFile(key: string, path: string): Promise<{ size: number }> {
-    assertValidKey(key);
-    const stored = await this.put(key, createReadStream(path));
-    await rm(path, { force: true }); // only now: after a failed upload the file is still its caller's
-    return stored;
+  putFile(key: string, path: string): Promise<{ size: number }> {
+    return putFileByStream(this, key, path);
   }
 
   /** Resolves once the answer's headers are in: a missing blob rejects here, not later in the stream. */

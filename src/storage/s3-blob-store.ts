@@ -1,10 +1,8 @@
-import { createReadStream } from 'node:fs';
-import { rm } from 'node:fs/promises';
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
 import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { assertValidKey } from './blob-keys.js';
-import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange } from './blob-store.js';
+import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange, putFileByStream } from './blob-store.js';
 import { ByteCounter } from './byte-counter.js';
 import { ByteWindow } from './byte-window.js';
 import { storeFailure } from './store-unavailable.js';
@@ -100,11 +98,8 @@ export class S3BlobStore implements BlobStore {
     }
   }
 
-  async putFile(key: string, path: string): Promise<{ size: number }> {
-    assertValidKey(key);
-    const stored = await this.put(key, createReadStream(path));
-    await rm(path, { force: true }); // only now: after a failed upload the file is still its caller's
-    return stored;
+  putFile(key: string, path: string): Promise<{ size: number }> {
+    return putFileByStream(this, key, path);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
