@@ -69,7 +69,11 @@ async function receive(req: http.IncomingMessage, res: http.ServerResponse): Pro
   const id = String(n++);
   const path = join(dir, `baseline-${id}`);
   let bytes = 0;
-  await pipeline(req, seal((count) => (bytes += count)), createWriteStream(path));
+  await pipeline(
+    req,
+    seal((count) => (bytes += count)),
+    createWriteStream(path),
+  );
   const file = await open(path, 'r');
   await file.sync();
   await file.close();

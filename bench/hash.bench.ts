@@ -45,7 +45,7 @@ interface Query {
 function nearDuplicate(hi: Uint32Array, lo: Uint32Array): Query {
   const entry = below(ENTRIES);
   const bits = new Set<number>();
-  for (const count = 1 + below(THRESHOLD); bits.size < count; ) bits.add(below(64));
+  for (const count = 1 + below(THRESHOLD); bits.size < count;) bits.add(below(64));
   let hash = join64(hi[entry], lo[entry]);
   for (const bit of bits) hash ^= 1n << BigInt(bit);
   return { hash, expect: { id: `b${entry}`, distance: bits.size } };
@@ -83,7 +83,9 @@ function main(): void {
   if (!gc) throw new Error('run with node --expose-gc (npm run bench:hash)');
   const hi = Uint32Array.from({ length: ENTRIES }, random);
   const lo = Uint32Array.from({ length: ENTRIES }, random);
-  const queries = Array.from({ length: WARMUP + LOOKUPS }, (_, i): Query => (i % 2 ? nearDuplicate(hi, lo) : { hash: join64(random(), random()) }));
+  const queries = Array.from({ length: WARMUP + LOOKUPS }, (_, i): Query =>
+    i % 2 ? nearDuplicate(hi, lo) : { hash: join64(random(), random()) },
+  );
 
   gc();
   const before = process.memoryUsage();
@@ -119,23 +121,52 @@ function main(): void {
   const p99 = percentile(at10.ms, 99);
   const pass = p99 < 10 && at10.missed === 0 && disagreements === 0;
   const rows: [string, string, string][] = [
-    ['build (1M adds + first lookup)', `${(buildMs / 1000).toFixed(2)} s (tables: ${(buildMs - addMs).toFixed(0)} ms)`, 'info'],
-    ['index memory: heap + typed arrays', `${heapMb.toFixed(1)} + ${buffersMb.toFixed(1)} MB (${(((heapMb + buffersMb) * MB) / ENTRIES).toFixed(0)} B/entry)`, 'info'],
+    [
+      'build (1M adds + first lookup)',
+      `${(buildMs / 1000).toFixed(2)} s (tables: ${(buildMs - addMs).toFixed(0)} ms)`,
+      'info',
+    ],
+    [
+      'index memory: heap + typed arrays',
+      `${heapMb.toFixed(1)} + ${buffersMb.toFixed(1)} MB (${(((heapMb + buffersMb) * MB) / ENTRIES).toFixed(0)} B/entry)`,
+      'info',
+    ],
     ['RSS growth', `${rssMb.toFixed(1)} MB`, 'info'],
     [`lookup p50 (t=10, ${LOOKUPS} queries)`, `${indexP50.toFixed(3)} ms`, 'info'],
     ['lookup p99', `${p99.toFixed(3)} ms`, `< 10 ms ${p99 < 10 ? '✓' : '✗'}`],
     ['lookup max', `${percentile(at10.ms, 100).toFixed(3)} ms`, 'info'],
-    ['near-duplicates found (1..10 bits)', `${nearDuplicates - at10.missed}/${nearDuplicates}`, `all ${at10.missed === 0 ? '✓' : '✗'}`],
-    ['lookup p50 / p99 at t=16 (1000 queries)', `${percentile(at16.ms, 50).toFixed(3)} / ${percentile(at16.ms, 99).toFixed(3)} ms`, 'info'],
+    [
+      'near-duplicates found (1..10 bits)',
+      `${nearDuplicates - at10.missed}/${nearDuplicates}`,
+      `all ${at10.missed === 0 ? '✓' : '✗'}`,
+    ],
+    [
+      'lookup p50 / p99 at t=16 (1000 queries)',
+      `${percentile(at16.ms, 50).toFixed(3)} / ${percentile(at16.ms, 99).toFixed(3)} ms`,
+      'info',
+    ],
     [`linear scan p50 (${SCANS} queries)`, `${percentile(scanMs, 50).toFixed(3)} ms`, 'baseline'],
-    ['speed-up over linear scan (p50)', `${(percentile(scanMs, 50) / indexP50).toFixed(0)}×`, `same results ${disagreements === 0 ? '✓' : '✗'}`],
+    [
+      'speed-up over linear scan (p50)',
+      `${(percentile(scanMs, 50) / indexP50).toFixed(0)}×`,
+      `same results ${disagreements === 0 ? '✓' : '✗'}`,
+    ],
   ];
   report(rows, {
-    entries: ENTRIES, threshold: THRESHOLD, addMs, buildMs, heapMb, buffersMb, rssMb,
+    entries: ENTRIES,
+    threshold: THRESHOLD,
+    addMs,
+    buildMs,
+    heapMb,
+    buffersMb,
+    rssMb,
     lookupMs: { p50: indexP50, p99, max: percentile(at10.ms, 100) },
     lookupMsAt16: { p50: percentile(at16.ms, 50), p99: percentile(at16.ms, 99) },
-    nearDuplicates, missed: at10.missed, scanMs: { p50: percentile(scanMs, 50), p99: percentile(scanMs, 99) },
-    disagreements, pass,
+    nearDuplicates,
+    missed: at10.missed,
+    scanMs: { p50: percentile(scanMs, 50), p99: percentile(scanMs, 99) },
+    disagreements,
+    pass,
   });
   if (!pass) process.exitCode = 1;
 }
@@ -147,7 +178,10 @@ function report(rows: [string, string, string][], figures: Record<string, unknow
   for (const [name, value, goal] of rows) console.log(`${name.padEnd(width)}  ${value.padEnd(34)}  ${goal}`);
   const dir = join(ROOT, 'bench', 'results');
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, 'hash.json'), `${JSON.stringify({ date: new Date().toISOString(), node: process.version, ...figures }, null, 2)}\n`);
+  writeFileSync(
+    join(dir, 'hash.json'),
+    `${JSON.stringify({ date: new Date().toISOString(), node: process.version, ...figures }, null, 2)}\n`,
+  );
   const table = rows.map((row) => `| ${row.join(' | ')} |`).join('\n');
   writeFileSync(join(dir, 'hash.md'), `# ${title}\n\n| figure | value | goal |\n| --- | --- | --- |\n${table}\n`);
 }

@@ -16,7 +16,7 @@ export function cpuSeconds(pid: number): number {
     })
     .filter((s): s is { pid: number; ppid: number; ticks: number } => s !== undefined);
   const tree = new Set([pid]);
-  for (let grew = true; grew; ) {
+  for (let grew = true; grew;) {
     grew = false;
     for (const s of stats) if (!tree.has(s.pid) && tree.has(s.ppid)) grew = tree.add(s.pid) !== undefined;
   }
@@ -24,12 +24,18 @@ export function cpuSeconds(pid: number): number {
 }
 
 export function rssMb(pid: number): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith('VmRSS'))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('VmRSS'))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
 /** Runs `task` over `items` with at most `concurrency` at once; answers each one's milliseconds. */
-export async function pool<T>(items: T[], concurrency: number, task: (item: T, index: number) => Promise<unknown>): Promise<number[]> {
+export async function pool<T>(
+  items: T[],
+  concurrency: number,
+  task: (item: T, index: number) => Promise<unknown>,
+): Promise<number[]> {
   const times: number[] = [];
   let next = 0;
   await Promise.all(

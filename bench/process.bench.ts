@@ -27,7 +27,12 @@ async function makePhoto(path: string): Promise<void> {
   const noise = Buffer.alloc(width * height * 3);
   for (let i = 0; i < noise.length; i++) noise[i] = (i * 2654435761) >>> 24;
   const exif = { IFD0: { Make: 'Bench', Model: 'Phone 12MP', Orientation: '6' } };
-  await sharp(noise, { raw: { width, height, channels: 3 } }).blur(3).modulate({ saturation: 1.4 }).withExif(exif).jpeg({ quality: 92 }).toFile(path);
+  await sharp(noise, { raw: { width, height, channels: 3 } })
+    .blur(3)
+    .modulate({ saturation: 1.4 })
+    .withExif(exif)
+    .jpeg({ quality: 92 })
+    .toFile(path);
 }
 
 /** What the service does with the photo, done by sharp alone: orient, JPEG, three WebP previews. */
@@ -36,7 +41,11 @@ async function bareImageWork(path: string): Promise<void> {
   const { width = 0, height = 0 } = await sharp(path).metadata();
   const [w, h] = [height, width]; // orientation 6
   await Promise.all([
-    base.clone().keepIccProfile().jpeg({ quality: jpegQuality(w, h), mozjpeg: true }).toBuffer(),
+    base
+      .clone()
+      .keepIccProfile()
+      .jpeg({ quality: jpegQuality(w, h), mozjpeg: true })
+      .toBuffer(),
     ...([64, 256, 512] as const).map((box) => {
       const size = previewDimensions(w, h, box);
       return base.clone().resize(size.width, size.height, { fit: 'fill' }).webp({ quality: 80 }).toBuffer();
@@ -44,16 +53,28 @@ async function bareImageWork(path: string): Promise<void> {
   ]);
 }
 
-async function uploadAndWait(service: BenchService, token: string, path: string, filename: string): Promise<Record<string, any>> {
+async function uploadAndWait(
+  service: BenchService,
+  token: string,
+  path: string,
+  filename: string,
+): Promise<Record<string, any>> {
   const reply = await postFile(`${service.base}/api/v1/media/upload`, path, { token, filename });
   if (reply.status !== 201 && reply.status !== 202) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
   let media = JSON.parse(reply.body);
   while (media.status === 'processing') {
     await new Promise((resolve) => setTimeout(resolve, 100));
-    media = await (await fetch(`${service.base}/api/v1/media/${media.id}/metadata`, { headers: { Authorization: `Bearer ${token}` } })).json();
+    media = await (
+      await fetch(`${service.base}/api/v1/media/${media.id}/metadata`, {
+        headers: { Authorization: `Bearer ${token}` },
+      })
+    ).json();
   }
   if (media.status !== 'ready') throw new Error(`media ended ${media.status}: ${media.failureReason}`);
-  await fetch(`${service.base}/api/v1/media/${media.id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${token}` } });
+  await fetch(`${service.base}/api/v1/media/${media.id}`, {
+    method: 'DELETE',
+    headers: { Authorization: `Bearer ${token}` },
+  });
   return media;
 }
 
@@ -61,7 +82,26 @@ async function main(): Promise<void> {
   const photo = join(work, 'photo.jpg');
   await makePhoto(photo);
   const video = join(work, 'clip.mp4');
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1920x1080:rate=30:duration=10', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=10', '-c:v', 'mpeg4', '-q:v', '4', '-c:a', 'aac', video]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=1920x1080:rate=30:duration=10',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=440:duration=10',
+    '-c:v',
+    'mpeg4',
+    '-q:v',
+    '4',
+    '-c:a',
+    'aac',
+    video,
+  ]);
   const service = await startService(join(work, 'data'), { JOB_POLL_SECONDS: '0.5' });
   const token = service.token('bench');
   const rows: string[] = [];
@@ -78,7 +118,9 @@ async function main(): Promise<void> {
       sharpMs.push(await timed(() => bareImageWork(copy)));
     }
     const p50 = median(photoMs);
-    rows.push(`12 MP JPEG      upload p50 ${p50.toFixed(0).padStart(5)} ms   bare sharp ${median(sharpMs).toFixed(0).padStart(5)} ms   ratio ${(p50 / median(sharpMs)).toFixed(2)} (goal ≤ 1.25, p50 < 800 ms; ${RUNS} runs)`);
+    rows.push(
+      `12 MP JPEG      upload p50 ${p50.toFixed(0).padStart(5)} ms   bare sharp ${median(sharpMs).toFixed(0).padStart(5)} ms   ratio ${(p50 / median(sharpMs)).toFixed(2)} (goal ≤ 1.25, p50 < 800 ms; ${RUNS} runs)`,
+    );
 
     const videoMs: number[] = [];
     const ffmpegMs: number[] = [];
@@ -86,9 +128,26 @@ async function main(): Promise<void> {
       const copy = join(work, `clip-${i}.mp4`);
       execFileSync('ffmpeg', ['-v', 'error', '-y', '-i', video, '-c', 'copy', '-metadata', `comment=run ${i}`, copy]);
       videoMs.push(await timed(() => uploadAndWait(service, token, copy, 'clip.mp4')));
-      ffmpegMs.push(await timed(async () => execFileSync('ffmpeg', ['-nostdin', '-v', 'error', '-y', '-f', 'mov', '-i', copy, ...transcodeArgs(1920, 1080), join(work, 'bare.mp4')])));
+      ffmpegMs.push(
+        await timed(async () =>
+          execFileSync('ffmpeg', [
+            '-nostdin',
+            '-v',
+            'error',
+            '-y',
+            '-f',
+            'mov',
+            '-i',
+            copy,
+            ...transcodeArgs(1920, 1080),
+            join(work, 'bare.mp4'),
+          ]),
+        ),
+      );
     }
-    rows.push(`1080p 10 s MP4  upload+transcode ${median(videoMs).toFixed(0).padStart(6)} ms   bare ffmpeg ${median(ffmpegMs).toFixed(0).padStart(6)} ms   ratio ${(median(videoMs) / median(ffmpegMs)).toFixed(2)} (goal ≤ 1.1; 3 runs)`);
+    rows.push(
+      `1080p 10 s MP4  upload+transcode ${median(videoMs).toFixed(0).padStart(6)} ms   bare ffmpeg ${median(ffmpegMs).toFixed(0).padStart(6)} ms   ratio ${(median(videoMs) / median(ffmpegMs)).toFixed(2)} (goal ≤ 1.1; 3 runs)`,
+    );
 
     const fixtures = join(ROOT, 'test', 'fixtures');
     let original = 0;
@@ -97,9 +156,13 @@ async function main(): Promise<void> {
       const media = await uploadAndWait(service, token, join(fixtures, name), name);
       original += media.originalSize;
       stored += media.size;
-      rows.push(`  ${name.padEnd(44)} ${String(media.originalSize).padStart(7)} → ${String(media.size).padStart(7)} bytes  ${media.mimeType}`);
+      rows.push(
+        `  ${name.padEnd(44)} ${String(media.originalSize).padStart(7)} → ${String(media.size).padStart(7)} bytes  ${media.mimeType}`,
+      );
     }
-    rows.push(`corpus images   ${original} → ${stored} bytes: ${((1 - stored / original) * 100).toFixed(0)} % smaller (seed: ≥ 30 %)`);
+    rows.push(
+      `corpus images   ${original} → ${stored} bytes: ${((1 - stored / original) * 100).toFixed(0)} % smaller (seed: ≥ 30 %)`,
+    );
   } finally {
     service.child.kill('SIGTERM');
   }

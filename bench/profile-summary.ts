@@ -22,7 +22,12 @@ interface CpuProfile {
 
 /** What a frame is charged to: a package, a file of ours, node's internals, or a V8 bucket. */
 export function bucketOf(url: string, functionName: string): string {
-  if (!url) return functionName === '(root)' ? '(I/O callbacks and native code with no JS caller)' : functionName.startsWith('(') ? functionName : '(native)';
+  if (!url)
+    return functionName === '(root)'
+      ? '(I/O callbacks and native code with no JS caller)'
+      : functionName.startsWith('(')
+        ? functionName
+        : '(native)';
   const pkg = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(url);
   if (pkg) return pkg[1];
   if (url.startsWith('node:')) return `node:${url.slice(5).split('/')[0]}`;

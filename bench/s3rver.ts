@@ -37,7 +37,11 @@ export interface S3rver {
 }
 
 export async function startS3rver(directory: string): Promise<S3rver> {
-  const child = spawn(process.execPath, ['--openssl-legacy-provider', '-e', SERVER_SCRIPT, require.resolve('s3rver'), directory], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    ['--openssl-legacy-provider', '-e', SERVER_SCRIPT, require.resolve('s3rver'), directory],
+    { stdio: ['pipe', 'pipe', 'pipe'] },
+  );
   const endpoint = `http://127.0.0.1:${await listeningPort(child)}`;
   const client = new S3Client({ endpoint, region: REGION, forcePathStyle: true, credentials: S3RVER_CREDENTIALS });
   return {

@@ -29,7 +29,22 @@ import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 import { cpuSeconds, pool, rssMb } from './process-stats.js';
 import { summarizeProfile } from './profile-summary.js';
 import { startS3rver } from './s3rver.js';
-import { type Baseline, type BenchService, curlFile, fetchFile, median, postFile, ROOT, startBaseline, startService, runBench, stopChild, timed, type Transport, tusUpload } from './support.js';
+import {
+  type Baseline,
+  type BenchService,
+  curlFile,
+  fetchFile,
+  median,
+  postFile,
+  ROOT,
+  startBaseline,
+  startService,
+  runBench,
+  stopChild,
+  timed,
+  type Transport,
+  tusUpload,
+} from './support.js';
 import { makeZipFile } from './zip-file.js';
 import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf } from './figures.js';
 
@@ -60,14 +75,57 @@ async function makeFixtures(): Promise<Fixtures> {
   const path = (name: string) => join(work, name);
   const small = Array.from({ length: 200 }, (_, i) => path(`small-${i}.zip`));
   small.forEach((file) => makeZipFile(file, MB, randomBytes));
-  for (const [name, size] of [['five.zip', 5 * MB], ['big.zip', 100 * MB], ['ten-kb.zip', 10 * 1024]] as const) makeZipFile(path(name), size, randomBytes);
+  for (const [name, size] of [
+    ['five.zip', 5 * MB],
+    ['big.zip', 100 * MB],
+    ['ten-kb.zip', 10 * 1024],
+  ] as const)
+    makeZipFile(path(name), size, randomBytes);
   const noise = randomBytes(640 * 480 * 3);
-  await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } }).jpeg().toFile(path('image.jpg'));
+  await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } })
+    .jpeg()
+    .toFile(path('image.jpg'));
   execFileSync('ffmpeg', [
-    ...['-v', 'error', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25', '-f', 'lavfi', '-i', 'sine=frequency=440', '-t', '40'],
-    ...['-c:v', 'libx264', '-preset', 'ultrafast', '-b:v', '20M', '-maxrate', '20M', '-bufsize', '40M', '-c:a', 'aac', '-metadata', 'title=bench', path('video.mp4')],
+    ...[
+      '-v',
+      'error',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=25',
+      '-f',
+      'lavfi',
+      '-i',
+      'sine=frequency=440',
+      '-t',
+      '40',
+    ],
+    ...[
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-b:v',
+      '20M',
+      '-maxrate',
+      '20M',
+      '-bufsize',
+      '40M',
+      '-c:a',
+      'aac',
+      '-metadata',
+      'title=bench',
+      path('video.mp4'),
+    ],
   ]);
-  return { small, five: path('five.zip'), big: path('big.zip'), tenKb: path('ten-kb.zip'), image: path('image.jpg'), video: path('video.mp4') };
+  return {
+    small,
+    five: path('five.zip'),
+    big: path('big.zip'),
+    tenKb: path('ten-kb.zip'),
+    image: path('image.jpg'),
+    video: path('video.mp4'),
+  };
 }
 
 function client(service: BenchService) {
@@ -75,12 +133,16 @@ function client(service: BenchService) {
   return {
     async upload(file: string, token: string, filename = 'bench.zip', via: Transport = postFile) {
       const reply = await via(`${service.base}/api/v1/media/upload`, file, { token, filename });
-      if (reply.status !== 201 && reply.status !== 202) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
+      if (reply.status !== 201 && reply.status !== 202)
+        throw new Error(`upload answered ${reply.status}: ${reply.body}`);
       return { id: JSON.parse(reply.body).id as string, ms: reply.ms };
     },
-    tus: (bytes: Buffer, token: string, filename: string) => tusUpload(`${service.base}/api/v1/media/uploads`, bytes, { token, filename, chunkSize: 6 * MB }),
-    remove: (id: string, token: string) => fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: auth(token) }),
-    get: (path: string, token: string, headers: Record<string, string> = {}) => drain(`${service.base}/api/v1/media/${path}`, { ...auth(token), ...headers }),
+    tus: (bytes: Buffer, token: string, filename: string) =>
+      tusUpload(`${service.base}/api/v1/media/uploads`, bytes, { token, filename, chunkSize: 6 * MB }),
+    remove: (id: string, token: string) =>
+      fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: auth(token) }),
+    get: (path: string, token: string, headers: Record<string, string> = {}) =>
+      drain(`${service.base}/api/v1/media/${path}`, { ...auth(token), ...headers }),
   };
 }
 
@@ -93,7 +155,13 @@ async function drain(url: string, headers: Record<string, string> = {}): Promise
   return bytes;
 }
 
-async function oneRun(run: number, service: BenchService, baseline: Baseline, files: Fixtures, fixed: { tenKb: string; image: string; token: string; signedTenKb: string }): Promise<Measured> {
+async function oneRun(
+  run: number,
+  service: BenchService,
+  baseline: Baseline,
+  files: Fixtures,
+  fixed: { tenKb: string; image: string; token: string; signedTenKb: string },
+): Promise<Measured> {
   const api = client(service);
   const m: Measured = {};
   const tokens = Array.from({ length: 8 }, (_, i) => service.token(`run${run}-user${i}`));
@@ -101,7 +169,11 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
   const cpuBefore = cpuSeconds(service.pid);
   let started = Date.now();
   const ids: string[] = [];
-  const upTimes = await pool(files.small, 8, async (file, i) => (ids[i] = (await api.upload(file, tokens[i % 8], `f${i}.zip`)).id));
+  const upTimes = await pool(
+    files.small,
+    8,
+    async (file, i) => (ids[i] = (await api.upload(file, tokens[i % 8], `f${i}.zip`)).id),
+  );
   m.smallUploadRate = files.small.length / ((Date.now() - started) / 1000);
   m.smallUploadCpu = ((cpuSeconds(service.pid) - cpuBefore) * 1000) / files.small.length;
   m.smallUploadP50 = median(upTimes);
@@ -137,7 +209,9 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
   m['bigDownload:baseline'] = 100 / (median(await pool([0, 1, 2], 1, () => drain(baseline.url(bigBase.id)))) / 1000);
   const range = { Range: `bytes=${100 * MB - 2 * MB}-${99 * MB - 1}` };
   m.rangeP50 = median(await pool(Array.from({ length: 30 }), 1, () => api.get(big.id, tokens[0], range)));
-  m['rangeP50:baseline'] = median(await pool(Array.from({ length: 30 }), 1, () => drain(baseline.url(bigBase.id), range)));
+  m['rangeP50:baseline'] = median(
+    await pool(Array.from({ length: 30 }), 1, () => drain(baseline.url(bigBase.id), range)),
+  );
 
   const small = {
     metadata: () => api.get(`${ids[0]}/metadata`, tokens[0]),
@@ -192,7 +266,11 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
   const sequential: { id: string; token: string }[] = [];
   const oneAtATime = async (label: string, via: Transport) => {
     const token = service.token(`run${run}-${label}`);
-    const ms = await timed(() => pool(files.small.slice(0, 50), 1, async (file, i) => sequential.push({ id: (await api.upload(file, token, `f${i}.zip`, via)).id, token })));
+    const ms = await timed(() =>
+      pool(files.small.slice(0, 50), 1, async (file, i) =>
+        sequential.push({ id: (await api.upload(file, token, `f${i}.zip`, via)).id, token }),
+      ),
+    );
     return 50 / (ms / 1000);
   };
   m.fetchUploadRate = await oneAtATime('fetch', fetchFile);
@@ -201,8 +279,13 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
   await pool(sequential, 8, ({ id, token }) => api.remove(id, token));
 
   // Leave the service as it was: the next run starts from the same state.
-  await pool([...ids.map((id, i) => ({ id, token: tokens[i % 8] })), { id: big.id, token: tokens[0] }], 8, ({ id, token }) => api.remove(id, token));
-  for (const [i, up] of loaded.slice(0, 3).entries()) if (typeof up === 'object') await api.remove(up.id, tokens[i + 1]);
+  await pool(
+    [...ids.map((id, i) => ({ id, token: tokens[i % 8] })), { id: big.id, token: tokens[0] }],
+    8,
+    ({ id, token }) => api.remove(id, token),
+  );
+  for (const [i, up] of loaded.slice(0, 3).entries())
+    if (typeof up === 'object') await api.remove(up.id, tokens[i + 1]);
   await pool([...baseIds, bigBase.id, tenKbBase.id], 8, (id) => baseline.remove(id));
   return m;
 }
@@ -210,24 +293,53 @@ async function oneRun(run: number, service: BenchService, baseline: Baseline, fi
 async function stopAndSummarize(service: BenchService, dir: string, fromMicros: number): Promise<string> {
   await stopChild(service.child);
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
-  const newest = readdirSync(dir).filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0').sort().pop()!;
-  const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map((b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`);
-  return [`CPU profile of the service during the runs (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`, '', '| where | share |', '|---|---|', ...lines].join('\n');
+  const newest = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
+    .sort()
+    .pop()!;
+  const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map(
+    (b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`,
+  );
+  return [
+    `CPU profile of the service during the runs (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`,
+    '',
+    '| where | share |',
+    '|---|---|',
+    ...lines,
+  ].join('\n');
 }
 
 /**
  * A service on `storage` (its environment; {} for the local driver) under its own DATA_DIR,
  * measured `runs` times, then stopped; with --profile, where its busy time went.
  */
-async function measureService(name: string, storage: Record<string, string>, files: Fixtures, baseline: Baseline): Promise<{ measured: Measured[]; profiled?: string }> {
+async function measureService(
+  name: string,
+  storage: Record<string, string>,
+  files: Fixtures,
+  baseline: Baseline,
+): Promise<{ measured: Measured[]; profiled?: string }> {
   const profileDir = join(results, 'profile');
-  const service = await startService(join(work, `data-${name}`), { ...SERVICE_ENV, ...storage }, profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : []);
+  const service = await startService(
+    join(work, `data-${name}`),
+    { ...SERVICE_ENV, ...storage },
+    profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+  );
   children.push(service.child);
   const api = client(service);
   const token = service.token('bench-fixed');
-  const fixed = { tenKb: (await api.upload(files.tenKb, token, 'ten.zip')).id, image: (await api.upload(files.image, token, 'image.jpg')).id, token };
+  const fixed = {
+    tenKb: (await api.upload(files.tenKb, token, 'ten.zip')).id,
+    image: (await api.upload(files.image, token, 'image.jpg')).id,
+    token,
+  };
   // A grantee of the 10 KB file (as messaging-service grants it) and their signed URL to it.
-  service.rpc('GrantAccess', { acting_user_id: 'bench-fixed', media_ids: [fixed.tenKb], conversation_id: 'bench', user_ids: ['bench-grantee'] });
+  service.rpc('GrantAccess', {
+    acting_user_id: 'bench-fixed',
+    media_ids: [fixed.tenKb],
+    conversation_id: 'bench',
+    user_ids: ['bench-grantee'],
+  });
   const minted = await fetch(`${service.base}/api/v1/media/${fixed.tenKb}/signed-url`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${service.token('bench-grantee')}`, 'Content-Type': 'application/json' },
@@ -270,7 +382,8 @@ async function measureReplicas(small: string[]): Promise<Measured[]> {
     const measured: Measured[] = [];
     for (let run = 0; run < runs; run++) {
       // 8 users new to the service for each measurement: a user's second copy of a file is not stored again (200).
-      const users = (label: string) => Array.from({ length: 8 }, (_, i) => services[0].token(`replicas-run${run}-${label}-user${i}`));
+      const users = (label: string) =>
+        Array.from({ length: 8 }, (_, i) => services[0].token(`replicas-run${run}-${label}-user${i}`));
       const [alone, split8, split16] = ['one', 'two-c8', 'two-c16'].map(users);
       const uploaded: { api: ReturnType<typeof client>; id: string; token: string }[] = [];
       /** Uploads per second of the 200 through `through`, round-robin. */
@@ -333,7 +446,10 @@ async function main(): Promise<void> {
   console.log(`${title}\n\n${table}`);
   const name = driver === 's3' ? 'service-s3' : 'service';
   mkdirSync(results, { recursive: true });
-  writeFileSync(join(results, `${name}.json`), JSON.stringify({ date: new Date().toISOString(), node: process.version, ...json }, null, 2));
+  writeFileSync(
+    join(results, `${name}.json`),
+    JSON.stringify({ date: new Date().toISOString(), node: process.version, ...json }, null, 2),
+  );
   writeFileSync(join(results, `${name}.md`), `${title}\n\n${table}\n`);
 }
 

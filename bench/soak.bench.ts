@@ -78,9 +78,13 @@ function failed(kind: Kind, what: string, status?: number): void {
 /** A token per user valid for the whole soak (the default hour would run out in a 60-minute one). */
 async function mint(dataDir: string, user: string): Promise<string> {
   const ttl = String(Math.min(604_800, Math.ceil(MINUTES * 60 + 1800)));
-  const { stdout } = await promisify(execFile)(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user, '--ttl', ttl], {
-    env: { ...process.env, DATA_DIR: dataDir },
-  });
+  const { stdout } = await promisify(execFile)(
+    process.execPath,
+    [join(ROOT, 'dist', 'scripts', 'token.js'), user, '--ttl', ttl],
+    {
+      env: { ...process.env, DATA_DIR: dataDir },
+    },
+  );
   return stdout.trim();
 }
 
@@ -92,7 +96,11 @@ async function client(service: BenchService, index: number, tokens: string[], de
     const token = tokens[(index + (n % 2) * CLIENTS) % USERS];
     const auth = { Authorization: `Bearer ${token}` };
     const form = new FormData();
-    form.append('file', new Blob([makeZipBuffer(FILE_BYTES, randomBytes)], { type: 'application/zip' }), `soak-${index}-${n}.zip`);
+    form.append(
+      'file',
+      new Blob([makeZipBuffer(FILE_BYTES, randomBytes)], { type: 'application/zip' }),
+      `soak-${index}-${n}.zip`,
+    );
     counts.requests.upload++;
     let id: string;
     try {
@@ -148,7 +156,10 @@ async function heapOf(service: BenchService): Promise<{ heapUsed?: number; exter
       const line = text.split('\n').find((l) => l.startsWith(`${name} `) || l.startsWith(`${name}{`));
       return line === undefined ? undefined : Number(line.trim().split(/\s+/).pop()) / (1024 * 1024);
     };
-    return { heapUsed: metric('media_nodejs_heap_size_used_bytes'), external: metric('media_nodejs_external_memory_bytes') };
+    return {
+      heapUsed: metric('media_nodejs_heap_size_used_bytes'),
+      external: metric('media_nodejs_external_memory_bytes'),
+    };
   } catch {
     return {};
   }
@@ -229,7 +240,9 @@ async function main(): Promise<void> {
     void sample().then(() => {
       const last = samples.at(-1);
       if (last && Math.round(last.t) % 60 < SAMPLE_MS / 1000) {
-        console.error(`minute ${f1(last.t / 60)}: RSS ${f1(last.rss)} MB, ${counts.requests.upload} uploads, ${Object.values(counts.errors).reduce((a, b) => a + b, 0)} errors`);
+        console.error(
+          `minute ${f1(last.t / 60)}: RSS ${f1(last.rss)} MB, ${counts.requests.upload} uploads, ${Object.values(counts.errors).reduce((a, b) => a + b, 0)} errors`,
+        );
       }
     });
   }, SAMPLE_MS);
@@ -242,7 +255,22 @@ async function main(): Promise<void> {
   console.log(text);
   mkdirSync(results, { recursive: true });
   writeFileSync(join(results, 'soak.md'), `${text}\n`);
-  writeFileSync(join(results, 'soak.json'), JSON.stringify({ date: new Date().toISOString(), node: process.version, minutes: MINUTES, warmup: WARMUP, startRss, counts, samples }, null, 2));
+  writeFileSync(
+    join(results, 'soak.json'),
+    JSON.stringify(
+      {
+        date: new Date().toISOString(),
+        node: process.version,
+        minutes: MINUTES,
+        warmup: WARMUP,
+        startRss,
+        counts,
+        samples,
+      },
+      null,
+      2,
+    ),
+  );
   if (counts.serverErrors > 0 || died) process.exitCode = 1;
 }
 

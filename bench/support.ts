@@ -20,7 +20,11 @@ export interface BenchService {
 }
 
 /** The built service on its embedded defaults under `dataDir` (unless `env` names a DATABASE_URL), with limits out of the way. */
-export async function startService(dataDir: string, env: Record<string, string> = {}, nodeArgs: string[] = []): Promise<BenchService> {
+export async function startService(
+  dataDir: string,
+  env: Record<string, string> = {},
+  nodeArgs: string[] = [],
+): Promise<BenchService> {
   const port = await freePort();
   const grpcPort = await freePort();
   const inherited = { ...process.env } as Record<string, string>;
@@ -40,13 +44,36 @@ export async function startService(dataDir: string, env: Record<string, string> 
     MALLOC_ARENA_MAX: '2',
     ...env,
   };
-  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], { env: fullEnv, stdio: ['ignore', 'ignore', 'inherit'] });
+  const child = spawn(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], {
+    env: fullEnv,
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
   const base = `http://127.0.0.1:${port}`;
   for (let i = 0; i < 300; i++) {
-    if (await fetch(`${base}/health/ready`).then((r) => r.ok, () => false)) {
-      const token = (user: string) => execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user], { env: fullEnv }).toString().trim();
+    if (
+      await fetch(`${base}/health/ready`).then(
+        (r) => r.ok,
+        () => false,
+      )
+    ) {
+      const token = (user: string) =>
+        execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'token.js'), user], { env: fullEnv })
+          .toString()
+          .trim();
       const rpc = (method: string, request: object) =>
-        JSON.parse(execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'grpc-call.js'), method, JSON.stringify(request), '--address', `127.0.0.1:${grpcPort}`], { env: fullEnv }).toString());
+        JSON.parse(
+          execFileSync(
+            process.execPath,
+            [
+              join(ROOT, 'dist', 'scripts', 'grpc-call.js'),
+              method,
+              JSON.stringify(request),
+              '--address',
+              `127.0.0.1:${grpcPort}`,
+            ],
+            { env: fullEnv },
+          ).toString(),
+        );
       return { base, pid: child.pid!, child, token, rpc };
     }
     await new Promise((resolve) => setTimeout(resolve, 100));
@@ -67,9 +94,15 @@ const since = (started: bigint) => Number(process.hrtime.bigint() - started) / 1
 export type Transport = (url: string, path: string, options: { token?: string; filename?: string }) => Promise<Posted>;
 
 /** POSTs the file streamed from disk on a new connection: multipart-framed with a token (the service), raw without (a baseline). */
-export function postFile(url: string, path: string, options: { token?: string; filename?: string } = {}): Promise<Posted> {
+export function postFile(
+  url: string,
+  path: string,
+  options: { token?: string; filename?: string } = {},
+): Promise<Posted> {
   const boundary = 'bench-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${options.filename ?? 'bench.bin'}"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${options.filename ?? 'bench.bin'}"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const multipart = Boolean(options.token);
   const size = statSync(path).size + (multipart ? head.length + tail.length : 0);
@@ -101,26 +134,50 @@ export function postFile(url: string, path: string, options: { token?: string; f
 }
 
 /** The file as multipart field `file` through fetch: undici's global dispatcher keeps the connection alive from one to the next. */
-export async function fetchFile(url: string, path: string, options: { token?: string; filename?: string }): Promise<Posted> {
+export async function fetchFile(
+  url: string,
+  path: string,
+  options: { token?: string; filename?: string },
+): Promise<Posted> {
   const form = new FormData();
   form.append('file', await openAsBlob(path), options.filename ?? 'bench.bin');
   const started = process.hrtime.bigint();
-  const reply = await fetch(url, { method: 'POST', headers: options.token ? { Authorization: `Bearer ${options.token}` } : {}, body: form });
+  const reply = await fetch(url, {
+    method: 'POST',
+    headers: options.token ? { Authorization: `Bearer ${options.token}` } : {},
+    body: form,
+  });
   const body = await reply.text();
   return { status: reply.status, body, ms: since(started) };
 }
 
 /** The file as multipart field `file` through a curl process of its own: a new process and connection each time. */
-export async function curlFile(url: string, path: string, options: { token?: string; filename?: string }): Promise<Posted> {
+export async function curlFile(
+  url: string,
+  path: string,
+  options: { token?: string; filename?: string },
+): Promise<Posted> {
   const auth = options.token ? ['-H', `Authorization: Bearer ${options.token}`] : [];
   const started = process.hrtime.bigint();
-  const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', ...auth, '-F', `file=@${path};filename=${options.filename ?? 'bench.bin'}`, url]);
+  const { stdout } = await promisify(execFile)('curl', [
+    '-s',
+    '-w',
+    '\n%{http_code}',
+    ...auth,
+    '-F',
+    `file=@${path};filename=${options.filename ?? 'bench.bin'}`,
+    url,
+  ]);
   const end = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(end + 1)), body: stdout.slice(0, end), ms: since(started) };
 }
 
 /** Uploads `bytes` by tus (tus-js-client) in `chunkSize` PATCHes; answers the Media-Id of the completing PATCH and the milliseconds taken. */
-export function tusUpload(endpoint: string, bytes: Buffer, options: { token: string; filename: string; chunkSize: number }): Promise<{ id: string; ms: number }> {
+export function tusUpload(
+  endpoint: string,
+  bytes: Buffer,
+  options: { token: string; filename: string; chunkSize: number },
+): Promise<{ id: string; ms: number }> {
   const started = process.hrtime.bigint();
   return new Promise((resolve, reject) =>
     new Upload(bytes, {
@@ -132,7 +189,12 @@ export function tusUpload(endpoint: string, bytes: Buffer, options: { token: str
       onSuccess: ({ lastResponse }) => {
         const id = lastResponse.getHeader('Media-Id');
         if (id) resolve({ id, ms: since(started) });
-        else reject(new Error(`the completing PATCH answered ${lastResponse.getStatus()} without Media-Id: ${lastResponse.getBody()}`));
+        else
+          reject(
+            new Error(
+              `the completing PATCH answered ${lastResponse.getStatus()} without Media-Id: ${lastResponse.getBody()}`,
+            ),
+          );
       },
       onError: reject,
     }).start(),
@@ -158,8 +220,12 @@ export interface Baseline {
 
 /** Starts bench/baseline-server.js keeping its files under `dir`. */
 export async function startBaseline(dir: string): Promise<Baseline> {
-  const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), dir], { stdio: ['ignore', 'pipe', 'inherit'] });
-  const port = await new Promise<string>((resolve) => child.stdout!.once('data', (chunk) => resolve(String(chunk).trim())));
+  const child = spawn(process.execPath, [join(__dirname, 'baseline-server.js'), dir], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const port = await new Promise<string>((resolve) =>
+    child.stdout!.once('data', (chunk) => resolve(String(chunk).trim())),
+  );
   const base = `http://127.0.0.1:${port}/`;
   return {
     child,

@@ -20,7 +20,9 @@ chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as r
 const children: ChildProcess[] = [];
 
 function rssMb(pid: number, field: 'VmRSS' | 'VmHWM'): number {
-  const line = readFileSync(`/proc/${pid}/status`, 'utf8').split('\n').find((l) => l.startsWith(field))!;
+  const line = readFileSync(`/proc/${pid}/status`, 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(field))!;
   return Number(line.split(/\s+/)[1]) / 1024;
 }
 
@@ -32,7 +34,10 @@ async function main(): Promise<void> {
   const service = await startService(join(work, 'data'), { MAX_ARCHIVE_BYTES: String(150 * MB) });
   children.push(service.child);
   // The same service hashing on its main thread: what the hash thread is measured against.
-  const oneThread = await startService(join(work, 'data-one-thread'), { MAX_ARCHIVE_BYTES: String(150 * MB), HASH_IN_WORKER: 'false' });
+  const oneThread = await startService(join(work, 'data-one-thread'), {
+    MAX_ARCHIVE_BYTES: String(150 * MB),
+    HASH_IN_WORKER: 'false',
+  });
   children.push(oneThread.child);
   const baseline = await startBaseline(work);
   children.push(baseline.child);
@@ -40,10 +45,16 @@ async function main(): Promise<void> {
   const oneThreadUser = oneThread.token('bench1');
 
   const uploadOnce = async (target: BenchService, path: string, userToken: string) => {
-    const reply = await postFile(`${target.base}/api/v1/media/upload`, path, { token: userToken, filename: 'bench.zip' });
+    const reply = await postFile(`${target.base}/api/v1/media/upload`, path, {
+      token: userToken,
+      filename: 'bench.zip',
+    });
     if (reply.status !== 201) throw new Error(`upload answered ${reply.status}: ${reply.body}`);
     const { id } = JSON.parse(reply.body);
-    await fetch(`${target.base}/api/v1/media/${id}`, { method: 'DELETE', headers: { Authorization: `Bearer ${userToken}` } });
+    await fetch(`${target.base}/api/v1/media/${id}`, {
+      method: 'DELETE',
+      headers: { Authorization: `Bearer ${userToken}` },
+    });
     return reply.ms;
   };
   const serviceOnce = (path: string, userToken = users[0]) => uploadOnce(service, path, userToken);
@@ -54,7 +65,10 @@ async function main(): Promise<void> {
   };
 
   const rows: string[] = [];
-  for (const [label, path, runs] of [['100 MB', big, 5], ['5 MB', small, 15]] as const) {
+  for (const [label, path, runs] of [
+    ['100 MB', big, 5],
+    ['5 MB', small, 15],
+  ] as const) {
     await serviceOnce(path);
     await uploadOnce(oneThread, path, oneThreadUser);
     await baselineOnce(path); // warm-up
@@ -85,7 +99,9 @@ async function main(): Promise<void> {
 
   console.log('media-service upload benchmark (node ' + process.version + ')');
   for (const row of rows) console.log(row);
-  console.log(`3 x 100 MB concurrent: ${(300 / seconds).toFixed(0)} MB/s aggregate; service RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB during (goal < 300 MB)`);
+  console.log(
+    `3 x 100 MB concurrent: ${(300 / seconds).toFixed(0)} MB/s aggregate; service RSS ${before.toFixed(0)} MB before, peak ${peak.toFixed(0)} MB during (goal < 300 MB)`,
+  );
 }
 
 runBench(main, { children: children, work });

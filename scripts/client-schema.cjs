@@ -18,11 +18,15 @@ async function renderClientSchema(document) {
   const ts = require('typescript');
   const BLOB = ts.factory.createTypeReferenceNode('Blob');
   const NULL = ts.factory.createLiteralTypeNode(ts.factory.createNull());
-  const header = COMMENT_HEADER.replace(' */', ' * Regenerate it with `npm run client` (scripts/generate-client.ts), from GET /api/docs-json.\n */');
+  const header = COMMENT_HEADER.replace(
+    ' */',
+    ' * Regenerate it with `npm run client` (scripts/generate-client.ts), from GET /api/docs-json.\n */',
+  );
   const ast = await openapiTS(structuredClone(document), {
     silent: true,
     // openapi-typescript's recipe for files: a file part (UploadDto.file) is sent as a Blob (or File), not a string.
-    transform: (schema) => (schema.format === 'binary' ? (schema.nullable ? ts.factory.createUnionTypeNode([BLOB, NULL]) : BLOB) : undefined),
+    transform: (schema) =>
+      schema.format === 'binary' ? (schema.nullable ? ts.factory.createUnionTypeNode([BLOB, NULL]) : BLOB) : undefined,
   });
   return `${header}${astToString(ast)}`;
 }

@@ -25,7 +25,15 @@ const NO_DATABASE = 'postgresql://127.0.0.1:1/none';
 async function servedDocument(): Promise<object> {
   const dataDir = mkdtempSync(join(tmpdir(), 'media-client-'));
   try {
-    const app = await createApp(loadConfig({ NODE_ENV: 'development', LOG_LEVEL: 'silent', DATA_DIR: dataDir, DATABASE_URL: NO_DATABASE, GRPC_PORT: '0' }));
+    const app = await createApp(
+      loadConfig({
+        NODE_ENV: 'development',
+        LOG_LEVEL: 'silent',
+        DATA_DIR: dataDir,
+        DATABASE_URL: NO_DATABASE,
+        GRPC_PORT: '0',
+      }),
+    );
     // The app's Express instance, not app.listen(): listening would initialise the app.
     const server = createServer(app.getHttpAdapter().getInstance());
     try {

@@ -18,14 +18,27 @@ snake_case as in the proto. GRPC_API_TOKEN, when set, is sent as "authorization:
        npm run -s grpc -- GrantAccess '{"acting_user_id":"alice","media_ids":["<id>"],"conversation_id":"c1","user_ids":["bob"]}'`;
 
 function main(): Promise<number> {
-  const { positionals, values } = parseArgs({ allowPositionals: true, options: { address: { type: 'string' }, help: { type: 'boolean', short: 'h' } } });
+  const { positionals, values } = parseArgs({
+    allowPositionals: true,
+    options: { address: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+  });
   if (values.help || positionals.length !== 2) {
     process.stderr.write(`${USAGE}\n`);
     return Promise.resolve(values.help ? 0 : 2);
   }
   const [method, json] = positionals;
-  const definition = loadSync(protoPath('media', __dirname), { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true });
-  const Service = (grpc.loadPackageDefinition(definition) as unknown as { media: { v1: { MediaService: grpc.ServiceClientConstructor } } }).media.v1.MediaService;
+  const definition = loadSync(protoPath('media', __dirname), {
+    keepCase: true,
+    longs: Number,
+    enums: String,
+    defaults: true,
+    arrays: true,
+  });
+  const Service = (
+    grpc.loadPackageDefinition(definition) as unknown as {
+      media: { v1: { MediaService: grpc.ServiceClientConstructor } };
+    }
+  ).media.v1.MediaService;
   if (!Object.keys(Service.service).includes(method)) {
     process.stderr.write(`unknown method ${method}; one of: ${Object.keys(Service.service).join(', ')}\n`);
     return Promise.resolve(2);
@@ -38,20 +51,29 @@ function main(): Promise<number> {
     return Promise.resolve(2);
   }
   const address = values.address ?? `127.0.0.1:${process.env.GRPC_PORT || 50051}`;
-  const client = new Service(address, grpc.credentials.createInsecure()) as unknown as Record<string, Function> & grpc.Client;
+  const client = new Service(address, grpc.credentials.createInsecure()) as unknown as Record<
+    string,
+    (...args: unknown[]) => unknown
+  > &
+    grpc.Client;
   const metadata = new grpc.Metadata();
   if (process.env.GRPC_API_TOKEN) metadata.set('authorization', `Bearer ${process.env.GRPC_API_TOKEN}`);
   return new Promise((resolve) => {
-    client[method](request, metadata, { deadline: Date.now() + 30_000 }, (error: grpc.ServiceError | null, response: unknown) => {
-      client.close();
-      if (error) {
-        process.stderr.write(`${grpc.status[error.code]}: ${error.details}\n`);
-        resolve(1);
-      } else {
-        process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
-        resolve(0);
-      }
-    });
+    client[method](
+      request,
+      metadata,
+      { deadline: Date.now() + 30_000 },
+      (error: grpc.ServiceError | null, response: unknown) => {
+        client.close();
+        if (error) {
+          process.stderr.write(`${grpc.status[error.code]}: ${error.details}\n`);
+          resolve(1);
+        } else {
+          process.stdout.write(`${JSON.stringify(response, null, 2)}\n`);
+          resolve(0);
+        }
+      },
+    );
   });
 }
 

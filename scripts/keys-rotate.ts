@@ -16,12 +16,21 @@ import { KeysRepository } from '../src/db/keys.repository.js';
 async function main(): Promise<void> {
   const config = loadConfig();
   const database = await prepareDatabase(config);
-  @Module({ imports: [DbModule, CryptoModule], providers: [{ provide: APP_CONFIG, useValue: { ...config, databaseUrl: database.url } }], exports: [APP_CONFIG] })
+  @Module({
+    imports: [DbModule, CryptoModule],
+    providers: [{ provide: APP_CONFIG, useValue: { ...config, databaseUrl: database.url } }],
+    exports: [APP_CONFIG],
+  })
   class RotationModule {}
-  const app = await NestFactory.createApplicationContext({ module: RotationModule, global: true }, { logger: ['error'] });
+  const app = await NestFactory.createApplicationContext(
+    { module: RotationModule, global: true },
+    { logger: ['error'] },
+  );
   try {
     const current = config.masterKeys[0].id;
-    const { rewrapped } = await app.get(DataKeyService).rotateAll((done) => process.stdout.write(`re-wrapped ${done} data keys\n`));
+    const { rewrapped } = await app
+      .get(DataKeyService)
+      .rotateAll((done) => process.stdout.write(`re-wrapped ${done} data keys\n`));
     const left = (await app.get(KeysRepository).countByMasterKey()).filter((row) => row.masterKeyId !== current);
     process.stdout.write(`done: ${rewrapped} data keys re-wrapped to master key "${current}"\n`);
     for (const row of left) process.stdout.write(`still under "${row.masterKeyId}": ${row.count}\n`);

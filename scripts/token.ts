@@ -41,22 +41,41 @@ function parse(argv: string[]): Request | 'help' {
     parsed = parseArgs({
       args: argv,
       allowPositionals: true,
-      options: { role: { type: 'string', multiple: true }, ttl: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+      options: {
+        role: { type: 'string', multiple: true },
+        ttl: { type: 'string' },
+        help: { type: 'boolean', short: 'h' },
+      },
     });
   } catch (error) {
     throw new UsageError((error as Error).message);
   }
   const { values, positionals } = parsed;
   if (values.help) return 'help';
-  if (positionals.length !== 1) throw new UsageError(positionals.length ? `one user id expected, got ${positionals.length}: ${positionals.join(' ')}` : 'a user id is required');
+  if (positionals.length !== 1)
+    throw new UsageError(
+      positionals.length
+        ? `one user id expected, got ${positionals.length}: ${positionals.join(' ')}`
+        : 'a user id is required',
+    );
   const [userId] = positionals;
-  if (!USER_ID.test(userId)) throw new UsageError(`invalid user id ${JSON.stringify(userId)}: it must be 1-128 characters of A-Z a-z 0-9 _ . : @ -`);
+  if (!USER_ID.test(userId))
+    throw new UsageError(
+      `invalid user id ${JSON.stringify(userId)}: it must be 1-128 characters of A-Z a-z 0-9 _ . : @ -`,
+    );
   const roles = [...new Set(values.role ?? [])];
   const unknown = roles.filter((role) => !ROLES.includes(role));
-  if (unknown.length) throw new UsageError(`unknown role ${unknown.map((role) => JSON.stringify(role)).join(', ')}: the roles are ${ROLES.join(', ')}`);
+  if (unknown.length)
+    throw new UsageError(
+      `unknown role ${unknown.map((role) => JSON.stringify(role)).join(', ')}: the roles are ${ROLES.join(', ')}`,
+    );
   const ttl = values.ttl ?? '3600';
-  if (!/^[1-9]\d{0,9}$/.test(ttl)) throw new UsageError(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttl)}`);
-  if (Number(ttl) > MAX_TOKEN_LIFETIME_SECONDS) throw new UsageError(`--ttl must be at most ${MAX_TOKEN_LIFETIME_SECONDS} seconds (7 days): the service refuses longer-lived tokens`);
+  if (!/^[1-9]\d{0,9}$/.test(ttl))
+    throw new UsageError(`--ttl must be a positive whole number of seconds, got ${JSON.stringify(ttl)}`);
+  if (Number(ttl) > MAX_TOKEN_LIFETIME_SECONDS)
+    throw new UsageError(
+      `--ttl must be at most ${MAX_TOKEN_LIFETIME_SECONDS} seconds (7 days): the service refuses longer-lived tokens`,
+    );
   return { userId, roles, ttl: Number(ttl) };
 }
 

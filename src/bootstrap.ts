@@ -41,7 +41,10 @@ class TunedExpressAdapter extends ExpressAdapter {
 
 /** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), { bufferLogs: true, bodyParser: false });
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), {
+    bufferLogs: true,
+    bodyParser: false,
+  });
   const cors = new CorsPolicy(config.corsAllowedOrigins);
   app.use(requestIdMiddleware);
   // Before anything that may answer (body parsers, guards, early refusals): every answer,

@@ -39,13 +39,17 @@ async function main(): Promise<void> {
   await app.listen(config.port, HOST).catch((error: unknown) => {
     throw asPortError(error, config.port);
   });
-  log(`media-service (${config.role}) listening on http://localhost:${config.port} (port ${config.port}, pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}; ` +
-      `gRPC API=${servesGrpc(config) ? `${config.grpc.host}:${config.grpc.port}${config.grpc.apiToken ? ' (token required)' : ''}` : 'off'}`);
+  log(
+    `media-service (${config.role}) listening on http://localhost:${config.port} (port ${config.port}, pid ${process.pid}); storage=${config.storage.driver}; antivirus scanning=${config.clamavUrl ? 'on' : 'off'}; moderation-service=${config.peers.moderationUrl ? `on (failure mode ${config.moderationFailureMode})` : 'off'}; ` +
+      `gRPC API=${servesGrpc(config) ? `${config.grpc.host}:${config.grpc.port}${config.grpc.apiToken ? ' (token required)' : ''}` : 'off'}`,
+  );
 }
 
 main().catch(async (error: unknown) => {
   const refused = REFUSALS.some((kind) => error instanceof kind);
-  process.stderr.write(`${refused ? (error as Error).message : `start-up failed: ${(error as Error)?.stack ?? error}`}\n`);
+  process.stderr.write(
+    `${refused ? (error as Error).message : `start-up failed: ${(error as Error)?.stack ?? error}`}\n`,
+  );
   await shutdown.run('start-up failed');
   process.exit(1);
 });

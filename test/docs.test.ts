@@ -32,16 +32,26 @@ const anchorOf = (heading: string) =>
 
 describe('the repository stands alone', () => {
   it('has the reference in docs/', () => {
-    for (const name of ['api.md', 'behaviour.md', 'configuration.md', 'architecture.md', 'operations.md']) expect([name, existsSync(join(DOCS, name))]).toEqual([name, true]);
+    for (const name of ['api.md', 'behaviour.md', 'configuration.md', 'architecture.md', 'operations.md'])
+      expect([name, existsSync(join(DOCS, name))]).toEqual([name, true]);
   });
 
   it('refers to no document outside itself and to no issue by number', () => {
     // Built from parts so that this file does not match itself.
     const outside = [
-      new RegExp(['\\.\\./' + 'shared', 'shared/(CONTRACT|DESIGN|ENVIRONMENT|STYLE)', '\\b(CONTRACT|DESIGN)(\\.md| §|:| ")'].join('|')),
+      new RegExp(
+        [
+          '\\.\\./' + 'shared',
+          'shared/(CONTRACT|DESIGN|ENVIRONMENT|STYLE)',
+          '\\b(CONTRACT|DESIGN)(\\.md| §|:| ")',
+        ].join('|'),
+      ),
       new RegExp('\\bissue #?[0-9]', 'i'),
     ];
-    const scanned = [join(ROOT, 'README.md'), ...['docs', 'src', 'test', 'bench', 'scripts'].flatMap((dir) => files(join(ROOT, dir)))];
+    const scanned = [
+      join(ROOT, 'README.md'),
+      ...['docs', 'src', 'test', 'bench', 'scripts'].flatMap((dir) => files(join(ROOT, dir))),
+    ];
     const found = scanned.flatMap((path) =>
       readFileSync(path, 'utf8')
         .split('\n')
@@ -86,7 +96,10 @@ describe('the repository stands alone', () => {
   it('starts the README with the two commands', () => {
     const lines = readFileSync(join(ROOT, 'README.md'), 'utf8').split('\n');
     expect(lines[0]).toBe('# media-service');
-    const commands = lines.slice(1).filter((line) => line.trim() !== '').slice(0, 4);
+    const commands = lines
+      .slice(1)
+      .filter((line) => line.trim() !== '')
+      .slice(0, 4);
     expect(commands[0]).toBe('```sh');
     expect(commands[1]).toMatch(/^npm ci && npm start\b/);
     expect(commands[2]).toMatch(/^npm ci && npm test\b/);

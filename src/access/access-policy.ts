@@ -48,7 +48,10 @@ export class AccessPolicy {
   /** Of `media`, those the caller may read (one query for all the grants). */
   async readable<T extends Guarded>(media: T[], caller: Caller): Promise<T[]> {
     const verdicts = media.map((m) => verdict(m, caller));
-    const granted = await this.grants.grantedAmong(media.filter((_, i) => verdicts[i] === 'grant').map((m) => m.id), caller.id);
+    const granted = await this.grants.grantedAmong(
+      media.filter((_, i) => verdicts[i] === 'grant').map((m) => m.id),
+      caller.id,
+    );
     return media.filter((m, i) => verdicts[i] === 'yes' || (verdicts[i] === 'grant' && granted.has(m.id)));
   }
 

@@ -7,7 +7,14 @@ import { SignedUrls } from './signed-url.js';
 /** Who may read what: the access policy and signed URLs, for the REST and gRPC edges alike. */
 @Module({
   imports: [DbModule],
-  providers: [AccessPolicy, { provide: SignedUrls, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new SignedUrls(config.signedUrlKeys) }],
+  providers: [
+    AccessPolicy,
+    {
+      provide: SignedUrls,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new SignedUrls(config.signedUrlKeys),
+    },
+  ],
   exports: [AccessPolicy, SignedUrls],
 })
 export class AccessModule {}

@@ -45,11 +45,20 @@ export class SignedUrls {
   mint(grant: SignedGrant): string {
     const [signer] = this.keys;
     const payload = Buffer.from(
-      JSON.stringify({ k: signer.id, m: grant.mediaId, v: grant.variant, u: grant.userId, r: grant.roles, e: grant.expiresAt }),
+      JSON.stringify({
+        k: signer.id,
+        m: grant.mediaId,
+        v: grant.variant,
+        u: grant.userId,
+        r: grant.roles,
+        e: grant.expiresAt,
+      }),
     ).toString('base64url');
     const token = `${payload}.${mac(signer.key, payload)}`;
     const base = `/api/v1/media/${grant.mediaId}`;
-    return grant.variant === 'original' ? `${base}?token=${token}` : `${base}/preview?size=${grant.variant.slice('preview-'.length)}&token=${token}`;
+    return grant.variant === 'original'
+      ? `${base}?token=${token}`
+      : `${base}/preview?size=${grant.variant.slice('preview-'.length)}&token=${token}`;
   }
 
   /** The grant of a well-formed, untampered, unexpired token; anything else is 401. */
@@ -67,9 +76,16 @@ export class SignedUrls {
     const key = this.keys.find((k) => k.id === claims?.k);
     const expected = key && Buffer.from(mac(key.key, payload), 'base64url');
     const given = Buffer.from(signature, 'base64url');
-    if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected)) throw refused('bad signature');
+    if (!expected || given.length !== expected.length || !timingSafeEqual(given, expected))
+      throw refused('bad signature');
     const { m, v, u, r, e } = claims;
-    if (typeof m !== 'string' || typeof u !== 'string' || typeof e !== 'number' || !VARIANTS.includes(v as Variant) || !isStringArray(r)) {
+    if (
+      typeof m !== 'string' ||
+      typeof u !== 'string' ||
+      typeof e !== 'number' ||
+      !VARIANTS.includes(v as Variant) ||
+      !isStringArray(r)
+    ) {
       throw refused('malformed');
     }
     if (e * 1000 <= now) throw refused('expired');
@@ -81,4 +97,5 @@ function mac(key: Buffer, payload: string): string {
   return createHmac('sha256', key).update(DOMAIN).update(payload).digest('base64url');
 }
 
-const isStringArray = (value: unknown): value is string[] => Array.isArray(value) && value.every((item) => typeof item === 'string');
+const isStringArray = (value: unknown): value is string[] =>
+  Array.isArray(value) && value.every((item) => typeof item === 'string');

@@ -46,17 +46,21 @@ export interface BoundedCacheOptions<K, V> {
 }
 
 /** A least-recently-used cache: `get` (refreshes recency), `set`, `delete`, `clear`, `size`, `calculatedSize`. */
-export class BoundedCache<K extends {}, V extends {}> extends LRUCache<K, V> {
+export class BoundedCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>> extends LRUCache<K, V> {
   private readonly ttlOf?: (value: V, key: K) => number;
   private readonly ownBuffers: boolean;
 
   constructor(options: BoundedCacheOptions<K, V>) {
     if (!(options.max >= 1)) throw new Error('boundedCache: max must be at least 1');
-    const sizeOf = options.sizeOf ?? ((value: V, key: K) => ENTRY_BYTES + approximateBytes(key) + approximateBytes(value));
+    const sizeOf =
+      options.sizeOf ?? ((value: V, key: K) => ENTRY_BYTES + approximateBytes(key) + approximateBytes(value));
     super({
       max: options.max,
       ...(options.maxBytes !== undefined
-        ? { maxSize: options.maxBytes, sizeCalculation: (value: V, key: K) => Math.max(1, Math.ceil(sizeOf(value, key))) }
+        ? {
+            maxSize: options.maxBytes,
+            sizeCalculation: (value: V, key: K) => Math.max(1, Math.ceil(sizeOf(value, key))),
+          }
         : {}),
       ...(options.ttl !== undefined ? { ttl: options.ttl } : {}),
       ...(options.clock ? { perf: options.clock, ttlResolution: 0 } : {}),
@@ -66,7 +70,12 @@ export class BoundedCache<K extends {}, V extends {}> extends LRUCache<K, V> {
   }
 
   override set(key: K, value: V | undefined, options: LRUCache.SetOptions<K, V, unknown> = {}): this {
-    if (value !== undefined && this.ownBuffers && Buffer.isBuffer(value) && value.byteLength < value.buffer.byteLength) {
+    if (
+      value !== undefined &&
+      this.ownBuffers &&
+      Buffer.isBuffer(value) &&
+      value.byteLength < value.buffer.byteLength
+    ) {
       const own = Buffer.allocUnsafeSlow(value.byteLength);
       value.copy(own);
       value = own as unknown as V;
@@ -84,7 +93,9 @@ export class BoundedCache<K extends {}, V extends {}> extends LRUCache<K, V> {
 }
 
 /** A cache bounded by entries and, with `maxBytes`, by bytes (see the budget above). */
-export function boundedCache<K extends {}, V extends {}>(options: BoundedCacheOptions<K, V>): BoundedCache<K, V> {
+export function boundedCache<K extends NonNullable<unknown>, V extends NonNullable<unknown>>(
+  options: BoundedCacheOptions<K, V>,
+): BoundedCache<K, V> {
   return new BoundedCache<K, V>(options);
 }
 

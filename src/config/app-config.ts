@@ -24,7 +24,14 @@ export interface AppConfig {
     minFreeBytes: number;
     /** How long a bucket (s3, gcs) may take to answer one request before it is tried again, then answered 503 (STORAGE_TIMEOUT_MS). */
     timeoutMs: number;
-    s3: { endpoint?: string; region: string; bucket?: string; accessKeyId?: string; secretAccessKey?: string; forcePathStyle: boolean };
+    s3: {
+      endpoint?: string;
+      region: string;
+      bucket?: string;
+      accessKeyId?: string;
+      secretAccessKey?: string;
+      forcePathStyle: boolean;
+    };
     gcs: { bucket?: string; projectId?: string; apiEndpoint?: string };
   };
   auth: {
@@ -56,7 +63,13 @@ export interface AppConfig {
   /** Upload digests on a worker thread (HASH_IN_WORKER). */
   hashInWorker: boolean;
   /** The background queue: heavy jobs at once per worker, retries, and how long a job may run before it is presumed dead. */
-  jobs: { concurrency: number; retryLimit: number; expireSeconds: number; pollSeconds: number; maintenanceSeconds: number };
+  jobs: {
+    concurrency: number;
+    retryLimit: number;
+    expireSeconds: number;
+    pollSeconds: number;
+    maintenanceSeconds: number;
+  };
   limits: {
     quotaBytes: number;
     dailyUploads: number;

@@ -10,9 +10,12 @@ export function maxBytesVariable(type: MediaType): string {
 }
 
 /** `keyId:base64(32 bytes)`, comma-separated (MEDIA_MASTER_KEYS, SIGNED_URL_KEYS). */
-const keyList = Joi.string().pattern(/^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/, 'keyId:base64(32 bytes)[,...]');
+const keyList = Joi.string().pattern(
+  /^[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=(,[A-Za-z0-9_-]{1,32}:[A-Za-z0-9+/]{43}=)*$/,
+  'keyId:base64(32 bytes)[,...]',
+);
 
-const hostPort = Joi.string().pattern(/^[A-Za-z0-9.\-]+:\d{1,5}$/, 'host:port');
+const hostPort = Joi.string().pattern(/^[A-Za-z0-9.-]+:\d{1,5}$/, 'host:port');
 
 /** Every environment variable (docs/configuration.md), validated at once. */
 export const envSchema = Joi.object({
@@ -29,7 +32,10 @@ export const envSchema = Joi.object({
   // Operational: /health/ready fails while DATA_DIR (temp files; blobs with the local driver)
   // has less free space; 256 MiB holds one more upload of the largest default limit (a 100 MB
   // video: its sealed temp file, a work copy, the stored version). 0 turns the check off.
-  STORAGE_MIN_FREE_BYTES: Joi.number().integer().min(0).default(256 * MB),
+  STORAGE_MIN_FREE_BYTES: Joi.number()
+    .integer()
+    .min(0)
+    .default(256 * MB),
   STORAGE_TIMEOUT_MS: Joi.number().integer().min(100).default(30_000),
   S3_ENDPOINT: Joi.string().uri(),
   S3_REGION: Joi.string().default('us-east-1'),
@@ -54,18 +60,35 @@ export const envSchema = Joi.object({
   USER_GRPC_URL: hostPort,
   MODERATION_GRPC_URL: hostPort,
   MODERATION_FAILURE_MODE: Joi.string().valid('closed', 'open').default('closed'),
-  CLAMAV_URL: Joi.string().pattern(/^(tcp:\/\/[A-Za-z0-9.\-]+:\d{1,5}|unix:\/\/\/.+|\/.+)$/, 'tcp://host:port or a socket path'),
+  CLAMAV_URL: Joi.string().pattern(
+    /^(tcp:\/\/[A-Za-z0-9.-]+:\d{1,5}|unix:\/\/\/.+|\/.+)$/,
+    'tcp://host:port or a socket path',
+  ),
   // Operational: the Hamming distance within which a perceptual hash matches a blocked one.
   PHASH_MAX_DISTANCE: Joi.number().integer().min(0).max(32).default(10),
-  QUOTA_STORAGE_BYTES: Joi.number().integer().min(0).default(1024 * MB),
+  QUOTA_STORAGE_BYTES: Joi.number()
+    .integer()
+    .min(0)
+    .default(1024 * MB),
   QUOTA_DAILY_UPLOADS: Joi.number().integer().min(0).default(100),
   RATE_LIMIT_PER_MINUTE: Joi.number().integer().min(1).default(60),
   UPLOAD_CONCURRENCY_PER_USER: Joi.number().integer().min(1).default(3),
-  UPLOAD_BYTES_PER_SECOND: Joi.number().integer().min(1024).default(10 * MB),
-  ...Object.fromEntries(MEDIA_TYPES.map((type) => [maxBytesVariable(type), Joi.number().integer().min(1).default(MEDIA_TYPE_TABLE[type].defaultMaxBytes)])),
+  UPLOAD_BYTES_PER_SECOND: Joi.number()
+    .integer()
+    .min(1024)
+    .default(10 * MB),
+  ...Object.fromEntries(
+    MEDIA_TYPES.map((type) => [
+      maxBytesVariable(type),
+      Joi.number().integer().min(1).default(MEDIA_TYPE_TABLE[type].defaultMaxBytes),
+    ]),
+  ),
   MAX_IMAGE_PIXELS: Joi.number().integer().min(1).default(40_000_000),
   MAX_ANIMATION_FRAMES: Joi.number().integer().min(1).default(1000),
-  MAX_MEDIA_DURATION_SECONDS: Joi.number().integer().min(1).default(3 * 3600),
+  MAX_MEDIA_DURATION_SECONDS: Joi.number()
+    .integer()
+    .min(1)
+    .default(3 * 3600),
   // Operational: compute upload digests (SHA-256, MD5) on a worker thread, off the thread that moves bytes.
   HASH_IN_WORKER: Joi.boolean().default(true),
   PROCESSING_BUDGET_SECONDS: Joi.number().min(0).default(3),

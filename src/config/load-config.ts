@@ -2,7 +2,13 @@ import { resolve } from 'node:path';
 import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
 import { BUILT_STORAGE_DRIVERS, envSchema, maxBytesVariable } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
-import { devSecret, existingDevSecret, generateJwtSecret, generateMasterKeys, generateSignedUrlKeys } from './dev-secrets.js';
+import {
+  devSecret,
+  existingDevSecret,
+  generateJwtSecret,
+  generateMasterKeys,
+  generateSignedUrlKeys,
+} from './dev-secrets.js';
 
 export class ConfigError extends Error {}
 
@@ -37,9 +43,16 @@ export function loadConfig(source: Env = process.env): AppConfig {
     throw new ConfigError(`Missing configuration:\n${missing.map((name) => `  - ${name} is required`).join('\n')}`);
   }
   const dataDir = resolve(env.DATA_DIR);
-  const jwtSecret = env.AUTH_JWT_SECRET ?? (hasVerifier ? undefined : devSecret(dataDir, 'jwt-secret', generateJwtSecret));
-  const masterKeys = parseKeyList('MEDIA_MASTER_KEYS', env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys));
-  const signedUrlKeys = parseKeyList('SIGNED_URL_KEYS', env.SIGNED_URL_KEYS ?? devSecret(dataDir, 'signed-url-keys', generateSignedUrlKeys));
+  const jwtSecret =
+    env.AUTH_JWT_SECRET ?? (hasVerifier ? undefined : devSecret(dataDir, 'jwt-secret', generateJwtSecret));
+  const masterKeys = parseKeyList(
+    'MEDIA_MASTER_KEYS',
+    env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys),
+  );
+  const signedUrlKeys = parseKeyList(
+    'SIGNED_URL_KEYS',
+    env.SIGNED_URL_KEYS ?? devSecret(dataDir, 'signed-url-keys', generateSignedUrlKeys),
+  );
   return {
     env: env.NODE_ENV,
     role: env.MEDIA_ROLE,
@@ -98,7 +111,10 @@ export function loadConfig(source: Env = process.env): AppConfig {
       requestsPerMinute: env.RATE_LIMIT_PER_MINUTE,
       uploadConcurrency: env.UPLOAD_CONCURRENCY_PER_USER,
       uploadBytesPerSecond: env.UPLOAD_BYTES_PER_SECOND,
-      maxBytes: Object.fromEntries(MEDIA_TYPES.map((type) => [type, env[maxBytesVariable(type)]])) as Record<MediaType, number>,
+      maxBytes: Object.fromEntries(MEDIA_TYPES.map((type) => [type, env[maxBytesVariable(type)]])) as Record<
+        MediaType,
+        number
+      >,
     },
   };
 }
@@ -118,16 +134,22 @@ export interface SigningConfig {
  */
 export function loadSigningConfig(source: Env = process.env): SigningConfig {
   const { value: env, error } = envSchema.validate(source, { abortEarly: false, convert: true });
-  const problems = (error?.details ?? []).filter((d) => ['AUTH_JWT_SECRET', 'DATA_DIR', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'].includes(String(d.path[0])));
-  if (problems.length) throw new ConfigError(`Invalid configuration:\n${problems.map((d) => `  - ${d.message}`).join('\n')}`);
-  const claims = { issuer: env.AUTH_JWT_ISSUER as string | undefined, audience: env.AUTH_JWT_AUDIENCE as string | undefined };
+  const problems = (error?.details ?? []).filter((d) =>
+    ['AUTH_JWT_SECRET', 'DATA_DIR', 'AUTH_JWT_ISSUER', 'AUTH_JWT_AUDIENCE'].includes(String(d.path[0])),
+  );
+  if (problems.length)
+    throw new ConfigError(`Invalid configuration:\n${problems.map((d) => `  - ${d.message}`).join('\n')}`);
+  const claims = {
+    issuer: env.AUTH_JWT_ISSUER as string | undefined,
+    audience: env.AUTH_JWT_AUDIENCE as string | undefined,
+  };
   if (env.AUTH_JWT_SECRET) return { secret: env.AUTH_JWT_SECRET, source: 'AUTH_JWT_SECRET', ...claims };
   const dataDir = resolve(env.DATA_DIR);
   const secret = existingDevSecret(dataDir, 'jwt-secret');
   if (!secret) {
     throw new ConfigError(
       `no secret to sign with: AUTH_JWT_SECRET is not set and DATA_DIR=${dataDir} holds no development secret (secrets/jwt-secret).\n` +
-        'Set AUTH_JWT_SECRET to the service\'s, or DATA_DIR to the directory the service runs with (it creates the secret at its first start).',
+        "Set AUTH_JWT_SECRET to the service's, or DATA_DIR to the directory the service runs with (it creates the secret at its first start).",
     );
   }
   return { secret, source: `the development secret of DATA_DIR=${dataDir}`, ...claims };
@@ -161,9 +183,14 @@ function parseOrigins(value: string): string[] {
       try {
         url = new URL(origin);
       } catch {
-        throw new ConfigError(`Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port])`);
+        throw new ConfigError(
+          `Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port])`,
+        );
       }
-      if (url.origin !== origin.replace(/\/$/, '')) throw new ConfigError(`Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port], no path)`);
+      if (url.origin !== origin.replace(/\/$/, ''))
+        throw new ConfigError(
+          `Invalid configuration:\n  - "CORS_ALLOWED_ORIGINS" ${origin} is not an origin (scheme://host[:port], no path)`,
+        );
       return url.origin;
     });
 }

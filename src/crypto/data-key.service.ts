@@ -34,7 +34,9 @@ export class DataKeyService {
     private readonly keys: KeysRepository,
     changes: ChangeFeed,
   ) {
-    changes.subscribe(DATA_KEY_CHANGES, (change) => (change === 'reset' ? this.opened.clear() : this.opened.delete(change.id)));
+    changes.subscribe(DATA_KEY_CHANGES, (change) =>
+      change === 'reset' ? this.opened.clear() : this.opened.delete(change.id),
+    );
   }
 
   /** Drops unwrapped copies of keys this process has just destroyed. */
@@ -56,7 +58,11 @@ export class DataKeyService {
   async reopen(ownerId: string, kept: { id: string; masterKeyId: string; wrapped: Buffer }): Promise<FreshDataKey> {
     const master = this.ring.get(kept.masterKeyId);
     const userKey = await this.envelope.userKey(master, ownerId, await this.keys.saltFor(ownerId, newSalt));
-    const key = this.envelope.unwrap(userKey, kept.wrapped, { dataKeyId: kept.id, ownerId, masterKeyId: kept.masterKeyId });
+    const key = this.envelope.unwrap(userKey, kept.wrapped, {
+      dataKeyId: kept.id,
+      ownerId,
+      masterKeyId: kept.masterKeyId,
+    });
     return { ...kept, key };
   }
 
@@ -67,7 +73,11 @@ export class DataKeyService {
     if (!row) throw new DecryptionError('data key missing');
     const master = this.ring.get(row.masterKeyId);
     const userKey = await this.envelope.userKey(master, row.ownerId, await this.keys.saltFor(row.ownerId, newSalt));
-    const key = this.envelope.unwrap(userKey, Buffer.from(row.wrapped), { dataKeyId: row.id, ownerId: row.ownerId, masterKeyId: row.masterKeyId });
+    const key = this.envelope.unwrap(userKey, Buffer.from(row.wrapped), {
+      dataKeyId: row.id,
+      ownerId: row.ownerId,
+      masterKeyId: row.masterKeyId,
+    });
     this.opened.set(dataKeyId, key);
     return key;
   }
@@ -87,7 +97,10 @@ export class DataKeyService {
         const context = { dataKeyId: row.id, ownerId: row.ownerId };
         const salt = await this.keys.saltFor(row.ownerId, newSalt);
         const oldKey = await this.envelope.userKey(this.ring.get(row.masterKeyId), row.ownerId, salt);
-        const dataKey = this.envelope.unwrap(oldKey, Buffer.from(row.wrapped), { ...context, masterKeyId: row.masterKeyId });
+        const dataKey = this.envelope.unwrap(oldKey, Buffer.from(row.wrapped), {
+          ...context,
+          masterKeyId: row.masterKeyId,
+        });
         const newKey = await this.envelope.userKey(current, row.ownerId, salt);
         const wrapped = this.envelope.wrap(newKey, dataKey, { ...context, masterKeyId: current.id });
         if (await this.keys.rewrap(row.id, row.masterKeyId, current.id, wrapped)) rewrapped++;

@@ -57,7 +57,9 @@ export class Envelope {
 
 /** Binds a wrapped key to its row, its owner and its master key: a key moved elsewhere fails. */
 function wrapAad(context: WrapContext & { masterKeyId: string }): Buffer {
-  return Buffer.from(`whispr-media/data-key/v1\u0000${context.dataKeyId}\u0000${context.ownerId}\u0000${context.masterKeyId}`);
+  return Buffer.from(
+    `whispr-media/data-key/v1\u0000${context.dataKeyId}\u0000${context.ownerId}\u0000${context.masterKeyId}`,
+  );
 }
 
 export function newDataKey(): Buffer {

@@ -36,7 +36,11 @@ export async function readPlaintext(source: CipherSource, blob: SealedBlob, rang
     segments: span.last - span.first + 1,
     endsAtFinal: span.includesFinal,
   });
-  return chain(await source({ start: span.cipherStart, end: span.cipherEnd }), decryptor, new Slice(span.skip, range.end - range.start + 1));
+  return chain(
+    await source({ start: span.cipherStart, end: span.cipherEnd }),
+    decryptor,
+    new Slice(span.skip, range.end - range.start + 1),
+  );
 }
 
 /** How many decrypted segments a random-access reader keeps (2 MiB at 64 KiB). */

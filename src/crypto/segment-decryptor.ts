@@ -1,6 +1,13 @@
 import { createDecipheriv } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { type BlobHeader, decodeHeader, DecryptionError, HEADER_BYTES, segmentNonce, TAG_BYTES } from './segment-format.js';
+import {
+  type BlobHeader,
+  decodeHeader,
+  DecryptionError,
+  HEADER_BYTES,
+  segmentNonce,
+  TAG_BYTES,
+} from './segment-format.js';
 
 export interface DecryptorOptions {
   key: Buffer;
@@ -56,7 +63,10 @@ export class SegmentDecryptor extends Transform {
       if (!this.header) throw new DecryptionError('truncated header');
       const final = this.options.endsAtFinal ?? true;
       const plain = this.open(this.takeBytes(this.buffered), final);
-      const expected = typeof this.options.segments === 'function' ? this.options.segments(this.header.segmentSize) : this.options.segments;
+      const expected =
+        typeof this.options.segments === 'function'
+          ? this.options.segments(this.header.segmentSize)
+          : this.options.segments;
       if (this.opened !== expected) throw new DecryptionError('wrong number of segments');
       done(null, plain.length ? plain : undefined);
     } catch (error) {
@@ -74,9 +84,14 @@ export class SegmentDecryptor extends Transform {
   /** The segment's plaintext, once its tag verified. */
   private open(unit: Buffer, last: boolean): Buffer {
     const header = this.header!;
-    if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES) throw new DecryptionError('truncated segment');
+    if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES)
+      throw new DecryptionError('truncated segment');
     if (!last && unit.length !== header.segmentSize + TAG_BYTES) throw new DecryptionError('short segment');
-    const decipher = createDecipheriv('aes-256-gcm', this.options.key, segmentNonce(header.noncePrefix, this.index++, last));
+    const decipher = createDecipheriv(
+      'aes-256-gcm',
+      this.options.key,
+      segmentNonce(header.noncePrefix, this.index++, last),
+    );
     decipher.setAAD(this.headerBytes!);
     decipher.setAuthTag(unit.subarray(unit.length - TAG_BYTES));
     const plain = decipher.update(unit.subarray(0, unit.length - TAG_BYTES));

@@ -48,13 +48,29 @@ export class SegmentEncryptor extends Transform {
   }
 
   private seal(last: boolean, out: Buffer[]): void {
-    out.push(...sealSegment(this.options.key, this.header, this.noncePrefix, this.index++, last, this.pending.subarray(0, this.filled)));
+    out.push(
+      ...sealSegment(
+        this.options.key,
+        this.header,
+        this.noncePrefix,
+        this.index++,
+        last,
+        this.pending.subarray(0, this.filled),
+      ),
+    );
     this.filled = 0;
   }
 }
 
 /** Segment `index` of a blob whose header is `header`: its ciphertext and its tag. */
-export function sealSegment(key: Buffer, header: Buffer, noncePrefix: Buffer, index: number, last: boolean, plaintext: Buffer): [Buffer, Buffer] {
+export function sealSegment(
+  key: Buffer,
+  header: Buffer,
+  noncePrefix: Buffer,
+  index: number,
+  last: boolean,
+  plaintext: Buffer,
+): [Buffer, Buffer] {
   const cipher = createCipheriv('aes-256-gcm', key, segmentNonce(noncePrefix, index, last));
   cipher.setAAD(header);
   const sealed = cipher.update(plaintext);

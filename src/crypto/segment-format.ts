@@ -36,7 +36,8 @@ export function encodeHeader(header: BlobHeader): Buffer {
 }
 
 export function decodeHeader(bytes: Buffer): BlobHeader {
-  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, 4).equals(MAGIC)) throw new DecryptionError('not an encrypted blob');
+  if (bytes.length < HEADER_BYTES || !bytes.subarray(0, 4).equals(MAGIC))
+    throw new DecryptionError('not an encrypted blob');
   if (bytes.readUInt8(4) !== FORMAT_VERSION) throw new DecryptionError('unknown format version');
   const segmentSize = bytes.readUInt32BE(5);
   if (segmentSize < 1024 || segmentSize > 16 * 1024 * 1024) throw new DecryptionError('bad segment size');

@@ -92,13 +92,19 @@ export class BlocklistRepository {
    * moderation-service with exactly these hashes is reused (`created: false`), so a
    * repeated verdict does not pile up entries.
    */
-  async insert(input: NewEntry, maxDistance: number): Promise<{ entry: BlocklistEntry; created: boolean; quarantined: string[] }> {
+  async insert(
+    input: NewEntry,
+    maxDistance: number,
+  ): Promise<{ entry: BlocklistEntry; created: boolean; quarantined: string[] }> {
     const algorithms = input.hashes.map((h) => h.algorithm);
     const hashes = input.hashes.map((h) => h.hash);
     return this.prisma.$transaction(async (tx) => {
       let existing: EntryRow | undefined;
       if (input.source === 'moderation-service') {
-        const key = input.hashes.map((h) => `${h.algorithm}:${h.hash}`).sort().join(',');
+        const key = input.hashes
+          .map((h) => `${h.algorithm}:${h.hash}`)
+          .sort()
+          .join(',');
         // Two replicas told the same verdict at once must not both insert it.
         await tx.$executeRaw`SELECT pg_advisory_xact_lock(hashtextextended(${`blocklist:${key}`}, 0))`;
         [existing] = await tx.$queryRaw<EntryRow[]>`
@@ -168,7 +174,12 @@ export class BlocklistRepository {
 type Transaction = Pick<PrismaService, '$queryRaw'>;
 
 /** Sets `quarantined_by` on the matching media that have none; answers their ids. */
-async function quarantine(tx: Transaction, entryId: string, hashes: BlockedHash[], maxDistance: number): Promise<string[]> {
+async function quarantine(
+  tx: Transaction,
+  entryId: string,
+  hashes: BlockedHash[],
+  maxDistance: number,
+): Promise<string[]> {
   const of = (algorithm: HashAlgorithm) => hashes.filter((h) => h.algorithm === algorithm).map((h) => h.hash);
   const sha256 = of('sha256');
   const md5 = of('md5');
@@ -196,9 +207,19 @@ const signed = (hex: string): string => BigInt.asIntN(64, BigInt(`0x${hex}`)).to
 function toIndexed(row: EntryRow): IndexedEntry {
   const algorithms = row.algorithms ?? [];
   const hashes = row.hashes ?? [];
-  return { id: row.id, reason: row.reason, hashes: algorithms.map((algorithm, i) => ({ algorithm: algorithm as HashAlgorithm, hash: hashes[i] })) };
+  return {
+    id: row.id,
+    reason: row.reason,
+    hashes: algorithms.map((algorithm, i) => ({ algorithm: algorithm as HashAlgorithm, hash: hashes[i] })),
+  };
 }
 
 function toEntry(row: EntryRow): BlocklistEntry {
-  return { ...toIndexed(row), source: row.source, mediaId: row.media_id, createdBy: row.created_by, createdAt: row.created_at };
+  return {
+    ...toIndexed(row),
+    source: row.source,
+    mediaId: row.media_id,
+    createdBy: row.created_by,
+    createdAt: row.created_at,
+  };
 }

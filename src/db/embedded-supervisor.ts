@@ -64,7 +64,9 @@ export class EmbeddedSupervisor {
     if (this.status === 'stopped' || this.current?.child !== child) return;
     if (Date.now() - this.current.since >= this.steadyMs) this.restarts = 0;
     this.current = undefined;
-    this.options.log(`embedded PostgreSQL (pid ${child.pid}) ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`);
+    this.options.log(
+      `embedded PostgreSQL (pid ${child.pid}) ended unexpectedly (${signal ? `signal ${signal}` : `exit code ${code}`})`,
+    );
     this.schedule();
   }
 
@@ -78,7 +80,9 @@ export class EmbeddedSupervisor {
     }
     const delay = Math.min(this.firstDelayMs * 2 ** this.restarts, this.maxDelayMs);
     this.status = 'restarting';
-    this.options.log(`restarting the embedded PostgreSQL in ${delay} ms (restart ${this.restarts + 1} of at most ${this.maxRestarts})`);
+    this.options.log(
+      `restarting the embedded PostgreSQL in ${delay} ms (restart ${this.restarts + 1} of at most ${this.maxRestarts})`,
+    );
     this.timer = setTimeout(() => (this.attempt = this.restart().finally(() => (this.attempt = undefined))), delay);
     this.timer.unref(); // never what keeps the process alive
   }

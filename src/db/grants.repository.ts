@@ -40,7 +40,12 @@ export class GrantsRepository {
 
   /** Whether `userId` holds a grant of `mediaId` through any conversation. */
   async has(mediaId: string, userId: string): Promise<boolean> {
-    const read = async () => (await this.prisma.$queryRaw<unknown[]>`SELECT 1 FROM media_grants WHERE media_id = ${mediaId}::uuid AND user_id = ${userId} LIMIT 1`).length > 0;
+    const read = async () =>
+      (
+        await this.prisma.$queryRaw<
+          unknown[]
+        >`SELECT 1 FROM media_grants WHERE media_id = ${mediaId}::uuid AND user_id = ${userId} LIMIT 1`
+      ).length > 0;
     // Only holding is kept: a grant made later needs no eviction.
     return (await this.held.readThrough(`${mediaId}:${userId}`, read, (held) => held)) === true;
   }

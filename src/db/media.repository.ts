@@ -98,12 +98,18 @@ export class MediaRepository {
     private readonly prisma: PrismaService,
     changes: ChangeFeed,
   ) {
-    this.cache = new FeedCache(changes, MEDIA_CHANGES, boundedCache<string, MediaRecord>({ max: 5000, maxBytes: 16 * 1024 * 1024 }));
+    this.cache = new FeedCache(
+      changes,
+      MEDIA_CHANGES,
+      boundedCache<string, MediaRecord>({ max: 5000, maxBytes: 16 * 1024 * 1024 }),
+    );
   }
 
   /** The media and its previews. The record may be shared with other readers: never change it. */
   async findById(id: string): Promise<MediaRecord | null> {
-    return this.cache.readThrough(id, () => this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } }));
+    return this.cache.readThrough(id, () =>
+      this.prisma.media.findUnique({ where: { id }, include: { previews: { orderBy: { size: 'asc' } } } }),
+    );
   }
 
   /**
@@ -115,11 +121,27 @@ export class MediaRepository {
     const keys = [media.dataKey, ...media.previews.map((p) => p.dataKey)];
     const previews = media.previews.map((p) => ({ ...p, id: randomUUID() }));
     const { dataKey, previews: _previews, phashes, reviewReason, ...row } = media;
-    const columns = Object.fromEntries(Object.entries({ ...row, dataKeyId: dataKey.id }).map(([name, value]) => [snakeCase(name), value]));
-    Object.assign(columns, { phashes: phashes.map((h) => BigInt.asIntN(64, h).toString()), review_reason: reviewReason ?? null });
+    const columns = Object.fromEntries(
+      Object.entries({ ...row, dataKeyId: dataKey.id }).map(([name, value]) => [snakeCase(name), value]),
+    );
+    Object.assign(columns, {
+      phashes: phashes.map((h) => BigInt.asIntN(64, h).toString()),
+      review_reason: reviewReason ?? null,
+    });
     const keyRows = keys.map((k) => ({ id: k.id, master_key_id: k.masterKeyId, wrapped: k.wrapped.toString('hex') }));
-    const previewRows = previews.map((p) => ({ id: p.id, size: p.size, width: p.width, height: p.height, mime_type: p.mimeType, bytes: p.bytes, blob_key: p.blobKey, data_key_id: p.dataKey.id }));
-    const commit = (db: Pick<PrismaService, '$queryRaw'>) => db.$queryRaw<{ duplicate_id: string | null; fits: boolean; created_at: Date | null }[]>`
+    const previewRows = previews.map((p) => ({
+      id: p.id,
+      size: p.size,
+      width: p.width,
+      height: p.height,
+      mime_type: p.mimeType,
+      bytes: p.bytes,
+      blob_key: p.blobKey,
+      data_key_id: p.dataKey.id,
+    }));
+    const commit = (db: Pick<PrismaService, '$queryRaw'>) => db.$queryRaw<
+      { duplicate_id: string | null; fits: boolean; created_at: Date | null }[]
+    >`
       SELECT duplicate_id, fits, created_at FROM commit_upload(${hold.reservationId}::uuid, ${hold.quotaBytes}::bigint,
         ${JSON.stringify(columns)}::jsonb, ${JSON.stringify(keyRows)}::jsonb, ${JSON.stringify(previewRows)}::jsonb)`;
     // One round trip (see commit_upload), unless a job must be queued in the same transaction.
@@ -146,48 +168,72 @@ export class MediaRepository {
    * null when the media is gone or no longer processing (deleted meanwhile).
    */
   async completeProcessing(id: string, version: NewVersion): Promise<string | null> {
-    return this.forgetAfter(id, this.prisma.$transaction(async (tx) => {
-      const [media] = await tx.$queryRaw<{ owner_id: string; size: bigint; blob_key: string; data_key_id: string }[]>`
+    return this.forgetAfter(
+      id,
+      this.prisma.$transaction(async (tx) => {
+        const [media] = await tx.$queryRaw<{ owner_id: string; size: bigint; blob_key: string; data_key_id: string }[]>`
         SELECT owner_id, size, blob_key, data_key_id FROM media WHERE id = ${id}::uuid AND status = 'processing' FOR UPDATE`;
-      if (!media) return null;
-      await tx.dataKey.create({ data: { ...version.dataKey, ownerId: media.owner_id, wrapped: new Uint8Array(version.dataKey.wrapped) } });
-      await tx.media.update({
-        where: { id },
-        data: {
-          status: 'ready',
-          mimeType: version.mimeType,
-          size: BigInt(version.size),
-          sha256: version.sha256,
-          md5: version.md5,
-          blobKey: version.blobKey,
-          dataKeyId: version.dataKey.id,
-          ...(version.phashes ? { phashes: version.phashes.map((h) => BigInt.asIntN(64, h)) } : {}),
-          ...(version.metadata ? { metadata: version.metadata as Prisma.InputJsonObject } : {}),
-        },
-      });
-      await tx.dataKey.delete({ where: { id: media.data_key_id } });
-      await tx.$executeRaw`
+        if (!media) return null;
+        await tx.dataKey.create({
+          data: { ...version.dataKey, ownerId: media.owner_id, wrapped: new Uint8Array(version.dataKey.wrapped) },
+        });
+        await tx.media.update({
+          where: { id },
+          data: {
+            status: 'ready',
+            mimeType: version.mimeType,
+            size: BigInt(version.size),
+            sha256: version.sha256,
+            md5: version.md5,
+            blobKey: version.blobKey,
+            dataKeyId: version.dataKey.id,
+            ...(version.phashes ? { phashes: version.phashes.map((h) => BigInt.asIntN(64, h)) } : {}),
+            ...(version.metadata ? { metadata: version.metadata as Prisma.InputJsonObject } : {}),
+          },
+        });
+        await tx.dataKey.delete({ where: { id: media.data_key_id } });
+        await tx.$executeRaw`
         UPDATE usage SET used_bytes = used_bytes + ${version.size}::bigint - ${media.size}::bigint, updated_at = now() WHERE owner_id = ${media.owner_id}`;
-      return media.blob_key;
-    }));
+        return media.blob_key;
+      }),
+    );
   }
 
   /** Adds previews to a media that has none of those sizes; false when the media is gone (the caller deletes the blobs). */
   async addPreviews(mediaId: string, ownerId: string, previews: NewPreview[]): Promise<boolean> {
-    return this.forgetAfter(mediaId, this.prisma.$transaction(async (tx) => {
-      const [media] = await tx.$queryRaw<{ id: string }[]>`SELECT id FROM media WHERE id = ${mediaId}::uuid FOR UPDATE`;
-      if (!media) return false;
-      await tx.dataKey.createMany({ data: previews.map((p) => ({ ...p.dataKey, ownerId, wrapped: new Uint8Array(p.dataKey.wrapped) })) });
-      await tx.preview.createMany({
-        data: previews.map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, id: randomUUID(), mediaId, bytes: BigInt(bytes), dataKeyId: key.id })),
-      });
-      return true;
-    }));
+    return this.forgetAfter(
+      mediaId,
+      this.prisma.$transaction(async (tx) => {
+        const [media] = await tx.$queryRaw<
+          { id: string }[]
+        >`SELECT id FROM media WHERE id = ${mediaId}::uuid FOR UPDATE`;
+        if (!media) return false;
+        await tx.dataKey.createMany({
+          data: previews.map((p) => ({ ...p.dataKey, ownerId, wrapped: new Uint8Array(p.dataKey.wrapped) })),
+        });
+        await tx.preview.createMany({
+          data: previews.map(({ dataKey: key, bytes, ...preview }) => ({
+            ...preview,
+            id: randomUUID(),
+            mediaId,
+            bytes: BigInt(bytes),
+            dataKeyId: key.id,
+          })),
+        });
+        return true;
+      }),
+    );
   }
 
   /** Marks a `processing` media failed with the error code `reason`; its upload stays stored until deleted. */
   async failProcessing(id: string, reason: string): Promise<void> {
-    await this.forgetAfter(id, this.prisma.media.updateMany({ where: { id, status: 'processing' }, data: { status: 'failed', failureReason: reason } }));
+    await this.forgetAfter(
+      id,
+      this.prisma.media.updateMany({
+        where: { id, status: 'processing' },
+        data: { status: 'failed', failureReason: reason },
+      }),
+    );
   }
 
   /**
@@ -196,23 +242,29 @@ export class MediaRepository {
    * its usage, so no copy of its blobs can be decrypted once it commits. `alsoInTransaction`
    * gets the blob keys and data key ids (to queue the blobs' removal). Null when already gone.
    */
-  async delete(id: string, alsoInTransaction: (db: SqlExecutor, removed: Removed) => Promise<void>): Promise<Removed | null> {
+  async delete(
+    id: string,
+    alsoInTransaction: (db: SqlExecutor, removed: Removed) => Promise<void>,
+  ): Promise<Removed | null> {
     try {
-      return await this.forgetAfter(id, this.prisma.$transaction(async (tx) => {
-        const media = await tx.media.delete({ where: { id }, include: { previews: true } });
-        const removed = {
-          ownerId: media.ownerId,
-          blobKeys: [media.blobKey, ...media.previews.map((p) => p.blobKey)],
-          dataKeyIds: [media.dataKeyId, ...media.previews.map((p) => p.dataKeyId)],
-        };
-        await tx.dataKey.deleteMany({ where: { id: { in: removed.dataKeyIds } } });
-        await tx.$executeRaw`INSERT INTO deleted_media (id, owner_id) VALUES (${id}::uuid, ${media.ownerId}) ON CONFLICT (id) DO NOTHING`;
-        await tx.$executeRaw`
+      return await this.forgetAfter(
+        id,
+        this.prisma.$transaction(async (tx) => {
+          const media = await tx.media.delete({ where: { id }, include: { previews: true } });
+          const removed = {
+            ownerId: media.ownerId,
+            blobKeys: [media.blobKey, ...media.previews.map((p) => p.blobKey)],
+            dataKeyIds: [media.dataKeyId, ...media.previews.map((p) => p.dataKeyId)],
+          };
+          await tx.dataKey.deleteMany({ where: { id: { in: removed.dataKeyIds } } });
+          await tx.$executeRaw`INSERT INTO deleted_media (id, owner_id) VALUES (${id}::uuid, ${media.ownerId}) ON CONFLICT (id) DO NOTHING`;
+          await tx.$executeRaw`
           UPDATE usage SET used_bytes = used_bytes - ${media.size}, file_count = file_count - 1, updated_at = now()
           WHERE owner_id = ${media.ownerId}`;
-        await alsoInTransaction(transactionSql(tx), removed);
-        return removed;
-      }));
+          await alsoInTransaction(transactionSql(tx), removed);
+          return removed;
+        }),
+      );
     } catch (error) {
       if (isNotFound(error)) return null;
       throw error;
@@ -231,13 +283,23 @@ export class MediaRepository {
 
   /** Ids of media expired by `now`, oldest expiry first. */
   async expiredIds(now: Date, take: number): Promise<string[]> {
-    const rows = await this.prisma.media.findMany({ where: { expiresAt: { lte: now } }, orderBy: { expiresAt: 'asc' }, take, select: { id: true } });
+    const rows = await this.prisma.media.findMany({
+      where: { expiresAt: { lte: now } },
+      orderBy: { expiresAt: 'asc' },
+      take,
+      select: { id: true },
+    });
     return rows.map((row) => row.id);
   }
 
   /** A batch of the owner's media ids (account deletion walks them until none is left). */
   async idsOfOwner(ownerId: string, take: number): Promise<string[]> {
-    const rows = await this.prisma.media.findMany({ where: { ownerId }, orderBy: { id: 'asc' }, take, select: { id: true } });
+    const rows = await this.prisma.media.findMany({
+      where: { ownerId },
+      orderBy: { id: 'asc' },
+      take,
+      select: { id: true },
+    });
     return rows.map((row) => row.id);
   }
 
@@ -246,15 +308,21 @@ export class MediaRepository {
    * only ever brought forward); returns the expiry in force, or null when the media is gone.
    */
   async bringExpiryForward(id: string, expiresAt: Date): Promise<Date | null> {
-    const rows = await this.forgetAfter(id, this.prisma.$queryRaw<{ expires_at: Date }[]>`
+    const rows = await this.forgetAfter(
+      id,
+      this.prisma.$queryRaw<{ expires_at: Date }[]>`
       UPDATE media SET expires_at = LEAST(coalesce(expires_at, ${expiresAt}), ${expiresAt}), updated_at = now()
-      WHERE id = ${id}::uuid RETURNING expires_at`);
+      WHERE id = ${id}::uuid RETURNING expires_at`,
+    );
     return rows[0]?.expires_at ?? null;
   }
 
   /** Media by ids (those that exist), with their previews. */
   async findByIds(ids: string[]): Promise<MediaRecord[]> {
-    return this.prisma.media.findMany({ where: { id: { in: ids } }, include: { previews: { orderBy: { size: 'asc' } } } });
+    return this.prisma.media.findMany({
+      where: { id: { in: ids } },
+      include: { previews: { orderBy: { size: 'asc' } } },
+    });
   }
 
   /** Drops cached rows that this process has just changed elsewhere (e.g. quarantined): it reads its own changes at once. */
@@ -306,7 +374,13 @@ function createdRecord(media: NewMedia, previews: (NewPreview & { id: string })[
     createdAt,
     updatedAt: createdAt,
     previews: previews
-      .map(({ dataKey: key, bytes, ...preview }) => ({ ...preview, mediaId: media.id, bytes: BigInt(bytes), dataKeyId: key.id, createdAt }))
+      .map(({ dataKey: key, bytes, ...preview }) => ({
+        ...preview,
+        mediaId: media.id,
+        bytes: BigInt(bytes),
+        dataKeyId: key.id,
+        createdAt,
+      }))
       .sort((a, b) => a.size - b.size),
   };
 }

@@ -24,7 +24,10 @@ export async function migrate(databaseUrl: string, migrationsDir = findMigration
     await client.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK]);
     await client.query(CREATE_TABLE);
     const done = await appliedMigrations(client);
-    const names = readdirSync(migrationsDir, { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => e.name).sort();
+    const names = readdirSync(migrationsDir, { withFileTypes: true })
+      .filter((e) => e.isDirectory())
+      .map((e) => e.name)
+      .sort();
     const applied: string[] = [];
     for (const name of names) {
       const sql = readFileSync(join(migrationsDir, name, 'migration.sql'), 'utf8');
@@ -58,7 +61,7 @@ async function applyOne(client: pg.Client, name: string, sql: string, checksum: 
     await client.query('COMMIT');
   } catch (error) {
     await client.query('ROLLBACK').catch(() => {});
-    throw new Error(`migration ${name} failed: ${(error as Error).message}`);
+    throw new Error(`migration ${name} failed: ${(error as Error).message}`, { cause: error });
   }
 }
 

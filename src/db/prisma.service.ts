@@ -10,7 +10,10 @@ export class PrismaService extends PrismaClient implements OnModuleDestroy {
     if (!config.databaseUrl) throw new Error('databaseUrl is not set: the database must be started before the app');
     // A burst of commits (200 uploads at once on two replicas) queues for the 10 connections: a
     // transaction may wait 10 s for one (Prisma: 2 s) before the upload is answered 503 (P2028).
-    super({ adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 10 }), transactionOptions: { maxWait: 10_000, timeout: 15_000 } });
+    super({
+      adapter: new PrismaPg({ connectionString: config.databaseUrl, max: 10 }),
+      transactionOptions: { maxWait: 10_000, timeout: 15_000 },
+    });
   }
 
   async onModuleDestroy(): Promise<void> {

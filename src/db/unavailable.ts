@@ -1,5 +1,11 @@
 /** What Prisma and its pg adapter report when the database cannot be reached or is overloaded. */
-const UNREACHABLE_KINDS = new Set(['DatabaseNotReachable', 'ConnectionClosed', 'SocketTimeout', 'TooManyConnections', 'DatabaseDoesNotExist']);
+const UNREACHABLE_KINDS = new Set([
+  'DatabaseNotReachable',
+  'ConnectionClosed',
+  'SocketTimeout',
+  'TooManyConnections',
+  'DatabaseDoesNotExist',
+]);
 const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 'P2028']);
 /**
  * PostgreSQL's SQLSTATEs for "the server went away or will not take us now": admin, crash
@@ -9,7 +15,16 @@ const UNREACHABLE_CODES = new Set(['P1001', 'P1002', 'P1008', 'P1017', 'P2024', 
  */
 const UNAVAILABLE_SQLSTATES = new Set(['57P01', '57P02', '57P03', '53300']);
 /** Socket errors of node-postgres's own connections (they carry a syscall; an HTTP client's abort does not). */
-const SOCKET_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH']);
+const SOCKET_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+]);
 /** node-postgres and pg-pool report a lost or refused connection as plain Errors with these messages (no code). */
 const CONNECTION_LOST = [
   /^Connection terminated( unexpectedly| due to connection timeout)?$/,
@@ -49,7 +64,8 @@ export function isDatabaseUnavailable(error: unknown, depth = 0): boolean {
   // node-postgres's DatabaseError: a SQLSTATE with a severity.
   if (code && typeof known.severity === 'string' && isUnavailableSqlState(code)) return true;
   if (code && typeof known.syscall === 'string' && SOCKET_CODES.has(code)) return true;
-  if (typeof known.message === 'string' && CONNECTION_LOST.some((pattern) => pattern.test(known.message as string))) return true;
+  if (typeof known.message === 'string' && CONNECTION_LOST.some((pattern) => pattern.test(known.message as string)))
+    return true;
   if (Array.isArray(known.errors) && known.errors.some((inner) => isDatabaseUnavailable(inner, depth + 1))) return true;
   return isDatabaseUnavailable(known.cause, depth + 1);
 }

@@ -70,7 +70,11 @@ export class UsageRepository {
   /** Removes reservations of processes known to be gone, and any not touched since `before`. */
   /** The process tags quota reservations are held under. */
   async reservationTags(): Promise<string[]> {
-    const rows = await this.prisma.quotaReservation.findMany({ where: { processTag: { not: null } }, distinct: ['processTag'], select: { processTag: true } });
+    const rows = await this.prisma.quotaReservation.findMany({
+      where: { processTag: { not: null } },
+      distinct: ['processTag'],
+      select: { processTag: true },
+    });
     return rows.map((row) => row.processTag!);
   }
 
@@ -83,7 +87,10 @@ export class UsageRepository {
       where: {
         OR: [
           // (NOT LIKE is NULL, not true, for a reservation without a tag: hence the first case.)
-          { updatedAt: { lt: before }, OR: [{ processTag: null }, { NOT: { processTag: { startsWith: RESUMABLE_TAG } } }] },
+          {
+            updatedAt: { lt: before },
+            OR: [{ processTag: null }, { NOT: { processTag: { startsWith: RESUMABLE_TAG } } }],
+          },
           { updatedAt: { lt: resumableBefore }, processTag: { startsWith: RESUMABLE_TAG } },
           { processTag: { in: deadProcessTags } },
         ],

@@ -1,6 +1,16 @@
 import { fileTypeFromBuffer } from 'file-type';
 import { MediaError } from '../errors.js';
-import { DOC, DOCX, type DetectedFormat, type MediaType, SUPPORTED_BY_FILE_TYPE, TXT, TXT_UTF16, ZIP, ZIP_CONTAINERS } from './media-types.js';
+import {
+  DOC,
+  DOCX,
+  type DetectedFormat,
+  type MediaType,
+  SUPPORTED_BY_FILE_TYPE,
+  TXT,
+  TXT_UTF16,
+  ZIP,
+  ZIP_CONTAINERS,
+} from './media-types.js';
 import { readOleStreamNames } from './ole-directory.js';
 import type { RandomAccess } from './random-access.js';
 import { looksLikeMarkup, TextChecker, textEncodingOf } from './text-check.js';
@@ -23,7 +33,10 @@ export type Sniffed =
 
 /** The media types a sniffed file may still turn out to be; its size limit is the largest of theirs. */
 export function candidateTypes(sniffed: Sniffed): MediaType[] {
-  if (sniffed.kind === 'format') return sniffed.text && sniffed.format.type !== 'document' ? [sniffed.format.type, 'document'] : [sniffed.format.type];
+  if (sniffed.kind === 'format')
+    return sniffed.text && sniffed.format.type !== 'document'
+      ? [sniffed.format.type, 'document']
+      : [sniffed.format.type];
   if (sniffed.kind === 'zip') return ['archive', 'document'];
   return ['document'];
 }
@@ -31,11 +44,20 @@ export function candidateTypes(sniffed: Sniffed): MediaType[] {
 const unsupported = () => new MediaError('UNSUPPORTED_MEDIA_TYPE');
 
 /** The formats taken, by name, for messages: "JPEG, PNG, … TXT". */
-const SUPPORTED_NAMES = [...new Set([...Object.values(SUPPORTED_BY_FILE_TYPE), ZIP, DOCX, DOC, TXT].map((format) => (format.ext === 'jpg' ? 'JPEG' : format.ext.toUpperCase())))].join(', ');
+const SUPPORTED_NAMES = [
+  ...new Set(
+    [...Object.values(SUPPORTED_BY_FILE_TYPE), ZIP, DOCX, DOC, TXT].map((format) =>
+      format.ext === 'jpg' ? 'JPEG' : format.ext.toUpperCase(),
+    ),
+  ),
+].join(', ');
 
 /** 415 naming what the bytes were found to be and what would have been taken. */
 const unsupportedFormat = (found: { ext: string; mime: string }) =>
-  new MediaError('UNSUPPORTED_MEDIA_TYPE', `The file is ${found.ext.toUpperCase()} (${found.mime}), which is not supported; supported formats: ${SUPPORTED_NAMES}`);
+  new MediaError(
+    'UNSUPPORTED_MEDIA_TYPE',
+    `The file is ${found.ext.toUpperCase()} (${found.mime}), which is not supported; supported formats: ${SUPPORTED_NAMES}`,
+  );
 
 /**
  * file-type 21 (its last release for Node 20) takes any MPEG frame sync for MP1/MP2/MP3.
@@ -49,7 +71,14 @@ function implausibleMpegFrame(head: Buffer, ext: string): boolean {
   const at = mpegFrameOffset(head);
   if (at + 3 > head.length) return false; // the ID3 tag runs past the head: both releases say MP3
   const [sync, b1, b2] = head.subarray(at, at + 3);
-  return sync !== 0xff || (b1 & 0xe0) !== 0xe0 || b1 === 0xfe || (b1 & 0x18) === 0x08 || (b2 & 0xf0) === 0xf0 || (b2 & 0x0c) === 0x0c;
+  return (
+    sync !== 0xff ||
+    (b1 & 0xe0) !== 0xe0 ||
+    b1 === 0xfe ||
+    (b1 & 0x18) === 0x08 ||
+    (b2 & 0xf0) === 0xf0 ||
+    (b2 & 0x0c) === 0x0c
+  );
 }
 
 /** Where the first frame is: past any ID3v2 tags (10-byte header, syncsafe size). */
@@ -97,7 +126,11 @@ const textFormat = (checker: TextChecker): DetectedFormat => (checker.encoding =
  * ASCII is still a PDF when it is shaped like one, a version header and an end-of-file
  * marker at its end. Anything else is a note that happens to start like a signature.
  */
-async function signatureOrText(format: DetectedFormat, checker: TextChecker, file: RandomAccess): Promise<DetectedFormat> {
+async function signatureOrText(
+  format: DetectedFormat,
+  checker: TextChecker,
+  file: RandomAccess,
+): Promise<DetectedFormat> {
   if (format.mime !== 'application/pdf') return textFormat(checker);
   const head = await file.read(0, 8);
   const tail = (await file.read(Math.max(0, file.size - 1024), 1024)).toString('latin1');

@@ -34,9 +34,13 @@ export function wordPackageProblem(xml: string, names: string[]): string | undef
   if (/<!(DOCTYPE|ENTITY)/i.test(xml)) return 'the content types carry a DTD';
   if (names.some((name) => MACRO_PART.test(name))) return 'the package carries a VBA project';
   const declarations = contentTypeDeclarations(xml);
-  if (declarations.some((declaration) => MACRO_TYPE.test(declaration.ContentType ?? ''))) return 'the package is macro-enabled';
-  const main = declarations.filter((declaration) => declaration.element === 'Override' && declaration.PartName?.toLowerCase() === WORD_MAIN_PART);
-  if (main.length !== 1 || main[0].ContentType?.trim() !== DOCX_MAIN_TYPE) return 'the main part is not a DOCX document';
+  if (declarations.some((declaration) => MACRO_TYPE.test(declaration.ContentType ?? '')))
+    return 'the package is macro-enabled';
+  const main = declarations.filter(
+    (declaration) => declaration.element === 'Override' && declaration.PartName?.toLowerCase() === WORD_MAIN_PART,
+  );
+  if (main.length !== 1 || main[0].ContentType?.trim() !== DOCX_MAIN_TYPE)
+    return 'the main part is not a DOCX document';
   return undefined;
 }
 
@@ -45,11 +49,17 @@ export function wordPackageProblem(xml: string, names: string[]): string | undef
  * bounded, local header checked, inflation capped): 415 when it is not a macro-free DOCX.
  */
 export async function confirmWordPackage(file: RandomAccess, entries: ZipEntry[]): Promise<void> {
-  const unsupported = (why: string) => new MediaError('UNSUPPORTED_MEDIA_TYPE', `The file is not a supported DOCX document: ${why}`);
+  const unsupported = (why: string) =>
+    new MediaError('UNSUPPORTED_MEDIA_TYPE', `The file is not a supported DOCX document: ${why}`);
   const typesEntries = entries.filter((entry) => entry.name === CONTENT_TYPES);
   if (typesEntries.length !== 1) throw unsupported('its content types part is ambiguous');
-  const bytes = await readEntry(file, typesEntries[0], MAX_CONTENT_TYPES_BYTES, () => unsupported('its content types part is too large'));
-  const problem = wordPackageProblem(decodeXml(bytes), entries.map((entry) => entry.name));
+  const bytes = await readEntry(file, typesEntries[0], MAX_CONTENT_TYPES_BYTES, () =>
+    unsupported('its content types part is too large'),
+  );
+  const problem = wordPackageProblem(
+    decodeXml(bytes),
+    entries.map((entry) => entry.name),
+  );
   if (problem) throw unsupported(problem);
 }
 

@@ -47,7 +47,8 @@ export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
   const entries: ZipEntry[] = [];
   let at = 0;
   for (let i = 0; i < count; i++) {
-    if (at + 46 > directory.length || directory.readUInt32LE(at) !== CENTRAL_ENTRY) throw corrupt('bad directory entry');
+    if (at + 46 > directory.length || directory.readUInt32LE(at) !== CENTRAL_ENTRY)
+      throw corrupt('bad directory entry');
     const nameLength = directory.readUInt16LE(at + 28);
     const extraLength = directory.readUInt16LE(at + 30);
     const next = at + 46 + nameLength + extraLength + directory.readUInt16LE(at + 32);
@@ -60,7 +61,8 @@ export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
     readZip64Extra(directory.subarray(at + 46 + nameLength, at + 46 + nameLength + extraLength), sizes);
     const flags = directory.readUInt16LE(at + 8);
     const method = directory.readUInt16LE(at + 10);
-    if (method === STORED && (flags & 1) === 0 && sizes.compressedSize !== sizes.uncompressedSize) throw corrupt('a stored entry with two sizes');
+    if (method === STORED && (flags & 1) === 0 && sizes.compressedSize !== sizes.uncompressedSize)
+      throw corrupt('a stored entry with two sizes');
     entries.push({
       name: directory.toString('utf8', at + 46, at + 46 + nameLength),
       nameBytes: Buffer.from(directory.subarray(at + 46, at + 46 + nameLength)),
@@ -77,8 +79,11 @@ export async function readZipEntries(file: RandomAccess): Promise<ZipEntry[]> {
 }
 
 /** Sizes and offset stored as 0xffffffff live in the ZIP64 extra field, in this order (APPNOTE 4.5.3). */
-export function readZip64Extra(extra: Buffer, sizes: { uncompressedSize: number; compressedSize: number; offset: number }): void {
-  for (let at = 0; at + 4 <= extra.length; ) {
+export function readZip64Extra(
+  extra: Buffer,
+  sizes: { uncompressedSize: number; compressedSize: number; offset: number },
+): void {
+  for (let at = 0; at + 4 <= extra.length;) {
     const id = extra.readUInt16LE(at);
     const size = extra.readUInt16LE(at + 2);
     if (id === ZIP64_EXTRA) {

@@ -26,11 +26,13 @@ const READ_CHUNK = 1024 * 1024;
  * sizes are deferred to a data descriptor, CRC-32 and both sizes (ZIP64 included).
  */
 export function localHeaderMismatch(entry: ZipEntry, local: Buffer): string | undefined {
-  if (local.length < LOCAL_HEADER_BYTES || local.readUInt32LE(0) !== LOCAL_HEADER) return 'no local header where the directory points';
+  if (local.length < LOCAL_HEADER_BYTES || local.readUInt32LE(0) !== LOCAL_HEADER)
+    return 'no local header where the directory points';
   const nameEnd = LOCAL_HEADER_BYTES + local.readUInt16LE(26);
   const extraEnd = nameEnd + local.readUInt16LE(28);
   if (local.length < extraEnd) return 'a local header is cut short';
-  if (!local.subarray(LOCAL_HEADER_BYTES, nameEnd).equals(entry.nameBytes)) return 'a local header names another file than the directory';
+  if (!local.subarray(LOCAL_HEADER_BYTES, nameEnd).equals(entry.nameBytes))
+    return 'a local header names another file than the directory';
   const flags = local.readUInt16LE(6);
   if (local.readUInt16LE(8) !== entry.method || ((flags ^ entry.flags) & (ENCRYPTED | DATA_DESCRIPTOR)) !== 0) {
     return 'a local header disagrees with the directory on how the entry is stored';
@@ -38,7 +40,10 @@ export function localHeaderMismatch(entry: ZipEntry, local: Buffer): string | un
   if (flags & DATA_DESCRIPTOR) return undefined;
   const sizes = { compressedSize: local.readUInt32LE(18), uncompressedSize: local.readUInt32LE(22), offset: 0 };
   readZip64Extra(local.subarray(nameEnd, extraEnd), sizes);
-  const same = local.readUInt32LE(14) === entry.crc32 && sizes.compressedSize === entry.compressedSize && sizes.uncompressedSize === entry.uncompressedSize;
+  const same =
+    local.readUInt32LE(14) === entry.crc32 &&
+    sizes.compressedSize === entry.compressedSize &&
+    sizes.uncompressedSize === entry.uncompressedSize;
   return same ? undefined : 'a local header declares other sizes than the directory';
 }
 
@@ -71,35 +76,53 @@ export interface InflateOptions {
  * one chunk), or when the output's length or CRC-32 is not the declared one, or the data
  * does not inflate.
  */
-export async function inflateEntry(file: RandomAccess, entry: ZipEntry, start: number, options: InflateOptions = {}): Promise<void> {
+export async function inflateEntry(
+  file: RandomAccess,
+  entry: ZipEntry,
+  start: number,
+  options: InflateOptions = {},
+): Promise<void> {
   const { onChunk = () => {}, signal } = options;
   let produced = 0;
   let crc = 0;
   const check = new Writable({
     write(chunk: Buffer, _encoding, done) {
       produced += chunk.length;
-      if (produced > entry.uncompressedSize) return done(damagedZip('an entry inflates to more than its declared size'));
+      if (produced > entry.uncompressedSize)
+        return done(damagedZip('an entry inflates to more than its declared size'));
       crc = crc32(chunk, crc);
       onChunk(chunk);
       done();
     },
   });
   try {
-    await pipeline(Readable.from(chunksOf(file, start, entry.compressedSize)), createInflateRaw({ chunkSize: 256 * 1024 }), check, { signal });
+    await pipeline(
+      Readable.from(chunksOf(file, start, entry.compressedSize)),
+      createInflateRaw({ chunkSize: 256 * 1024 }),
+      check,
+      { signal },
+    );
   } catch (error) {
     if (signal?.aborted) throw signal.reason;
     throw isMediaError(error) ? error : damagedZip('an entry does not inflate');
   }
-  if (produced !== entry.uncompressedSize || crc !== entry.crc32) throw damagedZip('an entry inflates to other data than declared');
+  if (produced !== entry.uncompressedSize || crc !== entry.crc32)
+    throw damagedZip('an entry inflates to other data than declared');
 }
 
 /**
  * The whole content of a stored or deflated, unencrypted entry, at most `maxBytes` of it
  * (a larger declared size is refused by `tooLarge` before anything is read).
  */
-export async function readEntry(file: RandomAccess, entry: ZipEntry, maxBytes: number, tooLarge: () => Error): Promise<Buffer> {
+export async function readEntry(
+  file: RandomAccess,
+  entry: ZipEntry,
+  maxBytes: number,
+  tooLarge: () => Error,
+): Promise<Buffer> {
   if (entry.uncompressedSize > maxBytes) throw tooLarge();
-  if (entry.encrypted || (entry.method !== STORED && entry.method !== DEFLATED)) throw damagedZip('an entry that must be read is encrypted or compressed in an unknown way');
+  if (entry.encrypted || (entry.method !== STORED && entry.method !== DEFLATED))
+    throw damagedZip('an entry that must be read is encrypted or compressed in an unknown way');
   const start = await locateEntryData(file, entry);
   if (entry.method === STORED) return readExactly(file, start, entry.compressedSize);
   const chunks: Buffer[] = [];
@@ -109,5 +132,6 @@ export async function readEntry(file: RandomAccess, entry: ZipEntry, maxBytes: n
 
 /** `length` bytes of `file` from `start`, in chunks of at most 1 MiB. */
 async function* chunksOf(file: RandomAccess, start: number, length: number): AsyncGenerator<Buffer> {
-  for (let at = 0; at < length; at += READ_CHUNK) yield await readExactly(file, start + at, Math.min(READ_CHUNK, length - at));
+  for (let at = 0; at < length; at += READ_CHUNK)
+    yield await readExactly(file, start + at, Math.min(READ_CHUNK, length - at));
 }

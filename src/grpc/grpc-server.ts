@@ -54,15 +54,23 @@ export class GrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
   async onApplicationBootstrap(): Promise<void> {
     if (!this.enabled) return;
     const definition = loadSync(protoPath('media'), LOADER_OPTIONS);
-    const service = (grpc.loadPackageDefinition(definition) as unknown as { media: { v1: { MediaService: grpc.ServiceClientConstructor } } }).media.v1.MediaService.service;
+    const service = (
+      grpc.loadPackageDefinition(definition) as unknown as {
+        media: { v1: { MediaService: grpc.ServiceClientConstructor } };
+      }
+    ).media.v1.MediaService.service;
     const server = new grpc.Server();
     const handlers = this.rpc.handlers();
-    const implementation = Object.fromEntries(Object.entries(handlers).map(([name, handler]) => [name, this.unary(name, handler)]));
+    const implementation = Object.fromEntries(
+      Object.entries(handlers).map(([name, handler]) => [name, this.unary(name, handler)]),
+    );
     server.addService(service, implementation);
     const { host, port } = this.config.grpc;
     this.boundPort = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`${host.includes(':') ? `[${host}]` : host}:${port}`, grpc.ServerCredentials.createInsecure(), (error, bound) =>
-        error ? reject(asPortError(portErrorOf(error), port, 'GRPC_PORT')) : resolve(bound),
+      server.bindAsync(
+        `${host.includes(':') ? `[${host}]` : host}:${port}`,
+        grpc.ServerCredentials.createInsecure(),
+        (error, bound) => (error ? reject(asPortError(portErrorOf(error), port, 'GRPC_PORT')) : resolve(bound)),
       ),
     );
     this.server = server;

@@ -54,16 +54,28 @@ export class MediaRpc {
       GrantAccess: (request: GrantAccessRequest) => this.grantAccess(request),
       RevokeAccess: (request: RevokeAccessRequest) => this.revokeAccess(request),
       GetMedia: async (request: { acting_user_id: string; media_ids: string[] }) => {
-        const found = await this.media.visibleAmong(mediaIds(request.media_ids, 'media_ids'), actingUser(request.acting_user_id));
+        const found = await this.media.visibleAmong(
+          mediaIds(request.media_ids, 'media_ids'),
+          actingUser(request.acting_user_id),
+        );
         return { media: found.map(toWireMedia) };
       },
       CreateSignedUrl: async (request: ActingRequest & { variant: string; expires_in_seconds: number }) => {
-        if (!VARIANTS.includes(request.variant as Variant)) throw invalid(`variant must be one of ${VARIANTS.join(', ')}`);
-        const minted = await this.media.mintSignedUrl(mediaId(request.media_id), actingUser(request.acting_user_id), request.variant as Variant, request.expires_in_seconds);
+        if (!VARIANTS.includes(request.variant as Variant))
+          throw invalid(`variant must be one of ${VARIANTS.join(', ')}`);
+        const minted = await this.media.mintSignedUrl(
+          mediaId(request.media_id),
+          actingUser(request.acting_user_id),
+          request.variant as Variant,
+          request.expires_in_seconds,
+        );
         return { url: minted.url, expires_at: minted.expiresAt };
       },
       DeleteMedia: async (request: ActingRequest) => {
-        await this.media.deleteAgain(mediaId(request.media_id), await this.withRoles(actingUser(request.acting_user_id)));
+        await this.media.deleteAgain(
+          mediaId(request.media_id),
+          await this.withRoles(actingUser(request.acting_user_id)),
+        );
         return {};
       },
       SetExpiry: async (request: ActingRequest & { expires_at: string }) => {
@@ -89,8 +101,11 @@ export class MediaRpc {
     const users = userIds(request.user_ids, 1);
     const conversationId = conversation(request.conversation_id);
     const readable = await this.media.visibleAmong(ids, caller);
-    if (readable.length !== ids.length) throw new MediaError('NOT_FOUND', 'A media named does not exist or acting_user_id may not read it');
-    return { granted: await this.grants.grant({ mediaIds: ids, conversationId, userIds: users, grantedBy: caller.id }) };
+    if (readable.length !== ids.length)
+      throw new MediaError('NOT_FOUND', 'A media named does not exist or acting_user_id may not read it');
+    return {
+      granted: await this.grants.grant({ mediaIds: ids, conversationId, userIds: users, grantedBy: caller.id }),
+    };
   }
 
   /**
@@ -105,7 +120,11 @@ export class MediaRpc {
   }
 
   private async revokeAccess(request: RevokeAccessRequest): Promise<{ revoked: number }> {
-    const revocation = { conversationId: conversation(request.conversation_id), userIds: userIds(request.user_ids, 0), mediaIds: mediaIds(request.media_ids, 'media_ids') };
+    const revocation = {
+      conversationId: conversation(request.conversation_id),
+      userIds: userIds(request.user_ids, 0),
+      mediaIds: mediaIds(request.media_ids, 'media_ids'),
+    };
     return { revoked: await this.grants.revoke(revocation) };
   }
 }
@@ -150,11 +169,13 @@ function mediaIds(ids: string[], field: string, min = 0): string[] {
 
 function userIds(ids: string[], min: number): string[] {
   if (ids.length < min || ids.length > MAX_IDS) throw invalid(`user_ids must name ${min} to ${MAX_IDS} users`);
-  if (!ids.every((id) => USER_ID.test(id))) throw invalid('user_ids holds a value that is not a user id (1-128 characters of [A-Za-z0-9_.:@-])');
+  if (!ids.every((id) => USER_ID.test(id)))
+    throw invalid('user_ids holds a value that is not a user id (1-128 characters of [A-Za-z0-9_.:@-])');
   return [...new Set(ids)];
 }
 
 function conversation(id: string): string {
-  if (!CONVERSATION_ID.test(id)) throw invalid('conversation_id must be 1-256 printable ASCII characters without spaces');
+  if (!CONVERSATION_ID.test(id))
+    throw invalid('conversation_id must be 1-256 printable ASCII characters without spaces');
   return id;
 }

@@ -8,7 +8,11 @@ type Answer = { status: number; reason: string; message: string };
 
 /** What Node's own parser refuses is answered with the error body of docs/api.md ("Errors"). */
 const ANSWERS: Record<string, Answer> = {
-  HPE_HEADER_OVERFLOW: { status: 431, reason: 'Request Header Fields Too Large', message: 'The request headers are too large' },
+  HPE_HEADER_OVERFLOW: {
+    status: 431,
+    reason: 'Request Header Fields Too Large',
+    message: 'The request headers are too large',
+  },
 };
 const MALFORMED = { status: 400, reason: 'Bad Request', message: ERRORS.VALIDATION_FAILED.message };
 

@@ -76,7 +76,11 @@ export class CorsPolicy {
   headersFor(origin: string | undefined): Record<string, string> {
     if (this.origins.size === 0) return {};
     if (!this.allows(origin)) return { Vary: 'Origin' };
-    return { 'Access-Control-Allow-Origin': origin, 'Access-Control-Expose-Headers': CORS_EXPOSED_HEADERS.join(', '), Vary: 'Origin' };
+    return {
+      'Access-Control-Allow-Origin': origin,
+      'Access-Control-Expose-Headers': CORS_EXPOSED_HEADERS.join(', '),
+      Vary: 'Origin',
+    };
   }
 
   /** The headers of a preflight's answer: for an allowed origin, what it may send and for how long. */
@@ -117,7 +121,11 @@ export class CorsPolicy {
 
 /** A CORS preflight (Fetch standard): OPTIONS with Origin and Access-Control-Request-Method. A plain OPTIONS (tus discovery) is not one. */
 export function isPreflight(req: IncomingMessage): boolean {
-  return req.method === 'OPTIONS' && typeof req.headers.origin === 'string' && typeof req.headers['access-control-request-method'] === 'string';
+  return (
+    req.method === 'OPTIONS' &&
+    typeof req.headers.origin === 'string' &&
+    typeof req.headers['access-control-request-method'] === 'string'
+  );
 }
 
 /**

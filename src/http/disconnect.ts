@@ -8,7 +8,8 @@ import { MediaError } from '../errors.js';
  */
 export function abortedOnDisconnect(res: ServerResponse): AbortSignal {
   const controller = new AbortController();
-  const abort = () => res.writableFinished || controller.abort(new MediaError('VALIDATION_FAILED', 'The upload was interrupted'));
+  const abort = () =>
+    res.writableFinished || controller.abort(new MediaError('VALIDATION_FAILED', 'The upload was interrupted'));
   if (res.closed || res.destroyed) abort();
   else res.once('close', abort);
   return controller.signal;

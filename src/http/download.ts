@@ -37,15 +37,24 @@ export interface DownloadPlan {
 export function planResponse(request: DownloadRequest, file: DownloadTarget): DownloadPlan {
   const validators = { ETag: file.etag, 'Cache-Control': file.cacheControl ?? 'private, no-cache' };
   if (matchesIfNoneMatch(request.ifNoneMatch, file.etag)) return { status: 304, headers: validators, sendBody: false };
-  const wanted = request.ifRange && request.ifRange !== file.etag ? ({ kind: 'none' } as const) : parseRange(request.range, file.size);
-  if (wanted.kind === 'unsatisfiable') return { status: 416, headers: { 'Content-Range': `bytes */${file.size}` }, sendBody: false };
+  const wanted =
+    request.ifRange && request.ifRange !== file.etag
+      ? ({ kind: 'none' } as const)
+      : parseRange(request.range, file.size);
+  if (wanted.kind === 'unsatisfiable')
+    return { status: 416, headers: { 'Content-Range': `bytes */${file.size}` }, sendBody: false };
   const headers = { ...contentHeaders(file), ...validators };
   const sendBody = request.method !== 'HEAD';
-  if (wanted.kind === 'none') return { status: 200, headers: { ...headers, 'Content-Length': String(file.size) }, sendBody };
+  if (wanted.kind === 'none')
+    return { status: 200, headers: { ...headers, 'Content-Length': String(file.size) }, sendBody };
   const { start, end } = wanted.range;
   return {
     status: 206,
-    headers: { ...headers, 'Content-Range': `bytes ${start}-${end}/${file.size}`, 'Content-Length': String(end - start + 1) },
+    headers: {
+      ...headers,
+      'Content-Range': `bytes ${start}-${end}/${file.size}`,
+      'Content-Length': String(end - start + 1),
+    },
     range: wanted.range,
     sendBody,
   };

@@ -14,14 +14,24 @@ export class PreviewDto {
 export class ImageMetadataDto {
   @ApiProperty({ type: 'integer', description: 'Width after orientation was applied' }) width!: number;
   @ApiProperty({ type: 'integer', description: 'Height (of one frame) after orientation was applied' }) height!: number;
-  @ApiProperty({ enum: ['jpeg', 'png', 'webp', 'gif', 'avif'], description: 'Format of the stored version' }) format!: string;
+  @ApiProperty({ enum: ['jpeg', 'png', 'webp', 'gif', 'avif'], description: 'Format of the stored version' })
+  format!: string;
   @ApiProperty() hasAlpha!: boolean;
   @ApiProperty({ description: 'More than one frame' }) animated!: boolean;
   @ApiProperty({ type: 'integer', minimum: 1 }) frames!: number;
-  @ApiProperty({ description: 'The EXIF orientation was applied to the pixels (and the EXIF dropped)' }) orientationApplied!: boolean;
-  @ApiProperty({ description: 'ThumbHash of the image, base64: a placeholder clients can draw before the preview arrives' }) thumbhash!: string;
-  @ApiPropertyOptional({ description: 'Camera make and model from the EXIF, when present; never location', example: 'Canon EOS 5D' }) camera?: string;
-  @ApiPropertyOptional({ format: 'date-time', description: 'When the photo was taken (EXIF), when present' }) takenAt?: string;
+  @ApiProperty({ description: 'The EXIF orientation was applied to the pixels (and the EXIF dropped)' })
+  orientationApplied!: boolean;
+  @ApiProperty({
+    description: 'ThumbHash of the image, base64: a placeholder clients can draw before the preview arrives',
+  })
+  thumbhash!: string;
+  @ApiPropertyOptional({
+    description: 'Camera make and model from the EXIF, when present; never location',
+    example: 'Canon EOS 5D',
+  })
+  camera?: string;
+  @ApiPropertyOptional({ format: 'date-time', description: 'When the photo was taken (EXIF), when present' })
+  takenAt?: string;
 }
 
 export class VideoCodecsDto {
@@ -43,8 +53,14 @@ export class VideoMetadataDto {
   @ApiProperty({ type: VideoCodecsDto }) codecs!: VideoCodecsDto;
   @ApiPropertyOptional({ type: 'integer', description: 'Bits per second' }) bitrate?: number;
   @ApiProperty() hasAudio!: boolean;
-  @ApiProperty({ description: 'The upload was already H.264 (+ AAC) within 1080p in MP4/MOV, so it was remuxed, not transcoded' }) compliant!: boolean;
-  @ApiPropertyOptional({ type: VideoOriginalDto, description: "The upload's codecs and bitrate, once a remuxed or transcoded version replaced it" })
+  @ApiProperty({
+    description: 'The upload was already H.264 (+ AAC) within 1080p in MP4/MOV, so it was remuxed, not transcoded',
+  })
+  compliant!: boolean;
+  @ApiPropertyOptional({
+    type: VideoOriginalDto,
+    description: "The upload's codecs and bitrate, once a remuxed or transcoded version replaced it",
+  })
   original?: VideoOriginalDto;
 }
 
@@ -60,8 +76,12 @@ export class AudioMetadataDto {
   @ApiPropertyOptional({ type: 'integer', description: 'Bits per second' }) bitrate?: number;
   @ApiPropertyOptional({ type: 'integer' }) channels?: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Samples per second' }) sampleRate?: number;
-  @ApiProperty({ type: [Number], description: '100 peak values from 0 to 1, for clients to draw their own waveform' }) peaks!: number[];
-  @ApiPropertyOptional({ type: AudioOriginalDto, description: "The upload's codec and bitrate, once an MP3 version replaced it" })
+  @ApiProperty({ type: [Number], description: '100 peak values from 0 to 1, for clients to draw their own waveform' })
+  peaks!: number[];
+  @ApiPropertyOptional({
+    type: AudioOriginalDto,
+    description: "The upload's codec and bitrate, once an MP3 version replaced it",
+  })
   original?: AudioOriginalDto;
 }
 
@@ -70,7 +90,11 @@ export class DocumentMetadataDto {
   @ApiPropertyOptional({ type: 'integer', description: 'PDF, DOC and DOCX' }) pages?: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Text only' }) characters?: number;
   @ApiPropertyOptional({ type: 'integer', description: 'Text only' }) lines?: number;
-  @ApiPropertyOptional({ enum: ['utf-8', 'utf-16'], description: "Text only; downloads carry it in Content-Type's charset" }) charset?: string;
+  @ApiPropertyOptional({
+    enum: ['utf-8', 'utf-16'],
+    description: "Text only; downloads carry it in Content-Type's charset",
+  })
+  charset?: string;
 }
 
 /** `metadata` of an archive (src/processing/archive/archive-verdict.ts): its directory, never extracted. */
@@ -82,14 +106,24 @@ export class ArchiveMetadataDto {
 }
 
 /** The per-type metadata schemas; MediaDto.metadata is one of them (register them with ApiExtraModels). */
-export const METADATA_SCHEMAS = [ImageMetadataDto, VideoMetadataDto, AudioMetadataDto, DocumentMetadataDto, ArchiveMetadataDto];
+export const METADATA_SCHEMAS = [
+  ImageMetadataDto,
+  VideoMetadataDto,
+  AudioMetadataDto,
+  DocumentMetadataDto,
+  ArchiveMetadataDto,
+];
 
 export class MediaDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty({ example: 'alice' }) ownerId!: string;
   @ApiProperty({ enum: [...MEDIA_TYPES] }) type!: string;
   @ApiProperty({ enum: ['ready', 'processing', 'failed'] }) status!: string;
-  @ApiPropertyOptional({ description: 'Only when status is failed: a code of the error table', example: 'CORRUPT_FILE' }) failureReason?: string;
+  @ApiPropertyOptional({
+    description: 'Only when status is failed: a code of the error table',
+    example: 'CORRUPT_FILE',
+  })
+  failureReason?: string;
   @ApiProperty({ description: 'MIME type of the stored (processed) file' }) mimeType!: string;
   @ApiProperty({ description: 'MIME type detected from the uploaded bytes' }) originalMimeType!: string;
   @ApiProperty({ description: 'Sanitised file name as uploaded' }) originalName!: string;
@@ -105,17 +139,28 @@ export class MediaDto {
   metadata!: Record<string, unknown>;
   @ApiProperty({ type: [PreviewDto] }) previews!: PreviewDto[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
-  @ApiProperty({ type: 'string', format: 'date-time', nullable: true, description: 'Disappearing media: from this instant every read answers 404 and the media is deleted within 60 s; null when it does not expire' })
+  @ApiProperty({
+    type: 'string',
+    format: 'date-time',
+    nullable: true,
+    description:
+      'Disappearing media: from this instant every read answers 404 and the media is deleted within 60 s; null when it does not expire',
+  })
   expiresAt!: string | null;
 }
 
 export class SignedUrlRequestDto {
-  @ApiProperty({ type: 'integer', minimum: 1, maximum: 86400, description: 'Seconds the URL works for' }) expiresIn!: number;
+  @ApiProperty({ type: 'integer', minimum: 1, maximum: 86400, description: 'Seconds the URL works for' })
+  expiresIn!: number;
   @ApiProperty({ enum: ['original', 'preview-64', 'preview-256', 'preview-512'] }) variant!: string;
 }
 
 export class SignedUrlDto {
-  @ApiProperty({ description: 'A path on this service ending in ?token=…: /api/v1/media/{id}?token=… or /api/v1/media/{id}/preview?size=N&token=…', example: '/api/v1/media/0b6f…?token=eyJr…' })
+  @ApiProperty({
+    description:
+      'A path on this service ending in ?token=…: /api/v1/media/{id}?token=… or /api/v1/media/{id}/preview?size=N&token=…',
+    example: '/api/v1/media/0b6f…?token=eyJr…',
+  })
   url!: string;
   @ApiProperty({ format: 'date-time' }) expiresAt!: string;
 }
@@ -153,7 +198,12 @@ export class UploadDto {
 /** Terminus's health body: each check by name, e.g. `{ "database": { "status": "up" } }`. */
 export class HealthDto {
   @ApiProperty({ enum: ['ok', 'error', 'shutting_down'] }) status!: string;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are up' }) info?: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are down' }) error?: Record<string, unknown>;
-  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Every check' }) details?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are up' })
+  info?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'The checks that are down' })
+  error?: Record<string, unknown>;
+  @ApiPropertyOptional({ type: 'object', additionalProperties: true, description: 'Every check' }) details?: Record<
+    string,
+    unknown
+  >;
 }

@@ -38,8 +38,11 @@ export class ErrorFilter implements ExceptionFilter {
     discardUnreadBody(req, res);
     if (error.retryAfter !== undefined) res.setHeader('Retry-After', String(error.retryAfter));
     // RFC 6750 §3: how to authenticate, and whether the token given was the problem.
-    if (error.status === 401) res.setHeader('WWW-Authenticate', req.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer');
-    res.status(error.status).json({ statusCode: error.status, code: error.code, message: error.message, requestId: req.id ?? '' });
+    if (error.status === 401)
+      res.setHeader('WWW-Authenticate', req.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer');
+    res
+      .status(error.status)
+      .json({ statusCode: error.status, code: error.code, message: error.message, requestId: req.id ?? '' });
   }
 
   private toMediaError(exception: unknown): MediaError {

@@ -3,7 +3,12 @@ import { ModuleRef } from '@nestjs/core';
 import { GrpcServer } from '../grpc/grpc-server.js';
 import type { Response } from 'express';
 import { ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
-import { HealthCheck, HealthCheckService, HealthIndicatorService, type HealthIndicatorFunction } from '@nestjs/terminus';
+import {
+  HealthCheck,
+  HealthCheckService,
+  HealthIndicatorService,
+  type HealthIndicatorFunction,
+} from '@nestjs/terminus';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { PrismaService } from '../db/prisma.service.js';
 import { Public } from './auth/decorators.js';
@@ -78,7 +83,9 @@ export class HealthController {
       return [];
     }
     if (!(limiter instanceof RedisLimiter)) return [];
-    return [() => this.indicators.check('redis').up({ connection: limiter.connected ? 'ok' : 'lost (limits per replica)' })];
+    return [
+      () => this.indicators.check('redis').up({ connection: limiter.connected ? 'ok' : 'lost (limits per replica)' }),
+    ];
   }
 
   /** The gRPC API of this process, when it serves one (the API role). */
@@ -92,14 +99,21 @@ export class HealthController {
   }
 
   @Get('health/live')
-  @ApiOperation({ summary: 'Liveness: the process answers, and has not given up on a dependency it runs itself (the embedded PostgreSQL)' })
+  @ApiOperation({
+    summary:
+      'Liveness: the process answers, and has not given up on a dependency it runs itself (the embedded PostgreSQL)',
+  })
   @ApiResponse({ status: 200, type: HealthDto, description: 'The process is alive' })
   @ApiResponse({ status: 503, type: HealthDto, description: 'The process is exiting to be restarted (see error)' })
   // Terminus's own OpenAPI lines put a `schema` beside `content` (invalid OpenAPI 3): ours above say it.
   @HealthCheck({ noCache: true, swaggerDocumentation: false })
   live(@Res({ passthrough: true }) res: Response) {
     const failure = liveness.failure;
-    return this.answer(res, 'live', failure ? [() => this.indicators.check(failure.component).down(failure.reason)] : []);
+    return this.answer(
+      res,
+      'live',
+      failure ? [() => this.indicators.check(failure.component).down(failure.reason)] : [],
+    );
   }
 
   @Get('health/ready')
@@ -112,7 +126,11 @@ export class HealthController {
   @ApiResponse({ status: 503, type: HealthDto, description: 'A check is down (see error and details)' })
   ready(@Res({ passthrough: true }) res: Response) {
     return this.answer(res, 'ready', [
-      () => this.indicators.check('database').attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined)).withTimeout(TIMEOUT_MS),
+      () =>
+        this.indicators
+          .check('database')
+          .attempt(() => this.prisma.$queryRaw`SELECT 1`.then(() => undefined))
+          .withTimeout(TIMEOUT_MS),
       // The store answers, and the disk under DATA_DIR (temp files; the blobs too with the local driver) is not (nearly) full.
       () =>
         this.indicators
@@ -124,18 +142,31 @@ export class HealthController {
           .withTimeout(TIMEOUT_MS),
       // clamd, when scanning is on: without it no upload can be accepted. Off is a configuration, not a failure.
       this.antivirus.enabled
-        ? () => this.indicators.check('antivirus').attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' }))).withTimeout(TIMEOUT_MS)
+        ? () =>
+            this.indicators
+              .check('antivirus')
+              .attempt(() => this.antivirus.ping().then(() => ({ scanning: 'on' })))
+              .withTimeout(TIMEOUT_MS)
         : () => this.indicators.check('antivirus').up({ scanning: 'off' }),
       ...this.peerChecks(),
       ...this.redisCheck(),
       // Our gRPC API, when this process serves it: bound and taking calls.
-      ...(this.grpc ? [() => (this.grpc?.port ? this.indicators.check('grpc').up() : this.indicators.check('grpc').down('not serving'))] : []),
+      ...(this.grpc
+        ? [
+            () =>
+              this.grpc?.port ? this.indicators.check('grpc').up() : this.indicators.check('grpc').down('not serving'),
+          ]
+        : []),
     ]);
   }
 
   @Get('metrics')
   @ApiOperation({ summary: 'Prometheus metrics, text exposition format 0.0.4' })
-  @ApiResponse({ status: 200, description: 'Every metric in the Prometheus text format (Content-Type: text/plain; version=0.0.4; charset=utf-8)', content: { 'text/plain': { schema: { type: 'string' } } } })
+  @ApiResponse({
+    status: 200,
+    description: 'Every metric in the Prometheus text format (Content-Type: text/plain; version=0.0.4; charset=utf-8)',
+    content: { 'text/plain': { schema: { type: 'string' } } },
+  })
   @Header('Content-Type', 'text/plain; version=0.0.4; charset=utf-8')
   scrape(): Promise<string> {
     return this.metrics.registry.metrics();

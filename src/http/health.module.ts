@@ -9,7 +9,14 @@ import { HealthController } from './health.controller.js';
 
 /** Health and metrics routes, served in every role (the worker's too, for its probes). */
 @Module({
-  imports: [TerminusModule.forRoot({ logger: false }), DbModule, StorageModule, ModerationModule, MetricsModule, PeersModule],
+  imports: [
+    TerminusModule.forRoot({ logger: false }),
+    DbModule,
+    StorageModule,
+    ModerationModule,
+    MetricsModule,
+    PeersModule,
+  ],
   controllers: [HealthController],
 })
 export class HealthModule {}

@@ -36,9 +36,11 @@ function asMediaError(error: unknown): unknown {
 
 /** The body as an object with exactly these fields (each present), or 400. */
 export function fieldsOf(body: unknown, names: string[]): Record<string, unknown> {
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) throw new MediaError('VALIDATION_FAILED', 'The body must be a JSON object');
+  if (typeof body !== 'object' || body === null || Array.isArray(body))
+    throw new MediaError('VALIDATION_FAILED', 'The body must be a JSON object');
   const extra = Object.keys(body).filter((name) => !names.includes(name));
-  if (extra.length > 0) throw new MediaError('VALIDATION_FAILED', `Unexpected field(s): ${extra.join(', ')}; expected ${names.join(', ')}`);
+  if (extra.length > 0)
+    throw new MediaError('VALIDATION_FAILED', `Unexpected field(s): ${extra.join(', ')}; expected ${names.join(', ')}`);
   const missing = names.filter((name) => (body as Record<string, unknown>)[name] === undefined);
   if (missing.length > 0) throw new MediaError('VALIDATION_FAILED', `Missing field(s): ${missing.join(', ')}`);
   return body as Record<string, unknown>;

@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiConsumes, ApiExtraModels, ApiOperation, ApiQuery, ApiResponse, ApiTags } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiConsumes,
+  ApiExtraModels,
+  ApiOperation,
+  ApiQuery,
+  ApiResponse,
+  ApiTags,
+} from '@nestjs/swagger';
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
@@ -16,15 +25,29 @@ import { planResponse } from './download.js';
 import { abortedOnDisconnect } from './disconnect.js';
 import { continueBody } from './early-answers.js';
 import { MULTIPART_OVERHEAD, receiveFilePart } from './multipart.js';
-import { MediaDto, METADATA_SCHEMAS, SignedUrlDto, SignedUrlRequestDto, StorageDto, TypeUsageDto, UploadDto } from './dto.js';
+import {
+  MediaDto,
+  METADATA_SCHEMAS,
+  SignedUrlDto,
+  SignedUrlRequestDto,
+  StorageDto,
+  TypeUsageDto,
+  UploadDto,
+} from './dto.js';
 import { ApiDownload, ApiErrors, COMMON_ERRORS, type ErrorCase } from './openapi.js';
 import { sendBody } from './send-body.js';
 
 const { badId, token, rate, database, absent } = COMMON_ERRORS;
 /** The errors of reading a stored file or a preview (docs/api.md, "Downloads"). */
 const notReady: ErrorCase = ['MEDIA_NOT_READY', 'the media is still processing (Retry-After: 5)'];
-const unsatisfiable: ErrorCase = ['RANGE_NOT_SATISFIABLE', 'the one Range asked for starts past the end (Content-Range: bytes */<size>)'];
-const unreadable: ErrorCase = ['INTERNAL_ERROR', 'the stored blob fails authentication before the first byte (after it, the connection is cut)'];
+const unsatisfiable: ErrorCase = [
+  'RANGE_NOT_SATISFIABLE',
+  'the one Range asked for starts past the end (Content-Range: bytes */<size>)',
+];
+const unreadable: ErrorCase = [
+  'INTERNAL_ERROR',
+  'the stored blob fails authentication before the first byte (after it, the connection is cut)',
+];
 
 /** Disappearing media: the least and most `expiresIn` of an upload (docs/api.md). */
 export const MIN_EXPIRES_IN = 30;
@@ -53,10 +76,23 @@ export class MediaController {
   @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
-  @ApiQuery({ name: 'expiresIn', required: false, schema: { type: 'integer', minimum: MIN_EXPIRES_IN, maximum: MAX_EXPIRES_IN }, description: `Disappearing media: seconds (${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}) until it expires; never a duplicate of another copy` })
+  @ApiQuery({
+    name: 'expiresIn',
+    required: false,
+    schema: { type: 'integer', minimum: MIN_EXPIRES_IN, maximum: MAX_EXPIRES_IN },
+    description: `Disappearing media: seconds (${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}) until it expires; never a duplicate of another copy`,
+  })
   @ApiResponse({ status: 201, type: MediaDto, description: 'Stored and ready' })
-  @ApiResponse({ status: 202, type: MediaDto, description: 'Stored and proven; its stored version is still being produced (status: processing)' })
-  @ApiResponse({ status: 200, type: MediaDto, description: 'The caller already has identical content; nothing new stored' })
+  @ApiResponse({
+    status: 202,
+    type: MediaDto,
+    description: 'Stored and proven; its stored version is still being produced (status: processing)',
+  })
+  @ApiResponse({
+    status: 200,
+    type: MediaDto,
+    description: 'The caller already has identical content; nothing new stored',
+  })
   @ApiErrors({
     400: [
       [
@@ -73,16 +109,27 @@ export class MediaController {
           'an image over MAX_IMAGE_PIXELS or MAX_ANIMATION_FRAMES; video or audio longer than MAX_MEDIA_DURATION_SECONDS',
       ],
     ],
-    415: [['UNSUPPORTED_MEDIA_TYPE', 'the bytes are none of the supported formats (the name and Content-Type are not trusted)']],
+    415: [
+      [
+        'UNSUPPORTED_MEDIA_TYPE',
+        'the bytes are none of the supported formats (the name and Content-Type are not trusted)',
+      ],
+    ],
     422: [
-      ['CORRUPT_FILE', 'a supported format that does not decode or parse, or an archive refused by its directory (paths outside the root, bomb ratios, too many entries)'],
+      [
+        'CORRUPT_FILE',
+        'a supported format that does not decode or parse, or an archive refused by its directory (paths outside the root, bomb ratios, too many entries)',
+      ],
       ['CONTENT_REJECTED', 'a hash matches the blocklist, or moderation-service rejects the content'],
       ['MALWARE_DETECTED', 'clamd found something, or could not finish the scan'],
     ],
     429: [
       rate,
       ['DAILY_UPLOAD_LIMIT', 'QUOTA_DAILY_UPLOADS accepted uploads today (UTC); Retry-After points at UTC midnight'],
-      ['TOO_MANY_CONCURRENT_UPLOADS', 'UPLOAD_CONCURRENCY_PER_USER uploads of this user are in progress (Retry-After: 1)'],
+      [
+        'TOO_MANY_CONCURRENT_UPLOADS',
+        'UPLOAD_CONCURRENCY_PER_USER uploads of this user are in progress (Retry-After: 1)',
+      ],
     ],
     503: [
       [
@@ -90,7 +137,12 @@ export class MediaController {
         'the database, clamd, the document renderer or (in closed mode) moderation-service is unavailable, the blocklist is not loaded yet, or the disk is full (Retry-After)',
       ],
     ],
-    507: [['QUOTA_EXCEEDED', "the upload would exceed the user's storage quota (QUOTA_STORAGE_BYTES); checked against Content-Length first"]],
+    507: [
+      [
+        'QUOTA_EXCEEDED',
+        "the upload would exceed the user's storage quota (QUOTA_STORAGE_BYTES); checked against Content-Length first",
+      ],
+    ],
   })
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
     let outcome = 'error';
@@ -140,7 +192,12 @@ export class MediaController {
   @ApiBody({ type: SignedUrlRequestDto })
   @ApiResponse({ status: 201, type: SignedUrlDto, description: 'The URL (a path on this service) and its expiry' })
   @ApiErrors({
-    400: [['VALIDATION_FAILED', 'the id is not a UUID; the body is not a JSON object of exactly { expiresIn, variant }, expiresIn is not 1 to 86400, or variant is unknown']],
+    400: [
+      [
+        'VALIDATION_FAILED',
+        'the id is not a UUID; the body is not a JSON object of exactly { expiresIn, variant }, expiresIn is not 1 to 86400, or variant is unknown',
+      ],
+    ],
     401: [token],
     404: [absent],
     413: [['FILE_TOO_LARGE', 'the JSON body is larger than 64 KiB']],
@@ -149,14 +206,21 @@ export class MediaController {
   })
   async signedUrl(@Param('id') id: string, @Body() body: unknown, @CurrentUser() user: Caller): Promise<SignedUrlDto> {
     const { expiresIn, variant } = fieldsOf(body, ['expiresIn', 'variant']);
-    if (!VARIANTS.includes(variant as Variant)) throw new MediaError('VALIDATION_FAILED', `variant must be one of ${VARIANTS.join(', ')}`);
-    if (typeof expiresIn !== 'number') throw new MediaError('VALIDATION_FAILED', 'expiresIn must be a number of seconds');
+    if (!VARIANTS.includes(variant as Variant))
+      throw new MediaError('VALIDATION_FAILED', `variant must be one of ${VARIANTS.join(', ')}`);
+    if (typeof expiresIn !== 'number')
+      throw new MediaError('VALIDATION_FAILED', 'expiresIn must be a number of seconds');
     return this.media.mintSignedUrl(id, user, variant as Variant, expiresIn);
   }
 
   @Get(':id')
   @SignedUrlAccepted()
-  @ApiQuery({ name: 'token', required: false, type: String, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
+  @ApiQuery({
+    name: 'token',
+    required: false,
+    type: String,
+    description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token',
+  })
   @ApiOperation({ summary: 'The stored file, decrypted and streamed; one byte range with Range' })
   @ApiDownload()
   @ApiErrors({
@@ -169,38 +233,67 @@ export class MediaController {
     500: [unreadable],
     503: [database],
   })
-  async download(@Param('id') id: string, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async download(
+    @Param('id') id: string,
+    @CurrentUser() user: Caller,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await serve(await this.media.forDownload(id, user), req, res);
   }
 
   @Get(':id/preview')
   @SignedUrlAccepted()
-  @ApiQuery({ name: 'token', required: false, type: String, description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token' })
+  @ApiQuery({
+    name: 'token',
+    required: false,
+    type: String,
+    description: 'A signed URL token (POST /media/{id}/signed-url), instead of a bearer token',
+  })
   @ApiOperation({ summary: 'A WebP preview fitting inside 64, 256 or 512 pixels (default 256)' })
   @ApiQuery({ name: 'size', required: false, enum: ['64', '256', '512'] })
   @ApiDownload('preview')
   @ApiErrors({
     400: [['VALIDATION_FAILED', 'the id is not a UUID, or size is not 64, 256 or 512, or is given more than once']],
     401: [token],
-    404: [['NOT_FOUND', `${absent[1]}; or its processing failed; or it has no preview (archives), or none of that size`]],
-    409: [['MEDIA_NOT_READY', 'the media is still processing and has no preview of that size yet (Retry-After: 5); a video has its frame from the upload on']],
+    404: [
+      ['NOT_FOUND', `${absent[1]}; or its processing failed; or it has no preview (archives), or none of that size`],
+    ],
+    409: [
+      [
+        'MEDIA_NOT_READY',
+        'the media is still processing and has no preview of that size yet (Retry-After: 5); a video has its frame from the upload on',
+      ],
+    ],
     416: [unsatisfiable],
     429: [rate],
     500: [unreadable],
     503: [database],
   })
-  async preview(@Param('id') id: string, @Query() query: Record<string, unknown>, @CurrentUser() user: Caller, @Req() req: Request, @Res() res: Response): Promise<void> {
+  async preview(
+    @Param('id') id: string,
+    @Query() query: Record<string, unknown>,
+    @CurrentUser() user: Caller,
+    @Req() req: Request,
+    @Res() res: Response,
+  ): Promise<void> {
     await serve(await this.media.forPreview(id, user, previewSize(query)), req, res);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
-  @ApiResponse({ status: 204, description: 'Deleted for everyone, with its previews: its keys are destroyed at once, its blobs removed after; its bytes no longer count against the quota' })
+  @ApiResponse({
+    status: 204,
+    description:
+      'Deleted for everyone, with its previews: its keys are destroyed at once, its blobs removed after; its bytes no longer count against the quota',
+  })
   @ApiErrors({
     400: [badId],
     401: [token],
-    403: [['FORBIDDEN', 'the caller may read the media (it was shared with them) but is not its owner, admin or moderator']],
+    403: [
+      ['FORBIDDEN', 'the caller may read the media (it was shared with them) but is not its owner, admin or moderator'],
+    ],
     404: [absent],
     429: [rate],
     503: [database],
@@ -215,7 +308,11 @@ function previewSize(query: Record<string, unknown>): number {
   const keys = Object.keys(query).filter((key) => key === 'size' || key.startsWith('size['));
   const size = query.size;
   const box = size === undefined ? 256 : Number(size);
-  if (keys.length > 1 || (keys.length === 1 && typeof size !== 'string') || !(PREVIEW_SIZES as readonly number[]).includes(box)) {
+  if (
+    keys.length > 1 ||
+    (keys.length === 1 && typeof size !== 'string') ||
+    !(PREVIEW_SIZES as readonly number[]).includes(box)
+  ) {
     throw new MediaError('VALIDATION_FAILED', `size must be one of ${PREVIEW_SIZES.join(', ')}, given once`);
   }
   return box;
@@ -227,14 +324,25 @@ function expiresInOf(query: Record<string, unknown>): number | undefined {
   if (value === undefined) return undefined;
   const seconds = typeof value === 'string' && /^\d{1,9}$/.test(value) ? Number(value) : NaN;
   if (!(seconds >= MIN_EXPIRES_IN && seconds <= MAX_EXPIRES_IN)) {
-    throw new MediaError('VALIDATION_FAILED', `expiresIn must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}, given once`);
+    throw new MediaError(
+      'VALIDATION_FAILED',
+      `expiresIn must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}, given once`,
+    );
   }
   return seconds;
 }
 
 /** Answers a download (the file, or a preview) per its conditional and range headers. */
 async function serve(file: DownloadFile, req: Request, res: Response): Promise<void> {
-  const plan = planResponse({ method: req.method, range: req.get('Range'), ifNoneMatch: req.get('If-None-Match'), ifRange: req.get('If-Range') }, file);
+  const plan = planResponse(
+    {
+      method: req.method,
+      range: req.get('Range'),
+      ifNoneMatch: req.get('If-None-Match'),
+      ifRange: req.get('If-Range'),
+    },
+    file,
+  );
   res.set(plan.headers);
   if (plan.status === 416) throw new MediaError('RANGE_NOT_SATISFIABLE');
   res.status(plan.status);

@@ -1,5 +1,14 @@
 import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
-import { ApiBearerAuth, ApiBody, ApiExtraModels, ApiOperation, ApiProperty, ApiResponse, ApiTags, getSchemaPath } from '@nestjs/swagger';
+import {
+  ApiBearerAuth,
+  ApiBody,
+  ApiExtraModels,
+  ApiOperation,
+  ApiProperty,
+  ApiResponse,
+  ApiTags,
+  getSchemaPath,
+} from '@nestjs/swagger';
 import { MediaError } from '../errors.js';
 import { type Caller, isPrivileged } from '../access/caller.js';
 import { type BlockedHash, type BlocklistEntry, BlocklistService, parseHash } from '../moderation/blocklist.service.js';
@@ -14,7 +23,11 @@ const MAX_REASON = 500;
 
 class HashDto {
   @ApiProperty({ enum: ALGORITHMS }) algorithm!: string;
-  @ApiProperty({ description: 'Hex: 64 digits (sha256), 32 (md5) or 16 (phash, 64-bit DCT); any case', example: 'a3f1c2d4e5b60718' }) hash!: string;
+  @ApiProperty({
+    description: 'Hex: 64 digits (sha256), 32 (md5) or 16 (phash, 64-bit DCT); any case',
+    example: 'a3f1c2d4e5b60718',
+  })
+  hash!: string;
 }
 
 class BlockHashDto extends HashDto {
@@ -22,7 +35,10 @@ class BlockHashDto extends HashDto {
 }
 
 class BlockMediaDto {
-  @ApiProperty({ format: 'uuid', description: 'Block every hash of this media (uploaded and stored sha256 and md5, pHashes); it is quarantined' })
+  @ApiProperty({
+    format: 'uuid',
+    description: 'Block every hash of this media (uploaded and stored sha256 and md5, pHashes); it is quarantined',
+  })
   mediaId!: string;
   @ApiProperty({ minLength: 1, maxLength: MAX_REASON }) reason!: string;
 }
@@ -36,21 +52,34 @@ class BlocklistEntryDto {
   @ApiProperty({ format: 'uuid' }) id!: string;
   @ApiProperty() reason!: string;
   @ApiProperty({ enum: ['admin', 'moderation-service'] }) source!: string;
-  @ApiProperty({ type: 'string', format: 'uuid', nullable: true, description: 'The media the hashes were taken from' }) mediaId!: string | null;
+  @ApiProperty({ type: 'string', format: 'uuid', nullable: true, description: 'The media the hashes were taken from' })
+  mediaId!: string | null;
   @ApiProperty({ type: [BlockedHashDto] }) hashes!: BlockedHashDto[];
   @ApiProperty({ format: 'date-time' }) createdAt!: string;
-  @ApiProperty({ type: 'integer', description: "Media (any user's) that this request quarantined: hidden from their owners until the entry is deleted" })
+  @ApiProperty({
+    type: 'integer',
+    description:
+      "Media (any user's) that this request quarantined: hidden from their owners until the entry is deleted",
+  })
   quarantined!: number;
 }
 
 class HashCheckResultDto {
   @ApiProperty({ description: 'On the blocklist (a pHash: within the configured Hamming distance)' }) blocked!: boolean;
-  @ApiProperty({ type: 'string', format: 'uuid', nullable: true, description: "The caller's own media with this content; never another user's" })
+  @ApiProperty({
+    type: 'string',
+    format: 'uuid',
+    nullable: true,
+    description: "The caller's own media with this content; never another user's",
+  })
   duplicateOf!: string | null;
 }
 
 const { token, rate, database } = COMMON_ERRORS;
-const badBody = (fields: string, values: string): ErrorCase => ['VALIDATION_FAILED', `the body does not parse, is not a JSON object of exactly ${fields}, or ${values}`];
+const badBody = (fields: string, values: string): ErrorCase => [
+  'VALIDATION_FAILED',
+  `the body does not parse, is not a JSON object of exactly ${fields}, or ${values}`,
+];
 const badHash = 'algorithm is not sha256, md5 or phash, or hash is not 64, 32 or 16 hex digits for it';
 const bigBody: ErrorCase = ['FILE_TOO_LARGE', 'the JSON body is larger than 64 KiB'];
 const notPrivileged: ErrorCase = ['FORBIDDEN', 'the caller is neither admin nor moderator'];
@@ -70,13 +99,22 @@ export class ModerationController {
   @HttpCode(200)
   @ApiOperation({ summary: "Whether a hash is blocked, and the caller's own media with it if any" })
   @ApiBody({ type: HashDto })
-  @ApiResponse({ status: 200, type: HashCheckResultDto, description: "Whether it is blocked, and the caller's own media with this content" })
+  @ApiResponse({
+    status: 200,
+    type: HashCheckResultDto,
+    description: "Whether it is blocked, and the caller's own media with this content",
+  })
   @ApiErrors({
     400: [badBody('{ algorithm, hash }', badHash)],
     401: [token],
     413: [bigBody],
     429: [rate],
-    503: [['DEPENDENCY_UNAVAILABLE', `${database[1]}, the blocklist is not loaded yet, or (in closed mode) moderation-service does not answer`]],
+    503: [
+      [
+        'DEPENDENCY_UNAVAILABLE',
+        `${database[1]}, the blocklist is not loaded yet, or (in closed mode) moderation-service does not answer`,
+      ],
+    ],
   })
   check(@Body() body: unknown, @CurrentUser() user: Caller): Promise<HashCheckResultDto> {
     const fields = fieldsOf(body, ['algorithm', 'hash']);
@@ -84,11 +122,22 @@ export class ModerationController {
   }
 
   @Post('admin/blocklist')
-  @ApiOperation({ summary: 'Block a hash, or every hash of a media (which is quarantined with every copy); admin or moderator' })
+  @ApiOperation({
+    summary: 'Block a hash, or every hash of a media (which is quarantined with every copy); admin or moderator',
+  })
   @ApiBody({ schema: { oneOf: [{ $ref: getSchemaPath(BlockHashDto) }, { $ref: getSchemaPath(BlockMediaDto) }] } })
-  @ApiResponse({ status: 201, type: BlocklistEntryDto, description: 'The entry; quarantined counts the media it hid from their owners' })
+  @ApiResponse({
+    status: 201,
+    type: BlocklistEntryDto,
+    description: 'The entry; quarantined counts the media it hid from their owners',
+  })
   @ApiErrors({
-    400: [badBody('{ algorithm, hash, reason } or { mediaId, reason }', `${badHash}, reason is not 1 to ${MAX_REASON} characters, or mediaId is not a UUID`)],
+    400: [
+      badBody(
+        '{ algorithm, hash, reason } or { mediaId, reason }',
+        `${badHash}, reason is not 1 to ${MAX_REASON} characters, or mediaId is not a UUID`,
+      ),
+    ],
     401: [token],
     403: [notPrivileged],
     404: [['NOT_FOUND', 'mediaId names no media']],
@@ -109,7 +158,9 @@ export class ModerationController {
 
   @Delete('admin/blocklist/:id')
   @HttpCode(204)
-  @ApiOperation({ summary: 'Unblock: delete the entry; the media it quarantined are visible again; admin or moderator' })
+  @ApiOperation({
+    summary: 'Unblock: delete the entry; the media it quarantined are visible again; admin or moderator',
+  })
   @ApiResponse({ status: 204, description: 'Deleted; the media it quarantined are visible to their owners again' })
   @ApiErrors({
     400: [['VALIDATION_FAILED', 'the entry id is not a UUID']],
@@ -130,24 +181,29 @@ function requirePrivileged(user: Caller): void {
   if (!isPrivileged(user)) throw new MediaError('FORBIDDEN', 'Only admins and moderators manage the blocklist');
 }
 
-
 function hashOf(fields: Record<string, unknown>): BlockedHash {
   if (typeof fields.algorithm !== 'string' || !ALGORITHMS.includes(fields.algorithm)) {
     throw new MediaError('VALIDATION_FAILED', `algorithm must be one of ${ALGORITHMS.join(', ')}`);
   }
   const hash = parseHash(fields.algorithm, fields.hash);
-  if (!hash) throw new MediaError('VALIDATION_FAILED', `hash must be ${{ sha256: 64, md5: 32, phash: 16 }[fields.algorithm]} hex digits for ${fields.algorithm}`);
+  if (!hash)
+    throw new MediaError(
+      'VALIDATION_FAILED',
+      `hash must be ${{ sha256: 64, md5: 32, phash: 16 }[fields.algorithm]} hex digits for ${fields.algorithm}`,
+    );
   return hash;
 }
 
 function reasonOf(value: unknown): string {
   const reason = typeof value === 'string' ? value.trim() : '';
-  if (reason.length < 1 || reason.length > MAX_REASON) throw new MediaError('VALIDATION_FAILED', `reason must be 1 to ${MAX_REASON} characters`);
+  if (reason.length < 1 || reason.length > MAX_REASON)
+    throw new MediaError('VALIDATION_FAILED', `reason must be 1 to ${MAX_REASON} characters`);
   return reason;
 }
 
 function mediaIdOf(value: unknown): string {
-  if (typeof value !== 'string' || !UUID.test(value)) throw new MediaError('VALIDATION_FAILED', 'mediaId must be a UUID');
+  if (typeof value !== 'string' || !UUID.test(value))
+    throw new MediaError('VALIDATION_FAILED', 'mediaId must be a UUID');
   return value;
 }
 

@@ -54,7 +54,11 @@ export function receiveFilePart(req: IncomingMessage): Promise<IncomingFile> {
     if (!/^multipart\/form-data\b/i.test(req.headers['content-type'] ?? '')) throw new Error('not multipart');
     // Every part is taken as a file, so an unexpected one is seen at its headers rather than
     // after its body, and a "file" part sent without a filename is still the file.
-    parser = new Busboy({ headers: req.headers as { 'content-type': string }, isPartAFile: () => true, limits: { headerSize: PART_HEAD_LIMIT } });
+    parser = new Busboy({
+      headers: req.headers as { 'content-type': string },
+      isPartAFile: () => true,
+      limits: { headerSize: PART_HEAD_LIMIT },
+    });
   } catch {
     return Promise.reject(invalid('Expected a multipart/form-data body'));
   }
@@ -75,12 +79,20 @@ export function receiveFilePart(req: IncomingMessage): Promise<IncomingFile> {
       else reject(error);
     };
     const endWhenWhole = () => partDone && bodyDone && file.end();
-    const stopWatching = watchFirstHead(req, PART_HEAD_LIMIT, () => fail(invalid(`The part headers are too large (at most ${PART_HEAD_LIMIT} bytes)`)));
+    const stopWatching = watchFirstHead(req, PART_HEAD_LIMIT, () =>
+      fail(invalid(`The part headers are too large (at most ${PART_HEAD_LIMIT} bytes)`)),
+    );
     parser.on('file', (name, part, filename) => {
       part.on('error', () => {});
       if (name !== FILE_FIELD || started) {
         part.resume();
-        return fail(invalid(started ? 'Exactly one file part is allowed' : `Unexpected part "${name}": send only the file part named "${FILE_FIELD}"`));
+        return fail(
+          invalid(
+            started
+              ? 'Exactly one file part is allowed'
+              : `Unexpected part "${name}": send only the file part named "${FILE_FIELD}"`,
+          ),
+        );
       }
       if (Buffer.byteLength(filename ?? '') > FILE_NAME_LIMIT) {
         part.resume();
@@ -92,7 +104,9 @@ export function receiveFilePart(req: IncomingMessage): Promise<IncomingFile> {
       resolve({ file, filename: filename ?? '' });
     });
     parser.on('error', () => fail(invalid('The multipart body is malformed or incomplete')));
-    parser.on('finish', () => (started ? ((bodyDone = true), endWhenWhole()) : fail(invalid(`Missing the file part named "${FILE_FIELD}"`))));
+    parser.on('finish', () =>
+      started ? ((bodyDone = true), endWhenWhole()) : fail(invalid(`Missing the file part named "${FILE_FIELD}"`)),
+    );
     arrival.on('error', (error: MediaError) => {
       fail(error);
       req.destroy(); // a client this slow is not waiting for an answer

@@ -56,13 +56,18 @@ export function createOpenApiDocument(app: INestApplication): OpenAPIObject {
 }
 
 const SHARED_HEADERS: Record<string, HeaderObject> = {
-  'X-Request-Id': { description: "The request id: the client's X-Request-Id when it is sane, else a generated UUID", schema: { type: 'string' } },
+  'X-Request-Id': {
+    description: "The request id: the client's X-Request-Id when it is sane, else a generated UUID",
+    schema: { type: 'string' },
+  },
   'Retry-After': { description: 'Seconds to wait before trying again', schema: { type: 'integer' } },
 };
 const ref = (name: string): ReferenceObject => ({ $ref: `#/components/headers/${name}` });
 
 function operationsOf(item: PathItemObject) {
-  return [item.get, item.put, item.post, item.delete, item.options, item.head, item.patch, item.trace].filter((operation) => operation !== undefined);
+  return [item.get, item.put, item.post, item.delete, item.options, item.head, item.patch, item.trace].filter(
+    (operation) => operation !== undefined,
+  );
 }
 
 /** One way an error answer comes about: its code, and when (one sentence, for people). */
@@ -76,7 +81,9 @@ export type ErrorCase = readonly [code: ErrorCode, when: string];
 export const ApiErrors = (answers: Record<number, readonly ErrorCase[]>) =>
   applyDecorators(
     ApiExtraModels(ErrorDto),
-    ...Object.entries(answers).map(([status, cases]) => ApiResponse({ status: Number(status), ...errorResponse(Number(status), cases) })),
+    ...Object.entries(answers).map(([status, cases]) =>
+      ApiResponse({ status: Number(status), ...errorResponse(Number(status), cases) }),
+    ),
   );
 
 function errorResponse(status: number, cases: readonly ErrorCase[]): ResponseObject {
@@ -84,11 +91,20 @@ function errorResponse(status: number, cases: readonly ErrorCase[]): ResponseObj
   const schema: SchemaObject = {
     allOf: [
       { $ref: getSchemaPath(ErrorDto) },
-      { type: 'object', properties: { statusCode: { type: 'integer', enum: [status] }, code: { type: 'string', enum: codes } } },
+      {
+        type: 'object',
+        properties: { statusCode: { type: 'integer', enum: [status] }, code: { type: 'string', enum: codes } },
+      },
     ],
   };
   const examples = Object.fromEntries(
-    cases.map(([code, when]) => [code, { summary: when, value: { statusCode: status, code, message: ERRORS[code].message, requestId: EXAMPLE_REQUEST_ID } }]),
+    cases.map(([code, when]) => [
+      code,
+      {
+        summary: when,
+        value: { statusCode: status, code, message: ERRORS[code].message, requestId: EXAMPLE_REQUEST_ID },
+      },
+    ]),
   );
   const description = cases.map(([code, when]) => `${code}: ${when}`).join('\n\n');
   return { description, content: { 'application/json': { schema, examples } } };
@@ -98,7 +114,8 @@ const EXAMPLE_REQUEST_ID = '6f1c2b9e-3d4a-4e5f-8a7b-9c0d1e2f3a4b';
 
 /** True for a JSON error answer: ErrorDto, or ErrorDto narrowed by ApiErrors. */
 function isErrorSchema(schema: SchemaObject | ReferenceObject | undefined): boolean {
-  const errorDto = (candidate: SchemaObject | ReferenceObject | undefined) => candidate !== undefined && '$ref' in candidate && candidate.$ref === getSchemaPath(ErrorDto);
+  const errorDto = (candidate: SchemaObject | ReferenceObject | undefined) =>
+    candidate !== undefined && '$ref' in candidate && candidate.$ref === getSchemaPath(ErrorDto);
   return errorDto(schema) || (schema !== undefined && !('$ref' in schema) && errorDto(schema.allOf?.[0]));
 }
 
@@ -107,10 +124,19 @@ function isErrorSchema(schema: SchemaObject | ReferenceObject | undefined): bool
  * refused by the HTTP parser before routing (client-errors.ts), and anything unexpected
  * is a bare 500 (error.filter.ts). Added where a route does not already say more.
  */
-function answersOfEveryRoute(declared: Record<string, ResponseObject | ReferenceObject | undefined>): Record<string, ResponseObject> {
+function answersOfEveryRoute(
+  declared: Record<string, ResponseObject | ReferenceObject | undefined>,
+): Record<string, ResponseObject> {
   const every: Record<string, ResponseObject> = {
-    '431': errorResponse(431, [['VALIDATION_FAILED', 'the request headers are larger than 16 KiB (refused before routing, with Connection: close)']]),
-    '500': errorResponse(500, [['INTERNAL_ERROR', 'anything unexpected; logged in full with the request id, answered without details']]),
+    '431': errorResponse(431, [
+      [
+        'VALIDATION_FAILED',
+        'the request headers are larger than 16 KiB (refused before routing, with Connection: close)',
+      ],
+    ]),
+    '500': errorResponse(500, [
+      ['INTERNAL_ERROR', 'anything unexpected; logged in full with the request id, answered without details'],
+    ]),
   };
   return Object.fromEntries(Object.entries(every).filter(([status]) => declared[status] === undefined));
 }
@@ -124,8 +150,12 @@ function addSharedHeaders(status: number, response: ResponseObject | ReferenceOb
   response.headers = { ...response.headers, 'X-Request-Id': ref('X-Request-Id') };
   const isError = isErrorSchema(response.content?.['application/json']?.schema);
   if (isError && [409, 429, 503].includes(status)) response.headers['Retry-After'] = ref('Retry-After');
-  if (isError && status === 401) response.headers['WWW-Authenticate'] = text('Bearer, or Bearer error="invalid_token" when a token was given (RFC 6750)');
-  if (isError && status === 416) response.headers['Content-Range'] = { description: 'bytes */<size>', schema: { type: 'string' } };
+  if (isError && status === 401)
+    response.headers['WWW-Authenticate'] = text(
+      'Bearer, or Bearer error="invalid_token" when a token was given (RFC 6750)',
+    );
+  if (isError && status === 416)
+    response.headers['Content-Range'] = { description: 'bytes */<size>', schema: { type: 'string' } };
 }
 
 /**
@@ -157,7 +187,8 @@ function describeQuarantine(document: OpenAPIObject): void {
     quarantined: {
       type: 'boolean',
       enum: [true],
-      description: 'Present (true) only on media quarantined by a blocklist entry, which only admins and moderators can see; its owner gets 404',
+      description:
+        'Present (true) only on media quarantined by a blocklist entry, which only admins and moderators can see; its owner gets 404',
     },
   };
 }
@@ -196,9 +227,21 @@ export const ApiDownload = (what: keyof typeof SERVED = 'file') => {
     'Content-Security-Policy': text("default-src 'none'; sandbox"),
   };
   return applyDecorators(
-    ApiHeader({ name: 'Range', required: false, description: 'bytes=start-end, one range (several ranges answer 200 with the whole body)' }),
-    ApiHeader({ name: 'If-None-Match', required: false, description: 'ETags (or *); when one is the current ETag the answer is 304 with no body' }),
-    ApiHeader({ name: 'If-Range', required: false, description: 'An ETag: Range applies only while it is the current one, else the whole body (200)' }),
+    ApiHeader({
+      name: 'Range',
+      required: false,
+      description: 'bytes=start-end, one range (several ranges answer 200 with the whole body)',
+    }),
+    ApiHeader({
+      name: 'If-None-Match',
+      required: false,
+      description: 'ETags (or *); when one is the current ETag the answer is 304 with no body',
+    }),
+    ApiHeader({
+      name: 'If-Range',
+      required: false,
+      description: 'An ETag: Range applies only while it is the current one, else the whole body (200)',
+    }),
     ApiResponse({ status: 200, description: served.whole, content: served.body, headers }),
     ApiResponse({
       status: 206,

@@ -16,12 +16,18 @@ const PUBLIC_FIELDS = ['scanning', 'breaker', 'connection'];
  * internal addresses; that stays in the log.
  */
 export function publicHealth(body: HealthBody): HealthBody {
-  const keep = ({ status, ...rest }: Indicators[string]) => ({ status, ...Object.fromEntries(Object.entries(rest).filter(([key]) => PUBLIC_FIELDS.includes(key))) });
-  const strip = (indicators?: Indicators) => indicators && Object.fromEntries(Object.entries(indicators).map(([name, indicator]) => [name, keep(indicator)]));
+  const keep = ({ status, ...rest }: Indicators[string]) => ({
+    status,
+    ...Object.fromEntries(Object.entries(rest).filter(([key]) => PUBLIC_FIELDS.includes(key))),
+  });
+  const strip = (indicators?: Indicators) =>
+    indicators && Object.fromEntries(Object.entries(indicators).map(([name, indicator]) => [name, keep(indicator)]));
   return { status: body.status, info: strip(body.info), error: strip(body.error), details: strip(body.details) };
 }
 
 /** "database: connect ECONNREFUSED ..." for each failing indicator, for the log. */
 export function failures(body: HealthBody): string[] {
-  return Object.entries(body.error ?? {}).map(([name, { status, ...rest }]) => `${name} ${status}: ${String(rest.message ?? JSON.stringify(rest))}`);
+  return Object.entries(body.error ?? {}).map(
+    ([name, { status, ...rest }]) => `${name} ${status}: ${String(rest.message ?? JSON.stringify(rest))}`,
+  );
 }

@@ -1,4 +1,17 @@
-import { Controller, Delete, Get, Head, Inject, type OnModuleInit, Options, Param, Patch, Post, Req, Res } from '@nestjs/common';
+import {
+  Controller,
+  Delete,
+  Get,
+  Head,
+  Inject,
+  type OnModuleInit,
+  Options,
+  Param,
+  Patch,
+  Post,
+  Req,
+  Res,
+} from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Server } from '@tus/server';
 import type { Request, Response } from 'express';
@@ -29,7 +42,8 @@ interface TusError {
   body: string;
 }
 
-const isTusError = (error: unknown): error is TusError => typeof (error as TusError)?.status_code === 'number' && typeof (error as TusError)?.body === 'string';
+const isTusError = (error: unknown): error is TusError =>
+  typeof (error as TusError)?.status_code === 'number' && typeof (error as TusError)?.body === 'string';
 
 /** A tus protocol status as the contract's error: the status stays (tus fixes it), the code says what it is. */
 function fromTusError({ status_code: status, body }: TusError): MediaError {
@@ -65,7 +79,8 @@ export class TusController implements OnModuleInit {
   ) {}
 
   onModuleInit(): void {
-    const nodeRequest = (req: { runtime?: { node?: { req: unknown } } }) => req.runtime!.node!.req as Request & { user: Caller; id?: string };
+    const nodeRequest = (req: { runtime?: { node?: { req: unknown } } }) =>
+      req.runtime!.node!.req as Request & { user: Caller; id?: string };
     this.server = new Server({
       path: TUS_PATH,
       datastore: this.resumable,
@@ -75,13 +90,21 @@ export class TusController implements OnModuleInit {
       onUploadCreate: async (req, upload) => {
         const node = nodeRequest(req);
         const metadata = upload.metadata ?? {};
-        const creator = { ownerId: node.user.id, filename: metadata.filename ?? 'upload', expiresInSeconds: expiresInOf(metadata.expiresIn) };
+        const creator = {
+          ownerId: node.user.id,
+          filename: metadata.filename ?? 'upload',
+          expiresInSeconds: expiresInOf(metadata.expiresIn),
+        };
         await this.resumable.admit(upload.id, creator, upload.size ?? 0, abortedOnDisconnect(node.res!));
         return { metadata: { filename: creator.filename } };
       },
       onUploadFinish: async (req, upload) => {
         const node = nodeRequest(req);
-        const result = await this.resumable.complete(upload.id, typeof node.id === 'string' ? node.id : undefined, abortedOnDisconnect(node.res!));
+        const result = await this.resumable.complete(
+          upload.id,
+          typeof node.id === 'string' ? node.id : undefined,
+          abortedOnDisconnect(node.res!),
+        );
         if (result.outcome === 'created') this.metrics.uploadBytes.inc(result.media.originalSize);
         this.metrics.uploads.inc({ outcome: result.outcome });
         return { status_code: 204, headers: { 'Media-Id': result.media.id, 'Media-Status': result.media.status } };
@@ -104,13 +127,34 @@ export class TusController implements OnModuleInit {
   @Post('uploads')
   @ApiOperation({ summary: 'Create a resumable upload (tus creation; creation-with-upload when a body is sent)' })
   @ApiHeader({ name: 'Tus-Resumable', required: true, description: '1.0.0' })
-  @ApiHeader({ name: 'Upload-Length', required: true, description: 'The file size in bytes (deferred length is refused)' })
-  @ApiHeader({ name: 'Upload-Metadata', required: false, description: 'tus metadata: keys `filename` and `expiresIn` (seconds, as in multipart)' })
-  @ApiResponse({ status: 201, description: 'Created: Location is the upload URL, Upload-Expires when it expires unless resumed' })
+  @ApiHeader({
+    name: 'Upload-Length',
+    required: true,
+    description: 'The file size in bytes (deferred length is refused)',
+  })
+  @ApiHeader({
+    name: 'Upload-Metadata',
+    required: false,
+    description: 'tus metadata: keys `filename` and `expiresIn` (seconds, as in multipart)',
+  })
+  @ApiResponse({
+    status: 201,
+    description: 'Created: Location is the upload URL, Upload-Expires when it expires unless resumed',
+  })
   @ApiErrors({
-    400: [['VALIDATION_FAILED', 'Upload-Length missing or deferred, bad Upload-Metadata or expiresIn, an empty file, Tus-Resumable missing (412)']],
+    400: [
+      [
+        'VALIDATION_FAILED',
+        'Upload-Length missing or deferred, bad Upload-Metadata or expiresIn, an empty file, Tus-Resumable missing (412)',
+      ],
+    ],
     401: [token],
-    413: [['FILE_TOO_LARGE', 'Upload-Length over the largest limit of any type (checked against the type named by the first bytes at the first PATCH)']],
+    413: [
+      [
+        'FILE_TOO_LARGE',
+        'Upload-Length over the largest limit of any type (checked against the type named by the first bytes at the first PATCH)',
+      ],
+    ],
     429: [rate, ['DAILY_UPLOAD_LIMIT', 'the daily slot is taken at creation']],
     503: [database],
     507: [['QUOTA_EXCEEDED', 'Upload-Length does not fit the quota: the reservation covers it from creation']],
@@ -122,30 +166,65 @@ export class TusController implements OnModuleInit {
   @Head('uploads/:uploadId')
   @ApiOperation({ summary: 'The durable offset of an upload (Upload-Offset, Upload-Length)' })
   @ApiResponse({ status: 200, description: 'Upload-Offset: the bytes the server holds, durably; Upload-Length' })
-  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, expired, complete, or not the caller's"]], 429: [rate], 503: [database] })
-  offset(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  @ApiErrors({
+    401: [token],
+    404: [['NOT_FOUND', "no such upload, expired, complete, or not the caller's"]],
+    429: [rate],
+    503: [database],
+  })
+  offset(
+    @Param('uploadId') id: string,
+    @Req() req: Request,
+    @Res() res: Response,
+    @CurrentUser() user: Caller,
+  ): Promise<void> {
     return this.tus(req, res, user, id);
   }
 
   @Patch('uploads/:uploadId')
-  @ApiOperation({ summary: 'Append bytes at Upload-Offset (application/offset+octet-stream); the completing PATCH answers 204 with Media-Id and Media-Status' })
+  @ApiOperation({
+    summary:
+      'Append bytes at Upload-Offset (application/offset+octet-stream); the completing PATCH answers 204 with Media-Id and Media-Status',
+  })
   @ApiHeader({ name: 'Upload-Offset', required: true })
-  @ApiHeader({ name: 'Upload-Checksum', required: false, description: 'sha256 <base64> of this PATCH body: 460 and nothing kept when it does not match' })
-  @ApiResponse({ status: 204, description: 'Upload-Offset: the new offset; on the completing PATCH, Media-Id and Media-Status' })
+  @ApiHeader({
+    name: 'Upload-Checksum',
+    required: false,
+    description: 'sha256 <base64> of this PATCH body: 460 and nothing kept when it does not match',
+  })
+  @ApiResponse({
+    status: 204,
+    description: 'Upload-Offset: the new offset; on the completing PATCH, Media-Id and Media-Status',
+  })
   @ApiErrors({
     400: [['VALIDATION_FAILED', 'bad tus headers (Upload-Offset, Content-Type), Upload-Checksum not sha256']],
-    409: [['VALIDATION_FAILED', 'Upload-Offset is not the offset the server holds (HEAD tells it): nothing is written']],
+    409: [
+      ['VALIDATION_FAILED', 'Upload-Offset is not the offset the server holds (HEAD tells it): nothing is written'],
+    ],
     460: [['VALIDATION_FAILED', 'Upload-Checksum does not match the bytes of this PATCH: nothing of them is kept']],
     401: [token],
     404: [['NOT_FOUND', "no such upload, expired (410), or not the caller's"]],
     413: [['FILE_TOO_LARGE', 'over the limit of the type the first bytes name, or more bytes than Upload-Length']],
     415: [['UNSUPPORTED_MEDIA_TYPE', 'the first bytes are none of the supported formats: the upload is removed']],
-    422: [['CORRUPT_FILE', 'on the completing PATCH, as for a multipart upload (also CONTENT_REJECTED, MALWARE_DETECTED)']],
-    429: [rate, ['TOO_MANY_CONCURRENT_UPLOADS', 'UPLOAD_CONCURRENCY_PER_USER PATCHes and multipart uploads of this user in flight']],
+    422: [
+      ['CORRUPT_FILE', 'on the completing PATCH, as for a multipart upload (also CONTENT_REJECTED, MALWARE_DETECTED)'],
+    ],
+    429: [
+      rate,
+      [
+        'TOO_MANY_CONCURRENT_UPLOADS',
+        'UPLOAD_CONCURRENCY_PER_USER PATCHes and multipart uploads of this user in flight',
+      ],
+    ],
     503: [database],
     507: [['QUOTA_EXCEEDED', 'on the completing PATCH: the exact check of the commit']],
   })
-  async append(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  async append(
+    @Param('uploadId') id: string,
+    @Req() req: Request,
+    @Res() res: Response,
+    @CurrentUser() user: Caller,
+  ): Promise<void> {
     const release = await this.uploads.takeSlot(user.id);
     try {
       this.resumable.expectChecksum(id, req.headers['upload-checksum'] as string | undefined);
@@ -158,15 +237,30 @@ export class TusController implements OnModuleInit {
   @Delete('uploads/:uploadId')
   @ApiOperation({ summary: 'Abandon an upload (tus termination): its file and reservation go' })
   @ApiResponse({ status: 204, description: 'Removed' })
-  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, or not the caller's"]], 429: [rate], 503: [database] })
-  terminate(@Param('uploadId') id: string, @Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
+  @ApiErrors({
+    401: [token],
+    404: [['NOT_FOUND', "no such upload, or not the caller's"]],
+    429: [rate],
+    503: [database],
+  })
+  terminate(
+    @Param('uploadId') id: string,
+    @Req() req: Request,
+    @Res() res: Response,
+    @CurrentUser() user: Caller,
+  ): Promise<void> {
     return this.tus(req, res, user, id);
   }
 
   @Get('uploads/:uploadId')
   @ApiOperation({ summary: 'The Media a completed resumable upload became' })
   @ApiResponse({ status: 200, type: MediaDto, description: 'The Media, once the completing PATCH has stored it' })
-  @ApiErrors({ 401: [token], 404: [['NOT_FOUND', "no such upload, not complete, expired, or not the caller's"]], 429: [rate], 503: [database] })
+  @ApiErrors({
+    401: [token],
+    404: [['NOT_FOUND', "no such upload, not complete, expired, or not the caller's"]],
+    429: [rate],
+    503: [database],
+  })
   async result(@Param('uploadId') id: string, @CurrentUser() user: Caller): Promise<MediaDto> {
     if ((await this.resumable.ownerOf(id)) !== user.id) throw new MediaError('NOT_FOUND', 'No such upload');
     const media = await this.resumable.mediaOf(id);
@@ -176,7 +270,8 @@ export class TusController implements OnModuleInit {
 
   /** Hands the request to the tus server; its failures go to the error filter (thrown), its answers to the client. */
   private async tus(req: Request, res: Response, user?: Caller, id?: string): Promise<void> {
-    if (id !== undefined && (await this.resumable.ownerOf(id)) !== user?.id) throw new MediaError('NOT_FOUND', 'No such upload');
+    if (id !== undefined && (await this.resumable.ownerOf(id)) !== user?.id)
+      throw new MediaError('NOT_FOUND', 'No such upload');
     const response = await this.server.handleWeb(new NodeRequest({ req, res }));
     const failure = this.failures.get(req);
     if (failure !== undefined) {
@@ -184,7 +279,8 @@ export class TusController implements OnModuleInit {
       throw isTusError(failure) ? fromTusError(failure) : failure;
     }
     // CORS is the edge's (http/cors.ts, already on `res`): @tus/server's own headers would replace it.
-    for (const name of [...response.headers.keys()]) if (name.startsWith('access-control-')) response.headers.delete(name);
+    for (const name of [...response.headers.keys()])
+      if (name.startsWith('access-control-')) response.headers.delete(name);
     // The checksum extension is ours (ResumableUploads), so is its discovery header.
     if (req.method === 'OPTIONS') response.headers.set('Tus-Checksum-Algorithm', 'sha256');
     await sendNodeResponse(res, response);
@@ -196,7 +292,10 @@ function expiresInOf(value: string | null | undefined): number | undefined {
   if (value === undefined || value === null || value === '') return undefined;
   const seconds = Number(value);
   if (!Number.isInteger(seconds) || seconds < MIN_EXPIRES_IN || seconds > MAX_EXPIRES_IN) {
-    throw new MediaError('VALIDATION_FAILED', `expiresIn must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}`);
+    throw new MediaError(
+      'VALIDATION_FAILED',
+      `expiresIn must be a whole number of seconds from ${MIN_EXPIRES_IN} to ${MAX_EXPIRES_IN}`,
+    );
   }
   return seconds;
 }

@@ -77,20 +77,31 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   }
 
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
-  async work<T extends object>(name: string, concurrency: number, handler: (attempt: JobAttempt<T>) => Promise<void>): Promise<void> {
+  async work<T extends object>(
+    name: string,
+    concurrency: number,
+    handler: (attempt: JobAttempt<T>) => Promise<void>,
+  ): Promise<void> {
     const boss = await this.started;
     if (this.stopping) return; // the queue is stopped or about to be: no new workers
     this.working = true;
     for (let i = 0; i < concurrency; i++) {
-      await boss.work<T>(name, { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds }, async ([job]) => {
-        const db = boss.getDb();
-        await db.executeSql('INSERT INTO job_claims (job_id, queue, process_tag) VALUES ($1, $2, $3) ON CONFLICT (job_id) DO UPDATE SET process_tag = $3, claimed_at = now()', [job.id, name, PROCESS_TAG]);
-        try {
-          await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
-        } finally {
-          await db.executeSql('DELETE FROM job_claims WHERE job_id = $1', [job.id]).catch(() => {});
-        }
-      });
+      await boss.work<T>(
+        name,
+        { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds },
+        async ([job]) => {
+          const db = boss.getDb();
+          await db.executeSql(
+            'INSERT INTO job_claims (job_id, queue, process_tag) VALUES ($1, $2, $3) ON CONFLICT (job_id) DO UPDATE SET process_tag = $3, claimed_at = now()',
+            [job.id, name, PROCESS_TAG],
+          );
+          try {
+            await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
+          } finally {
+            await db.executeSql('DELETE FROM job_claims WHERE job_id = $1', [job.id]).catch(() => {});
+          }
+        },
+      );
     }
   }
 
@@ -102,7 +113,9 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     const boss = this.boss;
     if (!boss) return 0; // not started yet (database down): the next sweep will look
     const db = boss.getDb();
-    const claims = (await db.executeSql('SELECT job_id, queue, process_tag FROM job_claims', [])) as { rows: { job_id: string; queue: string; process_tag: string }[] };
+    const claims = (await db.executeSql('SELECT job_id, queue, process_tag FROM job_claims', [])) as {
+      rows: { job_id: string; queue: string; process_tag: string }[];
+    };
     const gone = claims.rows.filter((claim) => isProcessGone(claim.process_tag));
     for (const claim of gone) {
       await boss.fail(claim.queue, claim.job_id, { message: `its process (${claim.process_tag}) is gone` });
@@ -124,7 +137,10 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
         }
         this.boss = boss;
         // At start-up, most often after a crash: what the dead process was running goes back now.
-        if (!this.stopping) await this.handBackJobsOfGoneProcesses().catch((error: unknown) => this.logger.warn(`jobs of gone processes not handed back: ${(error as Error).message}`));
+        if (!this.stopping)
+          await this.handBackJobsOfGoneProcesses().catch((error: unknown) =>
+            this.logger.warn(`jobs of gone processes not handed back: ${(error as Error).message}`),
+          );
         return boss;
       } catch (error) {
         await boss.stop({ close: true, graceful: false }).catch(() => {});

@@ -35,8 +35,13 @@ export class Shutdown {
     this.log(`${reason}: shutting down`);
     if (this.http) await this.drain(this.http.inFlight, this.http.graceMs);
     for (const step of this.steps) {
-      const outcome = await bounded(step.run(), step.timeoutMs).catch((error: unknown) => `failed: ${(error as Error)?.message ?? error}`);
-      if (outcome !== 'done') this.log(`shutdown: ${step.name} ${outcome === 'timeout' ? `did not stop within ${step.timeoutMs} ms` : outcome}`);
+      const outcome = await bounded(step.run(), step.timeoutMs).catch(
+        (error: unknown) => `failed: ${(error as Error)?.message ?? error}`,
+      );
+      if (outcome !== 'done')
+        this.log(
+          `shutdown: ${step.name} ${outcome === 'timeout' ? `did not stop within ${step.timeoutMs} ms` : outcome}`,
+        );
     }
   }
 

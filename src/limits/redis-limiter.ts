@@ -116,7 +116,10 @@ export class RedisLimiter implements Limiter {
       return this.local.acquireUpload(userId); // Redis down: this replica's own slots
     }
     if (!taken) return null;
-    const renewal = setInterval(() => void this.redis.mediaRenewSlot(key, SLOT_LEASE_MS, slot).catch(() => {}), SLOT_LEASE_MS / 3).unref();
+    const renewal = setInterval(
+      () => void this.redis.mediaRenewSlot(key, SLOT_LEASE_MS, slot).catch(() => {}),
+      SLOT_LEASE_MS / 3,
+    ).unref();
     let released = false;
     return () => {
       if (released) return;

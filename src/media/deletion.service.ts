@@ -33,8 +33,13 @@ export class DeletionService implements OnApplicationBootstrap, OnModuleDestroy 
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
-    this.jobs.work<DeleteBlobsJob>(DELETE_BLOBS, 1, (attempt) => this.removeBlobs(attempt)).catch((error: unknown) => this.logger.warn({ err: error }, 'no worker for blob removal'));
-    const sweep = () => void this.deleteExpired().catch((error: unknown) => this.logger.warn(`expiry sweep failed: ${(error as Error).message}`));
+    this.jobs
+      .work<DeleteBlobsJob>(DELETE_BLOBS, 1, (attempt) => this.removeBlobs(attempt))
+      .catch((error: unknown) => this.logger.warn({ err: error }, 'no worker for blob removal'));
+    const sweep = () =>
+      void this.deleteExpired().catch((error: unknown) =>
+        this.logger.warn(`expiry sweep failed: ${(error as Error).message}`),
+      );
     sweep();
     this.timer = setInterval(sweep, EXPIRY_SWEEP_MS).unref();
   }
@@ -46,7 +51,9 @@ export class DeletionService implements OnApplicationBootstrap, OnModuleDestroy 
 
   /** Deletes the media for everyone; false when it was already gone (a repeated delete changes nothing). */
   async delete(id: string): Promise<boolean> {
-    const removed = await this.media.delete(id, (db, { blobKeys }) => this.jobs.send<DeleteBlobsJob>(DELETE_BLOBS, { blobKeys }, db));
+    const removed = await this.media.delete(id, (db, { blobKeys }) =>
+      this.jobs.send<DeleteBlobsJob>(DELETE_BLOBS, { blobKeys }, db),
+    );
     if (!removed) return false;
     this.blobs.forget(removed);
     return true;

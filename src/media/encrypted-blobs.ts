@@ -35,7 +35,11 @@ export class EncryptedBlobs {
   private readonly hashThread?: HashThread;
   private readonly env: string;
   /** Ciphertext of one-segment blobs: at most 512 of them and 16 MiB (src/common/cache.ts). */
-  private readonly smallBlobs = boundedCache<string, Buffer>({ max: 512, maxBytes: 16 * 1024 * 1024, ownBuffers: true });
+  private readonly smallBlobs = boundedCache<string, Buffer>({
+    max: 512,
+    maxBytes: 16 * 1024 * 1024,
+    ownBuffers: true,
+  });
 
   constructor(
     @Inject(APP_CONFIG) config: AppConfig,
@@ -46,7 +50,9 @@ export class EncryptedBlobs {
     if (config.hashInWorker) this.hashThread = new HashThread();
     this.env = config.env;
     // A blob released by any process (deleted, replaced) leaves every replica's cache.
-    changes.subscribe(BLOB_CHANGES, (change) => (change === 'reset' ? this.smallBlobs.clear() : this.smallBlobs.delete(change.id)));
+    changes.subscribe(BLOB_CHANGES, (change) =>
+      change === 'reset' ? this.smallBlobs.clear() : this.smallBlobs.delete(change.id),
+    );
   }
 
   /** A pass-through that computes the SHA-256 and MD5 of what goes through it (on the hash thread when configured). */
@@ -69,7 +75,11 @@ export class EncryptedBlobs {
   /** Random access to the plaintext of a stored blob (segments read and cached as needed). */
   async storedFile(ref: BlobRef): Promise<RandomAccess> {
     const key = await this.dataKeys.open(ref.dataKeyId);
-    return plaintextReader((part) => this.store.get(ref.blobKey, part), { key, dataKeyId: ref.dataKeyId, size: ref.size });
+    return plaintextReader((part) => this.store.get(ref.blobKey, part), {
+      key,
+      dataKeyId: ref.dataKeyId,
+      size: ref.size,
+    });
   }
 
   /**
@@ -84,7 +94,12 @@ export class EncryptedBlobs {
   }
 
   /** Seals `data` (a preview, or a processed version streamed from its file, already hashed) under a new data key of `ownerId` into storage. */
-  async storeSealed(ownerId: string, type: MediaType, data: Buffer | Readable, written: string[]): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
+  async storeSealed(
+    ownerId: string,
+    type: MediaType,
+    data: Buffer | Readable,
+    written: string[],
+  ): Promise<{ blobKey: string; dataKey: FreshDataKey }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
     const blobKey = this.newKey(type, written);
     if (Buffer.isBuffer(data)) encryptor.end(data);
@@ -94,12 +109,20 @@ export class EncryptedBlobs {
   }
 
   /** Seals a stream under a new data key of `ownerId` into storage, hashing it on the way. */
-  async storeSealedStream(ownerId: string, type: MediaType, source: Readable, written: string[]): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
+  async storeSealedStream(
+    ownerId: string,
+    type: MediaType,
+    source: Readable,
+    written: string[],
+  ): Promise<{ blobKey: string; dataKey: FreshDataKey; size: number; sha256: string; md5: string }> {
     const { dataKey, encryptor } = await this.sealer(ownerId);
     const hasher = this.hasher();
     const blobKey = this.newKey(type, written);
     // pipeline tears every stage down on an error, which then fails the put.
-    await this.store.put(blobKey, pipeline(source, hasher, encryptor, () => {}));
+    await this.store.put(
+      blobKey,
+      pipeline(source, hasher, encryptor, () => {}),
+    );
     return { blobKey, dataKey, size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5') };
   }
 
@@ -118,7 +141,10 @@ export class EncryptedBlobs {
    */
   async read(ref: BlobRef, range?: ByteRange): Promise<Readable> {
     const key = await this.dataKeys.open(ref.dataKeyId);
-    const source = ref.size <= DEFAULT_SEGMENT_BYTES ? await this.smallBlob(ref.blobKey) : (part?: ByteRange) => this.store.get(ref.blobKey, part);
+    const source =
+      ref.size <= DEFAULT_SEGMENT_BYTES
+        ? await this.smallBlob(ref.blobKey)
+        : (part?: ByteRange) => this.store.get(ref.blobKey, part);
     return readPlaintext(source, { key, dataKeyId: ref.dataKeyId, size: ref.size }, range);
   }
 

@@ -18,7 +18,12 @@ export function sanitizeFileName(raw: string, ext: string): string {
   if (!chars.length) return `file.${ext}`;
   if (chars.length <= MAX_CHARS) return cleaned;
   const suffix = EXTENSION.exec(cleaned)?.[0] ?? '';
-  return Array.from(cleaned.slice(0, cleaned.length - suffix.length)).slice(0, MAX_CHARS - suffix.length).join('').trimEnd() + suffix;
+  return (
+    Array.from(cleaned.slice(0, cleaned.length - suffix.length))
+      .slice(0, MAX_CHARS - suffix.length)
+      .join('')
+      .trimEnd() + suffix
+  );
 }
 
 /**

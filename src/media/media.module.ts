@@ -24,11 +24,24 @@ import { UsageReports } from './usage-reports.js';
 import { UserLimits } from './user-limits.js';
 
 @Module({
-  imports: [DbModule, AccessModule, PeersModule, CryptoModule, StorageModule, JobsModule, ModerationModule, ProcessingModule],
+  imports: [
+    DbModule,
+    AccessModule,
+    PeersModule,
+    CryptoModule,
+    StorageModule,
+    JobsModule,
+    ModerationModule,
+    ProcessingModule,
+  ],
   providers: [
     LeftoverCleanup,
     ResumableUploads,
-    { provide: TempFiles, inject: [APP_CONFIG], useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')) },
+    {
+      provide: TempFiles,
+      inject: [APP_CONFIG],
+      useFactory: (config: AppConfig) => new TempFiles(join(config.dataDir, 'tmp')),
+    },
     { provide: LIMITER, inject: [APP_CONFIG], useFactory: createLimiter },
     EncryptedBlobs,
     UploadService,
@@ -39,7 +52,17 @@ import { UserLimits } from './user-limits.js';
     SweeperService,
     ProcessingJobs,
   ],
-  exports: [UploadService, ResumableUploads, MediaService, DeletionService, UsageReports, SweeperService, LIMITER, TempFiles, AccessModule],
+  exports: [
+    UploadService,
+    ResumableUploads,
+    MediaService,
+    DeletionService,
+    UsageReports,
+    SweeperService,
+    LIMITER,
+    TempFiles,
+    AccessModule,
+  ],
 })
 export class MediaModule implements OnModuleDestroy {
   constructor(

@@ -14,7 +14,6 @@ import { EncryptedBlobs } from './encrypted-blobs.js';
 import { downloadName } from './file-name.js';
 import { UUID } from '../common/uuid.js';
 
-
 /** A stored file as a download sees it. */
 export interface DownloadFile {
   size: number;
@@ -80,11 +79,20 @@ export class MediaService {
   /** A signed URL for one variant of a media the caller may read (docs/api.md, "Signed URLs"). */
   async mintSignedUrl(id: string, caller: Caller, variant: Variant, expiresInSeconds: number): Promise<MintedUrl> {
     if (!Number.isInteger(expiresInSeconds) || expiresInSeconds < 1 || expiresInSeconds > MAX_SIGNED_URL_SECONDS) {
-      throw new MediaError('VALIDATION_FAILED', `expiresIn must be a whole number of seconds from 1 to ${MAX_SIGNED_URL_SECONDS}`);
+      throw new MediaError(
+        'VALIDATION_FAILED',
+        `expiresIn must be a whole number of seconds from 1 to ${MAX_SIGNED_URL_SECONDS}`,
+      );
     }
     const media = await this.visible(id, caller);
     const expiresAt = Math.floor(Date.now() / 1000) + expiresInSeconds;
-    const url = this.signedUrls.mint({ mediaId: media.id, variant, userId: caller.id, roles: privilegedRoles(caller.roles), expiresAt });
+    const url = this.signedUrls.mint({
+      mediaId: media.id,
+      variant,
+      userId: caller.id,
+      roles: privilegedRoles(caller.roles),
+      expiresAt,
+    });
     return { url, expiresAt: new Date(expiresAt * 1000).toISOString() };
   }
 
@@ -110,7 +118,11 @@ export class MediaService {
     const preview = media.previews.find((p) => p.size === size);
     // A video's poster frame exists from its upload: a chat shows it while the transcode runs.
     if (!preview || media.status !== 'processing') this.ready(media);
-    if (!preview) throw new MediaError('NOT_FOUND', media.previews.length ? 'This media has no preview of that size' : 'This media has no previews');
+    if (!preview)
+      throw new MediaError(
+        'NOT_FOUND',
+        media.previews.length ? 'This media has no preview of that size' : 'This media has no previews',
+      );
     const bytes = Number(preview.bytes);
     const stem = media.originalName.replace(/\.[^.]*$/, '') || 'preview';
     return {
@@ -153,14 +165,19 @@ export class MediaService {
   /** The media if the caller may delete it or set its expiry: 404 when they cannot read it, 403 when they can but do not own it. */
   private async manageable(id: string, caller: Caller): Promise<MediaRecord> {
     const media = await this.visible(id, caller);
-    if (!this.access.mayManage(media, caller)) throw new MediaError('FORBIDDEN', 'Only the owner of a media (or an admin or moderator) may delete it or set its expiry');
+    if (!this.access.mayManage(media, caller))
+      throw new MediaError(
+        'FORBIDDEN',
+        'Only the owner of a media (or an admin or moderator) may delete it or set its expiry',
+      );
     return media;
   }
 
   /** Processing media is not served yet (409); media whose processing failed never is (404). */
   private ready(media: MediaRecord): MediaRecord {
     if (media.status === 'processing') throw new MediaError('MEDIA_NOT_READY', undefined, { retryAfter: 5 });
-    if (media.status === 'failed') throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
+    if (media.status === 'failed')
+      throw new MediaError('NOT_FOUND', 'Media processing failed; the file is not available');
     return media;
   }
 

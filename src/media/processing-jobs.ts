@@ -6,7 +6,14 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { formatOfMime } from '../detection/media-types.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { isMediaError } from '../errors.js';
-import { FINISH_PROCESSING, type FinishProcessingJob, type JobAttempt, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
+import {
+  FINISH_PROCESSING,
+  type FinishProcessingJob,
+  type JobAttempt,
+  JobQueue,
+  RENDER_PREVIEWS,
+  type RenderPreviewsJob,
+} from '../jobs/job-queue.js';
 import { plainCopyOf } from '../processing/plain-copy.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -72,7 +79,13 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       for (const { data: image, ...preview } of result.previews) {
         const sealed = await this.blobs.storeSealed(media.ownerId, media.type, image, written);
         const { id, masterKeyId, wrapped } = sealed.dataKey;
-        previews.push({ ...preview, mimeType: 'image/webp', bytes: image.length, blobKey: sealed.blobKey, dataKey: { id, masterKeyId, wrapped } });
+        previews.push({
+          ...preview,
+          mimeType: 'image/webp',
+          bytes: image.length,
+          blobKey: sealed.blobKey,
+          dataKey: { id, masterKeyId, wrapped },
+        });
       }
       if (await this.media.addPreviews(media.id, media.ownerId, previews)) written.length = 0;
     } catch (error) {
@@ -92,16 +105,32 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     const written: string[] = [];
     try {
       const ext = formatOfMime(media.mimeType)?.ext ?? '';
-      const source = await this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size: Number(media.size) });
+      const source = await this.blobs.read({
+        blobKey: media.blobKey,
+        dataKeyId: media.dataKeyId,
+        size: Number(media.size),
+      });
       const input = await plainCopyOf(source, workDir, `input.${ext}`, signal);
       const uploaded = (media.metadata ?? {}) as Record<string, unknown>;
       const output = await this.processor.finish(media.type, ext, input, workDir, signal, uploaded);
       // The stored version's keyframes, as an upload whose version was made at once gets them.
       const outputExt = formatOfMime(output.mime)?.ext;
       const durationMs = Number(uploaded.durationMs) || 0;
-      const phashes = media.type === 'video' && outputExt ? await keyframePhashes(outputExt, output.path, durationMs, signal) : undefined;
-      const stored = await this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written);
-      const wrapped = { id: stored.dataKey.id, masterKeyId: stored.dataKey.masterKeyId, wrapped: stored.dataKey.wrapped };
+      const phashes =
+        media.type === 'video' && outputExt
+          ? await keyframePhashes(outputExt, output.path, durationMs, signal)
+          : undefined;
+      const stored = await this.blobs.storeSealedStream(
+        media.ownerId,
+        media.type,
+        createReadStream(output.path),
+        written,
+      );
+      const wrapped = {
+        id: stored.dataKey.id,
+        masterKeyId: stored.dataKey.masterKeyId,
+        wrapped: stored.dataKey.wrapped,
+      };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
       const version = { ...stored, dataKey: wrapped, mimeType: output.mime, phashes, metadata: output.metadata };
       const replaced = await this.media.completeProcessing(media.id, version);

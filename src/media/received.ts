@@ -36,12 +36,25 @@ export interface SealedFile {
 }
 
 /** A complete sealed file, proven as a streamed upload is: its digests and type, its format confirmed, its type's size limit. */
-export async function proveSealed(blobs: EncryptedBlobs, maxBytes: Record<MediaType, number>, sealed: SealedFile): Promise<Received> {
+export async function proveSealed(
+  blobs: EncryptedBlobs,
+  maxBytes: Record<MediaType, number>,
+  sealed: SealedFile,
+): Promise<Received> {
   const { sha256, md5, sniffed } = sealed.digests ?? (await digestSealed(blobs, sealed));
   const file = blobs.sealedFile(sealed.path, sealed.dataKey, sealed.size);
   const format = await confirm(sniffed, file);
   if (sealed.size > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
-  return { path: sealed.path, file, dataKey: sealed.dataKey, name: sanitizeFileName(sealed.filename, format.ext), size: sealed.size, sha256, md5, format };
+  return {
+    path: sealed.path,
+    file,
+    dataKey: sealed.dataKey,
+    name: sanitizeFileName(sealed.filename, format.ext),
+    size: sealed.size,
+    sha256,
+    md5,
+    format,
+  };
 }
 
 /** The digests and sniffed type of a sealed file, in one streamed pass over its plaintext. */
@@ -49,6 +62,8 @@ async function digestSealed(blobs: EncryptedBlobs, sealed: SealedFile): Promise<
   const sniffer = new Sniffer();
   const hasher = blobs.hasher();
   const plaintext = await blobs.openSealedFile(sealed.path, sealed.dataKey, sealed.size);
-  await pipeline([plaintext, sniffer, hasher, new Writable({ write: (_chunk, _encoding, done) => done() })], { signal: sealed.signal });
+  await pipeline([plaintext, sniffer, hasher, new Writable({ write: (_chunk, _encoding, done) => done() })], {
+    signal: sealed.signal,
+  });
   return { sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), sniffed: sniffer.result as Digests['sniffed'] };
 }

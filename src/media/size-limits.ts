@@ -14,12 +14,18 @@ export function largestLimit(maxBytes: Record<MediaType, number>, types: readonl
 export function tooLargeFor(maxBytes: Record<MediaType, number>, types: readonly MediaType[]): MediaError {
   const [type, limit] = largestLimit(maxBytes, types);
   if (types.length === 1) return fileTooLarge(type, limit);
-  return new MediaError('FILE_TOO_LARGE', `The file is larger than ${formatBytes(limit)}, the most accepted for any supported type`);
+  return new MediaError(
+    'FILE_TOO_LARGE',
+    `The file is larger than ${formatBytes(limit)}, the most accepted for any supported type`,
+  );
 }
 
 /** 413 naming the type and its limit, so a user knows what would be accepted. */
 export function fileTooLarge(type: MediaType, limit: number): MediaError {
-  return new MediaError('FILE_TOO_LARGE', `The file is larger than the ${formatBytes(limit)} limit for ${MEDIA_TYPE_TABLE[type].plural}`);
+  return new MediaError(
+    'FILE_TOO_LARGE',
+    `The file is larger than the ${formatBytes(limit)} limit for ${MEDIA_TYPE_TABLE[type].plural}`,
+  );
 }
 
 /** 1536 → "1.5 KB", 26214400 → "25 MB" (binary units, as the limits are configured). */

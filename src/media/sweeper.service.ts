@@ -48,7 +48,9 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
   onApplicationBootstrap(): void {
     const run = () => {
       const withBlobs = this.rounds++ % BLOBS_EVERY === 0;
-      this.sweep(Date.now(), { blobs: withBlobs }).catch((error) => this.logger.error(`sweep failed: ${(error as Error).message}`));
+      this.sweep(Date.now(), { blobs: withBlobs }).catch((error) =>
+        this.logger.error(`sweep failed: ${(error as Error).message}`),
+      );
     };
     run();
     this.timer = setInterval(run, PROCESSES_EVERY_MS).unref();
@@ -64,7 +66,11 @@ export class SweeperService implements OnApplicationBootstrap, OnModuleDestroy {
     const deadReservations = (await this.usage.reservationTags()).filter((tag) => this.temp.isGone(tag));
     const report = {
       tempDirs: deadDirs.length,
-      reservations: await this.usage.releaseStale(new Date(now - RESERVATION_STALE_MS), [...deadDirs, ...deadReservations], new Date(now - this.config.tusUploadExpiryMs - RESERVATION_STALE_MS)),
+      reservations: await this.usage.releaseStale(
+        new Date(now - RESERVATION_STALE_MS),
+        [...deadDirs, ...deadReservations],
+        new Date(now - this.config.tusUploadExpiryMs - RESERVATION_STALE_MS),
+      ),
       jobs: await this.jobs.handBackJobsOfGoneProcesses(),
       blobs: options.blobs ? await this.sweepBlobs(now) : 0,
     };

@@ -53,14 +53,21 @@ export class UploadLedger {
   /** Takes one of today's upload slots; refuses when none is left, or when `minBytes` cannot fit in the quota. */
   async reserve(minBytes: number): Promise<void> {
     const { ownerId, processTag, limits } = this;
-    const outcome = await this.usage.reserve({ ownerId, dailyLimit: limits.dailyUploads, quotaBytes: limits.quotaBytes, minBytes, processTag });
+    const outcome = await this.usage.reserve({
+      ownerId,
+      dailyLimit: limits.dailyUploads,
+      quotaBytes: limits.quotaBytes,
+      minBytes,
+      processTag,
+    });
     if (outcome.ok) {
       this.reservation = outcome.reservationId;
       // The declared length was checked against the quota with the reservation: a small
       // upload makes no claim while it streams, and the commit's exact check is its only one.
       this.claimed = 0;
       this.claimedAt = Date.now();
-    } else if (outcome.reason === 'daily') throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
+    } else if (outcome.reason === 'daily')
+      throw new MediaError('DAILY_UPLOAD_LIMIT', undefined, { retryAfter: secondsUntilUtcMidnight() });
     else throw new MediaError('QUOTA_EXCEEDED');
   }
 

@@ -14,7 +14,13 @@ import { MediaError } from '../errors.js';
 import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.js';
 import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
-import { FINISH_PROCESSING, type FinishProcessingJob, JobQueue, RENDER_PREVIEWS, type RenderPreviewsJob } from '../jobs/job-queue.js';
+import {
+  FINISH_PROCESSING,
+  type FinishProcessingJob,
+  JobQueue,
+  RENDER_PREVIEWS,
+  type RenderPreviewsJob,
+} from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessInput, ProcessResult } from '../processing/processor.js';
 import { plainCopy } from '../processing/plain-copy.js';
@@ -154,7 +160,9 @@ export class UploadService {
   async completeSealed(upload: SealedUpload): Promise<UploadResult> {
     const limits = await this.userLimits.of(upload.ownerId, upload.signal);
     const ledger = UploadLedger.holding(this.usage, upload.ownerId, limits, upload.reservationId);
-    return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () => proveSealed(this.blobs, this.config.limits.maxBytes, upload));
+    return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () =>
+      proveSealed(this.blobs, this.config.limits.maxBytes, upload),
+    );
   }
 
   /** Takes one of the user's upload slots (UPLOAD_CONCURRENCY_PER_USER), or refuses; resolves with its release. */
@@ -179,9 +187,22 @@ export class UploadService {
       Object.assign(known, { sha256: received.sha256, md5: received.md5 });
       const open = () => this.blobs.openSealedFile(received.path, received.dataKey, received.size);
       await refuseByDeclaration({ format: received.format, file: received.file }, this.config.processing.image);
-      await this.screening.screenUpload({ ...context, sha256: received.sha256, md5: received.md5, open, signal: hold.signal });
+      await this.screening.screenUpload({
+        ...context,
+        sha256: received.sha256,
+        md5: received.md5,
+        open,
+        signal: hold.signal,
+      });
       workDir = await this.temp.newDir();
-      const input = { format: received.format, size: received.size, open, file: received.file, workDir, signal: hold.signal };
+      const input = {
+        format: received.format,
+        size: received.size,
+        open,
+        file: received.file,
+        workDir,
+        signal: hold.signal,
+      };
       const processed = await this.processor.process(input);
       const version = await this.describeVersion(received, processed);
       known.phashes = await perceptualHashes(input, processed);
@@ -267,20 +288,45 @@ export class UploadService {
    * previews into storage, each under a data key of its own. Every key written is added to
    * `written` as soon as it exists, so a failure anywhere leaves nothing behind.
    */
-  private async storeVersions(ownerId: string, file: Received, processed: ProcessResult, described: DescribedVersion, written: string[]): Promise<StoredVersions> {
+  private async storeVersions(
+    ownerId: string,
+    file: Received,
+    processed: ProcessResult,
+    described: DescribedVersion,
+    written: string[],
+  ): Promise<StoredVersions> {
     const sealBuffer = (data: Buffer) => this.blobs.storeSealed(ownerId, file.format.type, data, written);
     const main = async (): Promise<StoredFile> => {
       const { stored } = processed;
       if (!stored) {
         const blobKey = await this.blobs.storeFile(file.path, file.format.type, written);
-        return { blobKey, dataKey: file.dataKey, size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
+        return {
+          blobKey,
+          dataKey: file.dataKey,
+          size: file.size,
+          sha256: file.sha256,
+          md5: file.md5,
+          mime: file.format.mime,
+        };
       }
       // Streamed from its file (a transcoded video is never whole in memory); its digests are `described`'s, taken for screening.
-      const { blobKey, dataKey } = await this.blobs.storeSealed(ownerId, file.format.type, createReadStream(stored.path), written);
+      const { blobKey, dataKey } = await this.blobs.storeSealed(
+        ownerId,
+        file.format.type,
+        createReadStream(stored.path),
+        written,
+      );
       return { blobKey, dataKey, ...described };
     };
-    const previews = processed.previews.map(async ({ data, ...preview }) => ({ ...preview, bytes: data.length, ...(await sealBuffer(data)) }));
-    const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [StoredFile, StoredPreview[]];
+    const previews = processed.previews.map(async ({ data, ...preview }) => ({
+      ...preview,
+      bytes: data.length,
+      ...(await sealBuffer(data)),
+    }));
+    const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [
+      StoredFile,
+      StoredPreview[],
+    ];
     return { version, previews: stored };
   }
 
@@ -293,7 +339,12 @@ export class UploadService {
     return { size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), mime: stored.mime };
   }
 
-  private async commit(file: Received, processed: ProcessResult, stored: StoredVersions, hold: CommitHold): Promise<UploadResult> {
+  private async commit(
+    file: Received,
+    processed: ProcessResult,
+    stored: StoredVersions,
+    hold: CommitHold,
+  ): Promise<UploadResult> {
     const { ownerId, reservationId } = hold;
     const { version } = stored;
     const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
@@ -319,8 +370,17 @@ export class UploadService {
         dataKey: wrapped(version.dataKey),
         phashes: hold.phashes,
         reviewReason: hold.reviewReason,
-        expiresAt: hold.expiresInSeconds === undefined ? undefined : new Date(Date.now() + hold.expiresInSeconds * 1000),
-        previews: stored.previews.map((p) => ({ size: p.size, width: p.width, height: p.height, mimeType: 'image/webp', bytes: p.bytes, blobKey: p.blobKey, dataKey: wrapped(p.dataKey) })),
+        expiresAt:
+          hold.expiresInSeconds === undefined ? undefined : new Date(Date.now() + hold.expiresInSeconds * 1000),
+        previews: stored.previews.map((p) => ({
+          size: p.size,
+          width: p.width,
+          height: p.height,
+          mimeType: 'image/webp',
+          bytes: p.bytes,
+          blobKey: p.blobKey,
+          dataKey: wrapped(p.dataKey),
+        })),
       },
       {
         reservationId,

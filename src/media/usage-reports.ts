@@ -35,7 +35,10 @@ export class UsageReports implements OnApplicationBootstrap, OnModuleDestroy {
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'api') return;
-    const tick = () => void this.deliver().catch((error: unknown) => this.logger.warn(`usage delivery failed: ${(error as Error).message}`));
+    const tick = () =>
+      void this.deliver().catch((error: unknown) =>
+        this.logger.warn(`usage delivery failed: ${(error as Error).message}`),
+      );
     this.timer = setInterval(tick, DELIVERY_EVERY_MS).unref();
   }
 
@@ -58,15 +61,23 @@ export class UsageReports implements OnApplicationBootstrap, OnModuleDestroy {
       return 0;
     }
     let delivered = 0;
-    for (let batch = await this.outbox.claim(BATCH, LEASE_SECONDS); batch.length > 0; batch = await this.outbox.claim(BATCH, LEASE_SECONDS)) {
+    for (
+      let batch = await this.outbox.claim(BATCH, LEASE_SECONDS);
+      batch.length > 0;
+      batch = await this.outbox.claim(BATCH, LEASE_SECONDS)
+    ) {
       for (const [index, delta] of batch.entries()) {
         try {
-          await client.updateStorageUsage({ userId: delta.ownerId, deltaId: delta.id, deltaBytes: delta.deltaBytes, deltaFiles: delta.deltaFiles }, { signal: this.stopping.signal });
+          await client.updateStorageUsage(
+            { userId: delta.ownerId, deltaId: delta.id, deltaBytes: delta.deltaBytes, deltaFiles: delta.deltaFiles },
+            { signal: this.stopping.signal },
+          );
           await this.outbox.acknowledge(delta.id);
           delivered++;
         } catch (error) {
           const backoff = Math.min(MAX_BACKOFF_SECONDS, 2 ** Math.min(delta.attempts - 1, 6));
-          if (!(error instanceof PeerUnavailableError)) this.logger.warn({ err: error, deltaId: delta.id }, 'user-service refused a usage delta; retrying later');
+          if (!(error instanceof PeerUnavailableError))
+            this.logger.warn({ err: error, deltaId: delta.id }, 'user-service refused a usage delta; retrying later');
           // The rest of the batch waits too: user-service is down, or refusing; the lease would bring them back anyway.
           for (const pending of batch.slice(index)) await this.outbox.postpone(pending.id, backoff);
           return delivered;

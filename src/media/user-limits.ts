@@ -21,6 +21,9 @@ export class UserLimits {
     const client = this.users.client;
     if (!client) return defaults;
     const quotas = await client.getUserQuotas(userId, { signal });
-    return { quotaBytes: quotas.storageBytes ?? defaults.quotaBytes, dailyUploads: quotas.dailyUploads ?? defaults.dailyUploads };
+    return {
+      quotaBytes: quotas.storageBytes ?? defaults.quotaBytes,
+      dailyUploads: quotas.dailyUploads ?? defaults.dailyUploads,
+    };
   }
 }

@@ -39,14 +39,20 @@ export class AntivirusService {
       if (signal.aborted) throw signal.reason;
       if (!(error instanceof ClamdUnavailableError)) throw error;
       this.log.warn(`clamd unavailable: ${(error.cause as Error | undefined)?.message ?? error.message}`);
-      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The antivirus is unavailable; try again later', { retryAfter: 10 });
+      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The antivirus is unavailable; try again later', {
+        retryAfter: 10,
+      });
     }
     if (result.verdict === 'clean') return;
-    if (result.verdict === 'infected') throw new MalwareFound(result.signature, 'The file was rejected by the antivirus scan');
+    if (result.verdict === 'infected')
+      throw new MalwareFound(result.signature, 'The file was rejected by the antivirus scan');
     // A per-file limit (scan time, size, recursion) is the file's doing: the same file would
     // hit it again on every retry, so it is refused, never "try again later".
     this.log.warn(`scan incomplete: ${result.reason}`);
-    throw new MalwareFound(result.reason, 'The antivirus could not scan all of the file (encrypted, or beyond its time, size or nesting limits); it is refused');
+    throw new MalwareFound(
+      result.reason,
+      'The antivirus could not scan all of the file (encrypted, or beyond its time, size or nesting limits); it is refused',
+    );
   }
 }
 

@@ -53,7 +53,10 @@ export class BlocklistIndex {
         if (value !== undefined) this.phashes.add(hash + entry.id, value);
       } else {
         const ids = this.exact[algorithm].get(hash);
-        this.exact[algorithm].set(hash, ids === undefined ? entry.id : [...(typeof ids === 'string' ? [ids] : ids), entry.id]);
+        this.exact[algorithm].set(
+          hash,
+          ids === undefined ? entry.id : [...(typeof ids === 'string' ? [ids] : ids), entry.id],
+        );
       }
     }
     this.hashCount += entry.hashes.length;
@@ -87,7 +90,8 @@ export class BlocklistIndex {
     let best: { key: string; distance: number } | undefined;
     for (const hash of hashes.phashes) {
       const [nearest] = this.phashes.matches(BigInt.asUintN(64, hash), this.maxDistance);
-      if (nearest && (!best || nearest.distance < best.distance)) best = { key: nearest.id, distance: nearest.distance };
+      if (nearest && (!best || nearest.distance < best.distance))
+        best = { key: nearest.id, distance: nearest.distance };
     }
     return best && this.found(best.key.slice(16), { algorithm: 'phash', hash: best.key.slice(0, 16) }, best.distance);
   }
@@ -98,4 +102,5 @@ export class BlocklistIndex {
 }
 
 /** The smallest id, so that which of several entries answers does not depend on load order. */
-const first = (ids: string | string[]): string => (typeof ids === 'string' ? ids : ids.reduce((a, b) => (b < a ? b : a)));
+const first = (ids: string | string[]): string =>
+  typeof ids === 'string' ? ids : ids.reduce((a, b) => (b < a ? b : a));

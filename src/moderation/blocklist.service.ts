@@ -35,9 +35,12 @@ const RETRY_MS = 2000;
 
 /** The hash in its stored form (lowercase hex of the algorithm's length), or undefined when it is not one. */
 export function parseHash(algorithm: unknown, hash: unknown): BlockedHash | undefined {
-  if (typeof algorithm !== 'string' || !Object.hasOwn(HEX_LENGTH, algorithm) || typeof hash !== 'string') return undefined;
+  if (typeof algorithm !== 'string' || !Object.hasOwn(HEX_LENGTH, algorithm) || typeof hash !== 'string')
+    return undefined;
   const length = HEX_LENGTH[algorithm as HashAlgorithm];
-  return hash.length === length && /^[0-9a-fA-F]+$/.test(hash) ? { algorithm: algorithm as HashAlgorithm, hash: hash.toLowerCase() } : undefined;
+  return hash.length === length && /^[0-9a-fA-F]+$/.test(hash)
+    ? { algorithm: algorithm as HashAlgorithm, hash: hash.toLowerCase() }
+    : undefined;
 }
 
 /**
@@ -98,7 +101,10 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     try {
       await (this.firstLoad ?? this.fullLoad());
     } catch (error) {
-      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The blocklist is not loaded yet; try again shortly', { retryAfter: 5, cause: error });
+      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The blocklist is not loaded yet; try again shortly', {
+        retryAfter: 5,
+        cause: error,
+      });
     }
   }
 
@@ -119,12 +125,19 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
     const { entry, quarantined } = result;
     this.apply((index) => index.put({ id: entry.id, reason: entry.reason, hashes: entry.hashes }));
     this.media.forget(quarantined);
-    if (result.created) this.log.log(`blocked ${hashes.length} hash(es) as entry ${entry.id} (${input.source}${input.createdBy ? ` ${input.createdBy}` : ''}); ${quarantined.length} media quarantined`);
+    if (result.created)
+      this.log.log(
+        `blocked ${hashes.length} hash(es) as entry ${entry.id} (${input.source}${input.createdBy ? ` ${input.createdBy}` : ''}); ${quarantined.length} media quarantined`,
+      );
     return { entry, quarantined: quarantined.length };
   }
 
   /** Blocks every hash of a stored media (uploaded and stored digests, pHashes), which is quarantined with any copies. */
-  async addMedia(input: { mediaId: string; reason: string; createdBy?: string }): Promise<{ entry: BlocklistEntry; quarantined: number }> {
+  async addMedia(input: {
+    mediaId: string;
+    reason: string;
+    createdBy?: string;
+  }): Promise<{ entry: BlocklistEntry; quarantined: number }> {
     const media = UUID.test(input.mediaId) ? await this.media.findById(input.mediaId.toLowerCase()) : null;
     if (!media) throw new MediaError('NOT_FOUND', 'Media not found');
     const hashes: BlockedHash[] = [
@@ -213,7 +226,9 @@ export class BlocklistService implements OnModuleInit, OnModuleDestroy {
       this.replay = undefined;
     }
     const { entries, hashes } = index.size;
-    this.log.log(`blocklist loaded: ${entries} entries, ${hashes} hashes in ${Math.round(performance.now() - started)} ms`);
+    this.log.log(
+      `blocklist loaded: ${entries} entries, ${hashes} hashes in ${Math.round(performance.now() - started)} ms`,
+    );
   }
 
   /** Every entry with its hashes, read in pages of each table in key order (index scans, no join). */

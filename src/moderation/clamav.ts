@@ -8,9 +8,7 @@
 import { connect, type NetConnectOpts, type Socket } from 'node:net';
 
 export type ScanResult =
-  | { verdict: 'clean' }
-  | { verdict: 'infected'; signature: string }
-  | { verdict: 'incomplete'; reason: string };
+  { verdict: 'clean' } | { verdict: 'infected'; signature: string } | { verdict: 'incomplete'; reason: string };
 
 export interface ScanOptions {
   signal?: AbortSignal;
@@ -35,7 +33,9 @@ export function parseScanReply(reply: string): ScanResult {
   const found = /^stream: (.+) FOUND$/.exec(text);
   if (found) {
     const signature = found[1];
-    return NOT_FULLY_SCANNED.test(signature) ? { verdict: 'incomplete', reason: signature } : { verdict: 'infected', signature };
+    return NOT_FULLY_SCANNED.test(signature)
+      ? { verdict: 'incomplete', reason: signature }
+      : { verdict: 'infected', signature };
   }
   // "INSTREAM size limit exceeded. ERROR", "stream: Time limit reached ERROR", ...: not scanned through.
   if (text.endsWith(' ERROR')) return { verdict: 'incomplete', reason: text.slice(0, -' ERROR'.length) };
@@ -46,7 +46,8 @@ export function parseScanReply(reply: string): ScanResult {
 export function parseClamdUrl(url: string): NetConnectOpts {
   if (url.startsWith('/')) return { path: url };
   const parsed = new URL(url);
-  if (parsed.protocol === 'unix:' && parsed.pathname.startsWith('/')) return { path: decodeURIComponent(parsed.pathname) };
+  if (parsed.protocol === 'unix:' && parsed.pathname.startsWith('/'))
+    return { path: decodeURIComponent(parsed.pathname) };
   if (parsed.protocol === 'tcp:' && parsed.hostname && parsed.port) {
     return { host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'), port: Number(parsed.port) };
   }
@@ -61,7 +62,10 @@ export class ClamdScanner {
   }
 
   /** Streams `source` to clamd (zINSTREAM) without buffering it; the source is consumed or ended. */
-  async scan(source: AsyncIterable<Buffer | string> | NodeJS.ReadableStream, options: ScanOptions = {}): Promise<ScanResult> {
+  async scan(
+    source: AsyncIterable<Buffer | string> | NodeJS.ReadableStream,
+    options: ScanOptions = {},
+  ): Promise<ScanResult> {
     return parseScanReply(await this.exchange('zINSTREAM\0', source as AsyncIterable<Buffer | string>, options));
   }
 
@@ -79,7 +83,11 @@ export class ClamdScanner {
   }
 
   /** Sends one command (and an INSTREAM body) and resolves with the NUL-terminated reply. */
-  private exchange(command: string, body: AsyncIterable<Buffer | string> | undefined, options: ScanOptions): Promise<string> {
+  private exchange(
+    command: string,
+    body: AsyncIterable<Buffer | string> | undefined,
+    options: ScanOptions,
+  ): Promise<string> {
     const { signal, timeoutMs = DEFAULT_TIMEOUT_MS } = options;
     return new Promise((resolve, reject) => {
       const socket = connect(this.target);
@@ -90,7 +98,8 @@ export class ClamdScanner {
         if (error === undefined) resolve(value as string);
         else reject(error);
       };
-      const unavailable = (why: string, cause?: unknown) => settle(new ClamdUnavailableError(`clamd at ${this.url}: ${why}`, { cause }));
+      const unavailable = (why: string, cause?: unknown) =>
+        settle(new ClamdUnavailableError(`clamd at ${this.url}: ${why}`, { cause }));
       const onAbort = () => unavailable('aborted', signal?.reason);
       if (signal?.aborted) return onAbort();
       signal?.addEventListener('abort', onAbort, { once: true });

@@ -16,12 +16,31 @@ export function keyframeTimes(durationMs: number, count = KEYFRAMES): number[] {
  * read with its forced demuxer and no protocol but `file`): each frame is decoded to a small
  * grey square by FFmpeg and hashed like an image. A frame that does not decode is skipped.
  */
-export async function keyframePhashes(ext: string, path: string, durationMs: number, signal: AbortSignal): Promise<bigint[]> {
+export async function keyframePhashes(
+  ext: string,
+  path: string,
+  durationMs: number,
+  signal: AbortSignal,
+): Promise<bigint[]> {
   const hashes: bigint[] = [];
   for (const seconds of keyframeTimes(durationMs)) {
-    const args = ['-ss', seconds.toFixed(3), ...inputArgs(ext, path), '-frames:v', '1', '-vf', `scale=${SIDE}:${SIDE}:flags=area,format=gray`, '-f', 'rawvideo', 'pipe:1'];
-    const pixels = await ffmpeg(args, { signal, timeoutMs: 30_000, maxOutputBytes: SIDE * SIDE }).catch(() => undefined);
-    if (pixels?.length === SIDE * SIDE) hashes.push(await phashOfImage(sharp(pixels, { raw: { width: SIDE, height: SIDE, channels: 1 } })));
+    const args = [
+      '-ss',
+      seconds.toFixed(3),
+      ...inputArgs(ext, path),
+      '-frames:v',
+      '1',
+      '-vf',
+      `scale=${SIDE}:${SIDE}:flags=area,format=gray`,
+      '-f',
+      'rawvideo',
+      'pipe:1',
+    ];
+    const pixels = await ffmpeg(args, { signal, timeoutMs: 30_000, maxOutputBytes: SIDE * SIDE }).catch(
+      () => undefined,
+    );
+    if (pixels?.length === SIDE * SIDE)
+      hashes.push(await phashOfImage(sharp(pixels, { raw: { width: SIDE, height: SIDE, channels: 1 } })));
   }
   return hashes;
 }

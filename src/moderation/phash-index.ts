@@ -103,7 +103,8 @@ export class PhashIndex {
           const xlo = entries[i + 1] ^ qlo;
           const slot = entries[i + 2];
           const distance = popcount32(xhi) + popcount32(xlo);
-          if (distance <= maxDistance && ids[slot] !== undefined && !probedBefore(xhi, xlo, k, maxDistance)) found.push({ id: ids[slot], distance });
+          if (distance <= maxDistance && ids[slot] !== undefined && !probedBefore(xhi, xlo, k, maxDistance))
+            found.push({ id: ids[slot], distance });
         }
       }
     }
@@ -159,7 +160,8 @@ export class PhashIndex {
  * t = 4r + a, a match differs in ≤ r bits in one of the first a + 1 substrings or in ≤ r − 1
  * in one of the others, else it would differ in ≥ (a + 1)(r + 1) + (3 − a)r = t + 1 bits.
  */
-const radiusOf = (t: number, k: number): number => (k <= t % TABLES ? Math.floor(t / TABLES) : Math.floor(t / TABLES) - 1);
+const radiusOf = (t: number, k: number): number =>
+  k <= t % TABLES ? Math.floor(t / TABLES) : Math.floor(t / TABLES) - 1;
 
 /** Whether an earlier table's probes already reached this entry (so it is reported once). */
 function probedBefore(xhi: number, xlo: number, k: number, t: number): boolean {
@@ -168,7 +170,8 @@ function probedBefore(xhi: number, xlo: number, k: number, t: number): boolean {
 }
 
 /** Substring k (0 = the top 16 bits) of the hash whose 32-bit halves are hi and lo. */
-const substring = (hi: number, lo: number, k: number): number => ((k < 2 ? hi : lo) >>> (k % 2 === 0 ? 16 : 0)) & 0xffff;
+const substring = (hi: number, lo: number, k: number): number =>
+  ((k < 2 ? hi : lo) >>> (k % 2 === 0 ? 16 : 0)) & 0xffff;
 
 function halves(hash: bigint): [number, number] {
   if (hash < 0n || hash >> 64n !== 0n) throw new RangeError(`not a 64-bit hash: ${hash}`);
@@ -176,5 +179,6 @@ function halves(hash: bigint): [number, number] {
 }
 
 function checkDistance(distance: number): void {
-  if (!Number.isInteger(distance) || distance < 0 || distance > MAX_DISTANCE) throw new RangeError(`Hamming distance must be 0..${MAX_DISTANCE}, got ${distance}`);
+  if (!Number.isInteger(distance) || distance < 0 || distance > MAX_DISTANCE)
+    throw new RangeError(`Hamming distance must be 0..${MAX_DISTANCE}, got ${distance}`);
 }

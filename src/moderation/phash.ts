@@ -25,7 +25,8 @@ for (let k = 0; k < FIRST + LOW; k++) {
 
 /** The hash of 32×32 one-byte grey pixels, row-major; bit 63 is frequency (1, 1). */
 export function phashOfPixels(gray32x32: Uint8Array | Buffer): bigint {
-  if (gray32x32.length !== SIZE * SIZE) throw new RangeError(`expected ${SIZE * SIZE} grey pixels, got ${gray32x32.length}`);
+  if (gray32x32.length !== SIZE * SIZE)
+    throw new RangeError(`expected ${SIZE * SIZE} grey pixels, got ${gray32x32.length}`);
   // Separable DCT, only the kept frequencies: rows first (rowDct[y][u]), then columns.
   const rowDct = new Float64Array(SIZE * LOW);
   for (let y = 0; y < SIZE; y++) {
@@ -59,7 +60,8 @@ export function phashOfPixels(gray32x32: Uint8Array | Buffer): bigint {
  * a buffer or path is decoded here, turned upright by its EXIF orientation, first page only.
  */
 export async function phashOfImage(input: Buffer | string | Sharp): Promise<bigint> {
-  const image = typeof input === 'string' || Buffer.isBuffer(input) ? sharp(input, { pages: 1 }).rotate() : input.clone();
+  const image =
+    typeof input === 'string' || Buffer.isBuffer(input) ? sharp(input, { pages: 1 }).rotate() : input.clone();
   // Transparent pixels count as white, as the image is usually shown on a light background.
   // fastShrinkOnLoad off: libjpeg's DCT-domain 1/8 shrink otherwise gives a JPEG different
   // 32×32 pixels than the same picture as PNG (12 bits apart on the Nikon fixture, 2 without).
@@ -74,7 +76,8 @@ export async function phashOfImage(input: Buffer | string | Sharp): Promise<bigi
 
 export const toHex = (hash: bigint): string => BigInt.asUintN(64, hash).toString(16).padStart(16, '0');
 
-export const fromHex = (hex: string): bigint | undefined => (/^[0-9a-fA-F]{16}$/.test(hex) ? BigInt(`0x${hex}`) : undefined);
+export const fromHex = (hex: string): bigint | undefined =>
+  /^[0-9a-fA-F]{16}$/.test(hex) ? BigInt(`0x${hex}`) : undefined;
 
 /** Set bits of a 32-bit integer (SWAR: pairs, nibbles, then a multiply sums the bytes). */
 export function popcount32(x: number): number {

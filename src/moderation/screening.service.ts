@@ -32,7 +32,11 @@ export interface VersionToScreen extends UploadContext {
 }
 
 /** Rejections kept as incidents, by the error code answered. */
-const INCIDENT_KINDS: Partial<Record<ErrorCode, string>> = { CORRUPT_FILE: 'corrupt', MALWARE_DETECTED: 'malware', CONTENT_REJECTED: 'moderation' };
+const INCIDENT_KINDS: Partial<Record<ErrorCode, string>> = {
+  CORRUPT_FILE: 'corrupt',
+  MALWARE_DETECTED: 'malware',
+  CONTENT_REJECTED: 'moderation',
+};
 
 /**
  * The content-safety stages of an upload, in the design's order, all before anything is
@@ -60,7 +64,9 @@ export class ScreeningService {
   }
 
   /** Before decoding: the upload's own digests against the blocklist, then the antivirus. */
-  async screenUpload(upload: UploadContext & { sha256: string; md5: string; open(): Promise<Readable>; signal: AbortSignal }): Promise<void> {
+  async screenUpload(
+    upload: UploadContext & { sha256: string; md5: string; open(): Promise<Readable>; signal: AbortSignal },
+  ): Promise<void> {
     await this.blocklist.whenReady();
     this.refuseMatch(this.blocklist.match({ sha256: [upload.sha256], md5: [upload.md5], phashes: [] }));
     await this.antivirus.scan(upload.open, upload.signal);
@@ -92,32 +98,69 @@ export class ScreeningService {
       );
       if (decision.decision === 'approved') return {};
       if (decision.block.length > 0) {
-        await this.blocklist.add({ hashes: decision.block, reason: decision.reason || 'moderation-service', source: 'moderation-service' });
+        await this.blocklist.add({
+          hashes: decision.block,
+          reason: decision.reason || 'moderation-service',
+          source: 'moderation-service',
+        });
       }
       throw new ContentRejected(decision.reason || 'rejected by moderation-service', 'moderation');
     } catch (error) {
       if (!(error instanceof ModerationUnavailableError) || this.config.moderationFailureMode === 'closed') throw error;
       const reason = `moderation-service unavailable: ${error.message}`;
       this.log.warn(`accepting an upload of ${version.ownerId} unmoderated (MODERATION_FAILURE_MODE=open): ${reason}`);
-      await this.incidents.record({ ownerId: version.ownerId, kind: 'review', code: 'DEPENDENCY_UNAVAILABLE', reason, sha256, md5, phashes, requestId: version.requestId });
+      await this.incidents.record({
+        ownerId: version.ownerId,
+        kind: 'review',
+        code: 'DEPENDENCY_UNAVAILABLE',
+        reason,
+        sha256,
+        md5,
+        phashes,
+        requestId: version.requestId,
+      });
       return { reviewReason: reason };
     }
   }
 
   /** Records a refused upload as an incident and counts it; other errors are not incidents. Never throws. */
-  async recordRejection(error: unknown, upload: UploadContext & { sha256?: string; md5?: string; phashes?: bigint[] }): Promise<void> {
+  async recordRejection(
+    error: unknown,
+    upload: UploadContext & { sha256?: string; md5?: string; phashes?: bigint[] },
+  ): Promise<void> {
     if (!isMediaError(error)) return;
     const kind = error instanceof ContentRejected ? error.kind : INCIDENT_KINDS[error.code];
     if (!kind) return;
     this.metrics.rejections.inc({ kind });
-    const details = error instanceof MalwareFound ? { signature: error.signature } : error instanceof ContentRejected ? { match: error.detail } : {};
+    const details =
+      error instanceof MalwareFound
+        ? { signature: error.signature }
+        : error instanceof ContentRejected
+          ? { match: error.detail }
+          : {};
     await this.incidents
-      .record({ ownerId: upload.ownerId, kind, code: error.code, reason: error instanceof ContentRejected ? error.reason : error.message, sha256: upload.sha256, md5: upload.md5, phashes: upload.phashes, requestId: upload.requestId, details })
+      .record({
+        ownerId: upload.ownerId,
+        kind,
+        code: error.code,
+        reason: error instanceof ContentRejected ? error.reason : error.message,
+        sha256: upload.sha256,
+        md5: upload.md5,
+        phashes: upload.phashes,
+        requestId: upload.requestId,
+        details,
+      })
       .catch((failure: unknown) => this.log.error(`could not record an incident: ${(failure as Error).message}`));
   }
 
   private refuseMatch(match: BlockMatch | undefined): void {
-    if (match) throw new ContentRejected(match.reason, 'blocklist', { entryId: match.entryId, algorithm: match.algorithm, hash: match.hash, distance: match.distance });
+    if (match)
+      throw new ContentRejected(match.reason, 'blocklist', {
+        entryId: match.entryId,
+        algorithm: match.algorithm,
+        hash: match.hash,
+        distance: match.distance,
+      });
   }
 }
 

@@ -8,7 +8,14 @@ import { createHash } from 'node:crypto';
 import { type ServiceClientConstructor, status } from '@grpc/grpc-js';
 import { type BoundedCache, boundedCache } from '../common/cache.js';
 import { MediaError } from '../errors.js';
-import { type BreakerState, GrpcPeer, loadService, PeerCallError, type PeerCallOptions, type PeerClientOptions } from './grpc-peer.js';
+import {
+  type BreakerState,
+  GrpcPeer,
+  loadService,
+  PeerCallError,
+  type PeerCallOptions,
+  type PeerClientOptions,
+} from './grpc-peer.js';
 
 export interface AuthClientOptions extends PeerClientOptions {
   /** How long a valid answer is reused, at most (the token's expiry comes first). Default 30; 0: never. */
@@ -68,7 +75,11 @@ export class AuthClient {
     const { cacheSeconds = 30, cacheEntries = 10_000, ...peer } = options;
     this.peer = new GrpcPeer<Methods>({ ...peer, name: 'auth', service: 'auth.AuthService' });
     this.cacheMs = cacheSeconds * 1000;
-    this.valid = boundedCache({ max: cacheEntries, maxBytes: CACHE_BYTES, ttlOf: (entry: Remembered) => entry.until - Date.now() });
+    this.valid = boundedCache({
+      max: cacheEntries,
+      maxBytes: CACHE_BYTES,
+      ttlOf: (entry: Remembered) => entry.until - Date.now(),
+    });
   }
 
   /** The token's owner and roles, or MediaError UNAUTHORIZED; PeerUnavailableError when auth-service cannot say. */
@@ -85,7 +96,10 @@ export class AuthClient {
     if (!USER_ID.test(answer.userId)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
     const expiresAt = earliest(answer.expiresAt || undefined, jwtExpiry(token));
     const validated = { userId: answer.userId, roles: answer.roles, expiresAt };
-    this.valid.set(key, { token: validated, until: Math.min(Date.now() + this.cacheMs, (expiresAt ?? Infinity) * 1000) });
+    this.valid.set(key, {
+      token: validated,
+      until: Math.min(Date.now() + this.cacheMs, (expiresAt ?? Infinity) * 1000),
+    });
     return validated;
   }
 
@@ -95,7 +109,8 @@ export class AuthClient {
       const { exists, active, roles } = await this.peer.call('GetUserInfo', { userId }, options);
       return { userId, exists, active, roles };
     } catch (error) {
-      if (error instanceof PeerCallError && error.code === status.NOT_FOUND) return { userId, exists: false, active: false, roles: [] };
+      if (error instanceof PeerCallError && error.code === status.NOT_FOUND)
+        return { userId, exists: false, active: false, roles: [] };
       throw error instanceof PeerCallError ? this.peer.unavailable(error) : error;
     }
   }
@@ -111,7 +126,9 @@ export class AuthClient {
 
 /** auth-service's reason goes to the logs (as the cause), not to the client. */
 function invalidToken(reason: string): MediaError {
-  return new MediaError('UNAUTHORIZED', 'The token is invalid or expired', { cause: new Error(reason || 'invalid token') });
+  return new MediaError('UNAUTHORIZED', 'The token is invalid or expired', {
+    cause: new Error(reason || 'invalid token'),
+  });
 }
 
 function earliest(a?: number, b?: number): number | undefined {

@@ -9,7 +9,15 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import * as grpc from '@grpc/grpc-js';
 import { loadSync, type Options as LoaderOptions } from '@grpc/proto-loader';
-import { circuitBreaker, type CircuitBreakerPolicy, CircuitState, ConsecutiveBreaker, ExponentialBackoff, handleAll, type IBackoff } from 'cockatiel';
+import {
+  circuitBreaker,
+  type CircuitBreakerPolicy,
+  CircuitState,
+  ConsecutiveBreaker,
+  ExponentialBackoff,
+  handleAll,
+  type IBackoff,
+} from 'cockatiel';
 import { protoPath } from '../common/proto-path.js';
 import { MediaError } from '../errors.js';
 
@@ -111,7 +119,9 @@ const LOADER_OPTIONS: LoaderOptions = { keepCase: false, longs: Number, enums: S
 /** The generated constructor of `service` in proto/<name>.proto (also what a test stand-in serves). */
 export function loadService(name: string, service: string): grpc.ServiceClientConstructor {
   const loaded = grpc.loadPackageDefinition(loadSync(findProto(name), LOADER_OPTIONS));
-  const found = service.split('.').reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], loaded);
+  const found = service
+    .split('.')
+    .reduce<unknown>((node, key) => (node as Record<string, unknown> | undefined)?.[key], loaded);
   if (typeof found !== 'function') throw new Error(`no service ${service} in proto/${name}.proto`);
   return found as grpc.ServiceClientConstructor;
 }
@@ -158,7 +168,10 @@ export class GrpcPeer<M extends PeerMethods<M>> {
     });
     this.breaker.onBreak(() => (this.openedAt = Date.now()));
     this.retries = options.retries ?? 2;
-    this.backoff = new ExponentialBackoff({ initialDelay: options.initialBackoffMs ?? 100, maxDelay: options.maxBackoffMs ?? 2000 });
+    this.backoff = new ExponentialBackoff({
+      initialDelay: options.initialBackoffMs ?? 100,
+      maxDelay: options.maxBackoffMs ?? 2000,
+    });
   }
 
   /**
@@ -225,7 +238,12 @@ export class GrpcPeer<M extends PeerMethods<M>> {
       try {
         return await attempt();
       } catch (error) {
-        if (retry >= this.retries || signal.aborted || !TRANSIENT.has((error as Partial<grpc.ServiceError>).code as grpc.status)) throw error;
+        if (
+          retry >= this.retries ||
+          signal.aborted ||
+          !TRANSIENT.has((error as Partial<grpc.ServiceError>).code as grpc.status)
+        )
+          throw error;
         backoff = backoff ? backoff.next(undefined) : this.backoff.next();
         await sleep(backoff.duration, undefined, { signal });
       }
@@ -245,11 +263,17 @@ export class GrpcPeer<M extends PeerMethods<M>> {
       if (requestId && METADATA_VALUE.test(requestId)) metadata.set('x-request-id', requestId);
       const cancel = (): void => call.cancel();
       const fn = (this.raw as unknown as Record<string, Unary>)[method];
-      const call = fn.call(this.raw, request, metadata, { deadline: Date.now() + this.deadlineMs }, (error, response) => {
-        signal.removeEventListener('abort', cancel);
-        if (error) reject(error);
-        else resolve(response as object);
-      });
+      const call = fn.call(
+        this.raw,
+        request,
+        metadata,
+        { deadline: Date.now() + this.deadlineMs },
+        (error, response) => {
+          signal.removeEventListener('abort', cancel);
+          if (error) reject(error);
+          else resolve(response as object);
+        },
+      );
       signal.addEventListener('abort', cancel, { once: true });
     });
   }

@@ -7,7 +7,16 @@
 import type * as grpc from '@grpc/grpc-js';
 import type { MediaType } from '../detection/media-types.js';
 import { ERRORS } from '../errors.js';
-import { type BreakerState, findProto, GrpcPeer, loadService, PeerCallError, type PeerCallOptions, type PeerClientOptions, PeerUnavailableError } from './grpc-peer.js';
+import {
+  type BreakerState,
+  findProto,
+  GrpcPeer,
+  loadService,
+  PeerCallError,
+  type PeerCallOptions,
+  type PeerClientOptions,
+  PeerUnavailableError,
+} from './grpc-peer.js';
 
 export type { BreakerState } from './grpc-peer.js';
 /** proto/moderation.proto's media_type: our media type names as they are. */
@@ -121,7 +130,8 @@ export class ModerationClient {
     try {
       return await call;
     } catch (error) {
-      if (error instanceof PeerUnavailableError) throw new ModerationUnavailableError(error.retryAfterSeconds, error.cause);
+      if (error instanceof PeerUnavailableError)
+        throw new ModerationUnavailableError(error.retryAfterSeconds, error.cause);
       if (error instanceof PeerCallError) throw new ModerationUnavailableError(this.peer.retryAfterSeconds, error);
       throw error;
     }

@@ -6,7 +6,14 @@
  */
 import { type ServiceClientConstructor, status } from '@grpc/grpc-js';
 import { type BoundedCache, boundedCache } from '../common/cache.js';
-import { type BreakerState, GrpcPeer, loadService, PeerCallError, type PeerCallOptions, type PeerClientOptions } from './grpc-peer.js';
+import {
+  type BreakerState,
+  GrpcPeer,
+  loadService,
+  PeerCallError,
+  type PeerCallOptions,
+  type PeerClientOptions,
+} from './grpc-peer.js';
 
 export interface UserClientOptions extends PeerClientOptions {
   /** How long a user's quotas are reused. Default 3600; 0: never. */
@@ -86,7 +93,11 @@ export class UserClient {
       throw new RangeError('updateStorageUsage: a deltaId, a safe integer of bytes and an int32 of files are required');
     }
     const { userId, deltaId, deltaBytes, deltaFiles } = delta;
-    const { applied, usedBytes } = await this.peer.call('UpdateStorageUsage', { userId, deltaId, deltaBytes, deltaFiles }, options);
+    const { applied, usedBytes } = await this.peer.call(
+      'UpdateStorageUsage',
+      { userId, deltaId, deltaBytes, deltaFiles },
+      options,
+    );
     return { applied, usedBytes };
   }
 

@@ -13,8 +13,12 @@ export interface ImageLimits {
 const IMAGE_HEAD_BYTES = 1024 * 1024;
 
 /** 413 for an image above the pixel or frame limits: from its header before the scan, and again from its decoder (image.processor.ts). */
-export function refuseImageOverLimits(image: { width: number; height: number; frames: number }, limits: ImageLimits): void {
-  if (image.frames > limits.maxFrames) throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${limits.maxFrames} frames`);
+export function refuseImageOverLimits(
+  image: { width: number; height: number; frames: number },
+  limits: ImageLimits,
+): void {
+  if (image.frames > limits.maxFrames)
+    throw new MediaError('FILE_TOO_LARGE', `The animation has more than ${limits.maxFrames} frames`);
   if (image.width * image.height * image.frames > limits.maxPixels) {
     throw new MediaError('FILE_TOO_LARGE', `The image is larger than ${Math.round(limits.maxPixels / 1e6)} megapixels`);
   }
@@ -27,10 +31,15 @@ export function refuseImageOverLimits(image: { width: number; height: number; fr
  * scan-time limit, retry after retry. The processors check the same and more once the
  * file is decoded; a header that does not parse here is left to them.
  */
-export async function refuseByDeclaration(input: Pick<ProcessInput, 'format' | 'file'>, limits: ImageLimits): Promise<void> {
+export async function refuseByDeclaration(
+  input: Pick<ProcessInput, 'format' | 'file'>,
+  limits: ImageLimits,
+): Promise<void> {
   if (input.format.type === 'image') {
     const head = await input.file.read(0, Math.min(input.file.size, IMAGE_HEAD_BYTES));
-    const meta = await sharp(head, { animated: true, limitInputPixels: false }).metadata().catch(() => undefined);
+    const meta = await sharp(head, { animated: true, limitInputPixels: false })
+      .metadata()
+      .catch(() => undefined);
     const height = meta?.pageHeight ?? meta?.height;
     if (meta?.width && height) refuseImageOverLimits({ width: meta.width, height, frames: meta.pages ?? 1 }, limits);
   }

@@ -1,6 +1,12 @@
 import { Inject, Injectable } from '@nestjs/common';
 import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
-import { type FinishedVersion, PROCESSORS, type Processor, type ProcessInput, type ProcessResult } from './processor.js';
+import {
+  type FinishedVersion,
+  PROCESSORS,
+  type Processor,
+  type ProcessInput,
+  type ProcessResult,
+} from './processor.js';
 
 /** Each media type's one processor; refuses to start when a type has none or more than one. */
 export function processorsByType(processors: readonly Processor[]): Map<MediaType, Processor> {
@@ -32,7 +38,14 @@ export class MediaProcessor {
    * version of the upload at `path`, and the media's `metadata` (as committed, describing
    * the upload) updated to describe that version.
    */
-  async finish(type: MediaType, ext: string, path: string, workDir: string, signal: AbortSignal, metadata: Record<string, unknown>): Promise<FinishedVersion> {
+  async finish(
+    type: MediaType,
+    ext: string,
+    path: string,
+    workDir: string,
+    signal: AbortSignal,
+    metadata: Record<string, unknown>,
+  ): Promise<FinishedVersion> {
     const processor = this.processors.get(type)!;
     if (!processor.finish) throw new Error(`nothing to finish later for ${type}`);
     return processor.finish({ ext, path, workDir, signal, metadata });

@@ -13,7 +13,12 @@ export async function plainCopy(input: ProcessInput, name: string): Promise<stri
   return plainCopyOf(await input.open(), input.workDir, name, input.signal);
 }
 
-export async function plainCopyOf(plaintext: Readable, workDir: string, name: string, signal: AbortSignal): Promise<string> {
+export async function plainCopyOf(
+  plaintext: Readable,
+  workDir: string,
+  name: string,
+  signal: AbortSignal,
+): Promise<string> {
   const path = join(workDir, name);
   await pipeline(plaintext, createWriteStream(path, { flags: 'wx', mode: 0o600 }), { signal });
   return path;

@@ -12,7 +12,11 @@ export function renderPreviews(picture: Sharp, width: number, height: number): P
   return Promise.all(
     PREVIEW_SIZES.map(async (size) => {
       const box = previewDimensions(width, height, size);
-      const data = await picture.clone().resize(box.width, box.height, { fit: 'fill' }).webp({ quality: 80 }).toBuffer();
+      const data = await picture
+        .clone()
+        .resize(box.width, box.height, { fit: 'fill' })
+        .webp({ quality: 80 })
+        .toBuffer();
       return { size, ...box, data };
     }),
   );
@@ -22,7 +26,9 @@ export function renderPreviews(picture: Sharp, width: number, height: number): P
  * Previews if they render: one that fails leaves the media without previews for now, and a
  * worker tries again later (`previewsFailed`); it never fails the upload.
  */
-export async function previewsIfPossible(render: () => Promise<PreviewImage[]>): Promise<Pick<ProcessResult, 'previews' | 'previewsFailed'>> {
+export async function previewsIfPossible(
+  render: () => Promise<PreviewImage[]>,
+): Promise<Pick<ProcessResult, 'previews' | 'previewsFailed'>> {
   try {
     return { previews: await render() };
   } catch {

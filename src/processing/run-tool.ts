@@ -26,15 +26,26 @@ export async function runTool(command: string, args: string[], options: ToolOpti
   const { timeoutMs, signal, maxOutputBytes = 16 * 1024 * 1024 } = options;
   if (signal.aborted) throw signal.reason;
   try {
-    const { stdout } = await run(command, args, { env: TOOL_ENV, encoding: 'buffer', timeout: timeoutMs, killSignal: 'SIGKILL', signal, maxBuffer: maxOutputBytes });
+    const { stdout } = await run(command, args, {
+      env: TOOL_ENV,
+      encoding: 'buffer',
+      timeout: timeoutMs,
+      killSignal: 'SIGKILL',
+      signal,
+      maxBuffer: maxOutputBytes,
+    });
     return stdout;
   } catch (error) {
     if (signal.aborted) throw signal.reason;
     const failure = error as ExecFileException & { stderr?: Buffer };
     if (failure.code === 'ENOENT') throw error; // not installed: the service's fault, a 500
-    if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER') throw new MediaError('CORRUPT_FILE', 'The file produced more output than allowed');
-    if (failure.killed) throw new MediaError('CORRUPT_FILE', `The file could not be processed in ${timeoutMs / 1000} s`);
+    if (failure.code === 'ERR_CHILD_PROCESS_STDIO_MAXBUFFER')
+      throw new MediaError('CORRUPT_FILE', 'The file produced more output than allowed');
+    if (failure.killed)
+      throw new MediaError('CORRUPT_FILE', `The file could not be processed in ${timeoutMs / 1000} s`);
     const stderr = failure.stderr?.toString('utf8').trim().slice(-2000) ?? '';
-    throw new MediaError('CORRUPT_FILE', undefined, { cause: new Error(`${command} exited ${failure.code}: ${stderr}`) });
+    throw new MediaError('CORRUPT_FILE', undefined, {
+      cause: new Error(`${command} exited ${failure.code}: ${stderr}`),
+    });
   }
 }

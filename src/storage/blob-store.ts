@@ -36,7 +36,11 @@ export interface BlobStore {
 export const BLOB_STORE = Symbol('BLOB_STORE');
 
 /** `putFile` for a store that cannot rename (a bucket): the file streamed in, removed once stored, left to its caller on failure. */
-export async function putFileByStream(store: Pick<BlobStore, 'put'>, key: string, path: string): Promise<{ size: number }> {
+export async function putFileByStream(
+  store: Pick<BlobStore, 'put'>,
+  key: string,
+  path: string,
+): Promise<{ size: number }> {
   const stored = await store.put(key, createReadStream(path));
   await rm(path, { force: true });
   return stored;

@@ -49,7 +49,10 @@ export class GcsBlobStore implements BlobStore {
         // one (an emulator) goes without: a bearer token must not travel unencrypted.
         useAuthWithCustomEndpoint: !options.apiEndpoint?.startsWith('http:'),
         timeout,
-        retryOptions: { maxRetries: timeouts.retries, totalTimeout: Math.ceil(((timeouts.retries + 1) * timeout) / 1000) },
+        retryOptions: {
+          maxRetries: timeouts.retries,
+          totalTimeout: Math.ceil(((timeouts.retries + 1) * timeout) / 1000),
+        },
       });
     this.bucket = client(timeouts.answerMs).bucket(options.bucket);
     this.uploads = client(timeouts.uploadMs).bucket(options.bucket);
@@ -64,7 +67,9 @@ export class GcsBlobStore implements BlobStore {
     // server), and a session would be one more thing to clean up after a failure. The library cannot
     // cancel a simple upload: one that fails mid-way leaves its request open, its body unfinished
     // (so no object), until the upload time-out.
-    const sink = this.uploads.file(key).createWriteStream({ resumable: false, contentType: 'application/octet-stream' });
+    const sink = this.uploads
+      .file(key)
+      .createWriteStream({ resumable: false, contentType: 'application/octet-stream' });
     try {
       await pipeline(source, counter, sink, { signal: options.signal });
       return { size: counter.bytes };
@@ -124,7 +129,11 @@ export class GcsBlobStore implements BlobStore {
         throw storeFailure(error);
       }
       for (const file of files) {
-        yield { key: file.name, size: Number(file.metadata.size), lastModified: new Date(file.metadata.updated as string) };
+        yield {
+          key: file.name,
+          size: Number(file.metadata.size),
+          lastModified: new Date(file.metadata.updated as string),
+        };
       }
     }
   }

@@ -30,5 +30,6 @@ export async function freeBytes(path: string): Promise<number> {
 export async function assertFreeSpace(path: string, minFreeBytes: number): Promise<void> {
   if (minFreeBytes <= 0) return;
   const free = await freeBytes(path);
-  if (free < minFreeBytes) throw new Error(`${free} bytes free under ${path}, below STORAGE_MIN_FREE_BYTES=${minFreeBytes}`);
+  if (free < minFreeBytes)
+    throw new Error(`${free} bytes free under ${path}, below STORAGE_MIN_FREE_BYTES=${minFreeBytes}`);
 }

@@ -1,5 +1,12 @@
 import { addAbortSignal, pipeline, type Readable } from 'node:stream';
-import { DeleteObjectCommand, GetObjectCommand, HeadBucketCommand, HeadObjectCommand, paginateListObjectsV2, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  HeadBucketCommand,
+  HeadObjectCommand,
+  paginateListObjectsV2,
+  S3Client,
+} from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
 import { assertValidKey } from './blob-keys.js';
 import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange, putFileByStream } from './blob-store.js';
@@ -77,7 +84,12 @@ export class S3BlobStore implements BlobStore {
     // aborts on failure (leavePartsOnError: false): S3 shows an object only once it is complete.
     const upload = new Upload({
       client: this.client,
-      params: { Bucket: this.bucket, Key: key, Body: pipeline(source, counter, () => {}), ContentType: 'application/octet-stream' },
+      params: {
+        Bucket: this.bucket,
+        Key: key,
+        Body: pipeline(source, counter, () => {}),
+        ContentType: 'application/octet-stream',
+      },
       queueSize: PARTS_IN_FLIGHT,
       leavePartsOnError: false,
     });
@@ -106,7 +118,9 @@ export class S3BlobStore implements BlobStore {
     assertValidKey(key);
     try {
       const Range = range ? `bytes=${range.start}-${range.end}` : undefined;
-      const { Body, ContentRange } = await this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: key, Range }));
+      const { Body, ContentRange } = await this.client.send(
+        new GetObjectCommand({ Bucket: this.bucket, Key: key, Range }),
+      );
       const body = Body as Readable; // in Node.js, the response itself (an IncomingMessage)
       if (!range) return body;
       // A server may send more than the range asked for (s3rver answers bytes=0-0 with the
@@ -142,7 +156,10 @@ export class S3BlobStore implements BlobStore {
   }
 
   async *list(prefix: string): AsyncIterable<BlobInfo> {
-    const pages = paginateListObjectsV2({ client: this.client, pageSize: this.pageSize }, { Bucket: this.bucket, Prefix: prefix });
+    const pages = paginateListObjectsV2(
+      { client: this.client, pageSize: this.pageSize },
+      { Bucket: this.bucket, Prefix: prefix },
+    );
     try {
       for await (const page of pages) {
         for (const object of page.Contents ?? []) {

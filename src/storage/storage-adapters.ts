@@ -17,11 +17,26 @@ export const STORAGE_ADAPTERS: Partial<Record<StorageDriver, (config: AppConfig)
   },
   s3: async ({ storage: { s3, timeoutMs } }) => {
     const { S3BlobStore } = await import('./s3-blob-store.js');
-    const credentials = s3.accessKeyId && s3.secretAccessKey ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey } : undefined;
-    return new S3BlobStore({ bucket: s3.bucket as string, region: s3.region, endpoint: s3.endpoint, forcePathStyle: s3.forcePathStyle, credentials, timeouts: { answerMs: timeoutMs } });
+    const credentials =
+      s3.accessKeyId && s3.secretAccessKey
+        ? { accessKeyId: s3.accessKeyId, secretAccessKey: s3.secretAccessKey }
+        : undefined;
+    return new S3BlobStore({
+      bucket: s3.bucket as string,
+      region: s3.region,
+      endpoint: s3.endpoint,
+      forcePathStyle: s3.forcePathStyle,
+      credentials,
+      timeouts: { answerMs: timeoutMs },
+    });
   },
   gcs: async ({ storage: { gcs, timeoutMs } }) => {
     const { GcsBlobStore } = await import('./gcs-blob-store.js');
-    return new GcsBlobStore({ bucket: gcs.bucket as string, projectId: gcs.projectId, apiEndpoint: gcs.apiEndpoint, timeouts: { answerMs: timeoutMs } });
+    return new GcsBlobStore({
+      bucket: gcs.bucket as string,
+      projectId: gcs.projectId,
+      apiEndpoint: gcs.apiEndpoint,
+      timeouts: { answerMs: timeoutMs },
+    });
   },
 };

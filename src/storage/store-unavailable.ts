@@ -1,9 +1,21 @@
 import { MediaError } from '../errors.js';
 
 /** Socket-level failures: the store could not be reached, or the connection broke. */
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'ESOCKETTIMEDOUT', 'EPIPE', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH', 'ENETUNREACH', 'ECONNABORTED']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'ESOCKETTIMEDOUT',
+  'EPIPE',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ECONNABORTED',
+]);
 /** The same in words: the AWS SDK wraps an error of another realm (as under Jest) into a message. */
-const NETWORK_TEXT = /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b|socket hang up/;
+const NETWORK_TEXT =
+  /\b(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EAI_AGAIN|EHOSTUNREACH|ENETUNREACH)\b|socket hang up/;
 const MAX_DEPTH = 5;
 
 /**
@@ -14,7 +26,14 @@ const MAX_DEPTH = 5;
  */
 export function isStoreUnavailable(error: unknown, depth = 0): boolean {
   if (!error || typeof error !== 'object' || depth > MAX_DEPTH) return false;
-  const known = error as { name?: unknown; code?: unknown; message?: unknown; type?: unknown; $metadata?: { httpStatusCode?: number }; cause?: unknown };
+  const known = error as {
+    name?: unknown;
+    code?: unknown;
+    message?: unknown;
+    type?: unknown;
+    $metadata?: { httpStatusCode?: number };
+    cause?: unknown;
+  };
   if (known.name === 'TimeoutError' || known.type === 'request-timeout') return true;
   if (typeof known.code === 'string' && NETWORK_CODES.has(known.code)) return true;
   if (typeof known.message === 'string' && NETWORK_TEXT.test(known.message)) return true;
@@ -30,5 +49,8 @@ export function isStoreUnavailable(error: unknown, depth = 0): boolean {
  */
 export function storeFailure(error: unknown): unknown {
   if (!isStoreUnavailable(error)) return error;
-  return new MediaError('DEPENDENCY_UNAVAILABLE', 'The storage is unavailable; try again shortly', { retryAfter: 5, cause: error });
+  return new MediaError('DEPENDENCY_UNAVAILABLE', 'The storage is unavailable; try again shortly', {
+    retryAfter: 5,
+    cause: error,
+  });
 }

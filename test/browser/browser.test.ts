@@ -96,13 +96,20 @@ describe('a real browser, on another origin', () => {
     await open('alice');
     await choose('noise.jpg', jpeg);
     const uploaded = await clickAndWait(page, '#upload');
-    expect(uploaded).toMatchObject({ status: 201, body: { type: 'image', originalMimeType: 'image/jpeg', originalName: 'noise.jpg', originalSize: jpeg.length } });
+    expect(uploaded).toMatchObject({
+      status: 201,
+      body: { type: 'image', originalMimeType: 'image/jpeg', originalName: 'noise.jpg', originalSize: jpeg.length },
+    });
     expect(uploaded.headers['X-Request-Id']).toEqual(expect.any(String)); // exposed, else hidden from the page
     expect(await page.textContent('#status')).toMatch(/^201: noise\.jpg/);
 
     // The preview, fetched with the token into a blob, decoded in the img.
     expect(uploaded.preview).toMatchObject({ status: 200 });
-    const shown = await page.$eval('#preview', (img) => ({ width: (img as any).naturalWidth, height: (img as any).naturalHeight, complete: (img as any).complete }));
+    const shown = await page.$eval('#preview', (img) => ({
+      width: (img as any).naturalWidth,
+      height: (img as any).naturalHeight,
+      complete: (img as any).complete,
+    }));
     expect(shown).toEqual({ width: 256, height: 192, complete: true });
 
     // The stored file (the version kept after processing) is what the Media object says.
@@ -110,7 +117,11 @@ describe('a real browser, on another origin', () => {
     const downloaded = await page.evaluate((mediaId) => (globalThis as any).mediaPage.download(mediaId), id);
     expect(downloaded).toMatchObject({ status: 200, size, sha256: stored });
     expect(downloaded.headers).toMatchObject({ 'Content-Length': String(size), ETag: expect.any(String) });
-    const viaNode = Buffer.from(await (await fetch(`${t.url}/api/v1/media/${id}`, { headers: { Authorization: `Bearer ${await t.token('alice')}` } })).arrayBuffer());
+    const viaNode = Buffer.from(
+      await (
+        await fetch(`${t.url}/api/v1/media/${id}`, { headers: { Authorization: `Bearer ${await t.token('alice')}` } })
+      ).arrayBuffer(),
+    );
     expect(sha256(viaNode)).toBe(stored);
   });
 
@@ -118,10 +129,16 @@ describe('a real browser, on another origin', () => {
     await open('resumer');
     await choose('noise.jpg', jpeg);
     const uploaded = await clickAndWait(page, '#resumable');
-    expect(uploaded).toMatchObject({ status: 200, body: { type: 'image', originalMimeType: 'image/jpeg', originalName: 'noise.jpg', originalSize: jpeg.length } });
+    expect(uploaded).toMatchObject({
+      status: 200,
+      body: { type: 'image', originalMimeType: 'image/jpeg', originalName: 'noise.jpg', originalSize: jpeg.length },
+    });
     expect(uploaded.body.id).toBe(uploaded.mediaId);
     expect(uploaded.preview).toMatchObject({ status: 200, naturalWidth: 256, naturalHeight: 192 });
-    const downloaded = await page.evaluate((mediaId) => (globalThis as any).mediaPage.download(mediaId), uploaded.mediaId);
+    const downloaded = await page.evaluate(
+      (mediaId) => (globalThis as any).mediaPage.download(mediaId),
+      uploaded.mediaId,
+    );
     expect(downloaded).toMatchObject({ status: 200, size: uploaded.body.size, sha256: uploaded.body.sha256 });
   });
 
@@ -129,27 +146,47 @@ describe('a real browser, on another origin', () => {
     await open('carol');
     await choose('too-big.jpg', Buffer.concat([jpeg, jpeg]));
     const refused = await clickAndWait(page, '#upload');
-    expect(refused).toMatchObject({ status: 413, body: { statusCode: 413, code: 'FILE_TOO_LARGE', requestId: refused.headers['X-Request-Id'] } });
+    expect(refused).toMatchObject({
+      status: 413,
+      body: { statusCode: 413, code: 'FILE_TOO_LARGE', requestId: refused.headers['X-Request-Id'] },
+    });
     expect(await page.getAttribute('#status', 'data-state')).toBe('error');
     expect(await page.textContent('#status')).toMatch(/^413 FILE_TOO_LARGE: /);
 
-    expect(await page.evaluate(() => (globalThis as any).mediaPage.storage())).toMatchObject({ status: 200, body: { fileCount: 0 } });
+    expect(await page.evaluate(() => (globalThis as any).mediaPage.storage())).toMatchObject({
+      status: 200,
+      body: { fileCount: 0 },
+    });
     await choose('small.png', await picture(16));
-    expect(await clickAndWait(page, '#upload')).toMatchObject({ status: 201, body: { type: 'image' }, preview: { status: 200 } });
+    expect(await clickAndWait(page, '#upload')).toMatchObject({
+      status: 201,
+      body: { type: 'image' },
+      preview: { status: 200 },
+    });
   });
 
   it('reads a 429 with its Retry-After while another upload of the user is in flight, then goes on', async () => {
     const busy = await t.token('busy');
     const holding = stalledUpload(t.url, busy, { name: 'held.txt', bytes: textFile(17, 256 * 1024) });
-    await waitFor(async () => (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'busy'")).length === 1);
+    await waitFor(
+      async () =>
+        (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'busy'")).length === 1,
+    );
     await open('alice');
     await useToken(page, busy);
     await choose('noise.jpg', jpeg);
     const refused = await clickAndWait(page, '#upload');
-    expect(refused).toMatchObject({ status: 429, body: { code: 'TOO_MANY_CONCURRENT_UPLOADS' }, headers: { 'Retry-After': '1' } });
+    expect(refused).toMatchObject({
+      status: 429,
+      body: { code: 'TOO_MANY_CONCURRENT_UPLOADS' },
+      headers: { 'Retry-After': '1' },
+    });
 
     expect((await holding.finish()).status).toBe(201);
-    expect(await clickAndWait(page, '#upload')).toMatchObject({ status: 201, body: { originalSize: jpeg.length, ownerId: 'busy' } });
+    expect(await clickAndWait(page, '#upload')).toMatchObject({
+      status: 201,
+      body: { originalSize: jpeg.length, ownerId: 'busy' },
+    });
   });
 
   it('gives a page on an origin not listed nothing to read: its requests fail in the browser', async () => {

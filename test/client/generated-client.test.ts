@@ -32,8 +32,16 @@ async function typeErrors(source: string): Promise<string> {
   const dir = mkdtempSync(join(tmpdir(), 'media-client-example-'));
   try {
     writeFileSync(join(dir, 'example.mts'), source); // .mts: the example awaits at top level
-    const compilerOptions = { noEmit: true, rootDir: parse(dir).root, types: ['node'], typeRoots: [join(ROOT, 'node_modules', '@types')] };
-    writeFileSync(join(dir, 'tsconfig.json'), JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), compilerOptions, include: [], files: ['example.mts'] }));
+    const compilerOptions = {
+      noEmit: true,
+      rootDir: parse(dir).root,
+      types: ['node'],
+      typeRoots: [join(ROOT, 'node_modules', '@types')],
+    };
+    writeFileSync(
+      join(dir, 'tsconfig.json'),
+      JSON.stringify({ extends: join(ROOT, 'tsconfig.json'), compilerOptions, include: [], files: ['example.mts'] }),
+    );
     const { stdout } = await promisify(execFile)(process.execPath, [TSC, '-p', dir]).catch((error) => error);
     return stdout;
   } finally {
@@ -53,9 +61,15 @@ describe('the generated TypeScript client (clients/typescript)', () => {
   it('is generated from the OpenAPI document the service serves now', async () => {
     const document = await (await fetch(`${t.url}/api/docs-json`)).text();
     // What `npm run client` writes for this document; by Node itself (scripts/client-schema.cjs says why).
-    const now = execFileSync(process.execPath, ['scripts/client-schema.cjs'], { cwd: ROOT, input: document, encoding: 'utf8', maxBuffer: 64 << 20 });
+    const now = execFileSync(process.execPath, ['scripts/client-schema.cjs'], {
+      cwd: ROOT,
+      input: document,
+      encoding: 'utf8',
+      maxBuffer: 64 << 20,
+    });
     const committed = readFileSync(join(ROOT, CLIENT_SCHEMA_PATH), 'utf8');
-    if (committed !== now) throw new Error(`${CLIENT_SCHEMA_PATH} is out of date: run npm run client (${firstDifference(committed, now)})`);
+    if (committed !== now)
+      throw new Error(`${CLIENT_SCHEMA_PATH} is out of date: run npm run client (${firstDifference(committed, now)})`);
   });
 
   it('uploads a picture, reads its metadata, downloads it and deletes it, every answer typed', async () => {
@@ -64,7 +78,13 @@ describe('the generated TypeScript client (clients/typescript)', () => {
     const uploaded = await alice.POST('/api/v1/media/upload', { body: { file }, bodySerializer: multipart });
     expect(uploaded.response.status).toBe(201);
     const media = ok(uploaded);
-    expect(media).toMatchObject({ ownerId: 'alice', type: 'image', status: 'ready', originalName: 'client.png', originalSize: png.length });
+    expect(media).toMatchObject({
+      ownerId: 'alice',
+      type: 'image',
+      status: 'ready',
+      originalName: 'client.png',
+      originalSize: png.length,
+    });
 
     const path = { id: media.id };
     const metadata = ok(await alice.GET('/api/v1/media/{id}/metadata', { params: { path } }));
@@ -83,7 +103,12 @@ describe('the generated TypeScript client (clients/typescript)', () => {
     const gone = await alice.GET('/api/v1/media/{id}/metadata', { params: { path } });
     // `error.code` is typed with the codes this route declares: comparing it with one the route cannot answer would not compile.
     expect([gone.response.status, gone.data, gone.error?.code === 'NOT_FOUND']).toEqual([404, undefined, true]);
-    expect(gone.error).toEqual({ statusCode: 404, code: 'NOT_FOUND', message: expect.any(String), requestId: gone.response.headers.get('x-request-id') });
+    expect(gone.error).toEqual({
+      statusCode: 404,
+      code: 'NOT_FOUND',
+      message: expect.any(String),
+      requestId: gone.response.headers.get('x-request-id'),
+    });
     expect(t.tempFiles()).toEqual([]);
   });
 
@@ -99,8 +124,13 @@ describe('the generated TypeScript client (clients/typescript)', () => {
   });
 
   it("README's example compiles against it", async () => {
-    const example = /## Generated client[\s\S]*?```ts\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1] ?? '';
+    const example =
+      /## Generated client[\s\S]*?```ts\n([\s\S]*?)```/.exec(readFileSync(join(ROOT, 'README.md'), 'utf8'))?.[1] ?? '';
     expect(example).toContain("from './clients/typescript'");
-    expect(await typeErrors(example.replace("'./clients/typescript'", `'${join(ROOT, 'clients', 'typescript', 'index.js')}'`))).toBe('');
+    expect(
+      await typeErrors(
+        example.replace("'./clients/typescript'", `'${join(ROOT, 'clients', 'typescript', 'index.js')}'`),
+      ),
+    ).toBe('');
   });
 });

@@ -28,26 +28,45 @@ describe('master key rotation', () => {
     expect(firstKeys).toBe(3 + 3 + 3);
     const blobHashes = async () => {
       const rows = await query(databaseUrl, 'SELECT blob_key FROM media ORDER BY blob_key');
-      return rows.map((r) => createHash('sha256').update(readFileSync(join(dataDir, 'storage', ...r.blob_key.split('/')))).digest('hex'));
+      return rows.map((r) =>
+        createHash('sha256')
+          .update(readFileSync(join(dataDir, 'storage', ...r.blob_key.split('/'))))
+          .digest('hex'),
+      );
     };
     const downloadAll = async () => {
       const admin = await t.token('root', { roles: ['admin'] });
       const sha256 = (data: Buffer) => createHash('sha256').update(data).digest('hex');
-      return Promise.all(FILES.map(async (name) => sha256((await request(`${t.url}/api/v1/media/${ids[name]}`, { token: admin })).body) === sha256s[name]));
+      return Promise.all(
+        FILES.map(
+          async (name) =>
+            sha256((await request(`${t.url}/api/v1/media/${ids[name]}`, { token: admin })).body) === sha256s[name],
+        ),
+      );
     };
 
     // New key first, old key still listed: old files read, new files use the new key.
     await restart(`${KEY_B},${KEY_A}`);
     expect(await downloadAll()).toEqual([true, true, true]);
     await uploadFixture(t.url, await t.token('carol'), 'txt-utf8-demo.txt');
-    const byKey = async () => Object.fromEntries((await query(databaseUrl, 'SELECT master_key_id, count(*)::int AS n FROM data_keys GROUP BY 1')).map((r) => [r.master_key_id, r.n]));
+    const byKey = async () =>
+      Object.fromEntries(
+        (await query(databaseUrl, 'SELECT master_key_id, count(*)::int AS n FROM data_keys GROUP BY 1')).map((r) => [
+          r.master_key_id,
+          r.n,
+        ]),
+      );
     const [{ n: allKeys }] = await query(databaseUrl, 'SELECT count(*)::int AS n FROM data_keys');
     expect(await byKey()).toEqual({ a: firstKeys, b: allKeys - firstKeys });
     const before = await blobHashes();
 
     // Interrupted after the first batch, then run again: it picks up where it stopped.
     const keys = t.app.get(DataKeyService);
-    await expect(keys.rotateAll(() => { throw new Error('interrupted'); }, 1)).rejects.toThrow('interrupted');
+    await expect(
+      keys.rotateAll(() => {
+        throw new Error('interrupted');
+      }, 1),
+    ).rejects.toThrow('interrupted');
     expect(await byKey()).toEqual({ a: firstKeys - 1, b: allKeys - firstKeys + 1 });
     expect(await keys.rotateAll()).toEqual({ rewrapped: firstKeys - 1 });
     expect(await byKey()).toEqual({ b: allKeys });

@@ -13,7 +13,10 @@ function holder(dir: string) {
 }
 
 async function refusal(dir: string): Promise<DataDirInUseError | undefined> {
-  const outcome = await lockDataDir(dir).then((lock) => lock.release(), (error: unknown) => error);
+  const outcome = await lockDataDir(dir).then(
+    (lock) => lock.release(),
+    (error: unknown) => error,
+  );
   return outcome instanceof DataDirInUseError ? outcome : undefined;
 }
 

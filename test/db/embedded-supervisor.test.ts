@@ -9,7 +9,8 @@ import { isAlive, postmasterPid, ROOT } from '../support/service-process';
 import { waitFor } from '../support/wait';
 
 /** A stand-in for a postmaster: a process that runs until killed. */
-const sleeper = (options: { uid?: number; gid?: number } = {}): ChildProcess => spawn('sleep', ['600'], { stdio: 'ignore', ...options });
+const sleeper = (options: { uid?: number; gid?: number } = {}): ChildProcess =>
+  spawn('sleep', ['600'], { stdio: 'ignore', ...options });
 
 describe('EmbeddedSupervisor (stand-in processes)', () => {
   const children: ChildProcess[] = [];
@@ -46,7 +47,9 @@ describe('EmbeddedSupervisor (stand-in processes)', () => {
     await waitFor(() => s.gaveUp.length === 1);
     expect(s.supervisor.state).toBe('gave-up');
     expect(s.restarts()).toBe(4);
-    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(['10', '20', '40', '40']);
+    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(
+      ['10', '20', '40', '40'],
+    );
     expect(s.lines[0]).toMatch(/ended unexpectedly \(signal SIGKILL\)/);
     expect(s.lines.filter((line) => line.includes('did not restart: could not bind'))).toHaveLength(4);
     expect(s.gaveUp[0]).toMatch(/could not be kept running: 4 restarts/);
@@ -58,7 +61,9 @@ describe('EmbeddedSupervisor (stand-in processes)', () => {
     await waitFor(() => s.restarts() === 1 && s.supervisor.state === 'up');
     s.latest().kill('SIGTERM');
     await waitFor(() => s.restarts() === 2 && s.supervisor.state === 'up');
-    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(['10', '20']);
+    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(
+      ['10', '20'],
+    );
     expect(s.lines.filter((line) => /^embedded PostgreSQL restarted \(pid \d+\)$/.test(line))).toHaveLength(2);
     await s.supervisor.stop();
   });
@@ -69,7 +74,9 @@ describe('EmbeddedSupervisor (stand-in processes)', () => {
     await waitFor(() => s.restarts() === 1 && s.supervisor.state === 'up');
     s.latest().kill('SIGKILL');
     await waitFor(() => s.restarts() === 2 && s.supervisor.state === 'up');
-    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(['10', '10']);
+    expect(s.lines.filter((line) => line.startsWith('restarting')).map((line) => /in (\d+) ms/.exec(line)![1])).toEqual(
+      ['10', '10'],
+    );
     await s.supervisor.stop();
   });
 
@@ -189,7 +196,9 @@ describe('the embedded PostgreSQL, supervised (built code)', () => {
     expect(restarted).not.toBe(postmaster);
     expect(restarted).not.toBe(impostor.pid);
     expect(isAlive(restarted)).toBe(true);
-    expect(embedded.output()).toContain(`removing a stale postmaster.pid (pid ${impostor.pid} is another program now: sleep)`);
+    expect(embedded.output()).toContain(
+      `removing a stale postmaster.pid (pid ${impostor.pid} is another program now: sleep)`,
+    );
     expect(embedded.output()).toMatch(/embedded PostgreSQL restarted/);
     expect(isAlive(impostor.pid!)).toBe(true); // only the file was removed
 

@@ -39,7 +39,9 @@ describe('media row cache, kept current by the change feed', () => {
     const { json } = await uploadFixture(t.url, alice, 'zip-html-pages.zip');
     const id = (json as { id: string }).id;
     expect((await metadata(id)).status).toBe(200);
-    await query(t.databaseUrl, `UPDATE media SET status = 'failed', failure_reason = 'CORRUPT_FILE' WHERE id = $1`, [id]);
+    await query(t.databaseUrl, `UPDATE media SET status = 'failed', failure_reason = 'CORRUPT_FILE' WHERE id = $1`, [
+      id,
+    ]);
     await waitFor(async () => ((await metadata(id)).json as { status: string }).status === 'failed', 2000);
     expect((await request(`${t.url}/api/v1/media/${id}`, { token: alice })).status).toBe(404);
     await query(t.databaseUrl, `DELETE FROM previews WHERE media_id = $1`, [id]);
@@ -52,8 +54,14 @@ describe('media row cache, kept current by the change feed', () => {
     const id = (json as { id: string }).id;
     expect((await metadata(id)).status).toBe(200);
     // Cut the listening connection, change the row while nobody listens, let it reconnect.
-    await query(t.databaseUrl, `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'media-service changes' AND datname = current_database()`);
+    await query(
+      t.databaseUrl,
+      `SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'media-service changes' AND datname = current_database()`,
+    );
     await query(t.databaseUrl, `UPDATE media SET original_name = 'renamed.txt' WHERE id = $1`, [id]);
-    await waitFor(async () => ((await metadata(id)).json as { originalName: string }).originalName === 'renamed.txt', 5000);
+    await waitFor(
+      async () => ((await metadata(id)).json as { originalName: string }).originalName === 'renamed.txt',
+      5000,
+    );
   });
 });

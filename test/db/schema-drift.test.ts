@@ -18,7 +18,13 @@ const COMPATIBLE: Record<string, string[]> = {
 };
 
 /** A list field (e.g. BigInt[]) is an ARRAY column: compare its element type (information_schema's udt_name is `_<element>`). */
-const ELEMENT_TYPE: Record<string, string> = { _int8: 'bigint', _int4: 'integer', _text: 'text', _uuid: 'uuid', _bool: 'boolean' };
+const ELEMENT_TYPE: Record<string, string> = {
+  _int8: 'bigint',
+  _int4: 'integer',
+  _text: 'text',
+  _uuid: 'uuid',
+  _bool: 'boolean',
+};
 
 interface RuntimeField {
   name: string;
@@ -31,13 +37,22 @@ test('every model field of schema.prisma exists in the migrated database with a 
   const url = await createTestDatabase();
   const client = new PrismaClient({ adapter: new PrismaPg({ connectionString: url }) });
   // The generated client's own view of the schema (a private field, read only here).
-  const models = (client as unknown as { _runtimeDataModel: { models: Record<string, { dbName: string | null; fields: RuntimeField[] }> } })._runtimeDataModel.models;
+  const models = (
+    client as unknown as {
+      _runtimeDataModel: { models: Record<string, { dbName: string | null; fields: RuntimeField[] }> };
+    }
+  )._runtimeDataModel.models;
   await client.$disconnect();
   const columns = await query<{ table_name: string; column_name: string; data_type: string; udt_name: string }>(
     url,
     "SELECT table_name, column_name, data_type, udt_name FROM information_schema.columns WHERE table_schema = 'public'",
   );
-  const typeOf = new Map(columns.map((c) => [`${c.table_name}.${c.column_name}`, c.data_type === 'ARRAY' ? (ELEMENT_TYPE[c.udt_name] ?? c.udt_name) : c.data_type]));
+  const typeOf = new Map(
+    columns.map((c) => [
+      `${c.table_name}.${c.column_name}`,
+      c.data_type === 'ARRAY' ? (ELEMENT_TYPE[c.udt_name] ?? c.udt_name) : c.data_type,
+    ]),
+  );
   const problems: string[] = [];
   for (const [name, model] of Object.entries(models)) {
     for (const field of model.fields.filter((f) => f.kind !== 'object')) {

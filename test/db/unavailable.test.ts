@@ -34,7 +34,9 @@ describe('isDatabaseUnavailable', () => {
   };
   /** A TCP server on 127.0.0.1 that cuts every connection on its first bytes: reset (RST) or end (FIN). */
   const hangUp = async (how: 'reset' | 'end') => {
-    const server = createServer((socket) => socket.once('data', () => (how === 'reset' ? socket.resetAndDestroy() : socket.end())));
+    const server = createServer((socket) =>
+      socket.once('data', () => (how === 'reset' ? socket.resetAndDestroy() : socket.end())),
+    );
     servers.push(server);
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
     return `postgresql://media:x@127.0.0.1:${(server.address() as { port: number }).port}/media`;
@@ -112,7 +114,10 @@ describe('isDatabaseUnavailable', () => {
       const model = await failure(prisma.media.findMany());
       expect(model).toMatchObject({ code: 'P1001' });
       const raw = await failure(prisma.$queryRaw`SELECT 1`);
-      expect(raw).toMatchObject({ code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'DatabaseNotReachable' } } } });
+      expect(raw).toMatchObject({
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { kind: 'DatabaseNotReachable' } } },
+      });
       const direct = await failure(new pg.Client({ connectionString: closedPort }).connect());
       expect(direct).toMatchObject({ code: 'ECONNREFUSED' });
       for (const error of [model, raw, direct]) expect(isDatabaseUnavailable(error)).toBe(true);
@@ -124,7 +129,10 @@ describe('isDatabaseUnavailable', () => {
       const model = await failure(prisma.media.findMany());
       expect(model).toMatchObject({ code: 'P1017' });
       const raw = await failure(prisma.$queryRaw`SELECT 1`);
-      expect(raw).toMatchObject({ code: 'P2010', meta: { driverAdapterError: { cause: { kind: 'ConnectionClosed' } } } });
+      expect(raw).toMatchObject({
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { kind: 'ConnectionClosed' } } },
+      });
       const direct = await failure(new pg.Client({ connectionString: reset }).connect());
       expect(direct).toMatchObject({ code: 'ECONNRESET' });
       for (const error of [model, raw, direct]) expect(isDatabaseUnavailable(error)).toBe(true);
@@ -166,7 +174,8 @@ describe('isDatabaseUnavailable', () => {
       const cancelled = await failure(client.query("SET statement_timeout = '50ms'; SELECT pg_sleep(5)"));
       expect(cancelled).toMatchObject({ code: '57014' });
       await client.end();
-      for (const error of [unique, syntax, missing, cancelled, new Error('boom'), undefined, 'text']) expect(isDatabaseUnavailable(error)).toBe(false);
+      for (const error of [unique, syntax, missing, cancelled, new Error('boom'), undefined, 'text'])
+        expect(isDatabaseUnavailable(error)).toBe(false);
     });
   });
 });

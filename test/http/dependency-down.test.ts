@@ -13,7 +13,12 @@ describe('a required dependency down', () => {
     const token = await t.token('alice');
     const reply = await upload(t.url, token, { name: 'a.jpg', bytes: fixture('jpeg-exif-gps-nikon-d2h.jpg') });
     expect(reply.status).toBe(503);
-    expect(reply.json).toEqual({ statusCode: 503, code: 'DEPENDENCY_UNAVAILABLE', message: expect.any(String), requestId: expect.any(String) });
+    expect(reply.json).toEqual({
+      statusCode: 503,
+      code: 'DEPENDENCY_UNAVAILABLE',
+      message: expect.any(String),
+      requestId: expect.any(String),
+    });
     expect(Number(reply.headers.get('retry-after'))).toBeGreaterThan(0);
     const stats = await request(`${t.url}/api/v1/media/storage`, { token });
     expect(stats.status).toBe(503);

@@ -51,7 +51,11 @@ describe('health routes', () => {
       status: 'error',
       info: { storage: { status: 'up' }, antivirus: { status: 'up', scanning: 'off' } },
       error: { database: { status: 'down' } },
-      details: { database: { status: 'down' }, storage: { status: 'up' }, antivirus: { status: 'up', scanning: 'off' } },
+      details: {
+        database: { status: 'down' },
+        storage: { status: 'up' },
+        antivirus: { status: 'up', scanning: 'off' },
+      },
     });
   });
 
@@ -60,7 +64,12 @@ describe('health routes', () => {
     liveness.fail('database', 'the embedded PostgreSQL could not be kept running: 5 restarts at 127.0.0.1:5432');
     const live = await request(`${t.url}/health/live`);
     expect(live.status).toBe(503);
-    expect(live.json).toEqual({ status: 'error', info: {}, error: { database: { status: 'down' } }, details: { database: { status: 'down' } } });
+    expect(live.json).toEqual({
+      status: 'error',
+      info: {},
+      error: { database: { status: 'down' } },
+      details: { database: { status: 'down' } },
+    });
     expect(live.body.toString()).not.toMatch(/restart|127\.0\.0\.1/);
   });
 });

@@ -50,25 +50,64 @@ describe('keep-alive clients after an early answer', () => {
   afterAll(() => t.close());
 
   const upload = async (token: string | undefined, body: FormData | string, headers: Record<string, string> = {}) =>
-    send(`${t.url}/api/v1/media/upload`, { method: 'POST', body, headers: { ...headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) } });
+    send(`${t.url}/api/v1/media/upload`, {
+      method: 'POST',
+      body,
+      headers: { ...headers, ...(token ? { Authorization: `Bearer ${token}` } : {}) },
+    });
 
   it('answers every early status with Connection: close, and the next request on the same client gets its answer', async () => {
     const full = await t.token('keepalive-full');
-    const fullQuota = await startTestApp({ databaseUrl: t.databaseUrl, env: { QUOTA_STORAGE_BYTES: String(512 * KB), MAX_DOCUMENT_BYTES: String(3 * MB) } });
+    const fullQuota = await startTestApp({
+      databaseUrl: t.databaseUrl,
+      env: { QUOTA_STORAGE_BYTES: String(512 * KB), MAX_DOCUMENT_BYTES: String(3 * MB) },
+    });
     try {
       const cases: { label: string; expected: [number, string]; go: () => Promise<Outcome> }[] = [
         { label: 'no token', expected: [401, 'UNAUTHORIZED'], go: () => upload(undefined, form(zip(MB), 'a.zip')) },
-        { label: 'larger than every limit', expected: [413, 'FILE_TOO_LARGE'], go: async () => upload(await t.token('ka-413'), form(zip(4 * MB), 'a.zip')) },
-        { label: 'unsupported bytes', expected: [415, 'UNSUPPORTED_MEDIA_TYPE'], go: async () => upload(await t.token('ka-415'), form(ELF, 'a.bin')) },
-        { label: 'over quota', expected: [507, 'QUOTA_EXCEEDED'], go: () => send(`${fullQuota.url}/api/v1/media/upload`, { method: 'POST', body: form(zip(MB), 'a.zip'), headers: { Authorization: `Bearer ${full}` } }) },
-        { label: 'a field before the file', expected: [400, 'VALIDATION_FAILED'], go: async () => {
-          const body = new FormData();
-          body.append('caption', 'x'.repeat(300 * KB));
-          body.append('file', new Blob([new Uint8Array(zip(MB))]), 'a.zip');
-          return upload(await t.token('ka-400a'), body);
-        } },
-        { label: 'a second part name', expected: [400, 'VALIDATION_FAILED'], go: async () => upload(await t.token('ka-400b'), form(zip(MB), 'a.zip', 'attachment')) },
-        { label: 'not multipart', expected: [400, 'VALIDATION_FAILED'], go: async () => upload(await t.token('ka-400c'), JSON.stringify({ file: 'x'.repeat(MB) }), { 'Content-Type': 'application/json' }) },
+        {
+          label: 'larger than every limit',
+          expected: [413, 'FILE_TOO_LARGE'],
+          go: async () => upload(await t.token('ka-413'), form(zip(4 * MB), 'a.zip')),
+        },
+        {
+          label: 'unsupported bytes',
+          expected: [415, 'UNSUPPORTED_MEDIA_TYPE'],
+          go: async () => upload(await t.token('ka-415'), form(ELF, 'a.bin')),
+        },
+        {
+          label: 'over quota',
+          expected: [507, 'QUOTA_EXCEEDED'],
+          go: () =>
+            send(`${fullQuota.url}/api/v1/media/upload`, {
+              method: 'POST',
+              body: form(zip(MB), 'a.zip'),
+              headers: { Authorization: `Bearer ${full}` },
+            }),
+        },
+        {
+          label: 'a field before the file',
+          expected: [400, 'VALIDATION_FAILED'],
+          go: async () => {
+            const body = new FormData();
+            body.append('caption', 'x'.repeat(300 * KB));
+            body.append('file', new Blob([new Uint8Array(zip(MB))]), 'a.zip');
+            return upload(await t.token('ka-400a'), body);
+          },
+        },
+        {
+          label: 'a second part name',
+          expected: [400, 'VALIDATION_FAILED'],
+          go: async () => upload(await t.token('ka-400b'), form(zip(MB), 'a.zip', 'attachment')),
+        },
+        {
+          label: 'not multipart',
+          expected: [400, 'VALIDATION_FAILED'],
+          go: async () =>
+            upload(await t.token('ka-400c'), JSON.stringify({ file: 'x'.repeat(MB) }), {
+              'Content-Type': 'application/json',
+            }),
+        },
       ];
       for (const { label, expected, go } of cases) {
         for (let i = 0; i < 5; i++) {
@@ -102,10 +141,14 @@ describe('keep-alive clients after an early answer', () => {
   it('keeps an idle connection open longer than it tells clients to reuse it', async () => {
     const agent = new Agent({ keepAlive: true });
     const headers = await new Promise<Record<string, unknown>>((resolve, reject) => {
-      const req = require('node:http').get(`${t.url}/health/live`, { agent }, (res: import('node:http').IncomingMessage) => {
-        res.resume();
-        res.on('end', () => resolve(res.headers));
-      });
+      const req = require('node:http').get(
+        `${t.url}/health/live`,
+        { agent },
+        (res: import('node:http').IncomingMessage) => {
+          res.resume();
+          res.on('end', () => resolve(res.headers));
+        },
+      );
       req.on('error', reject);
     });
     agent.destroy();

@@ -17,7 +17,9 @@ describe('limits', () => {
   describe('storage quota', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({ env: { QUOTA_STORAGE_BYTES: '100000', UPLOAD_CONCURRENCY_PER_USER: '20', QUOTA_DAILY_UPLOADS: '1000' } });
+      t = await startTestApp({
+        env: { QUOTA_STORAGE_BYTES: '100000', UPLOAD_CONCURRENCY_PER_USER: '20', QUOTA_DAILY_UPLOADS: '1000' },
+      });
     });
     afterAll(() => t.close());
 
@@ -38,7 +40,9 @@ describe('limits', () => {
       const token = await t.token('q2');
       const size = 15_000;
       const replies = await Promise.all(
-        Array.from({ length: 12 }, (_, i) => upload(t.url, token, { name: `p${i}.txt`, bytes: textFile(100 + i, size) })),
+        Array.from({ length: 12 }, (_, i) =>
+          upload(t.url, token, { name: `p${i}.txt`, bytes: textFile(100 + i, size) }),
+        ),
       );
       const created = replies.filter((r) => r.status === 201);
       const refused = replies.filter((r) => r.status === 507);
@@ -46,7 +50,11 @@ describe('limits', () => {
       expect(refused.length).toBe(12 - created.length);
       const usage = await storage(t, token);
       expect(usage.usedBytes).toBe(created.length * size);
-      const [{ sum }] = await query(t.databaseUrl, 'SELECT coalesce(sum(size), 0)::int AS sum FROM media WHERE owner_id = $1', ['q2']);
+      const [{ sum }] = await query(
+        t.databaseUrl,
+        'SELECT coalesce(sum(size), 0)::int AS sum FROM media WHERE owner_id = $1',
+        ['q2'],
+      );
       expect(sum).toBe(usage.usedBytes);
       expect(await leftovers(t, 'q2')).toEqual({ reservations: 0, temp: 0 });
     });
@@ -68,7 +76,8 @@ describe('limits', () => {
       expect(third.status).toBe(429);
       expect(third.json.code).toBe('DAILY_UPLOAD_LIMIT');
       const now = new Date();
-      const untilMidnight = (Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) - now.getTime()) / 1000;
+      const untilMidnight =
+        (Date.UTC(now.getUTCFullYear(), now.getUTCMonth(), now.getUTCDate() + 1) - now.getTime()) / 1000;
       expect(Math.abs(Number(third.headers.get('retry-after')) - untilMidnight)).toBeLessThan(60);
       expect(await storage(t, token)).toMatchObject({ uploadsToday: 2, dailyUploadLimit: 2, fileCount: 2 });
       expect(await leftovers(t, 'd1')).toEqual({ reservations: 0, temp: 0 });
@@ -81,7 +90,9 @@ describe('limits', () => {
   describe('request rate, concurrency and bandwidth', () => {
     let t: TestApp;
     beforeAll(async () => {
-      t = await startTestApp({ env: { RATE_LIMIT_PER_MINUTE: '5', UPLOAD_CONCURRENCY_PER_USER: '1', UPLOAD_BYTES_PER_SECOND: '262144' } });
+      t = await startTestApp({
+        env: { RATE_LIMIT_PER_MINUTE: '5', UPLOAD_CONCURRENCY_PER_USER: '1', UPLOAD_BYTES_PER_SECOND: '262144' },
+      });
     });
     afterAll(() => t.close());
 
@@ -106,7 +117,8 @@ describe('limits', () => {
       const started = Date.now();
       const bytes = textFile(8, 768 * 1024);
       const slow = upload(t.url, token, { name: 'big.txt', bytes });
-      for (let waited = 0; t.tempFiles().length === 0 && waited < 5000; waited += 20) await new Promise((resolve) => setTimeout(resolve, 20));
+      for (let waited = 0; t.tempFiles().length === 0 && waited < 5000; waited += 20)
+        await new Promise((resolve) => setTimeout(resolve, 20));
       await new Promise((resolve) => setTimeout(resolve, 100));
       // Mid-upload, the temp file holds ciphertext only.
       const [temp] = t.tempFiles();

@@ -15,16 +15,26 @@ const DOWNLOAD = '/api/v1/media/{id}';
 const PREVIEW = '/api/v1/media/{id}/preview';
 const ERROR_DTO = '#/components/schemas/ErrorDto';
 const operations = (doc: Json) =>
-  Object.entries(doc.paths as Json).flatMap(([path, item]) => Object.entries(item as Json).map(([method, operation]) => ({ path, method, operation: operation as Json })));
+  Object.entries(doc.paths as Json).flatMap(([path, item]) =>
+    Object.entries(item as Json).map(([method, operation]) => ({ path, method, operation: operation as Json })),
+  );
 const responses = (doc: Json) =>
-  operations(doc).flatMap(({ path, method, operation }) => Object.entries(operation.responses as Json).map(([status, response]) => ({ path, method, status, response: response as Json })));
+  operations(doc).flatMap(({ path, method, operation }) =>
+    Object.entries(operation.responses as Json).map(([status, response]) => ({
+      path,
+      method,
+      status,
+      response: response as Json,
+    })),
+  );
 /** ErrorDto, or ErrorDto narrowed to the codes of one answer (ApiErrors in src/http/openapi.ts). */
 const isJsonError = (response: Json) => {
   const schema = response.content?.['application/json']?.schema;
   return schema?.$ref === ERROR_DTO || schema?.allOf?.[0]?.$ref === ERROR_DTO;
 };
 /** The codes an error answer declares (GET's, for a HEAD answer, which has no body). */
-const codesOf = (response: Json): string[] => response.content?.['application/json']?.schema?.allOf?.[1]?.properties?.code?.enum ?? [];
+const codesOf = (response: Json): string[] =>
+  response.content?.['application/json']?.schema?.allOf?.[1]?.properties?.code?.enum ?? [];
 
 /** `redocly lint` (recommended rules, plus redocly.yaml's reasoned exceptions) on the document the service serves. */
 async function lint(doc: Json): Promise<{ totals: { errors: number; warnings: number }; problems: Json[] }> {
@@ -53,14 +63,17 @@ describe('the OpenAPI document (/api/docs-json)', () => {
 
   it('passes redocly lint with no error and no warning', async () => {
     const report = await lint(doc);
-    expect(report.problems.map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location?.[0]?.pointer}`)).toEqual([]);
+    expect(
+      report.problems.map((problem) => `${problem.ruleId}: ${problem.message} at ${problem.location?.[0]?.pointer}`),
+    ).toEqual([]);
     expect(report.totals).toMatchObject({ errors: 0, warnings: 0 });
   });
 
   it('declares health and metrics public, and a bearer token everywhere under /api/v1', () => {
     expect(doc.security).toEqual([{ bearer: [] }]);
     for (const { path, method, operation } of operations(doc)) {
-      if (path.startsWith('/api/v1/')) expect([method, path, operation.security ?? doc.security]).toEqual([method, path, [{ bearer: [] }]]);
+      if (path.startsWith('/api/v1/'))
+        expect([method, path, operation.security ?? doc.security]).toEqual([method, path, [{ bearer: [] }]]);
       else expect([method, path, operation.security]).toEqual([method, path, []]);
     }
     expect(Object.keys(doc.paths)).toEqual(expect.arrayContaining(['/health/live', '/health/ready', '/metrics']));
@@ -83,7 +96,9 @@ describe('the OpenAPI document (/api/docs-json)', () => {
   });
 
   it('gives every response a description', () => {
-    const bare = responses(doc).filter(({ response }) => typeof response.description !== 'string' || !/^\s*[^\s(]/.test(response.description));
+    const bare = responses(doc).filter(
+      ({ response }) => typeof response.description !== 'string' || !/^\s*[^\s(]/.test(response.description),
+    );
     expect(bare.map(({ method, path, status }) => `${method} ${path} ${status}`)).toEqual([]);
   });
 
@@ -94,40 +109,99 @@ describe('the OpenAPI document (/api/docs-json)', () => {
   it('names the codes of every error answer, each of that status', () => {
     const errors = responses(doc).filter(({ status, method }) => Number(status) >= 400 && method !== 'head');
     // Every error answer is an error body, but the health checks' 503 (Terminus's body).
-    const others = errors.filter(({ response }) => !isJsonError(response)).map(({ method, path, status }) => `${method} ${path} ${status}`);
+    const others = errors
+      .filter(({ response }) => !isJsonError(response))
+      .map(({ method, path, status }) => `${method} ${path} ${status}`);
     expect(others).toEqual(['get /health/live 503', 'get /health/ready 503']);
     for (const { path, method, status, response } of errors.filter(({ response }) => isJsonError(response))) {
       const codes = codesOf(response);
       expect([method, path, status, codes.length > 0]).toEqual([method, path, status, true]);
       // Statuses that carry a code of another (VALIDATION_FAILED, 400): the HTTP parser's refusal (431), and
       // those tus fixes on its routes (409 offset, 460 checksum).
-      const borrowed = status === '431' || (path.startsWith('/api/v1/media/uploads') && ['409', '460'].includes(status));
+      const borrowed =
+        status === '431' || (path.startsWith('/api/v1/media/uploads') && ['409', '460'].includes(status));
       const expected = borrowed ? 400 : Number(status);
-      for (const code of codes) expect([method, path, code, ERRORS[code as keyof typeof ERRORS]?.status]).toEqual([method, path, code, expected]);
-      expect([method, path, status, Object.keys(response.content['application/json'].examples ?? {})]).toEqual([method, path, status, codes]);
+      for (const code of codes)
+        expect([method, path, code, ERRORS[code as keyof typeof ERRORS]?.status]).toEqual([
+          method,
+          path,
+          code,
+          expected,
+        ]);
+      expect([method, path, status, Object.keys(response.content['application/json'].examples ?? {})]).toEqual([
+        method,
+        path,
+        status,
+        codes,
+      ]);
     }
     const upload = doc.paths['/api/v1/media/upload'].post.responses;
-    expect(codesOf(upload['422'])).toEqual(expect.arrayContaining(['CORRUPT_FILE', 'CONTENT_REJECTED', 'MALWARE_DETECTED']));
-    expect(codesOf(upload['429'])).toEqual(expect.arrayContaining(['RATE_LIMITED', 'DAILY_UPLOAD_LIMIT', 'TOO_MANY_CONCURRENT_UPLOADS']));
+    expect(codesOf(upload['422'])).toEqual(
+      expect.arrayContaining(['CORRUPT_FILE', 'CONTENT_REJECTED', 'MALWARE_DETECTED']),
+    );
+    expect(codesOf(upload['429'])).toEqual(
+      expect.arrayContaining(['RATE_LIMITED', 'DAILY_UPLOAD_LIMIT', 'TOO_MANY_CONCURRENT_UPLOADS']),
+    );
   });
 
   it('declares 431 (headers too large, VALIDATION_FAILED) and 500 on every operation', () => {
     for (const { path, method, operation } of operations(doc)) {
-      expect([method, path, Object.keys(operation.responses)]).toEqual([method, path, expect.arrayContaining(['431', '500'])]);
-      if (method !== 'head') expect([method, path, codesOf(operation.responses['431'])]).toEqual([method, path, ['VALIDATION_FAILED']]);
+      expect([method, path, Object.keys(operation.responses)]).toEqual([
+        method,
+        path,
+        expect.arrayContaining(['431', '500']),
+      ]);
+      if (method !== 'head')
+        expect([method, path, codesOf(operation.responses['431'])]).toEqual([method, path, ['VALIDATION_FAILED']]);
     }
   });
 
   it('describes the metadata of each media type', () => {
     const { schemas } = doc.components;
-    const refs = schemas.MediaDto.properties.metadata.anyOf.map((schema: Json) => schema.$ref.replace('#/components/schemas/', ''));
+    const refs = schemas.MediaDto.properties.metadata.anyOf.map((schema: Json) =>
+      schema.$ref.replace('#/components/schemas/', ''),
+    );
     const keys = Object.fromEntries(refs.map((name: string) => [name, Object.keys(schemas[name].properties)]));
     expect(keys).toEqual({
-      ImageMetadataDto: expect.arrayContaining(['width', 'height', 'format', 'hasAlpha', 'animated', 'frames', 'orientationApplied', 'thumbhash', 'camera', 'takenAt']),
-      VideoMetadataDto: expect.arrayContaining(['durationMs', 'width', 'height', 'fps', 'codecs', 'bitrate', 'hasAudio', 'compliant', 'original']),
-      AudioMetadataDto: expect.arrayContaining(['durationMs', 'codec', 'bitrate', 'channels', 'sampleRate', 'peaks', 'original']),
+      ImageMetadataDto: expect.arrayContaining([
+        'width',
+        'height',
+        'format',
+        'hasAlpha',
+        'animated',
+        'frames',
+        'orientationApplied',
+        'thumbhash',
+        'camera',
+        'takenAt',
+      ]),
+      VideoMetadataDto: expect.arrayContaining([
+        'durationMs',
+        'width',
+        'height',
+        'fps',
+        'codecs',
+        'bitrate',
+        'hasAudio',
+        'compliant',
+        'original',
+      ]),
+      AudioMetadataDto: expect.arrayContaining([
+        'durationMs',
+        'codec',
+        'bitrate',
+        'channels',
+        'sampleRate',
+        'peaks',
+        'original',
+      ]),
       DocumentMetadataDto: expect.arrayContaining(['pages', 'characters', 'lines', 'charset']),
-      ArchiveMetadataDto: expect.arrayContaining(['entries', 'uncompressedBytes', 'encryptedEntries', 'nestedArchives']),
+      ArchiveMetadataDto: expect.arrayContaining([
+        'entries',
+        'uncompressedBytes',
+        'encryptedEntries',
+        'nestedArchives',
+      ]),
     });
   });
 
@@ -149,7 +223,8 @@ describe('the OpenAPI document (/api/docs-json)', () => {
       const get = doc.paths[path].get?.responses ?? {};
       for (const [status, response] of Object.entries(operation.responses as Json)) {
         for (const word of [status, ...codesOf(method === 'head' ? get[status] : response)]) {
-          if (!names(text, word) && !(names(everyRoute, status) && names(everyRoute, word))) missing.push(`${route} ${status}: ${word}`);
+          if (!names(text, word) && !(names(everyRoute, status) && names(everyRoute, word)))
+            missing.push(`${route} ${status}: ${word}`);
         }
       }
     }
@@ -159,7 +234,9 @@ describe('the OpenAPI document (/api/docs-json)', () => {
 
   it('describes Range, If-None-Match (304) and If-Range on the download', () => {
     const { get } = doc.paths[DOWNLOAD];
-    const headers = get.parameters.filter((parameter: Json) => parameter.in === 'header').map((parameter: Json) => parameter.name);
+    const headers = get.parameters
+      .filter((parameter: Json) => parameter.in === 'header')
+      .map((parameter: Json) => parameter.name);
     expect(headers).toEqual(expect.arrayContaining(['Range', 'If-None-Match', 'If-Range']));
     expect(Object.keys(get.responses)).toEqual(expect.arrayContaining(['200', '206', '304', '416']));
     expect(get.responses['416'].headers).toHaveProperty('Content-Range');
@@ -172,17 +249,33 @@ describe('the OpenAPI document (/api/docs-json)', () => {
       else expect([status, response.content?.['application/json']]).toEqual([status, undefined]);
     }
     expect(get.responses['200'].content['*/*'].schema).toEqual({ type: 'string', format: 'binary' });
-    expect(doc.paths[PREVIEW].get.responses['200'].content).toEqual({ 'image/webp': { schema: { type: 'string', format: 'binary' } } });
+    expect(doc.paths[PREVIEW].get.responses['200'].content).toEqual({
+      'image/webp': { schema: { type: 'string', format: 'binary' } },
+    });
   });
 
   it('declares 503 DEPENDENCY_UNAVAILABLE with Retry-After, and at least one 4xx, on every /api/v1 operation', () => {
     for (const { path, method, operation } of operations(doc).filter(({ path }) => path.startsWith('/api/v1/'))) {
       const unavailable = operation.responses['503'];
-      expect([method, path, unavailable && method !== 'head' ? isJsonError(unavailable) : Boolean(unavailable)]).toEqual([method, path, true]);
-      expect([method, path, Object.keys(unavailable.headers)]).toEqual([method, path, expect.arrayContaining(['Retry-After', 'X-Request-Id'])]);
-      expect([method, path, Object.keys(operation.responses).some((status) => status.startsWith('4'))]).toEqual([method, path, true]);
+      expect([
+        method,
+        path,
+        unavailable && method !== 'head' ? isJsonError(unavailable) : Boolean(unavailable),
+      ]).toEqual([method, path, true]);
+      expect([method, path, Object.keys(unavailable.headers)]).toEqual([
+        method,
+        path,
+        expect.arrayContaining(['Retry-After', 'X-Request-Id']),
+      ]);
+      expect([method, path, Object.keys(operation.responses).some((status) => status.startsWith('4'))]).toEqual([
+        method,
+        path,
+        true,
+      ]);
     }
-    expect(doc.components.schemas.ErrorDto.properties.code.enum).toEqual(expect.arrayContaining(['DEPENDENCY_UNAVAILABLE', 'RANGE_NOT_SATISFIABLE']));
+    expect(doc.components.schemas.ErrorDto.properties.code.enum).toEqual(
+      expect.arrayContaining(['DEPENDENCY_UNAVAILABLE', 'RANGE_NOT_SATISFIABLE']),
+    );
   });
 
   it('matches what the download really answers: statuses, headers and JSON errors', async () => {

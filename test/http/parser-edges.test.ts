@@ -19,14 +19,27 @@ describe('parser edges', () => {
   afterAll(() => t.close());
 
   const head = (token: string, headers: Record<string, string | number>) =>
-    `POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n${Object.entries(headers)
+    `POST /api/v1/media/upload HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${token}\r\n${Object.entries(
+      headers,
+    )
       .map(([name, value]) => `${name}: ${value}\r\n`)
       .join('')}\r\n`;
   const send = async (headers: string[], extra: Record<string, string | number> = {}) => {
     const owner = `edge-${++users}`;
     const token = await t.token(owner);
     const body = multipartBody('b0undary', [{ headers, content: 'a short note\n' }]);
-    const reply = await rawExchange(t.url, [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length, ...extra }), body], { untilFirstResponse: true, waitMs: 5000 });
+    const reply = await rawExchange(
+      t.url,
+      [
+        head(token, {
+          'Content-Type': 'multipart/form-data; boundary=b0undary',
+          'Content-Length': body.length,
+          ...extra,
+        }),
+        body,
+      ],
+      { untilFirstResponse: true, waitMs: 5000 },
+    );
     return { reply, owner, token };
   };
   const disposition = (filename: string) => `Content-Disposition: form-data; name="file"; filename="${filename}"`;
@@ -50,16 +63,35 @@ describe('parser edges', () => {
     const token = await t.token('edge-node');
     const body = multipartBody('b0undary', [filePart('note.txt', 'a short note\n')]);
     const cases = [
-      { status: 400, parts: [head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length - 20 }), body] },
-      { status: 400, parts: ['GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n'] },
-      { status: 431, parts: [`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'p'.repeat(20 * KB)}\r\n\r\n`] },
+      {
+        status: 400,
+        parts: [
+          head(token, { 'Content-Type': 'multipart/form-data; boundary=b0undary', 'Content-Length': body.length - 20 }),
+          body,
+        ],
+      },
+      {
+        status: 400,
+        parts: [
+          'GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1\r\nTransfer-Encoding: chunked\r\n\r\n',
+        ],
+      },
+      {
+        status: 431,
+        parts: [`GET /health/live HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ${'p'.repeat(20 * KB)}\r\n\r\n`],
+      },
     ];
     for (const { status, parts } of cases) {
       const reply = await rawExchange(t.url, parts, { waitMs: 5000 });
       expect(reply.closed).toBe(true);
       expect(reply.status).toBe(status);
       expect(reply.raw.toString('latin1')).toMatch(/\r\nConnection: close\r\n/i);
-      expect(reply.json).toEqual({ statusCode: status, code: 'VALIDATION_FAILED', message: expect.any(String), requestId: expect.any(String) });
+      expect(reply.json).toEqual({
+        statusCode: status,
+        code: 'VALIDATION_FAILED',
+        message: expect.any(String),
+        requestId: expect.any(String),
+      });
     }
   });
 });

@@ -19,7 +19,9 @@ interface Outcome {
  */
 function streamUpload(t: TestApp, token: string, head: Buffer, total: number): Promise<Outcome> {
   const boundary = 'media-test-boundary';
-  const preamble = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`);
+  const preamble = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="big.bin"\r\nContent-Type: application/octet-stream\r\n\r\n`,
+  );
   const url = new URL(`${t.url}/api/v1/media/upload`);
   return new Promise((resolve) => {
     const outcome: Outcome = { body: '', sentBytes: 0 };
@@ -29,7 +31,11 @@ function streamUpload(t: TestApp, token: string, head: Buffer, total: number): P
       port: url.port,
       path: url.pathname,
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Transfer-Encoding': 'chunked' },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Transfer-Encoding': 'chunked',
+      },
     });
     req.on('response', (res) => {
       stopped = true;
@@ -60,7 +66,14 @@ describe('per-type size limits while streaming', () => {
   let t: TestApp;
   let token: string;
   beforeAll(async () => {
-    t = await startTestApp({ env: { MAX_ARCHIVE_BYTES: String(2 * MB), MAX_DOCUMENT_BYTES: String(1 * MB), MAX_IMAGE_BYTES: String(1 * MB), MAX_VIDEO_BYTES: String(3 * MB) } });
+    t = await startTestApp({
+      env: {
+        MAX_ARCHIVE_BYTES: String(2 * MB),
+        MAX_DOCUMENT_BYTES: String(1 * MB),
+        MAX_IMAGE_BYTES: String(1 * MB),
+        MAX_VIDEO_BYTES: String(3 * MB),
+      },
+    });
     token = await t.token('big');
   });
   afterAll(() => t.close());
@@ -90,7 +103,11 @@ describe('per-type size limits while streaming', () => {
   });
 
   it('answers 400 at a second file part without reading it', async () => {
-    const first = Buffer.concat([Buffer.from('hello\r\n--media-test-boundary\r\nContent-Disposition: form-data; name="file"; filename="second.bin"\r\n\r\n')]);
+    const first = Buffer.concat([
+      Buffer.from(
+        'hello\r\n--media-test-boundary\r\nContent-Disposition: form-data; name="file"; filename="second.bin"\r\n\r\n',
+      ),
+    ]);
     const outcome = await streamUpload(t, token, first, 1024 * MB);
     expect(outcome.status).toBe(400);
     expect(JSON.parse(outcome.body).code).toBe('VALIDATION_FAILED');
@@ -101,7 +118,11 @@ describe('per-type size limits while streaming', () => {
     const zip = fixture('zip-html-pages.zip');
     const form = new FormData();
     form.append('file', new Blob([new Uint8Array(zip)]), 'ok.zip');
-    const reply = await fetch(`${t.url}/api/v1/media/upload`, { method: 'POST', body: form, headers: { Authorization: `Bearer ${token}` } });
+    const reply = await fetch(`${t.url}/api/v1/media/upload`, {
+      method: 'POST',
+      body: form,
+      headers: { Authorization: `Bearer ${token}` },
+    });
     expect(reply.status).toBe(201);
   });
 });
@@ -117,7 +138,11 @@ describe('an upload cut off by the client', () => {
         port: url.port,
         path: url.pathname,
         method: 'POST',
-        headers: { Authorization: `Bearer ${token}`, 'Content-Type': 'multipart/form-data; boundary=b', 'Content-Length': String(10 * MB) },
+        headers: {
+          Authorization: `Bearer ${token}`,
+          'Content-Type': 'multipart/form-data; boundary=b',
+          'Content-Length': String(10 * MB),
+        },
       });
       req.on('error', () => {});
       req.write('--b\r\nContent-Disposition: form-data; name="file"; filename="v.zip"\r\n\r\n');
@@ -126,10 +151,15 @@ describe('an upload cut off by the client', () => {
       await waitFor(() => t.tempFiles().length === 1);
       req.destroy(); // the phone lost its network
       await waitFor(() => t.tempFiles().length === 0);
-      
-      await waitFor(async () => (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'dropper'")).length === 0);
+
+      await waitFor(
+        async () =>
+          (await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'dropper'")).length === 0,
+      );
       expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'dropper'")).toEqual([]);
-      const storage = await fetch(`${t.url}/api/v1/media/storage`, { headers: { Authorization: `Bearer ${token}` } }).then((r) => r.json());
+      const storage = await fetch(`${t.url}/api/v1/media/storage`, {
+        headers: { Authorization: `Bearer ${token}` },
+      }).then((r) => r.json());
       expect(storage).toMatchObject({ usedBytes: 0, fileCount: 0, uploadsToday: 0 });
     } finally {
       await t.close();

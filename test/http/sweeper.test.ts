@@ -41,12 +41,17 @@ describe('sweeper', () => {
     mkdirSync(staleDir);
     utimesSync(staleDir, HOURS_AGO(1), HOURS_AGO(1));
 
-    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, created_at, updated_at)
+    await query(
+      t.databaseUrl,
+      `INSERT INTO quota_reservations (id, owner_id, bytes, created_at, updated_at)
       VALUES (gen_random_uuid(), 'sam', 5000000, now() - interval '1 hour', now() - interval '1 hour'),
-             (gen_random_uuid(), 'sam', 1000, now(), now())`);
-    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'sam', 700, $1)`, [
-      `${hostname()}_999999_1_deadbeef`,
-    ]);
+             (gen_random_uuid(), 'sam', 1000, now(), now())`,
+    );
+    await query(
+      t.databaseUrl,
+      `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'sam', 700, $1)`,
+      [`${hostname()}_999999_1_deadbeef`],
+    );
 
     const report = await t.app.get(SweeperService).sweep();
     expect(report).toEqual({ tempDirs: 2, blobs: 1, reservations: 2, jobs: 0 });
@@ -56,17 +61,25 @@ describe('sweeper', () => {
     expect(existsSync(deadDir)).toBe(false);
     expect(existsSync(staleDir)).toBe(false);
     expect(existsSync(join(t.dataDir, 'tmp'))).toBe(true);
-    expect(await query(t.databaseUrl, "SELECT bytes FROM quota_reservations WHERE owner_id = 'sam'")).toEqual([{ bytes: '1000' }]);
+    expect(await query(t.databaseUrl, "SELECT bytes FROM quota_reservations WHERE owner_id = 'sam'")).toEqual([
+      { bytes: '1000' },
+    ]);
     expect((await request(`${t.url}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
   });
 
   it('releases the reservations of a process that is gone even when it left no temp dir (stopped while the database was down)', async () => {
     const gone = `${hostname()}_999997_1_ab12cd34`;
     const alive = `${hostname()}_${process.pid}_x_live0000`;
-    await query(t.databaseUrl, `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'ruth', 900, $1), (gen_random_uuid(), 'ruth', 800, $2)`, [gone, alive]);
+    await query(
+      t.databaseUrl,
+      `INSERT INTO quota_reservations (id, owner_id, bytes, process_tag) VALUES (gen_random_uuid(), 'ruth', 900, $1), (gen_random_uuid(), 'ruth', 800, $2)`,
+      [gone, alive],
+    );
     const report = await t.app.get(SweeperService).sweep();
     expect(report.reservations).toBe(1);
-    expect(await query(t.databaseUrl, "SELECT bytes, process_tag FROM quota_reservations WHERE owner_id = 'ruth'")).toEqual([{ bytes: '800', process_tag: alive }]);
+    expect(
+      await query(t.databaseUrl, "SELECT bytes, process_tag FROM quota_reservations WHERE owner_id = 'ruth'"),
+    ).toEqual([{ bytes: '800', process_tag: alive }]);
     await query(t.databaseUrl, "DELETE FROM quota_reservations WHERE owner_id = 'ruth'");
   });
 
@@ -77,7 +90,8 @@ describe('sweeper', () => {
     mkdirSync(tempDir, { recursive: true });
     mkdirSync(officeDir, { recursive: true });
     // Stand-ins for the orphans: long-lived processes whose command lines name those directories.
-    const sleeper = (arg: string) => spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', '--', arg], { stdio: 'ignore' });
+    const sleeper = (arg: string) =>
+      spawn(process.execPath, ['-e', 'setTimeout(() => {}, 300000)', '--', arg], { stdio: 'ignore' });
     const orphans = [join(tempDir, 'input.avi'), `-env:UserInstallation=file://${officeDir}`].map(sleeper);
     const bystander = sleeper(join(t.dataDir, 'tmp', 'unrelated'));
     try {

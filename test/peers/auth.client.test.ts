@@ -58,7 +58,7 @@ describe('validateToken', () => {
     expect(server.requestIds).toEqual(['req-7']);
   });
 
-  it('an invalid token is 401 UNAUTHORIZED, and auth-service\'s reason stays out of the message', async () => {
+  it("an invalid token is 401 UNAUTHORIZED, and auth-service's reason stays out of the message", async () => {
     const error = await rejection(client().validateToken('forged'));
     expect(isMediaError(error, 'UNAUTHORIZED')).toBe(true);
     expect(error).toMatchObject({ status: 401, message: 'The token is invalid or expired' });
@@ -183,8 +183,18 @@ describe('getUserInfo', () => {
   it('returns a known user, and exists: false for a user auth-service does not know', async () => {
     server.users.set('user-1', { active: false, roles: ['admin'] });
     const auth = client();
-    await expect(auth.getUserInfo('user-1')).resolves.toEqual({ userId: 'user-1', exists: true, active: false, roles: ['admin'] });
-    await expect(auth.getUserInfo('nobody')).resolves.toEqual({ userId: 'nobody', exists: false, active: false, roles: [] });
+    await expect(auth.getUserInfo('user-1')).resolves.toEqual({
+      userId: 'user-1',
+      exists: true,
+      active: false,
+      roles: ['admin'],
+    });
+    await expect(auth.getUserInfo('nobody')).resolves.toEqual({
+      userId: 'nobody',
+      exists: false,
+      active: false,
+      roles: [],
+    });
     expect(server.userLookups).toEqual([{ userId: 'user-1' }, { userId: 'nobody' }]);
   });
 

@@ -8,12 +8,22 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { status } from '@grpc/grpc-js';
-import { findProto, GrpcPeer, type GrpcPeerOptions, loadService, PeerCallError, PeerUnavailableError } from '../../src/peers/grpc-peer';
+import {
+  findProto,
+  GrpcPeer,
+  type GrpcPeerOptions,
+  loadService,
+  PeerCallError,
+  PeerUnavailableError,
+} from '../../src/peers/grpc-peer';
 import { AuthServer } from '../support/auth-server';
 import { waitFor } from '../support/wait';
 
 type Methods = {
-  ValidateToken: [{ token: string }, { valid: boolean; userId: string; roles: string[]; expiresAt: number; reason: string }];
+  ValidateToken: [
+    { token: string },
+    { valid: boolean; userId: string; roles: string[]; expiresAt: number; reason: string },
+  ];
   GetUserInfo: [{ userId: string }, { userId: string; exists: boolean; active: boolean; roles: string[] }];
 };
 
@@ -21,7 +31,14 @@ let server: AuthServer;
 const peers: GrpcPeer<Methods>[] = [];
 
 function peer(options: Partial<GrpcPeerOptions> = {}): GrpcPeer<Methods> {
-  const created = new GrpcPeer<Methods>({ name: 'auth', service: 'auth.AuthService', url: server.url, deadlineMs: 1000, initialBackoffMs: 20, ...options });
+  const created = new GrpcPeer<Methods>({
+    name: 'auth',
+    service: 'auth.AuthService',
+    url: server.url,
+    deadlineMs: 1000,
+    initialBackoffMs: 20,
+    ...options,
+  });
   peers.push(created);
   return created;
 }
@@ -50,7 +67,13 @@ afterEach(async () => {
 
 describe('answers', () => {
   it('decodes the response with camelCase fields and 64-bit integers as numbers', async () => {
-    await expect(validate(peer())).resolves.toEqual({ valid: true, userId: 'user-1', roles: ['admin'], expiresAt: 2_000_000_000, reason: '' });
+    await expect(validate(peer())).resolves.toEqual({
+      valid: true,
+      userId: 'user-1',
+      roles: ['admin'],
+      expiresAt: 2_000_000_000,
+      reason: '',
+    });
     expect(server.validations).toEqual([{ token: 'tok-1' }]);
   });
 
@@ -68,13 +91,20 @@ describe('answers', () => {
 
   it('passes a definite refusal through as PeerCallError with its code, not retried', async () => {
     const error = await rejection(peer().call('GetUserInfo', { userId: 'nobody' }), PeerCallError);
-    expect(error).toMatchObject({ peer: 'auth', method: 'GetUserInfo', code: status.NOT_FOUND, details: 'no user nobody' });
+    expect(error).toMatchObject({
+      peer: 'auth',
+      method: 'GetUserInfo',
+      code: status.NOT_FOUND,
+      details: 'no user nobody',
+    });
     expect(server.userLookups).toHaveLength(1);
   });
 
   it('turns the response with `read`, and a throw there is no answer', async () => {
     const auth = peer();
-    await expect(auth.call('ValidateToken', { token: 'tok-1' }, { read: (response) => response.userId })).resolves.toBe('user-1');
+    await expect(auth.call('ValidateToken', { token: 'tok-1' }, { read: (response) => response.userId })).resolves.toBe(
+      'user-1',
+    );
     const read = () => {
       throw new Error('unusable answer');
     };
@@ -216,6 +246,8 @@ describe('proto lookup', () => {
   });
 
   it('refuses a service the proto does not declare', () => {
-    expect(() => loadService('auth', 'auth.NoSuchService')).toThrow('no service auth.NoSuchService in proto/auth.proto');
+    expect(() => loadService('auth', 'auth.NoSuchService')).toThrow(
+      'no service auth.NoSuchService in proto/auth.proto',
+    );
   });
 });

@@ -205,7 +205,9 @@ describe('cancellation', () => {
   });
 
   it('an aborted signal never reaches the peer', async () => {
-    await expect(client().checkMediaContent(request, { signal: AbortSignal.abort() })).rejects.toMatchObject({ name: 'AbortError' });
+    await expect(client().checkMediaContent(request, { signal: AbortSignal.abort() })).rejects.toMatchObject({
+      name: 'AbortError',
+    });
     expect(server.checks).toHaveLength(0);
   });
 });

@@ -53,7 +53,9 @@ describe('auth-service (AUTH_GRPC_URL) in the service', () => {
       await request(`${t.url}/api/v1/media/storage`, { token: await t.token(`someone-${n++}`) }); // each a fresh token: a call to auth-service
       return (await request(`${t.url}/health/ready`)).status === 503;
     }, 60_000);
-    expect((await request(`${t.url}/health/ready`)).json.error).toEqual({ 'auth-service': { status: 'down', breaker: 'open' } });
+    expect((await request(`${t.url}/health/ready`)).json.error).toEqual({
+      'auth-service': { status: 'down', breaker: 'open' },
+    });
     await auth.start();
     await waitFor(async () => (await request(`${t.url}/health/ready`)).status === 200, 60_000);
   });
@@ -66,7 +68,9 @@ describe('auth-service (AUTH_GRPC_URL) in the service', () => {
     auth.users.set('root', { roles: ['admin'] });
     const grpc = new MediaGrpcClient(t.grpcAddress!);
     try {
-      expect((await grpc.call('DeleteMedia', { acting_user_id: 'dave', media_id: id })).error?.code).toBe(status.NOT_FOUND);
+      expect((await grpc.call('DeleteMedia', { acting_user_id: 'dave', media_id: id })).error?.code).toBe(
+        status.NOT_FOUND,
+      );
       expect((await grpc.call('DeleteMedia', { acting_user_id: 'root', media_id: id })).error).toBeUndefined();
       expect((await request(`${t.url}/api/v1/media/${id}`, { token: carol })).status).toBe(404);
     } finally {
@@ -89,7 +93,11 @@ describe('user-service (USER_GRPC_URL) in the service', () => {
 
   /** What this service has stored for the user, as user-service should converge to. */
   const stored = async (userId: string) => {
-    const [row] = await query<{ used_bytes: string; file_count: number }>(t.databaseUrl, 'SELECT used_bytes::text, file_count FROM usage WHERE owner_id = $1', [userId]);
+    const [row] = await query<{ used_bytes: string; file_count: number }>(
+      t.databaseUrl,
+      'SELECT used_bytes::text, file_count FROM usage WHERE owner_id = $1',
+      [userId],
+    );
     return { bytes: Number(row?.used_bytes ?? 0), files: row?.file_count ?? 0 };
   };
 
@@ -121,15 +129,28 @@ describe('user-service (USER_GRPC_URL) in the service', () => {
       const reply = await upload(t.url, erin, { name: `${seed}.png`, bytes: await picture(100 + seed) });
       expect(reply.status).toBe(201);
       ids.push(reply.json.id);
-      if (seed % 3 === 0) expect((await request(`${t.url}/api/v1/media/${ids[seed]}`, { method: 'DELETE', token: erin })).status).toBe(204);
+      if (seed % 3 === 0)
+        expect((await request(`${t.url}/api/v1/media/${ids[seed]}`, { method: 'DELETE', token: erin })).status).toBe(
+          204,
+        );
     }
-    const pending = await query<{ n: number }>(t.databaseUrl, "SELECT count(*)::int AS n FROM usage_outbox WHERE owner_id = 'erin'");
+    const pending = await query<{ n: number }>(
+      t.databaseUrl,
+      "SELECT count(*)::int AS n FROM usage_outbox WHERE owner_id = 'erin'",
+    );
     expect(pending[0].n).toBeGreaterThanOrEqual(27); // 20 uploads and 7 deletes, none delivered
     users.delay(3000, 1); // the first answer after it is back arrives past the 2 s deadline: applied, then sent again
     await users.start();
     const expected = await stored('erin');
-    await waitFor(async () => users.usage.get('erin')?.bytes === expected.bytes && users.usage.get('erin')?.files === expected.files, 120_000);
-    await waitFor(async () => (await query<{ n: number }>(t.databaseUrl, 'SELECT count(*)::int AS n FROM usage_outbox'))[0].n === 0, 60_000);
+    await waitFor(
+      async () =>
+        users.usage.get('erin')?.bytes === expected.bytes && users.usage.get('erin')?.files === expected.files,
+      120_000,
+    );
+    await waitFor(
+      async () => (await query<{ n: number }>(t.databaseUrl, 'SELECT count(*)::int AS n FROM usage_outbox'))[0].n === 0,
+      60_000,
+    );
     expect(users.usage.get('erin')).toEqual({ bytes: expected.bytes, files: 14 });
     // Every delta id was sent at least once; the one sent twice was applied once.
     const sent = users.deltas.filter((d) => d.userId === 'erin').map((d) => d.deltaId);

@@ -19,7 +19,12 @@ function client(options: Partial<UserClientOptions> = {}): UserClient {
   return created;
 }
 
-const delta = (deltaBytes: number, deltaFiles = 1, userId = 'user-1'): StorageDelta => ({ userId, deltaId: randomUUID(), deltaBytes, deltaFiles });
+const delta = (deltaBytes: number, deltaFiles = 1, userId = 'user-1'): StorageDelta => ({
+  userId,
+  deltaId: randomUUID(),
+  deltaBytes,
+  deltaFiles,
+});
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   return promise.then(
@@ -42,8 +47,14 @@ afterEach(async () => {
 
 describe('getUserQuotas', () => {
   it('returns the limits, 0 read as "use our default", and sends the request id', async () => {
-    await expect(client().getUserQuotas('user-1', { requestId: 'req-9' })).resolves.toEqual({ storageBytes: 10 * 2 ** 30, dailyUploads: undefined });
-    await expect(client().getUserQuotas('user-2')).resolves.toEqual({ storageBytes: undefined, dailyUploads: undefined });
+    await expect(client().getUserQuotas('user-1', { requestId: 'req-9' })).resolves.toEqual({
+      storageBytes: 10 * 2 ** 30,
+      dailyUploads: undefined,
+    });
+    await expect(client().getUserQuotas('user-2')).resolves.toEqual({
+      storageBytes: undefined,
+      dailyUploads: undefined,
+    });
     expect(server.requestIds).toEqual(['req-9', '']);
   });
 
@@ -135,7 +146,9 @@ describe('updateStorageUsage', () => {
 
   it('down or slow: PeerUnavailableError, for the outbox to send again later', async () => {
     server.delay(5000);
-    expect(await rejection(client({ deadlineMs: 150, retries: 1 }).updateStorageUsage(delta(1)))).toBeInstanceOf(PeerUnavailableError);
+    expect(await rejection(client({ deadlineMs: 150, retries: 1 }).updateStorageUsage(delta(1)))).toBeInstanceOf(
+      PeerUnavailableError,
+    );
     await server.stop();
     expect(await rejection(client().updateStorageUsage(delta(1)))).toBeInstanceOf(PeerUnavailableError);
   });

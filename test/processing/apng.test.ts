@@ -27,9 +27,27 @@ function tempFile(data: Buffer, ext: string): string {
 
 /** FFmpeg's view of an animation: frames decoded (composed) as raw RGBA, and their count. */
 function framesOf(data: Buffer, demuxer: 'apng' | 'webp_pipe', width: number, height: number): Buffer[] {
-  const raw = execFileSync('ffmpeg', ['-v', 'error', '-f', demuxer, '-i', tempFile(data, 'img'), '-fps_mode', 'passthrough', '-f', 'rawvideo', '-pix_fmt', 'rgba', 'pipe:1'], {
-    maxBuffer: 64 * 1024 * 1024,
-  });
+  const raw = execFileSync(
+    'ffmpeg',
+    [
+      '-v',
+      'error',
+      '-f',
+      demuxer,
+      '-i',
+      tempFile(data, 'img'),
+      '-fps_mode',
+      'passthrough',
+      '-f',
+      'rawvideo',
+      '-pix_fmt',
+      'rgba',
+      'pipe:1',
+    ],
+    {
+      maxBuffer: 64 * 1024 * 1024,
+    },
+  );
   const size = width * height * 4;
   return Array.from({ length: raw.length / size }, (_, i) => raw.subarray(i * size, (i + 1) * size));
 }
@@ -53,7 +71,7 @@ async function difference(a: sharp.Sharp, b: sharp.Sharp): Promise<number> {
 /** The PNG's chunks rewritten by `edit` (return undefined to drop one), CRCs recomputed. */
 function rewriteChunks(png: Buffer, edit: (type: string, data: Buffer) => Buffer | undefined): Buffer {
   const out = [png.subarray(0, 8)];
-  for (let at = 8; at < png.length; ) {
+  for (let at = 8; at < png.length;) {
     const length = png.readUInt32BE(at);
     const type = png.toString('latin1', at + 4, at + 8);
     const data = edit(type, png.subarray(at + 8, at + 8 + length));
@@ -96,13 +114,21 @@ describe('animated PNG', () => {
     expect(stored.length).toBe(json.size);
     if (json.mimeType === 'image/webp') {
       const meta = await sharp(stored, { animated: true }).metadata();
-      expect([meta.format, meta.pages, meta.width, meta.pageHeight, meta.hasAlpha, meta.loop]).toEqual(['webp', 20, 100, 100, true, 0]);
+      expect([meta.format, meta.pages, meta.width, meta.pageHeight, meta.hasAlpha, meta.loop]).toEqual([
+        'webp',
+        20,
+        100,
+        100,
+        true,
+        0,
+      ]);
       expect(meta.delay).toEqual(Array(20).fill(75)); // the fcTL delays, 75/1000 s each
     } else {
       expect(framesOf(stored, 'apng', 100, 100)).toHaveLength(20);
     }
     const frame = (page: number) => sharp(originalFrames[page], { raw: { width: 100, height: 100, channels: 4 } });
-    for (const page of [0, 1, 5, 10, 19]) expect(await difference(await storedFrame(stored, page, 100, 100), frame(page))).toBeLessThanOrEqual(SIMILAR);
+    for (const page of [0, 1, 5, 10, 19])
+      expect(await difference(await storedFrame(stored, page, 100, 100), frame(page))).toBeLessThanOrEqual(SIMILAR);
     // Each stored frame is its own: the ball bounces (frame 10 is not frame 0 repeated).
     expect(await difference(await storedFrame(stored, 10, 100, 100), frame(0))).toBeGreaterThan(5 * SIMILAR);
 
@@ -118,7 +144,22 @@ describe('animated PNG', () => {
   it('an opaque APNG made by FFmpeg keeps its frames and their timing; more frames than MAX_ANIMATION_FRAMES is 413', async () => {
     const make = (frames: number) => {
       const path = join(work, `made-${frames}.apng`);
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=64x48:rate=10', '-frames:v', String(frames), '-plays', '0', '-f', 'apng', path]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        'testsrc2=size=64x48:rate=10',
+        '-frames:v',
+        String(frames),
+        '-plays',
+        '0',
+        '-f',
+        'apng',
+        path,
+      ]);
       return readFileSync(path);
     };
     const { status, json } = await upload(t.url, token, { name: 'made.png', bytes: make(12) });

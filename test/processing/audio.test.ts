@@ -13,7 +13,9 @@ function ffprobe(data: Buffer): { codec: string; durationMs: number } {
   try {
     const path = join(dir, 'file');
     writeFileSync(path, data);
-    const out = JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString());
+    const out = JSON.parse(
+      execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString(),
+    );
     return { codec: out.streams[0].codec_name, durationMs: Math.round(Number(out.format.duration) * 1000) };
   } finally {
     rmSync(dir, { recursive: true, force: true });
@@ -26,7 +28,9 @@ function decoded(data: Buffer): Buffer {
   try {
     const path = join(dir, 'file');
     writeFileSync(path, data);
-    return execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:a', '-f', 's16le', 'pipe:1'], { maxBuffer: 64 * 1024 * 1024 });
+    return execFileSync('ffmpeg', ['-v', 'error', '-i', path, '-map', '0:a', '-f', 's16le', 'pipe:1'], {
+      maxBuffer: 64 * 1024 * 1024,
+    });
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -46,29 +50,50 @@ describe('audio processing', () => {
     ['wav-pcm16-48k-mono.wav', 'pcm_s16le', 1430, 1, 48000],
     ['ogg-vorbis-complete.ogg', 'vorbis', 1090, 2, 44100],
     ['m4a-aac-from-mp4.m4a', 'aac', 5568, 1, 48000],
-  ])('%s: remuxed without tags (not re-encoded), probed, peaks and a waveform', async (name, codec, duration, channels, sampleRate) => {
-    const bytes = fixture(name);
-    const { status, json } = await uploadFixture(t.url, token, name);
-    expect(status).toBe(201);
-    expect(json).toMatchObject({ type: 'audio', originalSize: bytes.length, metadata: { codec, channels, sampleRate } });
-    expect(Math.abs(json.metadata.durationMs - duration)).toBeLessThan(60);
-    expect(json.metadata.bitrate).toBeGreaterThan(0);
-    expect(json.metadata.peaks).toHaveLength(100);
-    expect(Math.max(...json.metadata.peaks)).toBe(1);
-    expect(json.metadata.peaks.every((p: number) => p >= 0 && p <= 1)).toBe(true);
-    expect(json.previews.map((p: { width: number; height: number }) => [p.width, p.height])).toEqual([[64, 16], [256, 64], [512, 128]]);
-    const waveform = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
-    expect(await sharp(waveform.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 128 });
-    const served = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
-    expect(json.size).toBe(served.length);
-    expect(decoded(served).equals(decoded(bytes))).toBe(true);
-  });
+  ])(
+    '%s: remuxed without tags (not re-encoded), probed, peaks and a waveform',
+    async (name, codec, duration, channels, sampleRate) => {
+      const bytes = fixture(name);
+      const { status, json } = await uploadFixture(t.url, token, name);
+      expect(status).toBe(201);
+      expect(json).toMatchObject({
+        type: 'audio',
+        originalSize: bytes.length,
+        metadata: { codec, channels, sampleRate },
+      });
+      expect(Math.abs(json.metadata.durationMs - duration)).toBeLessThan(60);
+      expect(json.metadata.bitrate).toBeGreaterThan(0);
+      expect(json.metadata.peaks).toHaveLength(100);
+      expect(Math.max(...json.metadata.peaks)).toBe(1);
+      expect(json.metadata.peaks.every((p: number) => p >= 0 && p <= 1)).toBe(true);
+      expect(json.previews.map((p: { width: number; height: number }) => [p.width, p.height])).toEqual([
+        [64, 16],
+        [256, 64],
+        [512, 128],
+      ]);
+      const waveform = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
+      expect(await sharp(waveform.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 128 });
+      const served = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
+      expect(json.size).toBe(served.length);
+      expect(decoded(served).equals(decoded(bytes))).toBe(true);
+    },
+  );
 
   it('stores audio above 10 MB as MP3 at 128 kbps, same duration', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'media-test-audio-'));
     try {
       const path = join(dir, 'long.wav');
-      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=440:duration=70:sample_rate=48000', '-ac', '2', path]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=440:duration=70:sample_rate=48000',
+        '-ac',
+        '2',
+        path,
+      ]);
       const wav = readFileSync(path);
       expect(wav.length).toBeGreaterThan(10 * 1024 * 1024);
       const { json } = await upload(t.url, token, { name: 'long.wav', bytes: wav });
@@ -99,7 +124,17 @@ describe('long audio in the background', () => {
     try {
       const token = await t.token('podcaster');
       const path = join(dir, 'talk.wav');
-      execFileSync('ffmpeg', ['-v', 'error', '-f', 'lavfi', '-i', 'sine=frequency=220:duration=70:sample_rate=48000', '-ac', '2', path]);
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-f',
+        'lavfi',
+        '-i',
+        'sine=frequency=220:duration=70:sample_rate=48000',
+        '-ac',
+        '2',
+        path,
+      ]);
       const { status, json } = await upload(t.url, token, { name: 'talk.wav', bytes: readFileSync(path) });
       expect(status).toBe(202);
       expect(json).toMatchObject({ status: 'processing', mimeType: 'audio/wav', metadata: { channels: 2 } });

@@ -15,7 +15,10 @@ function toolOn(data: Buffer, command: string, args: string[]): string {
   try {
     const path = join(dir, 'file');
     writeFileSync(path, data);
-    return execFileSync(command, args.map((arg) => (arg === 'FILE' ? path : arg))).toString();
+    return execFileSync(
+      command,
+      args.map((arg) => (arg === 'FILE' ? path : arg)),
+    ).toString();
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -45,8 +48,14 @@ describe('document processing', () => {
     const served = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
     expect(json.size).toBe(served.length);
     expect(toolOn(served, 'pdfinfo', ['FILE'])).not.toMatch(/^Producer:/m);
-    expect(toolOn(served, 'pdftotext', ['-layout', 'FILE', '-'])).toBe(toolOn(pdf, 'pdftotext', ['-layout', 'FILE', '-']));
-    expect(json.previews.map((p: { size: number; height: number }) => [p.size, p.height])).toEqual([[64, 64], [256, 256], [512, 512]]);
+    expect(toolOn(served, 'pdftotext', ['-layout', 'FILE', '-'])).toBe(
+      toolOn(pdf, 'pdftotext', ['-layout', 'FILE', '-']),
+    );
+    expect(json.previews.map((p: { size: number; height: number }) => [p.size, p.height])).toEqual([
+      [64, 64],
+      [256, 256],
+      [512, 512],
+    ]);
     const { image, meta } = await previewOf(json.id, 512);
     expect([meta.format, meta.height]).toEqual(['webp', 512]);
     // A page of tables: mostly white with dark text, not a blank or black render.
@@ -67,7 +76,11 @@ describe('document processing', () => {
     const text = fixture('txt-utf8-demo.txt');
     const { json } = await uploadFixture(t.url, token, 'txt-utf8-demo.txt');
     const decoded = text.toString('utf8');
-    expect(json.metadata).toMatchObject({ charset: 'utf-8', characters: Array.from(decoded).length, lines: decoded.split('\n').length - (decoded.endsWith('\n') ? 1 : 0) });
+    expect(json.metadata).toMatchObject({
+      charset: 'utf-8',
+      characters: Array.from(decoded).length,
+      lines: decoded.split('\n').length - (decoded.endsWith('\n') ? 1 : 0),
+    });
     const { image, meta } = await previewOf(json.id, 256);
     expect([meta.format, meta.width, meta.height]).toEqual(['webp', 256, 256]);
     const { channels } = await image.stats();
@@ -94,25 +107,30 @@ describe('Word documents', () => {
   it.each([
     ['docx-python-docx-default.docx', 'application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
     ['doc-word97.doc', 'application/msword'],
-  ])('%s: stored (a DOCX without its document properties), rendered by LibreOffice to its page count and first-page previews', async (name, mime) => {
-    const bytes = fixture(name);
-    const { status, json } = await uploadFixture(t.url, token, name);
-    expect(status).toBe(201);
-    expect(json).toMatchObject({ mimeType: mime, originalSize: bytes.length, metadata: { pages: 1 } });
-    expect(json.previews.map((p: { size: number }) => p.size)).toEqual([64, 256, 512]);
-    const preview = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
-    expect(await sharp(preview.body).metadata()).toMatchObject({ format: 'webp', height: 512 });
-    const served = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
-    expect(json.size).toBe(served.length);
-    if (name.endsWith('.doc')) {
-      expect(served.equals(bytes)).toBe(true); // DOC (OLE) is stored as uploaded
-      return;
-    }
-    // The same entries, the document itself byte for byte; its creator is gone.
-    expect(toolOn(served, 'unzip', ['-Z1', 'FILE'])).toBe(toolOn(bytes, 'unzip', ['-Z1', 'FILE']));
-    expect(toolOn(served, 'unzip', ['-p', 'FILE', 'word/document.xml'])).toBe(toolOn(bytes, 'unzip', ['-p', 'FILE', 'word/document.xml']));
-    expect(toolOn(served, 'unzip', ['-p', 'FILE', 'docProps/core.xml'])).not.toContain('python-docx');
-  });
+  ])(
+    '%s: stored (a DOCX without its document properties), rendered by LibreOffice to its page count and first-page previews',
+    async (name, mime) => {
+      const bytes = fixture(name);
+      const { status, json } = await uploadFixture(t.url, token, name);
+      expect(status).toBe(201);
+      expect(json).toMatchObject({ mimeType: mime, originalSize: bytes.length, metadata: { pages: 1 } });
+      expect(json.previews.map((p: { size: number }) => p.size)).toEqual([64, 256, 512]);
+      const preview = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
+      expect(await sharp(preview.body).metadata()).toMatchObject({ format: 'webp', height: 512 });
+      const served = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
+      expect(json.size).toBe(served.length);
+      if (name.endsWith('.doc')) {
+        expect(served.equals(bytes)).toBe(true); // DOC (OLE) is stored as uploaded
+        return;
+      }
+      // The same entries, the document itself byte for byte; its creator is gone.
+      expect(toolOn(served, 'unzip', ['-Z1', 'FILE'])).toBe(toolOn(bytes, 'unzip', ['-Z1', 'FILE']));
+      expect(toolOn(served, 'unzip', ['-p', 'FILE', 'word/document.xml'])).toBe(
+        toolOn(bytes, 'unzip', ['-p', 'FILE', 'word/document.xml']),
+      );
+      expect(toolOn(served, 'unzip', ['-p', 'FILE', 'docProps/core.xml'])).not.toContain('python-docx');
+    },
+  );
 });
 
 describe('preview rendering in the background', () => {
@@ -126,7 +144,9 @@ describe('preview rendering in the background', () => {
       // As if the first page had failed to render at upload.
       await client.query('DELETE FROM previews WHERE media_id = $1', [json.id]);
       expect((await request(`${t.url}/api/v1/media/${json.id}/metadata`, { token })).json.previews).toEqual([]);
-      await t.app.get(JobQueue).send(RENDER_PREVIEWS, { mediaId: json.id }, { executeSql: (text, values) => client.query(text, values) });
+      await t.app
+        .get(JobQueue)
+        .send(RENDER_PREVIEWS, { mediaId: json.id }, { executeSql: (text, values) => client.query(text, values) });
       let previews: { size: number }[] = [];
       for (let i = 0; i < 60 && previews.length < 3; i++) {
         await new Promise((resolve) => setTimeout(resolve, 250));

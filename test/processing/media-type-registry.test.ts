@@ -24,7 +24,10 @@ describe('media types outside TypeScript list exactly MEDIA_TYPES', () => {
     const url = await createTestDatabase();
     const values = await query<{ value: string }>(url, 'SELECT unnest(enum_range(NULL::"MediaType"))::text AS value');
     expect(sorted(values.map((row) => row.value))).toEqual(sorted(MEDIA_TYPES));
-    const [commit] = await query<{ source: string }>(url, "SELECT prosrc AS source FROM pg_proc WHERE proname = 'commit_upload'");
+    const [commit] = await query<{ source: string }>(
+      url,
+      "SELECT prosrc AS source FROM pg_proc WHERE proname = 'commit_upload'",
+    );
     // A cast to the enum accepts whatever the enum holds; a list of names here would not follow it.
     expect(commit.source).toContain(`(p_media->>'type')::"MediaType"`);
   });
@@ -32,12 +35,21 @@ describe('media types outside TypeScript list exactly MEDIA_TYPES', () => {
   it('the MediaType enum of prisma/schema.prisma', () => {
     const schema = readFileSync(join(__dirname, '../../prisma/schema.prisma'), 'utf8');
     const block = /enum MediaType \{([^}]*)\}/.exec(schema)?.[1] ?? '';
-    expect(sorted(block.split('\n').map((line) => line.replace(/\/\/.*/, '').trim()).filter(Boolean))).toEqual(sorted(MEDIA_TYPES));
+    expect(
+      sorted(
+        block
+          .split('\n')
+          .map((line) => line.replace(/\/\/.*/, '').trim())
+          .filter(Boolean),
+      ),
+    ).toEqual(sorted(MEDIA_TYPES));
   });
 
   it('media_type of proto/moderation.proto: a string carrying our names, documented as exactly ours', () => {
     const path = resolveProtoPath(join(__dirname, '../../src/peers'));
-    const request = loadSync(path, { keepCase: true })['moderation.CheckMediaContentRequest'] as unknown as { type: { field: { name: string; type: string }[] } };
+    const request = loadSync(path, { keepCase: true })['moderation.CheckMediaContentRequest'] as unknown as {
+      type: { field: { name: string; type: string }[] };
+    };
     expect(request.type.field.find((field) => field.name === 'media_type')?.type).toBe('TYPE_STRING');
     const documented = /\/\/ One of: ([^\n]*)\.\n\s*string media_type =/.exec(readFileSync(path, 'utf8'))?.[1];
     expect(sorted(documented?.split(', ') ?? [])).toEqual(sorted(MEDIA_TYPES));
@@ -60,10 +72,15 @@ describe('processors', () => {
   });
 
   it('the service refuses to start with a type unprocessed or processed twice', () => {
-    const processor = (type: Processor['type']): Processor => ({ type, process: () => Promise.reject(new Error('unused')) });
+    const processor = (type: Processor['type']): Processor => ({
+      type,
+      process: () => Promise.reject(new Error('unused')),
+    });
     const all = MEDIA_TYPES.map(processor);
     expect(() => processorsByType(all)).not.toThrow();
     expect(() => processorsByType(all.slice(1))).toThrow(`no processor is registered for ${MEDIA_TYPES[0]}`);
-    expect(() => processorsByType([...all, processor(MEDIA_TYPES[0])])).toThrow(`two processors are registered for ${MEDIA_TYPES[0]}`);
+    expect(() => processorsByType([...all, processor(MEDIA_TYPES[0])])).toThrow(
+      `two processors are registered for ${MEDIA_TYPES[0]}`,
+    );
   });
 });

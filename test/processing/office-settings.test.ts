@@ -11,8 +11,12 @@ describe('the LibreOffice profile settings', () => {
   });
 
   it('are written as a registrymodifications.xcu that fuses each value', () => {
-    const xcu = registryModifications([{ path: '/org.openoffice.Office.Common/Security/Scripting', name: 'BlockUntrustedRefererLinks', value: true }]);
-    expect(xcu).toMatch(/^<\?xml version="1.0" encoding="UTF-8"\?>\n<oor:items xmlns:oor="http:\/\/openoffice.org\/2001\/registry"/);
+    const xcu = registryModifications([
+      { path: '/org.openoffice.Office.Common/Security/Scripting', name: 'BlockUntrustedRefererLinks', value: true },
+    ]);
+    expect(xcu).toMatch(
+      /^<\?xml version="1.0" encoding="UTF-8"\?>\n<oor:items xmlns:oor="http:\/\/openoffice.org\/2001\/registry"/,
+    );
     expect(xcu).toContain(
       '<item oor:path="/org.openoffice.Office.Common/Security/Scripting"><prop oor:name="BlockUntrustedRefererLinks" oor:op="fuse"><value>true</value></prop></item>',
     );

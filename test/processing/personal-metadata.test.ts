@@ -32,7 +32,8 @@ describe('personal metadata is stripped from what is stored', () => {
   });
   afterEach(() => expect(t.tempFiles()).toEqual([]));
 
-  const tool = (command: string, args: string[]) => execFileSync(command, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
+  const tool = (command: string, args: string[]) =>
+    execFileSync(command, args, { cwd: dir, maxBuffer: 64 * 1024 * 1024 });
   const file = (name: string, data?: Buffer) => {
     const path = join(dir, name);
     if (data) writeFileSync(path, data);
@@ -44,12 +45,21 @@ describe('personal metadata is stripped from what is stored', () => {
     const { status, json } = await upload(t.url, token, { name, bytes });
     expect(status).toBe(201);
     const stored = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
-    expect(json).toMatchObject({ originalSize: bytes.length, size: stored.length, sha256: createHash('sha256').update(stored).digest('hex') });
+    expect(json).toMatchObject({
+      originalSize: bytes.length,
+      size: stored.length,
+      sha256: createHash('sha256').update(stored).digest('hex'),
+    });
     return { media: json, stored };
   }
 
-  function ffprobe(path: string): { streams: { codec_type: string; codec_name: string; tags?: Record<string, string> }[]; format: { duration: string; tags?: Record<string, string> } } {
-    return JSON.parse(tool('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString());
+  function ffprobe(path: string): {
+    streams: { codec_type: string; codec_name: string; tags?: Record<string, string> }[];
+    format: { duration: string; tags?: Record<string, string> };
+  } {
+    return JSON.parse(
+      tool('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString(),
+    );
   }
 
   /** Every tag ffprobe shows, lower-cased keys, container and streams together. */
@@ -63,15 +73,40 @@ describe('personal metadata is stripped from what is stored', () => {
 
   describe('audio: remuxed without tags or cover art, not re-encoded', () => {
     const sine = ['-f', 'lavfi', '-i', 'sine=frequency=330:duration=3:sample_rate=44100'];
-    const tags = ['-metadata', 'title=Voice memo for the lawyer', '-metadata', `artist=${NAME}`, '-metadata', 'comment=call me at 555-0199'];
-    const withCover = (codec: string[]) => [...sine, '-i', 'cover.jpg', '-map', '0:a', '-map', '1:v', ...codec, '-c:v', 'copy', '-disposition:v', 'attached_pic'];
+    const tags = [
+      '-metadata',
+      'title=Voice memo for the lawyer',
+      '-metadata',
+      `artist=${NAME}`,
+      '-metadata',
+      'comment=call me at 555-0199',
+    ];
+    const withCover = (codec: string[]) => [
+      ...sine,
+      '-i',
+      'cover.jpg',
+      '-map',
+      '0:a',
+      '-map',
+      '1:v',
+      ...codec,
+      '-c:v',
+      'copy',
+      '-disposition:v',
+      'attached_pic',
+    ];
 
     beforeAll(() => {
       tool('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc=size=700x700', '-frames:v', '1', 'cover.jpg']);
     });
 
     it.each([
-      ['mp3', 'ID3v2 tags and a 700×700 cover', [...withCover(['-c:a', 'libmp3lame', '-b:a', '96k']), '-id3v2_version', '3', '-write_id3v1', '1'], 'mp3'],
+      [
+        'mp3',
+        'ID3v2 tags and a 700×700 cover',
+        [...withCover(['-c:a', 'libmp3lame', '-b:a', '96k']), '-id3v2_version', '3', '-write_id3v1', '1'],
+        'mp3',
+      ],
       ['wav', 'RIFF INFO tags', [...sine], 'pcm_s16le'],
       ['m4a', 'iTunes tags and cover art', [...withCover(['-c:a', 'aac', '-b:a', '64k'])], 'aac'],
       ['ogg', 'Vorbis comments', [...sine, '-c:a', 'libvorbis'], 'vorbis'],
@@ -95,7 +130,10 @@ describe('personal metadata is stripped from what is stored', () => {
       expect(after.streams.map((s) => [s.codec_type, s.codec_name])).toEqual([['audio', codec]]);
       expect(Math.abs(Number(after.format.duration) - Number(before.format.duration))).toBeLessThan(0.06);
       tool('ffmpeg', ['-v', 'error', '-xerror', '-i', path, '-f', 'null', '-']);
-      const pcm = (p: string) => createHash('sha256').update(tool('ffmpeg', ['-v', 'error', '-i', p, '-map', '0:a', '-f', 's16le', '-'])).digest('hex');
+      const pcm = (p: string) =>
+        createHash('sha256')
+          .update(tool('ffmpeg', ['-v', 'error', '-i', p, '-map', '0:a', '-f', 's16le', '-']))
+          .digest('hex');
       expect(pcm(path)).toBe(pcm(made));
     });
   });
@@ -103,7 +141,9 @@ describe('personal metadata is stripped from what is stored', () => {
   it('PDF: the Info dictionary and XMP are removed, pages and text kept', async () => {
     const original = file('original.pdf', fixture('pdf-tables-gofpdf.pdf'));
     // Give the fixture an author, a creator tool and an XMP packet naming them (qpdf's JSON update).
-    const objects = JSON.parse(tool('qpdf', ['--json=2', '--json-key=qpdf', '--json-stream-data=none', original]).toString()).qpdf;
+    const objects = JSON.parse(
+      tool('qpdf', ['--json=2', '--json-key=qpdf', '--json-stream-data=none', original]).toString(),
+    ).qpdf;
     const [header, graph] = objects;
     const trailer = graph.trailer.value;
     const root = `obj:${trailer['/Root']}`;
@@ -116,9 +156,13 @@ describe('personal metadata is stripped from what is stored', () => {
       '</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>',
     ].join('');
     const update = {
-      [info]: { value: { ...graph[info].value, '/Author': `u:${NAME}`, '/Creator': `u:${TOOL}`, '/Title': 'u:Salaries 2024' } },
+      [info]: {
+        value: { ...graph[info].value, '/Author': `u:${NAME}`, '/Creator': `u:${TOOL}`, '/Title': 'u:Salaries 2024' },
+      },
       [root]: { value: { ...graph[root].value, '/Metadata': `${next} 0 R` } },
-      [`obj:${next} 0 R`]: { stream: { dict: { '/Type': '/Metadata', '/Subtype': '/XML' }, data: Buffer.from(xmp).toString('base64') } },
+      [`obj:${next} 0 R`]: {
+        stream: { dict: { '/Type': '/Metadata', '/Subtype': '/XML' }, data: Buffer.from(xmp).toString('base64') },
+      },
     };
     writeFileSync(file('update.json'), JSON.stringify({ qpdf: [header, update] }));
     const authored = file('authored.pdf');
@@ -136,7 +180,9 @@ describe('personal metadata is stripped from what is stored', () => {
     expect(tool('pdfinfo', ['-meta', path]).toString().trim()).toBe('');
     for (const secret of [NAME, TOOL, COMPANY, 'Salaries 2024']) expect(stored.includes(secret)).toBe(false);
     // The content is the upload's: the same text on the same pages.
-    expect(tool('pdftotext', ['-layout', path, '-']).toString()).toBe(tool('pdftotext', ['-layout', authored, '-']).toString());
+    expect(tool('pdftotext', ['-layout', path, '-']).toString()).toBe(
+      tool('pdftotext', ['-layout', authored, '-']).toString(),
+    );
     tool('qpdf', ['--check', path]);
   });
 
@@ -146,7 +192,9 @@ describe('personal metadata is stripped from what is stored', () => {
     const entry = (name: string) => tool('unzip', ['-p', source, name.replace(/\[/g, '[[]')]);
     const text = 'Quarterly numbers for the board';
     const parts: Record<string, Buffer> = Object.fromEntries(names.map((name) => [name, entry(name)]));
-    parts['word/document.xml'] = Buffer.from(parts['word/document.xml'].toString().replace('<w:body>', `<w:body><w:p><w:r><w:t>${text}</w:t></w:r></w:p>`));
+    parts['word/document.xml'] = Buffer.from(
+      parts['word/document.xml'].toString().replace('<w:body>', `<w:body><w:p><w:r><w:t>${text}</w:t></w:r></w:p>`),
+    );
     parts['docProps/core.xml'] = Buffer.from(
       parts['docProps/core.xml']
         .toString()
@@ -168,19 +216,28 @@ describe('personal metadata is stripped from what is stored', () => {
     parts['_rels/.rels'] = Buffer.from(
       parts['_rels/.rels']
         .toString()
-        .replace('</Relationships>', '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/></Relationships>'),
+        .replace(
+          '</Relationships>',
+          '<Relationship Id="rId9" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/custom-properties" Target="docProps/custom.xml"/></Relationships>',
+        ),
     );
     parts['[Content_Types].xml'] = Buffer.from(
       parts['[Content_Types].xml']
         .toString()
-        .replace('</Types>', '<Override PartName="/docProps/custom.xml" ContentType="application/vnd.openxmlformats-officedocument.custom-properties+xml"/></Types>'),
+        .replace(
+          '</Types>',
+          '<Override PartName="/docProps/custom.xml" ContentType="application/vnd.openxmlformats-officedocument.custom-properties+xml"/></Types>',
+        ),
     );
     const order = [...names, 'docProps/custom.xml'];
     const authored = file('authored.docx', makeZip(order.map((name) => ({ name, data: parts[name], deflate: true }))));
     expect(tool('unzip', ['-p', authored, 'docProps/core.xml']).toString()).toContain(NAME);
 
     const { media, stored } = await roundTrip('plan.docx', readFileSync(authored));
-    expect(media).toMatchObject({ mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document', metadata: { pages: 1 } });
+    expect(media).toMatchObject({
+      mimeType: 'application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+      metadata: { pages: 1 },
+    });
     expect(media.previews).toHaveLength(3);
     const path = file('stored.docx', stored);
     tool('unzip', ['-tqq', path]);
@@ -190,8 +247,12 @@ describe('personal metadata is stripped from what is stored', () => {
     const app = storedEntry('docProps/app.xml').toString();
     const custom = storedEntry('docProps/custom.xml').toString();
     expect(core).toMatch(/<cp:coreProperties [^>]*\/>$/);
-    expect(app).toMatch(/<Properties xmlns="http:\/\/schemas.openxmlformats.org\/officeDocument\/2006\/extended-properties"[^>]*\/>$/);
-    expect(custom).toMatch(/<Properties xmlns="http:\/\/schemas.openxmlformats.org\/officeDocument\/2006\/custom-properties"[^>]*\/>$/);
+    expect(app).toMatch(
+      /<Properties xmlns="http:\/\/schemas.openxmlformats.org\/officeDocument\/2006\/extended-properties"[^>]*\/>$/,
+    );
+    expect(custom).toMatch(
+      /<Properties xmlns="http:\/\/schemas.openxmlformats.org\/officeDocument\/2006\/custom-properties"[^>]*\/>$/,
+    );
     for (const secret of [NAME, 'John Hidden', COMPANY, 'Boss Person', 'jquiet', 'Layoff plan']) {
       expect(`${core}${app}${custom}`).not.toContain(secret);
     }

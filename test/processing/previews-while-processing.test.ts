@@ -24,7 +24,20 @@ describe('previews of a media still processing', () => {
 
   it('serves the previews listed in the 202 answer to whoever may read the media; the file itself stays 409', async () => {
     const path = join(work, 'clip.webm');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-c:v', 'libvpx', '-b:v', '300k', path]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=320x240:rate=25:duration=2',
+      '-c:v',
+      'libvpx',
+      '-b:v',
+      '300k',
+      path,
+    ]);
     const owner = await t.token('poster');
     const accepted = await upload(t.url, owner, { name: 'clip.webm', bytes: readFileSync(path) });
     expect(accepted.status).toBe(202);
@@ -38,7 +51,15 @@ describe('previews of a media still processing', () => {
     const file = await request(`${t.url}/api/v1/media/${accepted.json.id}`, { token: owner });
     expect([file.status, file.json.code]).toEqual([409, 'MEDIA_NOT_READY']);
     // Still nobody else's: another user gets 404, an admin the preview.
-    expect((await request(`${t.url}/api/v1/media/${accepted.json.id}/preview`, { token: await t.token('stranger') })).status).toBe(404);
-    expect((await request(`${t.url}/api/v1/media/${accepted.json.id}/preview`, { token: await t.token('root', { roles: ['admin'] }) })).status).toBe(200);
+    expect(
+      (await request(`${t.url}/api/v1/media/${accepted.json.id}/preview`, { token: await t.token('stranger') })).status,
+    ).toBe(404);
+    expect(
+      (
+        await request(`${t.url}/api/v1/media/${accepted.json.id}/preview`, {
+          token: await t.token('root', { roles: ['admin'] }),
+        })
+      ).status,
+    ).toBe(200);
   });
 });

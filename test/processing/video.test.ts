@@ -14,14 +14,33 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** A short clip made by ffmpeg's test sources. */
 function clip(name: string, args: string[]): Buffer {
   const path = join(work, name);
-  execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=25:duration=2', '-f', 'lavfi', '-i', 'sine=frequency=300:duration=2', ...args, path]);
+  execFileSync('ffmpeg', [
+    '-v',
+    'error',
+    '-y',
+    '-f',
+    'lavfi',
+    '-i',
+    'testsrc2=size=320x240:rate=25:duration=2',
+    '-f',
+    'lavfi',
+    '-i',
+    'sine=frequency=300:duration=2',
+    ...args,
+    path,
+  ]);
   return readFileSync(path);
 }
 
-function ffprobe(data: Buffer): { streams: { codec_name: string; codec_type: string }[]; format: { duration: string; tags?: Record<string, string> } } {
+function ffprobe(data: Buffer): {
+  streams: { codec_name: string; codec_type: string }[];
+  format: { duration: string; tags?: Record<string, string> };
+} {
   const path = join(work, `probe-${Date.now()}`);
   writeFileSync(path, data);
-  return JSON.parse(execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString());
+  return JSON.parse(
+    execFileSync('ffprobe', ['-v', 'error', '-show_format', '-show_streams', '-of', 'json', path]).toString(),
+  );
 }
 
 /** The media once its background processing has ended. */
@@ -47,20 +66,44 @@ describe('video processing', () => {
   it('MP4 (H.264 + AAC): probed, a frame as previews, remuxed with its index first', async () => {
     const { status, json } = await uploadFixture(t.url, token, 'mp4-h264-aac.mp4');
     expect(status).toBe(201);
-    expect(json).toMatchObject({ mimeType: 'video/mp4', metadata: { width: 560, height: 320, codecs: { video: 'h264', audio: 'aac' }, hasAudio: true, compliant: true } });
+    expect(json).toMatchObject({
+      mimeType: 'video/mp4',
+      metadata: { width: 560, height: 320, codecs: { video: 'h264', audio: 'aac' }, hasAudio: true, compliant: true },
+    });
     expect(Math.abs(json.metadata.durationMs - 5568)).toBeLessThan(100);
     expect(json.metadata.fps).toBeGreaterThan(0);
     const stored = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
     expect(stored.indexOf('moov')).toBeLessThan(stored.indexOf('mdat')); // faststart
-    expect(ffprobe(stored).streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-    expect(json.previews.map((p: { width: number; height: number }) => [p.width, p.height])).toEqual([[64, 37], [256, 146], [512, 293]]);
+    expect(
+      ffprobe(stored)
+        .streams.map((s) => s.codec_name)
+        .sort(),
+    ).toEqual(['aac', 'h264']);
+    expect(json.previews.map((p: { width: number; height: number }) => [p.width, p.height])).toEqual([
+      [64, 37],
+      [256, 146],
+      [512, 293],
+    ]);
     const frame = await request(`${t.url}/api/v1/media/${json.id}/preview?size=512`, { token });
     expect(await sharp(frame.body).metadata()).toMatchObject({ format: 'webp', width: 512, height: 293 });
     expect((await sharp(frame.body).stats()).channels[0].stdev).toBeGreaterThan(5); // a picture, not a blank frame
   });
 
   it('drops location and every other metadata tag', async () => {
-    const tagged = clip('tagged.mp4', ['-c:v', 'libx264', '-preset', 'ultrafast', '-c:a', 'aac', '-metadata', 'location=+48.8584+002.2945/', '-metadata', 'title=secret place', '-movflags', '+use_metadata_tags']);
+    const tagged = clip('tagged.mp4', [
+      '-c:v',
+      'libx264',
+      '-preset',
+      'ultrafast',
+      '-c:a',
+      'aac',
+      '-metadata',
+      'location=+48.8584+002.2945/',
+      '-metadata',
+      'title=secret place',
+      '-movflags',
+      '+use_metadata_tags',
+    ]);
     expect(tagged.includes(Buffer.from('+48.8584'))).toBe(true);
     const { json } = await upload(t.url, token, { name: 'tagged.mp4', bytes: tagged });
     const stored = (await request(`${t.url}/api/v1/media/${json.id}`, { token })).body;
@@ -72,16 +115,24 @@ describe('video processing', () => {
   it.each([
     ['clip.webm', ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis'], 'video/webm'],
     ['clip.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3'], 'video/x-msvideo'],
-  ])('%s: transcoded to H.264/AAC MP4 before the answer when that fits the processing budget', async (name, args, mime) => {
-    const bytes = clip(name, args as string[]);
-    const { status, json } = await upload(t.url, token, { name, bytes });
-    expect(status).toBe(201);
-    expect(json).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: mime, metadata: { width: 320, height: 240, hasAudio: true, compliant: false } });
-    expect(Math.abs(json.metadata.durationMs - 2000)).toBeLessThan(150);
-    expect(json.previews).toHaveLength(3);
-    const stored = ffprobe((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body);
-    expect(stored.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
-  });
+  ])(
+    '%s: transcoded to H.264/AAC MP4 before the answer when that fits the processing budget',
+    async (name, args, mime) => {
+      const bytes = clip(name, args as string[]);
+      const { status, json } = await upload(t.url, token, { name, bytes });
+      expect(status).toBe(201);
+      expect(json).toMatchObject({
+        status: 'ready',
+        mimeType: 'video/mp4',
+        originalMimeType: mime,
+        metadata: { width: 320, height: 240, hasAudio: true, compliant: false },
+      });
+      expect(Math.abs(json.metadata.durationMs - 2000)).toBeLessThan(150);
+      expect(json.previews).toHaveLength(3);
+      const stored = ffprobe((await request(`${t.url}/api/v1/media/${json.id}`, { token })).body);
+      expect(stored.streams.map((s) => s.codec_name).sort()).toEqual(['aac', 'h264']);
+    },
+  );
 
   it('refuses a damaged MP4 with 422 CORRUPT_FILE, keeping nothing', async () => {
     const mp4 = fixture('mp4-h264-aac.mp4');
@@ -106,15 +157,38 @@ describe('video transcoding in the background', () => {
   const settled = (id: string) => settledMedia(t, token, id);
 
   it('answers 202 for a WebM, serves 409 until a worker has made it H.264/AAC MP4, then the new version', async () => {
-    const webm = clip('job.webm', ['-c:v', 'libvpx', '-b:v', '300k', '-c:a', 'libvorbis', '-metadata', 'location=+40.6892-074.0445/']);
+    const webm = clip('job.webm', [
+      '-c:v',
+      'libvpx',
+      '-b:v',
+      '300k',
+      '-c:a',
+      'libvorbis',
+      '-metadata',
+      'location=+40.6892-074.0445/',
+    ]);
     const accepted = await upload(t.url, token, { name: 'job.webm', bytes: webm });
     expect(accepted.status).toBe(202);
-    expect(accepted.json).toMatchObject({ status: 'processing', mimeType: 'video/webm', metadata: { compliant: false, width: 320, height: 240 } });
+    expect(accepted.json).toMatchObject({
+      status: 'processing',
+      mimeType: 'video/webm',
+      metadata: { compliant: false, width: 320, height: 240 },
+    });
     expect(accepted.json.previews).toHaveLength(3);
     const early = await request(`${t.url}/api/v1/media/${accepted.json.id}`, { token });
-    if (early.status !== 200) expect([early.status, early.json.code, Number(early.headers.get('retry-after')) > 0]).toEqual([409, 'MEDIA_NOT_READY', true]);
+    if (early.status !== 200)
+      expect([early.status, early.json.code, Number(early.headers.get('retry-after')) > 0]).toEqual([
+        409,
+        'MEDIA_NOT_READY',
+        true,
+      ]);
     const ready = await settled(accepted.json.id);
-    expect(ready).toMatchObject({ status: 'ready', mimeType: 'video/mp4', originalMimeType: 'video/webm', originalSize: webm.length });
+    expect(ready).toMatchObject({
+      status: 'ready',
+      mimeType: 'video/mp4',
+      originalMimeType: 'video/webm',
+      originalSize: webm.length,
+    });
     const stored = (await request(`${t.url}/api/v1/media/${ready.id}`, { token })).body;
     expect(stored.length).toBe(ready.size);
     const probed = ffprobe(stored);
@@ -125,8 +199,14 @@ describe('video transcoding in the background', () => {
     const dir = mkdtempSync(join(tmpdir(), 'job-keyframes-'));
     try {
       writeFileSync(join(dir, 'stored.mp4'), stored);
-      const expected = (await keyframePhashes('mp4', join(dir, 'stored.mp4'), 2000, new AbortController().signal)).map((h) => BigInt.asIntN(64, h).toString());
-      const [row] = await query<{ phashes: string[] }>(t.databaseUrl, 'SELECT phashes::text[] AS phashes FROM media WHERE id = $1', [ready.id]);
+      const expected = (await keyframePhashes('mp4', join(dir, 'stored.mp4'), 2000, new AbortController().signal)).map(
+        (h) => BigInt.asIntN(64, h).toString(),
+      );
+      const [row] = await query<{ phashes: string[] }>(
+        t.databaseUrl,
+        'SELECT phashes::text[] AS phashes FROM media WHERE id = $1',
+        [ready.id],
+      );
       expect(expected).toHaveLength(4);
       expect(row.phashes).toEqual(expected);
     } finally {
@@ -134,19 +214,36 @@ describe('video transcoding in the background', () => {
     }
     const usage = (await request(`${t.url}/api/v1/media/storage`, { token })).json;
     expect(usage.usedBytes).toBe(ready.size); // the quota follows the stored version
-    const blobs = await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE owner_id = $1', ['transcoder']);
+    const blobs = await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE owner_id = $1', [
+      'transcoder',
+    ]);
     expect(blobs).toEqual([{ n: 1 + 3 }]); // the upload's blob was replaced, not kept
     expect(t.tempFiles()).toEqual([]);
   });
 
   it('scales video above 1080p down to fit 1080p', async () => {
     const path = join(work, 'tall.avi');
-    execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=2560x1440:rate=10:duration=1', '-c:v', 'mpeg4', '-q:v', '10', path]);
+    execFileSync('ffmpeg', [
+      '-v',
+      'error',
+      '-y',
+      '-f',
+      'lavfi',
+      '-i',
+      'testsrc2=size=2560x1440:rate=10:duration=1',
+      '-c:v',
+      'mpeg4',
+      '-q:v',
+      '10',
+      path,
+    ]);
     const accepted = await upload(t.url, token, { name: 'tall.avi', bytes: readFileSync(path) });
     expect(accepted.status).toBe(202);
     const ready = await settled(accepted.json.id);
     expect(ready.status).toBe('ready');
-    const video = ffprobe((await request(`${t.url}/api/v1/media/${ready.id}`, { token })).body).streams.find((s) => s.codec_type === 'video') as unknown as { width: number; height: number };
+    const video = ffprobe((await request(`${t.url}/api/v1/media/${ready.id}`, { token })).body).streams.find(
+      (s) => s.codec_type === 'video',
+    ) as unknown as { width: number; height: number };
     expect([video.width, video.height]).toEqual([1920, 1080]);
   });
 });
@@ -154,16 +251,25 @@ describe('video transcoding in the background', () => {
 describe('a background job that fails for good', () => {
   it('leaves the media failed with a failureReason; its download and previews answer 404', async () => {
     // The API alone first (no worker), so the stored upload can be damaged before the job runs.
-    const api = await startTestApp({ env: { MEDIA_ROLE: 'api', PROCESSING_BUDGET_SECONDS: '0', JOB_RETRY_LIMIT: '0' } });
+    const api = await startTestApp({
+      env: { MEDIA_ROLE: 'api', PROCESSING_BUDGET_SECONDS: '0', JOB_RETRY_LIMIT: '0' },
+    });
     const token = await api.token('unlucky');
-    const { status, json } = await upload(api.url, token, { name: 'doomed.avi', bytes: clip('doomed.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3']) });
+    const { status, json } = await upload(api.url, token, {
+      name: 'doomed.avi',
+      bytes: clip('doomed.avi', ['-c:v', 'mpeg4', '-c:a', 'mp3']),
+    });
     expect(status).toBe(202);
     const [row] = await query(api.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
     const path = join(api.dataDir, 'storage', ...row.blob_key.split('/'));
     const blob = readFileSync(path);
     blob[40] ^= 0xff; // the first segment no longer authenticates
     writeFileSync(path, blob);
-    const worker = await startTestApp({ databaseUrl: api.databaseUrl, dataDir: api.dataDir, env: { MEDIA_ROLE: 'worker', JOB_RETRY_LIMIT: '0', JOB_POLL_SECONDS: '0.5' } });
+    const worker = await startTestApp({
+      databaseUrl: api.databaseUrl,
+      dataDir: api.dataDir,
+      env: { MEDIA_ROLE: 'worker', JOB_RETRY_LIMIT: '0', JOB_POLL_SECONDS: '0.5' },
+    });
     try {
       const failed = await settledMedia(api, token, json.id);
       expect(failed).toMatchObject({ status: 'failed', failureReason: 'INTERNAL_ERROR' });

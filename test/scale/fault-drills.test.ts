@@ -20,7 +20,8 @@ function expect503(reply: Reply): void {
 }
 
 /** Files of the replica's own temp dirs (DATA_DIR/tmp/<tag>/...). */
-const tempFiles = (replica: Replica) => readdirSync(join(replica.dataDir, 'tmp'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
+const tempFiles = (replica: Replica) =>
+  readdirSync(join(replica.dataDir, 'tmp'), { recursive: true, withFileTypes: true }).filter((entry) => entry.isFile());
 
 /**
  * Two API replicas sharing one DATA_DIR and a worker, on one PostgreSQL, one Redis and one
@@ -49,7 +50,11 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     for (const replica of [a, b, worker]) {
       expect((await request(`${replica.base}/health/live`)).status).toBe(200);
       const ready = await request(`${replica.base}/health/ready`);
-      expect([ready.status, ready.json.details.database.status, ready.json.details.redis.status]).toEqual([200, 'up', 'up']);
+      expect([ready.status, ready.json.details.database.status, ready.json.details.redis.status]).toEqual([
+        200,
+        'up',
+        'up',
+      ]);
     }
   });
 
@@ -58,14 +63,42 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     const clip = join(second.dataDir, 'clip.avi');
     const ids: string[] = [];
     for (const [i, replica] of [a, b, a, b].entries()) {
-      execFileSync('ffmpeg', ['-v', 'error', '-y', '-f', 'lavfi', '-i', `testsrc2=size=320x240:rate=25:duration=${2 + i}`, '-c:v', 'mpeg4', '-q:v', '5', clip]);
-      const accepted = await upload(replica.base, await signToken(`film-${i}`), { name: 'clip.avi', bytes: readFileSync(clip) });
+      execFileSync('ffmpeg', [
+        '-v',
+        'error',
+        '-y',
+        '-f',
+        'lavfi',
+        '-i',
+        `testsrc2=size=320x240:rate=25:duration=${2 + i}`,
+        '-c:v',
+        'mpeg4',
+        '-q:v',
+        '5',
+        clip,
+      ]);
+      const accepted = await upload(replica.base, await signToken(`film-${i}`), {
+        name: 'clip.avi',
+        bytes: readFileSync(clip),
+      });
       expect(accepted.status).toBe(202);
       ids.push(accepted.json.id);
     }
-    const statuses = async () => (await query<{ status: string }>(d.databaseUrl, 'SELECT status FROM media WHERE id = ANY($1::uuid[])', [ids])).map((row) => row.status);
+    const statuses = async () =>
+      (
+        await query<{ status: string }>(d.databaseUrl, 'SELECT status FROM media WHERE id = ANY($1::uuid[])', [ids])
+      ).map((row) => row.status);
     await waitFor(async () => (await statuses()).every((status) => status === 'ready'), 300_000);
-    await waitFor(async () => (await query(d.databaseUrl, "SELECT id FROM pgboss.job WHERE name = 'finish-processing' AND state <> 'completed'")).length === 0, 60_000);
+    await waitFor(
+      async () =>
+        (
+          await query(
+            d.databaseUrl,
+            "SELECT id FROM pgboss.job WHERE name = 'finish-processing' AND state <> 'completed'",
+          )
+        ).length === 0,
+      60_000,
+    );
     const jobs = await query<{ media: string; state: string; retry_count: number }>(
       d.databaseUrl,
       "SELECT data->>'mediaId' AS media, state, retry_count FROM pgboss.job WHERE name = 'finish-processing' ORDER BY 1",
@@ -85,7 +118,10 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     const kept = await upload(b.base, token, note());
     expect(kept.status).toBe(201);
     const inFlight = stalledUpload(a.base, token, note());
-    await waitFor(async () => (await query(d.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'pg-drill'")).length === 1);
+    await waitFor(
+      async () =>
+        (await query(d.databaseUrl, "SELECT id FROM quota_reservations WHERE owner_id = 'pg-drill'")).length === 1,
+    );
 
     await d.killDatabase();
     expect503(await inFlight.finish());
@@ -95,7 +131,8 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     expect((await request(`${a.base}/health/live`)).status).toBe(200);
 
     await d.restartDatabase();
-    for (const replica of [a, b, worker]) await waitFor(async () => (await request(`${replica.base}/health/ready`)).status === 200, 60_000);
+    for (const replica of [a, b, worker])
+      await waitFor(async () => (await request(`${replica.base}/health/ready`)).status === 200, 60_000);
     expect((await upload(a.base, token, note())).status).toBe(201);
     expect((await request(`${a.base}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
     await d.expectNothingLostOrLeft();
@@ -129,7 +166,11 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
       expect((await request(`${replica.base}/api/v1/media/${kept.json.id}`, { token })).status).toBe(200);
     }
     await d.redis.start();
-    for (const replica of [a, b]) await waitFor(async () => (await request(`${replica.base}/health/ready`)).json.info.redis.connection === 'ok', 30_000);
+    for (const replica of [a, b])
+      await waitFor(
+        async () => (await request(`${replica.base}/health/ready`)).json.info.redis.connection === 'ok',
+        30_000,
+      );
     // The shared concurrency limit holds again: one upload in flight on a, a second on b is refused.
     const probe = new Redis(d.redis.url);
     try {
@@ -149,7 +190,9 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     try {
       const small = await d.replica('api', apiEnv, mountPoint);
       const token = await signToken('full-disk');
-      expect503(await upload(small.base, token, { name: 'big.txt', bytes: textFile(7001, 6 * MB), type: 'text/plain' }));
+      expect503(
+        await upload(small.base, token, { name: 'big.txt', bytes: textFile(7001, 6 * MB), type: 'text/plain' }),
+      );
       expect(tempFiles(small)).toEqual([]);
       expect((await upload(small.base, token, note())).status).toBe(201);
       await d.expectNothingLostOrLeft();

@@ -32,7 +32,13 @@ describe('load: 50 users × 4 uploads at once over two replicas', () => {
         // Three notes of 1 KB to 512 KB (stored as sent) and a photo (re-encoded), per user.
         const files = await Promise.all(
           Array.from({ length: UPLOADS_EACH }, async (_, i) =>
-            i === 0 ? { name: 'p.png', bytes: await picture(1000 + user), type: 'image/png' } : { name: `n${i}.txt`, bytes: textFile(user * 10 + i, 1024 + below(random, 511 * 1024)), type: 'text/plain' },
+            i === 0
+              ? { name: 'p.png', bytes: await picture(1000 + user), type: 'image/png' }
+              : {
+                  name: `n${i}.txt`,
+                  bytes: textFile(user * 10 + i, 1024 + below(random, 511 * 1024)),
+                  type: 'text/plain',
+                },
           ),
         );
         return { token, files };
@@ -54,7 +60,20 @@ describe('load: 50 users × 4 uploads at once over two replicas', () => {
     expect(outcomes.filter((o) => 'error' in o).map((o) => o.error)).toEqual([]);
     const failed = outcomes.filter((o) => o.reply!.status >= 500);
     // What the replicas logged, when a 5xx is found: the failure says why.
-    if (failed.length) console.error(failed.map((o) => JSON.stringify(o.reply!.json)).join('\n'), replicas.map((r) => r.service.output().split('\n').filter((line) => /"level":(50|60)/.test(line)).slice(0, 5).join('\n')).join('\n'));
+    if (failed.length)
+      console.error(
+        failed.map((o) => JSON.stringify(o.reply!.json)).join('\n'),
+        replicas
+          .map((r) =>
+            r.service
+              .output()
+              .split('\n')
+              .filter((line) => /"level":(50|60)/.test(line))
+              .slice(0, 5)
+              .join('\n'),
+          )
+          .join('\n'),
+      );
     expect(failed.map((o) => o.reply!.status)).toEqual([]);
     const created = outcomes.filter((o) => o.reply!.status === 201);
     // Nothing here is over a limit (4 in flight per user, quota, daily count): every upload is stored.
@@ -62,7 +81,9 @@ describe('load: 50 users × 4 uploads at once over two replicas', () => {
 
     for (const [i, { token, file, reply }] of created.entries()) {
       const other = replicas[i % 2];
-      const download = await fetch(`${other.base}/api/v1/media/${reply!.json.id}`, { headers: { Authorization: `Bearer ${token}` } });
+      const download = await fetch(`${other.base}/api/v1/media/${reply!.json.id}`, {
+        headers: { Authorization: `Bearer ${token}` },
+      });
       const body = Buffer.from(await download.arrayBuffer());
       expect([download.status, sha256(body)]).toEqual([200, reply!.json.sha256]);
       if (file.type === 'text/plain') expect(reply!.json.sha256).toBe(sha256(file.bytes));

@@ -6,7 +6,8 @@ import { waitFor } from '../support/wait';
 const settings = { requestsPerMinute: 10, uploadConcurrency: 3, uploadBytesPerSecond: 1024 * 1024 };
 
 /** A Redis connection as the service opens one: fail fast, no offline queue. */
-const connect = (url: string) => new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000 }).on('error', () => {});
+const connect = (url: string) =>
+  new Redis(url, { enableOfflineQueue: false, maxRetriesPerRequest: 1, connectTimeout: 1000 }).on('error', () => {});
 const connected = (redis: Redis) => waitFor(() => redis.status === 'ready', 10_000);
 
 describe('the limits in Redis, shared by two replicas', () => {
@@ -28,7 +29,11 @@ describe('the limits in Redis, shared by two replicas', () => {
 
   it('uploads in flight: the per-user limit holds across replicas, and a release frees a slot for either', async () => {
     const [a, b] = [await replica('t1:'), await replica('t1:')];
-    const slots = [await a.limiter.acquireUpload('u'), await b.limiter.acquireUpload('u'), await a.limiter.acquireUpload('u')];
+    const slots = [
+      await a.limiter.acquireUpload('u'),
+      await b.limiter.acquireUpload('u'),
+      await a.limiter.acquireUpload('u'),
+    ];
     expect(slots.every((release) => typeof release === 'function')).toBe(true);
     expect(await b.limiter.acquireUpload('u')).toBeNull();
     expect(await a.limiter.acquireUpload('u')).toBeNull();
@@ -77,12 +82,16 @@ describe('the limits in Redis, shared by two replicas', () => {
     expect(Math.max(...over)).toBeGreaterThan(0);
   });
 
-  it('Redis down: every limit falls back to the replica\'s own, promptly, and Redis back is used again', async () => {
+  it("Redis down: every limit falls back to the replica's own, promptly, and Redis back is used again", async () => {
     const { redis, limiter } = await replica('t4:');
     await server.stop();
     await waitFor(() => redis.status !== 'ready', 10_000);
     expect(await limiter.hit('u')).toBe(0);
-    const slots = [await limiter.acquireUpload('u'), await limiter.acquireUpload('u'), await limiter.acquireUpload('u')];
+    const slots = [
+      await limiter.acquireUpload('u'),
+      await limiter.acquireUpload('u'),
+      await limiter.acquireUpload('u'),
+    ];
     expect(slots.every(Boolean)).toBe(true);
     expect(await limiter.acquireUpload('u')).toBeNull(); // the local limit still holds
     expect(await limiter.throttle('u', 1024)).toBe(0);

@@ -54,18 +54,29 @@ describe('two API replicas on one PostgreSQL, one Redis and one store', () => {
     expect(back.status).toBe(200);
     const grpc = new MediaGrpcClient(a.grpcAddress!);
     try {
-      await grpc.ok('GrantAccess', { acting_user_id: 'alice', media_ids: [id], conversation_id: 'c', user_ids: ['bob'] });
+      await grpc.ok('GrantAccess', {
+        acting_user_id: 'alice',
+        media_ids: [id],
+        conversation_id: 'c',
+        user_ids: ['bob'],
+      });
       expect((await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status).toBe(200);
       await grpc.ok('RevokeAccess', { conversation_id: 'c', user_ids: ['bob'], media_ids: [] });
       // a has seen its own revoke; b drops its cached grant when the trigger's NOTIFY reaches it (milliseconds).
       expect((await request(`${a.url}/api/v1/media/${id}/metadata`, { token: bob })).status).toBe(404);
-      await waitFor(async () => (await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status === 404, 5000);
+      await waitFor(
+        async () => (await request(`${b.url}/api/v1/media/${id}/metadata`, { token: bob })).status === 404,
+        5000,
+      );
     } finally {
       grpc.close();
     }
     expect((await request(`${b.url}/api/v1/media/${id}/metadata`, { token: alice })).status).toBe(200); // cached on b now
     expect((await request(`${a.url}/api/v1/media/${id}`, { method: 'DELETE', token: alice })).status).toBe(204);
-    await waitFor(async () => (await request(`${b.url}/api/v1/media/${id}/metadata`, { token: alice })).status === 404, 5000);
+    await waitFor(
+      async () => (await request(`${b.url}/api/v1/media/${id}/metadata`, { token: alice })).status === 404,
+      5000,
+    );
   });
 
   it('Redis down mid-run: downloads and uploads go on (limits per replica), and the shared limits come back with it', async () => {
@@ -75,12 +86,18 @@ describe('two API replicas on one PostgreSQL, one Redis and one store', () => {
     await redis.stop();
     await waitFor(async () => (await request(`${b.url}/health/ready`)).json.info.redis.connection !== 'ok');
     const ready = await request(`${b.url}/health/ready`);
-    expect([ready.status, ready.json.info.redis]).toEqual([200, { status: 'up', connection: 'lost (limits per replica)' }]);
+    expect([ready.status, ready.json.info.redis]).toEqual([
+      200,
+      { status: 'up', connection: 'lost (limits per replica)' },
+    ]);
     expect((await request(`${b.url}/api/v1/media/${sent.json.id}`, { token })).status).toBe(200);
     expect((await upload(b.url, token, { name: 'd.png', bytes: await picture(75) })).status).toBe(201);
     await redis.start();
     await waitFor(async () => {
-      const reply = await upload(a.url, token, { name: `e${Math.random()}.png`, bytes: await picture(76 + Math.floor(Math.random() * 1000)) });
+      const reply = await upload(a.url, token, {
+        name: `e${Math.random()}.png`,
+        bytes: await picture(76 + Math.floor(Math.random() * 1000)),
+      });
       return reply.status === 201 && (await probe.ping().catch(() => '')) === 'PONG';
     }, 30_000);
   });

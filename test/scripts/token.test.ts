@@ -9,7 +9,10 @@ import { decodeJwt, jwtVerify } from 'jose';
 const ROOT = join(__dirname, '..', '..');
 const TOKEN = join(ROOT, 'dist', 'scripts', 'token.js');
 const SECRET = 'token-test-secret-0123456789abcdef-0123456789';
-const { staleReason, STAMP } = require('../../scripts/build-if-stale.cjs') as { staleReason: (root: string) => string | null; STAMP: string };
+const { staleReason, STAMP } = require('../../scripts/build-if-stale.cjs') as {
+  staleReason: (root: string) => string | null;
+  STAMP: string;
+};
 
 interface Run {
   code: number;
@@ -32,7 +35,15 @@ describe('npm run token', () => {
   const token = (...args: string[]) => run(process.execPath, [TOKEN, ...args]);
 
   it('mints a verifiable token for a user, with roles and a lifetime', async () => {
-    const { code, stdout } = await token('alice.smith@example:1', '--role', 'admin', '--role', 'moderator', '--ttl', '60');
+    const { code, stdout } = await token(
+      'alice.smith@example:1',
+      '--role',
+      'admin',
+      '--role',
+      'moderator',
+      '--ttl',
+      '60',
+    );
     expect(code).toBe(0);
     const { payload } = await jwtVerify(stdout.trim(), new TextEncoder().encode(SECRET));
     expect(payload).toMatchObject({ sub: 'alice.smith@example:1', roles: ['admin', 'moderator'] });
@@ -40,16 +51,23 @@ describe('npm run token', () => {
     expect(decodeJwt((await token('bob')).stdout.trim())).toMatchObject({ sub: 'bob', roles: [] });
   });
 
-  it.each([[['--help']], [['-h']], [['alice', '--help']]])('%j prints the usage and exits 0, minting nothing', async (args) => {
-    const { code, stdout, stderr } = await token(...args);
-    expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
-    expect(stdout).toMatch(/^usage: npm run -s token -- <userId>/);
-    expect(stdout).toContain('--role');
-    expect(stdout).not.toMatch(/eyJ/);
-  });
+  it.each([[['--help']], [['-h']], [['alice', '--help']]])(
+    '%j prints the usage and exits 0, minting nothing',
+    async (args) => {
+      const { code, stdout, stderr } = await token(...args);
+      expect({ code, stderr }).toEqual({ code: 0, stderr: '' });
+      expect(stdout).toMatch(/^usage: npm run -s token -- <userId>/);
+      expect(stdout).toContain('--role');
+      expect(stdout).not.toMatch(/eyJ/);
+    },
+  );
 
   it.each([
-    ['a user id with a space', ['bad id!'], /invalid user id "bad id!": it must be 1-128 characters of A-Z a-z 0-9 _ \. : @ -/],
+    [
+      'a user id with a space',
+      ['bad id!'],
+      /invalid user id "bad id!": it must be 1-128 characters of A-Z a-z 0-9 _ \. : @ -/,
+    ],
     ['a 129-character user id', ['x'.repeat(129)], /invalid user id "x+": it must be 1-128 characters/],
     ['an unknown role', ['alice', '--role', 'superuser'], /unknown role "superuser": the roles are admin, moderator/],
     ['a role in the wrong case', ['alice', '--role', 'Admin'], /unknown role "Admin"/],
@@ -94,7 +112,10 @@ describe('npm run token without AUTH_JWT_SECRET', () => {
   afterAll(() => rmSync(root, { recursive: true, force: true }));
   const { AUTH_JWT_SECRET: _unset, ...inherited } = process.env;
   const token = (env: Record<string, string>, ...args: string[]) =>
-    promisify(execFile)(process.execPath, [TOKEN, ...args], { env: { ...inherited, NODE_ENV: 'development', ...env }, cwd: root }).then(
+    promisify(execFile)(process.execPath, [TOKEN, ...args], {
+      env: { ...inherited, NODE_ENV: 'development', ...env },
+      cwd: root,
+    }).then(
       ({ stdout, stderr }) => ({ code: 0, stdout, stderr }),
       (error) => ({ code: error.code as number, stdout: error.stdout as string, stderr: error.stderr as string }),
     );
@@ -119,7 +140,9 @@ describe('npm run token without AUTH_JWT_SECRET', () => {
     const { code, stdout, stderr } = await token({ DATA_DIR: dataDir }, 'alice');
     expect(code).toBe(0);
     expect(stderr).toBe(`token: signed with the development secret of DATA_DIR=${dataDir}\n`);
-    await expect(jwtVerify(stdout.trim(), new TextEncoder().encode(`${SECRET}-dev`))).resolves.toMatchObject({ payload: { sub: 'alice' } });
+    await expect(jwtVerify(stdout.trim(), new TextEncoder().encode(`${SECRET}-dev`))).resolves.toMatchObject({
+      payload: { sub: 'alice' },
+    });
   });
 });
 

@@ -25,14 +25,21 @@ describe('sharing a photo and a PDF in a conversation', () => {
   let pdf: string;
   let photoBytes: Buffer;
 
-  const read = (path: string, user?: string, init: RequestInit = {}) => request(`${t.url}${path}`, { ...init, token: user ? tokens[user] : undefined });
+  const read = (path: string, user?: string, init: RequestInit = {}) =>
+    request(`${t.url}${path}`, { ...init, token: user ? tokens[user] : undefined });
   /** The three reads a chat makes of a media, as `user`: its statuses. */
   const reads = async (id: string, user: string) =>
-    Promise.all([read(`/api/v1/media/${id}`, user), read(`/api/v1/media/${id}/metadata`, user), read(`/api/v1/media/${id}/preview?size=256`, user)]).then((replies) =>
-      replies.map((r) => r.status),
-    );
+    Promise.all([
+      read(`/api/v1/media/${id}`, user),
+      read(`/api/v1/media/${id}/metadata`, user),
+      read(`/api/v1/media/${id}/preview?size=256`, user),
+    ]).then((replies) => replies.map((r) => r.status));
   const signedUrl = async (id: string, user: string, variant: string, expiresIn = 600): Promise<Reply> =>
-    read(`/api/v1/media/${id}/signed-url`, user, { method: 'POST', body: JSON.stringify({ expiresIn, variant }), headers: { 'Content-Type': 'application/json' } });
+    read(`/api/v1/media/${id}/signed-url`, user, {
+      method: 'POST',
+      body: JSON.stringify({ expiresIn, variant }),
+      headers: { 'Content-Type': 'application/json' },
+    });
 
   beforeAll(async () => {
     t = await startTestApp({ grpc: true });
@@ -59,11 +66,22 @@ describe('sharing a photo and a PDF in a conversation', () => {
   });
 
   it('GrantAccess lets bob and carol read originals, metadata and previews with their own tokens; dave still gets 404', async () => {
-    const granted = await grpc.call('GrantAccess', { acting_user_id: 'alice', media_ids: [photo, pdf], conversation_id: 'conv-1', user_ids: ['bob', 'carol'] }, { requestId: 'grant-1' });
+    const granted = await grpc.call(
+      'GrantAccess',
+      { acting_user_id: 'alice', media_ids: [photo, pdf], conversation_id: 'conv-1', user_ids: ['bob', 'carol'] },
+      { requestId: 'grant-1' },
+    );
     expect(granted.response).toEqual({ granted: 4 });
     expect(granted.metadata?.get('x-request-id')).toEqual(['grant-1']);
     // Idempotent: the same grant again changes nothing and succeeds.
-    expect(await grpc.ok('GrantAccess', { acting_user_id: 'alice', media_ids: [photo, pdf], conversation_id: 'conv-1', user_ids: ['bob', 'carol'] })).toEqual({ granted: 0 });
+    expect(
+      await grpc.ok('GrantAccess', {
+        acting_user_id: 'alice',
+        media_ids: [photo, pdf],
+        conversation_id: 'conv-1',
+        user_ids: ['bob', 'carol'],
+      }),
+    ).toEqual({ granted: 0 });
     for (const user of ['bob', 'carol']) {
       expect(await reads(photo, user)).toEqual([200, 200, 200]);
       expect(await reads(pdf, user)).toEqual([200, 200, 200]);
@@ -78,7 +96,10 @@ describe('sharing a photo and a PDF in a conversation', () => {
   });
 
   it('GetMedia answers, for each acting user, only the media they may read', async () => {
-    const forBob = await grpc.ok('GetMedia', { acting_user_id: 'bob', media_ids: [photo, pdf, '00000000-0000-4000-8000-000000000000'] });
+    const forBob = await grpc.ok('GetMedia', {
+      acting_user_id: 'bob',
+      media_ids: [photo, pdf, '00000000-0000-4000-8000-000000000000'],
+    });
     expect(forBob.media.map((m: { id: string }) => m.id)).toEqual([photo, pdf]);
     const wirePhoto = forBob.media[0];
     expect(wirePhoto).toMatchObject({ owner_id: 'alice', type: 'image', status: 'ready', expires_at: '' });
@@ -116,7 +137,9 @@ describe('sharing a photo and a PDF in a conversation', () => {
     expect((await read(`/api/v1/media/${pdf}?token=${token}`)).status).toBe(401);
     expect((await read(`/api/v1/media/${photo}/metadata?token=${token}`)).status).toBe(401);
     const [payload, mac] = token.split('.');
-    const forged = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), e: 4102444800 })).toString('base64url');
+    const forged = Buffer.from(
+      JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), e: 4102444800 }),
+    ).toString('base64url');
     const tampered = await read(`/api/v1/media/${photo}?token=${forged}.${mac}`);
     expect(tampered.status).toBe(401);
     expect(tampered.json.code).toBe('UNAUTHORIZED');
@@ -124,14 +147,33 @@ describe('sharing a photo and a PDF in a conversation', () => {
     expect((await read(`/api/v1/media/${photo}?token=garbage`)).status).toBe(401);
 
     // gRPC mints the same URLs for a reader, and refuses one for dave as for an absent media.
-    const viaGrpc = await grpc.ok('CreateSignedUrl', { acting_user_id: 'bob', media_id: pdf, variant: 'original', expires_in_seconds: 60 });
+    const viaGrpc = await grpc.ok('CreateSignedUrl', {
+      acting_user_id: 'bob',
+      media_id: pdf,
+      variant: 'original',
+      expires_in_seconds: 60,
+    });
     expect((await read(viaGrpc.url)).status).toBe(200);
     expect(Date.parse(viaGrpc.expires_at)).toBeGreaterThan(Date.now());
-    const forDave = await grpc.call('CreateSignedUrl', { acting_user_id: 'dave', media_id: pdf, variant: 'original', expires_in_seconds: 60 });
+    const forDave = await grpc.call('CreateSignedUrl', {
+      acting_user_id: 'dave',
+      media_id: pdf,
+      variant: 'original',
+      expires_in_seconds: 60,
+    });
     expect(forDave.error?.code).toBe(status.NOT_FOUND);
     expect((await signedUrl(pdf, 'dave', 'original')).status).toBe(404);
-    for (const body of [{ expiresIn: 0, variant: 'original' }, { expiresIn: 86401, variant: 'original' }, { expiresIn: 60, variant: 'preview-128' }, { expiresIn: 60 }]) {
-      const refused = await read(`/api/v1/media/${pdf}/signed-url`, 'bob', { method: 'POST', body: JSON.stringify(body), headers: { 'Content-Type': 'application/json' } });
+    for (const body of [
+      { expiresIn: 0, variant: 'original' },
+      { expiresIn: 86401, variant: 'original' },
+      { expiresIn: 60, variant: 'preview-128' },
+      { expiresIn: 60 },
+    ]) {
+      const refused = await read(`/api/v1/media/${pdf}/signed-url`, 'bob', {
+        method: 'POST',
+        body: JSON.stringify(body),
+        headers: { 'Content-Type': 'application/json' },
+      });
       expect([refused.status, refused.json.code]).toEqual([400, 'VALIDATION_FAILED']);
     }
   });
@@ -144,14 +186,31 @@ describe('sharing a photo and a PDF in a conversation', () => {
     expect([expired.status, expired.json.message]).toEqual([401, 'Invalid signed URL: expired']);
   });
 
-  it('forwarding: bob may grant alice\'s photo into another conversation with erin; dave may not grant it', async () => {
-    expect(await grpc.ok('GrantAccess', { acting_user_id: 'bob', media_ids: [photo], conversation_id: 'conv-2', user_ids: ['erin'] })).toEqual({ granted: 1 });
+  it("forwarding: bob may grant alice's photo into another conversation with erin; dave may not grant it", async () => {
+    expect(
+      await grpc.ok('GrantAccess', {
+        acting_user_id: 'bob',
+        media_ids: [photo],
+        conversation_id: 'conv-2',
+        user_ids: ['erin'],
+      }),
+    ).toEqual({ granted: 1 });
     expect(await reads(photo, 'erin')).toEqual([200, 200, 200]);
     expect(await reads(pdf, 'erin')).toEqual([404, 404, 404]);
-    const byDave = await grpc.call('GrantAccess', { acting_user_id: 'dave', media_ids: [photo], conversation_id: 'conv-3', user_ids: ['dave'] });
+    const byDave = await grpc.call('GrantAccess', {
+      acting_user_id: 'dave',
+      media_ids: [photo],
+      conversation_id: 'conv-3',
+      user_ids: ['dave'],
+    });
     expect(byDave.error?.code).toBe(status.NOT_FOUND);
     // One media dave cannot read spoils the whole grant: nothing is granted.
-    const mixed = await grpc.call('GrantAccess', { acting_user_id: 'erin', media_ids: [photo, pdf], conversation_id: 'conv-3', user_ids: ['dave'] });
+    const mixed = await grpc.call('GrantAccess', {
+      acting_user_id: 'erin',
+      media_ids: [photo, pdf],
+      conversation_id: 'conv-3',
+      user_ids: ['dave'],
+    });
     expect(mixed.error?.code).toBe(status.NOT_FOUND);
     expect(await reads(photo, 'dave')).toEqual([404, 404, 404]);
   });
@@ -159,14 +218,18 @@ describe('sharing a photo and a PDF in a conversation', () => {
   it('revoking carol from the conversation stops her reads and her signed URLs at once; bob and erin still read', async () => {
     const carolsUrl = (await signedUrl(photo, 'carol', 'original')).json.url;
     expect((await read(carolsUrl)).status).toBe(200);
-    expect(await grpc.ok('RevokeAccess', { conversation_id: 'conv-1', user_ids: ['carol'], media_ids: [] })).toEqual({ revoked: 2 });
+    expect(await grpc.ok('RevokeAccess', { conversation_id: 'conv-1', user_ids: ['carol'], media_ids: [] })).toEqual({
+      revoked: 2,
+    });
     expect(await reads(photo, 'carol')).toEqual([404, 404, 404]);
     expect(await reads(pdf, 'carol')).toEqual([404, 404, 404]);
     expect((await read(carolsUrl)).status).toBe(404);
     expect(await reads(photo, 'bob')).toEqual([200, 200, 200]);
     expect(await reads(photo, 'erin')).toEqual([200, 200, 200]);
     // Idempotent.
-    expect(await grpc.ok('RevokeAccess', { conversation_id: 'conv-1', user_ids: ['carol'], media_ids: [] })).toEqual({ revoked: 0 });
+    expect(await grpc.ok('RevokeAccess', { conversation_id: 'conv-1', user_ids: ['carol'], media_ids: [] })).toEqual({
+      revoked: 0,
+    });
   });
 
   it('only the owner deletes: a grantee gets 403 (REST) and PERMISSION_DENIED (gRPC), and the media stays', async () => {
@@ -183,7 +246,11 @@ describe('sharing a photo and a PDF in a conversation', () => {
     const bobsUrl = (await signedUrl(photo, 'bob', 'preview-256')).json.url;
     const before = (await read('/api/v1/media/storage', 'alice')).json;
     const blobsBefore = blobFiles(t).length;
-    const deleted = await grpc.call('DeleteMedia', { acting_user_id: 'alice', media_id: photo }, { requestId: 'delete-1' });
+    const deleted = await grpc.call(
+      'DeleteMedia',
+      { acting_user_id: 'alice', media_id: photo },
+      { requestId: 'delete-1' },
+    );
     expect(deleted.error).toBeUndefined();
     expect(deleted.metadata?.get('x-request-id')).toEqual(['delete-1']);
     for (const user of ['alice', 'bob', 'erin']) expect(await reads(photo, user)).toEqual([404, 404, 404]);
@@ -195,14 +262,27 @@ describe('sharing a photo and a PDF in a conversation', () => {
     await waitFor(() => blobFiles(t).length === blobsBefore - 4, 60_000);
     // Idempotent for its owner; still NOT_FOUND for anyone else.
     expect((await grpc.call('DeleteMedia', { acting_user_id: 'alice', media_id: photo })).error).toBeUndefined();
-    expect((await grpc.call('DeleteMedia', { acting_user_id: 'bob', media_id: photo })).error?.code).toBe(status.NOT_FOUND);
-    expect(await grpc.ok('GetMedia', { acting_user_id: 'bob', media_ids: [photo, pdf] })).toMatchObject({ media: [{ id: pdf }] });
+    expect((await grpc.call('DeleteMedia', { acting_user_id: 'bob', media_id: photo })).error?.code).toBe(
+      status.NOT_FOUND,
+    );
+    expect(await grpc.ok('GetMedia', { acting_user_id: 'bob', media_ids: [photo, pdf] })).toMatchObject({
+      media: [{ id: pdf }],
+    });
   });
 
   it('every RPC is counted on /metrics like an HTTP route, by method and status', async () => {
     const metrics = (await read('/metrics')).body.toString();
-    for (const line of ['method="GrantAccess",code="OK"', 'method="GrantAccess",code="NOT_FOUND"', 'method="DeleteMedia",code="PERMISSION_DENIED"', 'method="GetMedia",code="OK"']) {
-      expect(metrics).toMatch(new RegExp(`media_grpc_request_duration_seconds_count\\{${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} [1-9]`));
+    for (const line of [
+      'method="GrantAccess",code="OK"',
+      'method="GrantAccess",code="NOT_FOUND"',
+      'method="DeleteMedia",code="PERMISSION_DENIED"',
+      'method="GetMedia",code="OK"',
+    ]) {
+      expect(metrics).toMatch(
+        new RegExp(
+          `media_grpc_request_duration_seconds_count\\{${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\\} [1-9]`,
+        ),
+      );
     }
   });
 

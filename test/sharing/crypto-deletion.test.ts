@@ -17,7 +17,11 @@ interface StoredRef {
 
 /** The original's and the previews' blob keys, data key ids and sizes. */
 const refsOf = (t: TestApp, id: string) =>
-  query<StoredRef>(t.databaseUrl, 'SELECT blob_key, data_key_id, size::text FROM media WHERE id = $1 UNION ALL SELECT blob_key, data_key_id, bytes::text FROM previews WHERE media_id = $1', [id]);
+  query<StoredRef>(
+    t.databaseUrl,
+    'SELECT blob_key, data_key_id, size::text FROM media WHERE id = $1 UNION ALL SELECT blob_key, data_key_id, bytes::text FROM previews WHERE media_id = $1',
+    [id],
+  );
 
 describe('cryptographic deletion', () => {
   let t: TestApp;
@@ -45,7 +49,8 @@ describe('cryptographic deletion', () => {
     expect((await request(`${replica.url}/api/v1/media/${id}/preview?size=64`, { token: alice })).status).toBe(200);
     expect((await request(`${replica.url}/api/v1/media/${id}`, { token: alice })).status).toBe(200);
     // ... and the replica holds the small preview's ciphertext in its cache.
-    const cachedBlobs = (app: TestApp) => (app.app.get(EncryptedBlobs) as unknown as { smallBlobs: Map<string, Buffer> }).smallBlobs;
+    const cachedBlobs = (app: TestApp) =>
+      (app.app.get(EncryptedBlobs) as unknown as { smallBlobs: Map<string, Buffer> }).smallBlobs;
     const previewKeys = refs.slice(1).map((ref) => ref.blob_key);
     expect(previewKeys.some((key) => cachedBlobs(replica).has(key))).toBe(true);
 
@@ -60,10 +65,23 @@ describe('cryptographic deletion', () => {
 
       // The keys are gone from the database in the deleting transaction, and from every process's memory.
       const keyIds = refs.map((ref) => ref.data_key_id);
-      expect(await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE id = ANY($1::uuid[])', [keyIds])).toEqual([{ n: 0 }]);
+      expect(
+        await query(t.databaseUrl, 'SELECT count(*)::int AS n FROM data_keys WHERE id = ANY($1::uuid[])', [keyIds]),
+      ).toEqual([{ n: 0 }]);
       for (const app of [t, replica]) {
         const keys = app.app.get(DataKeyService);
-        await waitFor(async () => (await Promise.all(keyIds.map((k) => keys.open(k).then(() => false, () => true)))).every(Boolean));
+        await waitFor(async () =>
+          (
+            await Promise.all(
+              keyIds.map((k) =>
+                keys.open(k).then(
+                  () => false,
+                  () => true,
+                ),
+              ),
+            )
+          ).every(Boolean),
+        );
       }
       // Every replica drops its cached ciphertext of the media's blobs (told by the change feed).
       await waitFor(() => previewKeys.every((key) => !cachedBlobs(replica).has(key) && !cachedBlobs(t).has(key)));
@@ -74,16 +92,26 @@ describe('cryptographic deletion', () => {
         mkdirSync(dirname(path(join(t.dataDir, 'storage'), ref.blob_key)), { recursive: true });
         copyFileSync(path(aside, ref.blob_key), path(join(t.dataDir, 'storage'), ref.blob_key));
       }
-      for (const [app, token] of [[t, alice], [replica, alice], [t, admin], [replica, admin]] as const) {
+      for (const [app, token] of [
+        [t, alice],
+        [replica, alice],
+        [t, admin],
+        [replica, admin],
+      ] as const) {
         for (const suffix of ['', '/metadata', '/preview?size=64', '/preview?size=512']) {
-          expect([suffix, (await request(`${app.url}/api/v1/media/${id}${suffix}`, { token })).status]).toEqual([suffix, 404]);
+          expect([suffix, (await request(`${app.url}/api/v1/media/${id}${suffix}`, { token })).status]).toEqual([
+            suffix,
+            404,
+          ]);
         }
       }
       // Nothing in the service can open them any more, even knowing their keys' ids: not after a key rotation either.
       await t.app.get(DataKeyService).rotateAll();
       for (const app of [t, replica]) {
         for (const ref of refs) {
-          const opened = app.app.get(EncryptedBlobs).read({ blobKey: ref.blob_key, dataKeyId: ref.data_key_id, size: Number(ref.size) });
+          const opened = app.app
+            .get(EncryptedBlobs)
+            .read({ blobKey: ref.blob_key, dataKeyId: ref.data_key_id, size: Number(ref.size) });
           await expect(opened).rejects.toThrow(/data key missing/);
         }
       }

@@ -45,7 +45,10 @@ describe('the service on STORAGE_DRIVER=s3 (s3rver)', () => {
     expect(metadata.status).toBe(200);
     const download = await request(url, { token: alice });
     expect(download.status).toBe(200);
-    expect({ size: download.body.length, sha256: sha256(download.body) }).toEqual({ size: metadata.json.size, sha256: metadata.json.sha256 });
+    expect({ size: download.body.length, sha256: sha256(download.body) }).toEqual({
+      size: metadata.json.size,
+      sha256: metadata.json.sha256,
+    });
     expect(metadata.json.size).toBeGreaterThan(70_000); // more than one 64 KiB segment: ranges read parts of the object
 
     // Across the first segment boundary of the sealed blob, and the very last byte.
@@ -74,7 +77,11 @@ describe('the service on STORAGE_DRIVER=s3 (s3rver)', () => {
     expect(created.status).toBe(201);
     await s3.stop();
     const download = await request(`${t.url}/api/v1/media/${created.json.id}`, { token: bob });
-    expect([download.status, download.json?.code, download.headers.get('retry-after')]).toEqual([503, 'DEPENDENCY_UNAVAILABLE', '5']);
+    expect([download.status, download.json?.code, download.headers.get('retry-after')]).toEqual([
+      503,
+      'DEPENDENCY_UNAVAILABLE',
+      '5',
+    ]);
     const upload = await uploadFixture(t.url, bob, 'jpeg-exif-gps-nikon-d2h.jpg');
     expect([upload.status, upload.json?.code]).toEqual([503, 'DEPENDENCY_UNAVAILABLE']);
     expect(t.tempFiles()).toEqual([]);

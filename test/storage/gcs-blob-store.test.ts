@@ -12,7 +12,10 @@ beforeAll(async () => {
 });
 afterAll(() => server?.stop());
 
-function gcsStore(bucket: string, options: { apiEndpoint?: string; timeouts?: Partial<GcsTimeouts> } = {}): GcsBlobStore {
+function gcsStore(
+  bucket: string,
+  options: { apiEndpoint?: string; timeouts?: Partial<GcsTimeouts> } = {},
+): GcsBlobStore {
   return new GcsBlobStore({
     bucket,
     projectId: server.projectId,
@@ -31,7 +34,10 @@ describe('GcsBlobStore', () => {
     await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = silent.address() as { port: number };
-      const store = gcsStore('media', { apiEndpoint: `http://127.0.0.1:${port}`, timeouts: { answerMs: 500, uploadMs: 500, retries: 0 } });
+      const store = gcsStore('media', {
+        apiEndpoint: `http://127.0.0.1:${port}`,
+        timeouts: { answerMs: 500, uploadMs: 500, retries: 0 },
+      });
       const key = newBlobKey();
       const calls: [string, Promise<unknown>][] = [
         ['put', store.put(key, Readable.from([Buffer.from('x')]))],
@@ -41,7 +47,12 @@ describe('GcsBlobStore', () => {
         ['health', store.health()],
       ];
       const outcomes = await Promise.all(
-        calls.map(([name, call]) => within(10_000, call).then(() => [name, 'resolved'], (error: unknown) => [name, isMediaError(error, 'DEPENDENCY_UNAVAILABLE') ? 'unavailable' : String(error)])),
+        calls.map(([name, call]) =>
+          within(10_000, call).then(
+            () => [name, 'resolved'],
+            (error: unknown) => [name, isMediaError(error, 'DEPENDENCY_UNAVAILABLE') ? 'unavailable' : String(error)],
+          ),
+        ),
       );
       expect(outcomes).toEqual(calls.map(([name]) => [name, 'unavailable']));
       expect(sockets.length).toBeGreaterThan(0);
@@ -54,6 +65,8 @@ describe('GcsBlobStore', () => {
 
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }

@@ -28,7 +28,10 @@ describe('the service disk full (a real 8 MiB tmpfs as DATA_DIR)', () => {
   let t: TestApp;
   beforeAll(async () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${TMPFS_BYTES}`, 'tmpfs', mountPoint]);
-    t = await startTestApp({ dataDir: mountPoint, env: { STORAGE_MIN_FREE_BYTES: String(MB), QUOTA_DAILY_UPLOADS: '1000' } });
+    t = await startTestApp({
+      dataDir: mountPoint,
+      env: { STORAGE_MIN_FREE_BYTES: String(MB), QUOTA_DAILY_UPLOADS: '1000' },
+    });
   });
   afterAll(async () => {
     await t?.close();
@@ -42,23 +45,39 @@ describe('the service disk full (a real 8 MiB tmpfs as DATA_DIR)', () => {
     const created: string[] = [];
     let refused;
     for (let seed = 1; seed <= 20 && !refused; seed++) {
-      const reply = await upload(t.url, token, { name: `fill-${seed}.txt`, bytes: textFile(seed, MB), type: 'text/plain' });
+      const reply = await upload(t.url, token, {
+        name: `fill-${seed}.txt`,
+        bytes: textFile(seed, MB),
+        type: 'text/plain',
+      });
       if (reply.status === 201) created.push(reply.json.id);
       else refused = reply;
     }
     expect(created.length).toBeGreaterThan(2);
     expect(refused).toBeDefined();
     expect(refused!.status).toBe(503);
-    expect(refused!.json).toEqual({ statusCode: 503, code: 'DEPENDENCY_UNAVAILABLE', message: 'The server is out of storage space; try again later', requestId: expect.any(String) });
+    expect(refused!.json).toEqual({
+      statusCode: 503,
+      code: 'DEPENDENCY_UNAVAILABLE',
+      message: 'The server is out of storage space; try again later',
+      requestId: expect.any(String),
+    });
     expect(Number(refused!.headers.get('retry-after'))).toBeGreaterThan(0);
 
     // Nothing half-stored: no temp file, no reservation, no blob but those of the media created, nothing staged.
     expect(t.tempFiles()).toEqual([]);
     expect(await query(t.databaseUrl, 'SELECT id FROM quota_reservations')).toEqual([]);
-    const keys = await query<{ blob_key: string }>(t.databaseUrl, 'SELECT blob_key FROM media UNION ALL SELECT blob_key FROM previews');
+    const keys = await query<{ blob_key: string }>(
+      t.databaseUrl,
+      'SELECT blob_key FROM media UNION ALL SELECT blob_key FROM previews',
+    );
     expect((await query(t.databaseUrl, 'SELECT id FROM media')).length).toBe(created.length);
-    expect(filesUnder(join(mountPoint, 'storage')).sort()).toEqual(keys.map(({ blob_key }) => join(mountPoint, 'storage', ...blob_key.split('/'))).sort());
-    expect(await query(t.databaseUrl, "SELECT used_bytes, file_count FROM usage WHERE owner_id = 'filler'")).toEqual([{ used_bytes: String(created.length * MB), file_count: created.length }]);
+    expect(filesUnder(join(mountPoint, 'storage')).sort()).toEqual(
+      keys.map(({ blob_key }) => join(mountPoint, 'storage', ...blob_key.split('/'))).sort(),
+    );
+    expect(await query(t.databaseUrl, "SELECT used_bytes, file_count FROM usage WHERE owner_id = 'filler'")).toEqual([
+      { used_bytes: String(created.length * MB), file_count: created.length },
+    ]);
 
     // Below the floor (1 MiB): not ready, and only the failing dependency is named.
     expect(await freeBytes(mountPoint)).toBeLessThan(MB);
@@ -70,9 +89,12 @@ describe('the service disk full (a real 8 MiB tmpfs as DATA_DIR)', () => {
     expect((await request(`${t.url}/health/live`)).status).toBe(200);
 
     // Space freed: ready again, and uploads are accepted.
-    for (const id of created.slice(0, 3)) expect((await request(`${t.url}/api/v1/media/${id}`, { method: 'DELETE', token })).status).toBe(204);
+    for (const id of created.slice(0, 3))
+      expect((await request(`${t.url}/api/v1/media/${id}`, { method: 'DELETE', token })).status).toBe(204);
     await waitFor(async () => (await request(`${t.url}/health/ready`)).status === 200, 30_000);
-    expect((await upload(t.url, token, { name: 'after.txt', bytes: textFile(99, MB), type: 'text/plain' })).status).toBe(201);
+    expect(
+      (await upload(t.url, token, { name: 'after.txt', bytes: textFile(99, MB), type: 'text/plain' })).status,
+    ).toBe(201);
   });
 });
 
@@ -111,11 +133,17 @@ describe('STORAGE_MIN_FREE_BYTES', () => {
 
 describe('isOutOfSpace', () => {
   it('is true for a real ENOSPC (writes to /dev/full), also as the cause of another error', async () => {
-    const direct = await writeFile('/dev/full', Buffer.alloc(1024)).then(() => undefined, (error: unknown) => error);
+    const direct = await writeFile('/dev/full', Buffer.alloc(1024)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     expect(direct).toMatchObject({ code: 'ENOSPC' });
     expect(isOutOfSpace(direct)).toBe(true);
     const file = await open('/dev/full', 'w');
-    const viaHandle = await file.write(Buffer.alloc(10)).then(() => undefined, (error: unknown) => error);
+    const viaHandle = await file.write(Buffer.alloc(10)).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
     await file.close();
     expect(isOutOfSpace(viaHandle)).toBe(true);
     expect(isOutOfSpace(new Error('storing the preview failed', { cause: direct }))).toBe(true);
@@ -124,7 +152,12 @@ describe('isOutOfSpace', () => {
   it('is true for EDQUOT and for tools that report it in words; false otherwise', () => {
     expect(isOutOfSpace(Object.assign(new Error('EDQUOT: disk quota exceeded, write'), { code: 'EDQUOT' }))).toBe(true);
     expect(isOutOfSpace(new Error('VipsForeignSave: write error: No space left on device'))).toBe(true);
-    for (const error of [new Error('boom'), Object.assign(new Error('x'), { code: 'ENOENT' }), undefined, 'No space left on device'])
+    for (const error of [
+      new Error('boom'),
+      Object.assign(new Error('x'), { code: 'ENOENT' }),
+      undefined,
+      'No space left on device',
+    ])
       expect(isOutOfSpace(error)).toBe(false);
   });
 
@@ -133,7 +166,10 @@ describe('isOutOfSpace', () => {
     execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=1m', 'tmpfs', mountPoint]);
     try {
       const store = new LocalBlobStore(join(mountPoint, 'storage'));
-      const error = await store.put('a/b/c', Readable.from([Buffer.alloc(2 * MB)])).then(() => undefined, (e: unknown) => e);
+      const error = await store.put('a/b/c', Readable.from([Buffer.alloc(2 * MB)])).then(
+        () => undefined,
+        (e: unknown) => e,
+      );
       expect(isOutOfSpace(error)).toBe(true);
       expect(filesUnder(mountPoint)).toEqual([]);
     } finally {

@@ -49,7 +49,12 @@ describe('S3BlobStore', () => {
         ['list', listAll(store)],
       ];
       const outcomes = await Promise.all(
-        calls.map(([name, call]) => within(10_000, call).then(() => [name, 'resolved'], (error: unknown) => [name, isMediaError(error, 'DEPENDENCY_UNAVAILABLE') ? 'unavailable' : String(error)])),
+        calls.map(([name, call]) =>
+          within(10_000, call).then(
+            () => [name, 'resolved'],
+            (error: unknown) => [name, isMediaError(error, 'DEPENDENCY_UNAVAILABLE') ? 'unavailable' : String(error)],
+          ),
+        ),
       );
       expect(outcomes).toEqual(calls.map(([name]) => [name, 'unavailable']));
       expect(silent.connections()).toBeGreaterThan(0);
@@ -67,9 +72,15 @@ describe('S3BlobStore', () => {
     await new Promise<void>((resolve) => recorder.listen(0, '127.0.0.1', resolve));
     try {
       const { port } = recorder.address() as { port: number };
-      await s3Store('media', { endpoint: `http://127.0.0.1:${port}` }).put(newBlobKey(), Readable.from([Buffer.alloc(1000)]));
+      await s3Store('media', { endpoint: `http://127.0.0.1:${port}` }).put(
+        newBlobKey(),
+        Readable.from([Buffer.alloc(1000)]),
+      );
       expect(seen).toHaveLength(1);
-      const checksumHeaders = Object.keys(seen[0]).filter((name) => name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer');
+      const checksumHeaders = Object.keys(seen[0]).filter(
+        (name) =>
+          name.startsWith('x-amz-checksum-') || name === 'x-amz-sdk-checksum-algorithm' || name === 'x-amz-trailer',
+      );
       expect([checksumHeaders, seen[0]['content-encoding']]).toEqual([[], undefined]);
     } finally {
       recorder.closeAllConnections();
@@ -110,7 +121,9 @@ async function listAll(store: S3BlobStore): Promise<string[]> {
 
 function within<T>(ms: number, promise: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const late = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms)));
+  const late = new Promise<never>(
+    (_, reject) => (timer = setTimeout(() => reject(new Error(`still pending after ${ms} ms`)), ms)),
+  );
   return Promise.race([promise, late]).finally(() => clearTimeout(timer));
 }
 

@@ -90,5 +90,7 @@ function listFiles(dir: string): string[] {
 
 /** The environment that sets the size limit of every media type (MAX_IMAGE_BYTES ... MAX_ARCHIVE_BYTES) to `bytes`. */
 export function everyTypeAtMost(bytes: number): Record<string, string> {
-  return Object.fromEntries(['IMAGE', 'VIDEO', 'AUDIO', 'DOCUMENT', 'ARCHIVE'].map((type) => [`MAX_${type}_BYTES`, String(bytes)]));
+  return Object.fromEntries(
+    ['IMAGE', 'VIDEO', 'AUDIO', 'DOCUMENT', 'ARCHIVE'].map((type) => [`MAX_${type}_BYTES`, String(bytes)]),
+  );
 }

@@ -30,10 +30,16 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
     it('stores a stream and reads it back, whole and by inclusive range', async () => {
       const data = randomBytes(300_000);
       const key = newBlobKey();
-      expect(await store.put(key, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]))).toEqual({ size: data.length });
+      expect(await store.put(key, Readable.from([data.subarray(0, 100_000), data.subarray(100_000)]))).toEqual({
+        size: data.length,
+      });
       expect((await readAll(await store.get(key))).equals(data)).toBe(true);
-      expect((await readAll(await store.get(key, { start: 1000, end: 1999 }))).equals(data.subarray(1000, 2000))).toBe(true);
-      expect((await readAll(await store.get(key, { start: 299_990, end: 299_999 }))).equals(data.subarray(299_990))).toBe(true);
+      expect((await readAll(await store.get(key, { start: 1000, end: 1999 }))).equals(data.subarray(1000, 2000))).toBe(
+        true,
+      );
+      expect(
+        (await readAll(await store.get(key, { start: 299_990, end: 299_999 }))).equals(data.subarray(299_990)),
+      ).toBe(true);
     });
 
     it('stores a streamed put of several MiB byte for byte, and reads ranges anywhere in it, the last byte alone too', async () => {
@@ -112,12 +118,15 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
     it('lists every blob under a prefix once, with its size, across pages, and nothing outside the prefix', async () => {
       const keys = Array.from({ length: CONTRACT_LIST_PAGE_SIZE * 2 + 5 }, () => newBlobKey());
       const others = [`other/aa/${randomBytes(8).toString('hex')}`, `blobsx/aa/${randomBytes(8).toString('hex')}`];
-      for (const [index, key] of [...keys, ...others].entries()) await store.put(key, Readable.from([Buffer.alloc(index + 1)]));
+      for (const [index, key] of [...keys, ...others].entries())
+        await store.put(key, Readable.from([Buffer.alloc(index + 1)]));
       const listed = await listAll(store, 'blobs/');
       expect(listed.map((info) => info.key).sort()).toEqual([...keys].sort());
       expect(listed.map((info) => info.size).sort((a, b) => a - b)).toEqual(keys.map((_, index) => index + 1));
       const directory = keys[0].slice(0, keys[0].lastIndexOf('/') + 1);
-      expect((await listAll(store, directory)).map((info) => info.key).sort()).toEqual(keys.filter((key) => key.startsWith(directory)).sort());
+      expect((await listAll(store, directory)).map((info) => info.key).sort()).toEqual(
+        keys.filter((key) => key.startsWith(directory)).sort(),
+      );
       expect((await listAll(store, 'other/')).map((info) => info.key)).toEqual([others[0]]);
     });
 
@@ -149,7 +158,10 @@ export function blobStoreContract(name: string, makeStore: () => Promise<BlobSto
       const controller = new AbortController();
       const reason = new Error('upload cancelled');
       void source.stalled.then(() => controller.abort(reason));
-      const error = await store.put(key, source.stream, { signal: controller.signal }).then(() => 'resolved', (e: Error) => e);
+      const error = await store.put(key, source.stream, { signal: controller.signal }).then(
+        () => 'resolved',
+        (e: Error) => e,
+      );
       expect(error === reason || (error as Error).name === 'AbortError').toBe(true); // the reason, or an AbortError for it
       expect(source.stream.destroyed).toBe(true);
       expect(await store.head(key)).toBeNull();

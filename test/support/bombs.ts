@@ -16,11 +16,19 @@ export function resized(png: Buffer, width: number, height: number): Buffer {
 }
 
 export async function pngSized(width: number, height: number): Promise<Buffer> {
-  return resized(await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } }).png().toBuffer(), width, height);
+  return resized(
+    await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } })
+      .png()
+      .toBuffer(),
+    width,
+    height,
+  );
 }
 
 export async function jpegSized(width: number, height: number): Promise<Buffer> {
-  const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ffffff' } }).jpeg().toBuffer();
+  const jpeg = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#ffffff' } })
+    .jpeg()
+    .toBuffer();
   const sof = jpeg.indexOf(Buffer.from([0xff, 0xc0]));
   jpeg.writeUInt16BE(height, sof + 5);
   jpeg.writeUInt16BE(width, sof + 7);
@@ -29,10 +37,11 @@ export async function jpegSized(width: number, height: number): Promise<Buffer> 
 
 /** A 1×1 lossless WebP whose VP8L header (14 bits each, minus one) says `width`×`height`. */
 export async function webpSized(width: number, height: number): Promise<Buffer> {
-  const webp = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } }).webp({ lossless: true }).toBuffer();
+  const webp = await sharp({ create: { width: 1, height: 1, channels: 3, background: '#ffffff' } })
+    .webp({ lossless: true })
+    .toBuffer();
   if (webp.toString('latin1', 12, 16) !== 'VP8L') throw new Error('expected a simple lossless WebP');
   const bits = webp.readUInt32LE(21);
   webp.writeUInt32LE(((bits & ~0x0fffffff) | (width - 1) | ((height - 1) << 14)) >>> 0, 21);
   return webp;
 }
-

@@ -15,13 +15,21 @@ export const CHROMIUM = '/usr/bin/chromium';
 /** Headless chromium; fails (never skips) when the package is missing. */
 export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
-    throw new Error(`${CHROMIUM} is missing: the browser tests need the Debian package "chromium" (npm test installs it; or apt-get install -y chromium)`);
+    throw new Error(
+      `${CHROMIUM} is missing: the browser tests need the Debian package "chromium" (npm test installs it; or apt-get install -y chromium)`,
+    );
   }
   return chromium.launch({
     executablePath: CHROMIUM,
     headless: true,
     // No sandbox as root; nothing fetched from the network behind the test's back.
-    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    args: [
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
   });
 }
 
@@ -31,14 +39,23 @@ export interface PageServer {
   close(): Promise<void>;
 }
 
-const TYPES: Record<string, string> = { '.html': 'text/html; charset=utf-8', '.js': 'text/javascript; charset=utf-8', '.map': 'application/json' };
+const TYPES: Record<string, string> = {
+  '.html': 'text/html; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.map': 'application/json',
+};
 
 /** Serves `files` (URL path → file on disk, read at each request) on 127.0.0.1; anything else is 404. */
 export async function servePages(files: Record<string, string>): Promise<PageServer> {
   const server = createServer((req, res) => {
     const file = files[new URL(req.url ?? '/', 'http://page').pathname];
     if (!file || req.method !== 'GET') return void res.writeHead(404).end();
-    res.writeHead(200, { 'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream', 'Cache-Control': 'no-store' }).end(readFileSync(file));
+    res
+      .writeHead(200, {
+        'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
+        'Cache-Control': 'no-store',
+      })
+      .end(readFileSync(file));
   });
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   return {

@@ -35,7 +35,8 @@ export interface Clamd {
 
 /** Starts clamd and resolves once it answers PING; `options` adds or overrides clamd.conf lines. */
 export async function startClamd(options: Record<string, string | number> = {}): Promise<Clamd> {
-  if (!existsSync(CLAMD)) throw new Error(`${CLAMD} is missing: install the Debian package clamav-daemon (apt-get install clamav-daemon)`);
+  if (!existsSync(CLAMD))
+    throw new Error(`${CLAMD} is missing: install the Debian package clamav-daemon (apt-get install clamav-daemon)`);
   const dir = mkdtempSync(join(tmpdir(), 'media-test-clamd-'));
   const port = await freePort();
   const socketPath = join(dir, 'clamd.sock');
@@ -54,7 +55,12 @@ export async function startClamd(options: Record<string, string | number> = {}):
     ...options,
   };
   const conf = join(dir, 'clamd.conf');
-  writeFileSync(conf, Object.entries(config).map(([key, value]) => `${key} ${value}\n`).join(''));
+  writeFileSync(
+    conf,
+    Object.entries(config)
+      .map(([key, value]) => `${key} ${value}\n`)
+      .join(''),
+  );
   const output: string[] = [];
   const child = spawn(CLAMD, ['-c', conf], { stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (chunk) => output.push(String(chunk)));
@@ -66,7 +72,9 @@ export async function startClamd(options: Record<string, string | number> = {}):
     await untilPong(new ClamdScanner(url), child);
   } catch (error) {
     await stop();
-    throw new Error(`clamd did not start (${(error as Error).message}):\n${output.join('').slice(-4000)}`);
+    throw new Error(`clamd did not start (${(error as Error).message}):\n${output.join('').slice(-4000)}`, {
+      cause: error,
+    });
   }
   return { url, socketPath, pid: child.pid!, stop };
 }
@@ -74,7 +82,8 @@ export async function startClamd(options: Record<string, string | number> = {}):
 async function untilPong(scanner: ClamdScanner, child: ChildProcess, ms = 15_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (!(await scanner.ping(500))) {
-    if (child.exitCode !== null || child.signalCode !== null) throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
+    if (child.exitCode !== null || child.signalCode !== null)
+      throw new Error(`exited with ${child.exitCode ?? child.signalCode}`);
     if (Date.now() > deadline) throw new Error(`no PONG in ${ms} ms`);
     await new Promise((resolve) => setTimeout(resolve, 50));
   }

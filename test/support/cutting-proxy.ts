@@ -17,10 +17,9 @@ export class CuttingProxy {
   ) {}
 
   static async start(targetPort: number): Promise<CuttingProxy> {
-    let proxy: CuttingProxy;
     const server = createServer((client) => proxy.relay(client, targetPort));
     await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    proxy = new CuttingProxy(server, (server.address() as { port: number }).port);
+    const proxy = new CuttingProxy(server, (server.address() as { port: number }).port);
     return proxy;
   }
 

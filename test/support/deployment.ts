@@ -58,7 +58,11 @@ export class Deployment {
   }
 
   /** Starts one replica of `role` and waits until it is ready. */
-  async replica(role: 'api' | 'worker' | 'all', env: Record<string, string> = {}, dataDir = this.newDir(role)): Promise<Replica> {
+  async replica(
+    role: 'api' | 'worker' | 'all',
+    env: Record<string, string> = {},
+    dataDir = this.newDir(role),
+  ): Promise<Replica> {
     const port = await freePort();
     const service = runService(
       serviceEnv({
@@ -119,16 +123,37 @@ export class Deployment {
    */
   async expectNothingLostOrLeft(): Promise<void> {
     const db = this.databaseUrl;
-    await waitFor(async () => (await query(db, "SELECT id FROM pgboss.job WHERE state IN ('created', 'retry', 'active')")).length === 0, 120_000);
+    await waitFor(
+      async () =>
+        (await query(db, "SELECT id FROM pgboss.job WHERE state IN ('created', 'retry', 'active')")).length === 0,
+      120_000,
+    );
     const blobs = async () => (await this.s3.keys(this.bucket, 'blobs/')).sort();
-    const rows = async () => (await query<{ blob_key: string }>(db, 'SELECT blob_key FROM media UNION ALL SELECT blob_key FROM previews')).map((row) => row.blob_key).sort();
+    const rows = async () =>
+      (await query<{ blob_key: string }>(db, 'SELECT blob_key FROM media UNION ALL SELECT blob_key FROM previews'))
+        .map((row) => row.blob_key)
+        .sort();
     const reservations = () => query(db, 'SELECT id FROM quota_reservations');
     // A give-back that failed while a dependency was down is retried (at most 30 s apart): wait for it, then compare.
-    await waitFor(async () => JSON.stringify(await blobs()) === JSON.stringify(await rows()) && (await reservations()).length === 0, 90_000).catch(() => {});
+    await waitFor(
+      async () => JSON.stringify(await blobs()) === JSON.stringify(await rows()) && (await reservations()).length === 0,
+      90_000,
+    ).catch(() => {});
     expect(await blobs()).toEqual(await rows());
-    expect(await query(db, 'SELECT id FROM data_keys WHERE id NOT IN (SELECT data_key_id FROM media UNION ALL SELECT data_key_id FROM previews)')).toEqual([]);
-    const usage = await query(db, 'SELECT owner_id, used_bytes::bigint AS bytes, file_count AS files FROM usage WHERE file_count > 0 OR used_bytes <> 0 ORDER BY owner_id');
-    const stored = await query(db, 'SELECT owner_id, sum(size)::bigint AS bytes, count(*)::int AS files FROM media GROUP BY owner_id ORDER BY owner_id');
+    expect(
+      await query(
+        db,
+        'SELECT id FROM data_keys WHERE id NOT IN (SELECT data_key_id FROM media UNION ALL SELECT data_key_id FROM previews)',
+      ),
+    ).toEqual([]);
+    const usage = await query(
+      db,
+      'SELECT owner_id, used_bytes::bigint AS bytes, file_count AS files FROM usage WHERE file_count > 0 OR used_bytes <> 0 ORDER BY owner_id',
+    );
+    const stored = await query(
+      db,
+      'SELECT owner_id, sum(size)::bigint AS bytes, count(*)::int AS files FROM media GROUP BY owner_id ORDER BY owner_id',
+    );
     expect(usage).toEqual(stored);
     expect(await reservations()).toEqual([]);
     for (const { dataDir } of this.replicas) expect(filesUnder(join(dataDir, 'tmp'))).toEqual([]);
@@ -171,7 +196,9 @@ startEmbeddedPostgres(dir, (line) => console.error(line), { port: Number(port) }
 `;
 
 function startDatabase(dir: string, port: number): Promise<{ child: ChildProcess; url: string }> {
-  const child = spawn(process.execPath, ['-e', DATABASE_SCRIPT, MAIN, dir, String(port)], { stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, ['-e', DATABASE_SCRIPT, MAIN, dir, String(port)], {
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const errors: string[] = [];
   child.stderr!.on('data', (chunk) => errors.push(String(chunk)));
   return new Promise((resolve, reject) => {

@@ -25,7 +25,10 @@ interface StorageEmulator {
   args: EmulatorArgs;
 }
 type StorageEmulatorClass = new (args: EmulatorArgs) => StorageEmulator;
-type CreateApp = (projectId: string, emulator: StorageEmulator) => Promise<{ listen(port: number, host: string, ready: () => void): Server }>;
+type CreateApp = (
+  projectId: string,
+  emulator: StorageEmulator,
+) => Promise<{ listen(port: number, host: string, ready: () => void): Server }>;
 interface Registry {
   set(name: 'storage', emulator: StorageEmulator): void;
   clear(name: 'storage'): void;

@@ -21,7 +21,10 @@ export abstract class GrpcStandIn {
   protected constructor(public port = 0) {}
 
   /** The service and the handlers of its methods (made with `handler`). */
-  protected abstract service(): { definition: grpc.ServiceDefinition; implementation: grpc.UntypedServiceImplementation };
+  protected abstract service(): {
+    definition: grpc.ServiceDefinition;
+    implementation: grpc.UntypedServiceImplementation;
+  };
 
   get url(): string {
     return `127.0.0.1:${this.port}`;
@@ -63,7 +66,9 @@ export abstract class GrpcStandIn {
     const { definition, implementation } = this.service();
     server.addService(definition, implementation);
     this.port = await new Promise<number>((resolve, reject) =>
-      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (error, port) => (error ? reject(error) : resolve(port))),
+      server.bindAsync(`127.0.0.1:${this.port}`, grpc.ServerCredentials.createInsecure(), (error, port) =>
+        error ? reject(error) : resolve(port),
+      ),
     );
     this.server = server;
   }
@@ -91,7 +96,8 @@ export abstract class GrpcStandIn {
       this.requestIds.push(String(call.metadata.get('x-request-id')[0] ?? ''));
       const code = this.nextFailure();
       const answer = code === undefined ? respond(call.request) : { code, details: 'stand-in failure' };
-      const reply = (): void => ('code' in answer ? callback(answer as Partial<grpc.StatusObject>) : callback(null, answer));
+      const reply = (): void =>
+        'code' in answer ? callback(answer as Partial<grpc.StatusObject>) : callback(null, answer);
       const delayMs = this.nextDelay();
       if (delayMs === 0) return reply();
       const timer = setTimeout(() => {

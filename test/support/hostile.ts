@@ -29,7 +29,8 @@ export function toolProcesses(root = process.pid): string[] {
     }
   }
   const descends = (pid: number): boolean => {
-    for (let at = parentOf.get(pid), hops = 0; at && hops < 64; at = parentOf.get(at), hops++) if (at === root) return true;
+    for (let at = parentOf.get(pid), hops = 0; at && hops < 64; at = parentOf.get(at), hops++)
+      if (at === root) return true;
     return false;
   };
   const found: string[] = [];
@@ -42,7 +43,8 @@ export function toolProcesses(root = process.pid): string[] {
       continue;
     }
     // unoconv is a Python script: its name is the second argument.
-    if (argv.slice(0, 2).some((arg) => PER_REQUEST_TOOLS.has(basename(arg)))) found.push(`${pid} ${argv.join(' ').slice(0, 200)}`);
+    if (argv.slice(0, 2).some((arg) => PER_REQUEST_TOOLS.has(basename(arg))))
+      found.push(`${pid} ${argv.join(' ').slice(0, 200)}`);
   }
   return found;
 }
@@ -70,7 +72,8 @@ export async function usageOf(t: TestApp, token: string): Promise<Usage> {
   return { usedBytes: json.usedBytes, fileCount: json.fileCount, uploadsToday: json.uploadsToday };
 }
 
-const count = async (t: TestApp, sql: string, owner: string) => (await query<{ n: number }>(t.databaseUrl, sql, [owner]))[0].n;
+const count = async (t: TestApp, sql: string, owner: string) =>
+  (await query<{ n: number }>(t.databaseUrl, sql, [owner]))[0].n;
 
 /**
  * What must hold once a hostile request has been answered: the process is up, no temp
@@ -84,9 +87,11 @@ export async function expectUnharmed(
 ): Promise<void> {
   const live = await request(`${t.url}/health/live`);
   expect(live.status).toBe(200);
-  const reservations = () => count(t, 'SELECT count(*)::int AS n FROM quota_reservations WHERE owner_id = $1', options.owner);
+  const reservations = () =>
+    count(t, 'SELECT count(*)::int AS n FROM quota_reservations WHERE owner_id = $1', options.owner);
   if (options.settleMs) {
-    const settled = async () => t.tempFiles().length === 0 && toolProcesses().length === 0 && (await reservations()) === 0;
+    const settled = async () =>
+      t.tempFiles().length === 0 && toolProcesses().length === 0 && (await reservations()) === 0;
     await waitFor(settled, options.settleMs).catch(() => {});
   }
   expect(t.tempFiles()).toEqual([]);
@@ -143,7 +148,11 @@ export interface RawReply {
  * Writes `parts` on a fresh connection as given (no HTTP library in between), optionally
  * half-closes, and collects what comes back until the server closes or `waitMs` passes.
  */
-export function rawExchange(url: string, parts: (Buffer | string)[], options: { halfClose?: boolean; waitMs?: number; untilFirstResponse?: boolean } = {}): Promise<RawReply> {
+export function rawExchange(
+  url: string,
+  parts: (Buffer | string)[],
+  options: { halfClose?: boolean; waitMs?: number; untilFirstResponse?: boolean } = {},
+): Promise<RawReply> {
   const { port, hostname } = new URL(url);
   const started = Date.now();
   return new Promise((resolve) => {
@@ -155,7 +164,12 @@ export function rawExchange(url: string, parts: (Buffer | string)[], options: { 
       done = true;
       clearTimeout(timer);
       socket.destroy();
-      resolve({ ...parseFirstResponse(Buffer.concat(chunks)), raw: Buffer.concat(chunks), closed, ms: Date.now() - started });
+      resolve({
+        ...parseFirstResponse(Buffer.concat(chunks)),
+        raw: Buffer.concat(chunks),
+        closed,
+        ms: Date.now() - started,
+      });
     };
     const timer = setTimeout(() => finish(false), options.waitMs ?? 10_000);
     socket.on('data', (chunk) => {
@@ -203,16 +217,27 @@ export function withChunksAfterHeader(png: Buffer, chunks: Buffer[]): Buffer {
 }
 
 /** A multipart/form-data body from parts given as (headers, content); `end: false` leaves out the final delimiter. */
-export function multipartBody(boundary: string, parts: { headers: string[]; content: Buffer | string }[], options: { end?: boolean } = {}): Buffer {
+export function multipartBody(
+  boundary: string,
+  parts: { headers: string[]; content: Buffer | string }[],
+  options: { end?: boolean } = {},
+): Buffer {
   const pieces: Buffer[] = [];
   for (const part of parts) {
-    pieces.push(Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`), Buffer.from(part.content), Buffer.from('\r\n'));
+    pieces.push(
+      Buffer.from(`--${boundary}\r\n${part.headers.join('\r\n')}\r\n\r\n`),
+      Buffer.from(part.content),
+      Buffer.from('\r\n'),
+    );
   }
   if (options.end !== false) pieces.push(Buffer.from(`--${boundary}--\r\n`));
   return Buffer.concat(pieces);
 }
 
 export const filePart = (name: string, content: Buffer | string, field = 'file') => ({
-  headers: [`Content-Disposition: form-data; name="${field}"; filename="${name}"`, 'Content-Type: application/octet-stream'],
+  headers: [
+    `Content-Disposition: form-data; name="${field}"; filename="${name}"`,
+    'Content-Type: application/octet-stream',
+  ],
   content,
 });

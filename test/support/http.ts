@@ -39,7 +39,11 @@ export async function upload(
   file: { name: string; bytes: Buffer; type?: string; field?: string },
 ): Promise<Reply> {
   const form = new FormData();
-  form.append(file.field ?? 'file', new Blob([new Uint8Array(file.bytes)], { type: file.type ?? 'application/octet-stream' }), file.name);
+  form.append(
+    file.field ?? 'file',
+    new Blob([new Uint8Array(file.bytes)], { type: file.type ?? 'application/octet-stream' }),
+    file.name,
+  );
   return request(`${base}/api/v1/media/upload`, { method: 'POST', body: form, token });
 }
 
@@ -51,9 +55,15 @@ export async function uploadFixture(base: string, token: string, name: string): 
  * A multipart upload whose body stops after its first 100 bytes until `finish()`: an upload in
  * flight. `finish()` sends the rest and answers the reply (status 0: the connection was lost).
  */
-export function stalledUpload(base: string, token: string, file: { name: string; bytes: Buffer; type?: string }): { finish(): Promise<Reply> } {
+export function stalledUpload(
+  base: string,
+  token: string,
+  file: { name: string; bytes: Buffer; type?: string },
+): { finish(): Promise<Reply> } {
   const boundary = 'stalled-boundary';
-  const head = Buffer.from(`--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'application/octet-stream'}\r\n\r\n`);
+  const head = Buffer.from(
+    `--${boundary}\r\nContent-Disposition: form-data; name="file"; filename="${file.name}"\r\nContent-Type: ${file.type ?? 'application/octet-stream'}\r\n\r\n`,
+  );
   const tail = Buffer.from(`\r\n--${boundary}--\r\n`);
   const url = new URL(`${base}/api/v1/media/upload`);
   let answer: (reply: Reply) => void;
@@ -65,7 +75,11 @@ export function stalledUpload(base: string, token: string, file: { name: string;
       port: url.port,
       path: url.pathname,
       method: 'POST',
-      headers: { Authorization: `Bearer ${token}`, 'Content-Type': `multipart/form-data; boundary=${boundary}`, 'Content-Length': head.length + file.bytes.length + tail.length },
+      headers: {
+        Authorization: `Bearer ${token}`,
+        'Content-Type': `multipart/form-data; boundary=${boundary}`,
+        'Content-Length': head.length + file.bytes.length + tail.length,
+      },
     },
     (res) => {
       const chunks: Buffer[] = [];
@@ -80,7 +94,8 @@ export function stalledUpload(base: string, token: string, file: { name: string;
           json = undefined;
         }
         const headers = new Headers();
-        for (const [name, value] of Object.entries(res.headers)) if (typeof value === 'string') headers.set(name, value);
+        for (const [name, value] of Object.entries(res.headers))
+          if (typeof value === 'string') headers.set(name, value);
         answer({ status: res.statusCode!, headers, body, json });
       });
     },

@@ -8,7 +8,12 @@ import sharp from 'sharp';
  */
 export async function dHash(image: Buffer | sharp.Sharp): Promise<bigint> {
   const pipeline = Buffer.isBuffer(image) ? sharp(image, { pages: 1 }) : image;
-  const pixels = await pipeline.flatten({ background: '#ffffff' }).greyscale().resize(9, 8, { fit: 'fill' }).raw().toBuffer();
+  const pixels = await pipeline
+    .flatten({ background: '#ffffff' })
+    .greyscale()
+    .resize(9, 8, { fit: 'fill' })
+    .raw()
+    .toBuffer();
   let hash = 0n;
   for (let y = 0; y < 8; y++) {
     for (let x = 0; x < 8; x++) hash = (hash << 1n) | (pixels[y * 9 + x] > pixels[y * 9 + x + 1] ? 1n : 0n);

@@ -13,24 +13,36 @@ export interface RpcOutcome<T = any> {
 
 /** A real gRPC client of proto/media.proto, as messaging-service would hold one. */
 export class MediaGrpcClient {
-  private readonly client: grpc.Client & Record<string, Function>;
+  private readonly client: grpc.Client & Record<string, (...args: any[]) => unknown>;
 
-  constructor(address: string, private readonly apiToken?: string) {
+  constructor(
+    address: string,
+    private readonly apiToken?: string,
+  ) {
     const definition = loadSync(PROTO, { keepCase: true, longs: Number, enums: String, defaults: true, arrays: true });
-    const Service = (grpc.loadPackageDefinition(definition) as any).media.v1.MediaService as grpc.ServiceClientConstructor;
+    const Service = (grpc.loadPackageDefinition(definition) as any).media.v1
+      .MediaService as grpc.ServiceClientConstructor;
     this.client = new Service(address, grpc.credentials.createInsecure()) as never;
   }
 
   /** Calls `method`; never throws for a gRPC status: the error is in the outcome. */
-  call<T = any>(method: string, request: object, options: { requestId?: string; token?: string } = {}): Promise<RpcOutcome<T>> {
+  call<T = any>(
+    method: string,
+    request: object,
+    options: { requestId?: string; token?: string } = {},
+  ): Promise<RpcOutcome<T>> {
     const metadata = new grpc.Metadata();
     const token = options.token ?? this.apiToken;
     if (token) metadata.set('authorization', `Bearer ${token}`);
     if (options.requestId) metadata.set('x-request-id', options.requestId);
     return new Promise((resolve) => {
       let received: grpc.Metadata | undefined;
-      const call = this.client[method](request, metadata, { deadline: Date.now() + 30_000 }, (error: grpc.ServiceError | null, response: T) =>
-        resolve(error ? { error, metadata: received ?? error.metadata } : { response, metadata: received }),
+      const call = this.client[method](
+        request,
+        metadata,
+        { deadline: Date.now() + 30_000 },
+        (error: grpc.ServiceError | null, response: T) =>
+          resolve(error ? { error, metadata: received ?? error.metadata } : { response, metadata: received }),
       ) as grpc.ClientUnaryCall;
       call.on('metadata', (m) => (received = m));
     });

@@ -17,11 +17,17 @@ export async function picture(seed: number, width = 320, height = 240): Promise<
   const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}">
     <defs><linearGradient id="g" x2="1" y2="1"><stop offset="0" stop-color="hsl(${hue()},70%,50%)"/><stop offset="1" stop-color="hsl(${hue()},70%,50%)"/></linearGradient></defs>
     <rect width="${width}" height="${height}" fill="url(#g)"/>${shapes.join('')}</svg>`;
-  const noise = Buffer.from(Uint8Array.from({ length: width * height * 4 }, (_, i) => (i % 4 === 3 ? 40 : below(random, 256))));
-  return sharp(Buffer.from(svg)).composite([{ input: noise, raw: { width, height, channels: 4 } }]).png().toBuffer();
+  const noise = Buffer.from(
+    Uint8Array.from({ length: width * height * 4 }, (_, i) => (i % 4 === 3 ? 40 : below(random, 256))),
+  );
+  return sharp(Buffer.from(svg))
+    .composite([{ input: noise, raw: { width, height, channels: 4 } }])
+    .png()
+    .toBuffer();
 }
 
-export const digest = (algorithm: 'sha256' | 'md5', data: Buffer): string => createHash(algorithm).update(data).digest('hex');
+export const digest = (algorithm: 'sha256' | 'md5', data: Buffer): string =>
+  createHash(algorithm).update(data).digest('hex');
 
 /** `hash` with its lowest `bits` bits inverted: a near-duplicate `bits` away. */
 export const flipBits = (hash: bigint, bits: number): bigint => hash ^ ((1n << BigInt(bits)) - 1n);

@@ -18,7 +18,7 @@ export function textFile(seed: number, size: number): Buffer {
   const random = seededRandom(seed);
   const line = () => `${Array.from({ length: 15 }, () => Math.floor(random() * 1e9).toString(36)).join(' ')}\n`;
   const lines: string[] = [];
-  for (let length = 0; length < size; ) {
+  for (let length = 0; length < size;) {
     const next = line();
     lines.push(next);
     length += next.length;

@@ -18,7 +18,10 @@ export class RedisServer {
   private constructor(readonly port: number) {}
 
   static async start(): Promise<RedisServer> {
-    if (!existsSync(REDIS_SERVER)) throw new Error(`${REDIS_SERVER} is missing: install the Debian package redis-server (apt-get install redis-server)`);
+    if (!existsSync(REDIS_SERVER))
+      throw new Error(
+        `${REDIS_SERVER} is missing: install the Debian package redis-server (apt-get install redis-server)`,
+      );
     const server = new RedisServer(await freePort());
     await server.start();
     return server;
@@ -29,7 +32,18 @@ export class RedisServer {
   }
 
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', this.dir];
+    const args = [
+      '--port',
+      String(this.port),
+      '--bind',
+      '127.0.0.1',
+      '--save',
+      '',
+      '--appendonly',
+      'no',
+      '--dir',
+      this.dir,
+    ];
     this.child = spawn(REDIS_SERVER, args, { stdio: 'ignore' });
     for (let i = 0; i < 200; i++) {
       if (await answersPing(this.port)) return;

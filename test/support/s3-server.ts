@@ -40,7 +40,8 @@ export async function startS3Server(): Promise<S3Server> {
     },
     keys: async (bucket, prefix = '') => {
       const keys: string[] = [];
-      for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix })) keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
+      for await (const page of paginateListObjectsV2({ client }, { Bucket: bucket, Prefix: prefix }))
+        keys.push(...(page.Contents ?? []).map((o) => o.Key as string));
       return keys;
     },
     env: server.env,

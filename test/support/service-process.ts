@@ -8,7 +8,13 @@ export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 
 /** The test's environment for the service: embedded defaults, quiet logs, no inherited DATABASE_URL. */
 export function serviceEnv(overrides: Record<string, string>): Record<string, string> {
-  const env: Record<string, string> = { ...(process.env as Record<string, string>), LOG_LEVEL: 'warn', NODE_ENV: 'development', GRPC_PORT: '0', ...overrides };
+  const env: Record<string, string> = {
+    ...(process.env as Record<string, string>),
+    LOG_LEVEL: 'warn',
+    NODE_ENV: 'development',
+    GRPC_PORT: '0',
+    ...overrides,
+  };
   if (!overrides.DATABASE_URL) delete env.DATABASE_URL;
   return env;
 }
@@ -27,7 +33,9 @@ export function run(command: string, args: string[], options: { env: Record<stri
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
   child.stdout!.on('data', (chunk) => chunks.push(String(chunk)));
   child.stderr!.on('data', (chunk) => chunks.push(String(chunk)));
-  const exited = new Promise<number | string>((resolve) => child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)));
+  const exited = new Promise<number | string>((resolve) =>
+    child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
+  );
   return { child, output: () => chunks.join(''), exited };
 }
 
@@ -40,8 +48,15 @@ export function runService(env: Record<string, string>): Running {
 export async function ready(service: Running, base: string, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
-    if (service.child.exitCode !== null || service.child.signalCode !== null) throw new Error(`service ended:\n${service.output()}`);
-    if (await fetch(`${base}/health/ready`).then((r) => r.status === 200, () => false)) return;
+    if (service.child.exitCode !== null || service.child.signalCode !== null)
+      throw new Error(`service ended:\n${service.output()}`);
+    if (
+      await fetch(`${base}/health/ready`).then(
+        (r) => r.status === 200,
+        () => false,
+      )
+    )
+      return;
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`service not ready:\n${service.output()}`);

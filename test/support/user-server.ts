@@ -40,7 +40,10 @@ export class UserServer extends GrpcStandIn {
     return {
       definition: loadUserService().service,
       implementation: {
-        GetUserQuotas: this.handler(this.quotaLookups, ({ userId }: { userId: string }) => this.quotas.get(userId) ?? { storageBytes: 0, dailyUploads: 0 }),
+        GetUserQuotas: this.handler(
+          this.quotaLookups,
+          ({ userId }: { userId: string }) => this.quotas.get(userId) ?? { storageBytes: 0, dailyUploads: 0 },
+        ),
         UpdateStorageUsage: this.handler(this.deltas, (delta: Delta) => this.apply(delta)),
       },
     };

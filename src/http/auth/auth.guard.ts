@@ -35,11 +35,19 @@ export class AuthGuard implements CanActivate {
     const signed = req.query.token;
     if (req.headers.authorization === undefined && signed !== undefined) {
       if (!this.reflector.getAllAndOverride<boolean>(SIGNED_URL_KEY, [context.getHandler(), context.getClass()])) {
-        throw new MediaError('UNAUTHORIZED', 'A signed URL opens only a download or a preview; other routes need a bearer token');
+        throw new MediaError(
+          'UNAUTHORIZED',
+          'A signed URL opens only a download or a preview; other routes need a bearer token',
+        );
       }
-      if (typeof signed !== 'string') throw new MediaError('UNAUTHORIZED', 'Invalid signed URL: token is given more than once');
+      if (typeof signed !== 'string')
+        throw new MediaError('UNAUTHORIZED', 'Invalid signed URL: token is given more than once');
       const grant = this.signedUrls.verify(signed);
-      req.user = { id: grant.userId, roles: grant.roles, signedFor: { mediaId: grant.mediaId, variant: grant.variant } };
+      req.user = {
+        id: grant.userId,
+        roles: grant.roles,
+        signedFor: { mediaId: grant.mediaId, variant: grant.variant },
+      };
       return true;
     }
     const [scheme, token] = (req.headers.authorization ?? '').split(' ');
@@ -48,8 +56,11 @@ export class AuthGuard implements CanActivate {
     // With AUTH_GRPC_URL, auth-service has the last word (a revoked session, a banned user):
     // its answer is cached briefly, never past the token's expiry; down, it is 503, never an accept.
     if (this.auth.client) {
-      const validated = await this.auth.client.validateToken(token, { requestId: typeof req.id === 'string' ? req.id : undefined });
-      if (validated.userId !== caller.id) throw new MediaError('UNAUTHORIZED', 'The token was not issued for its subject');
+      const validated = await this.auth.client.validateToken(token, {
+        requestId: typeof req.id === 'string' ? req.id : undefined,
+      });
+      if (validated.userId !== caller.id)
+        throw new MediaError('UNAUTHORIZED', 'The token was not issued for its subject');
     }
     req.user = caller;
     return true;

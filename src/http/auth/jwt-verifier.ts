@@ -17,14 +17,19 @@ export const MAX_TOKEN_LIFETIME_SECONDS = 7 * 24 * 3600;
  * claims), so a client's next requests skip the signature check.
  */
 export class JwtVerifier {
-  private readonly verified = boundedCache<string, { caller: Caller; expiresAt: number }>({ max: 10_000, maxBytes: 8 * 1024 * 1024, ttlOf: (v) => v.expiresAt - Date.now() });
+  private readonly verified = boundedCache<string, { caller: Caller; expiresAt: number }>({
+    max: 10_000,
+    maxBytes: 8 * 1024 * 1024,
+    ttlOf: (v) => v.expiresAt - Date.now(),
+  });
   private readonly secret?: Uint8Array;
   private readonly publicKeys = new Map<string, Promise<CryptoKey>>();
   private readonly jwks?: JWTVerifyGetKey;
 
   constructor(private readonly auth: AppConfig['auth']) {
     if (auth.jwtSecret) this.secret = new TextEncoder().encode(auth.jwtSecret);
-    if (auth.jwksUrl) this.jwks = createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
+    if (auth.jwksUrl)
+      this.jwks = createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
   }
 
   async verify(token: string): Promise<Caller> {
@@ -41,8 +46,10 @@ export class JwtVerifier {
     } catch {
       throw new MediaError('UNAUTHORIZED', 'The token is invalid or expired');
     }
-    if (payload.exp! > Date.now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS) throw new MediaError('UNAUTHORIZED', 'The token lives longer than the 7 days accepted');
-    if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub)) throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
+    if (payload.exp! > Date.now() / 1000 + MAX_TOKEN_LIFETIME_SECONDS)
+      throw new MediaError('UNAUTHORIZED', 'The token lives longer than the 7 days accepted');
+    if (typeof payload.sub !== 'string' || !USER_ID.test(payload.sub))
+      throw new MediaError('UNAUTHORIZED', 'The token subject is invalid');
     const roles = Array.isArray(payload.roles) ? payload.roles.filter((r): r is string => typeof r === 'string') : [];
     const caller = { id: payload.sub, roles };
     this.verified.set(token, { caller, expiresAt: payload.exp! * 1000 });

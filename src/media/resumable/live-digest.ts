@@ -25,7 +25,12 @@ export class LiveDigest {
   private readonly done: Promise<void>;
 
   constructor(private readonly hasher: Hasher) {
-    this.done = pipeline(this.input, this.sniffer, hasher, new Writable({ write: (_chunk, _encoding, next) => next() }));
+    this.done = pipeline(
+      this.input,
+      this.sniffer,
+      hasher,
+      new Writable({ write: (_chunk, _encoding, next) => next() }),
+    );
     this.done.catch(() => {}); // seen by write() and finish()
   }
 
@@ -41,7 +46,11 @@ export class LiveDigest {
   async finish(): Promise<Digests> {
     this.input.end();
     await this.done;
-    return { sha256: this.hasher.digest('sha256'), md5: this.hasher.digest('md5'), sniffed: this.sniffer.result as Sniffed };
+    return {
+      sha256: this.hasher.digest('sha256'),
+      md5: this.hasher.digest('md5'),
+      sniffed: this.sniffer.result as Sniffed,
+    };
   }
 
   abandon(): void {

@@ -3,7 +3,16 @@ import { type FileHandle, open, readFile, rename, rm, writeFile } from 'node:fs/
 import { join } from 'node:path';
 import { sealSegment } from '../../crypto/segment-encryptor.js';
 import { SNIFF_BYTES } from '../../detection/detect-type.js';
-import { DEFAULT_SEGMENT_BYTES, decodeHeader, encodeHeader, encryptedSize, HEADER_BYTES, NONCE_PREFIX_BYTES, segmentCount, TAG_BYTES } from '../../crypto/segment-format.js';
+import {
+  DEFAULT_SEGMENT_BYTES,
+  decodeHeader,
+  encodeHeader,
+  encryptedSize,
+  HEADER_BYTES,
+  NONCE_PREFIX_BYTES,
+  segmentCount,
+  TAG_BYTES,
+} from '../../crypto/segment-format.js';
 
 const NONCE_BYTES = 12;
 /** How many first bytes `append` shows `checkHead`: what names the type. */
@@ -75,7 +84,11 @@ export class ResumableFile {
 
   /** A new, empty file for `length` bytes in `dir` (which exists). */
   static async create(dir: string, key: SealingKey, length: number): Promise<ResumableFile> {
-    const header = encodeHeader({ segmentSize: DEFAULT_SEGMENT_BYTES, noncePrefix: randomBytes(NONCE_PREFIX_BYTES), dataKeyId: key.id });
+    const header = encodeHeader({
+      segmentSize: DEFAULT_SEGMENT_BYTES,
+      noncePrefix: randomBytes(NONCE_PREFIX_BYTES),
+      dataKeyId: key.id,
+    });
     await writeFile(join(dir, 'data'), header, { flag: 'wx', mode: 0o600, flush: true });
     return new ResumableFile(dir, key, length, header, 0, Buffer.alloc(0));
   }
@@ -90,8 +103,12 @@ export class ResumableFile {
       decodeHeader(header); // refuses a file that is not ours
       const { size } = await handle.stat();
       const unit = DEFAULT_SEGMENT_BYTES + TAG_BYTES;
-      const full = size === encryptedSize(length) ? segmentCount(length, DEFAULT_SEGMENT_BYTES) : Math.max(0, Math.floor((size - HEADER_BYTES) / unit));
-      if (size !== HEADER_BYTES + full * unit && size !== encryptedSize(length)) await handle.truncate(HEADER_BYTES + full * unit); // a torn segment
+      const full =
+        size === encryptedSize(length)
+          ? segmentCount(length, DEFAULT_SEGMENT_BYTES)
+          : Math.max(0, Math.floor((size - HEADER_BYTES) / unit));
+      if (size !== HEADER_BYTES + full * unit && size !== encryptedSize(length))
+        await handle.truncate(HEADER_BYTES + full * unit); // a torn segment
       const file = new ResumableFile(dir, key, length, header, full, Buffer.alloc(0));
       const tail = await readTail(join(dir, 'tail'), key.key, header, full * DEFAULT_SEGMENT_BYTES);
       file.filled = tail.copy(file.pending);
@@ -114,7 +131,7 @@ export class ResumableFile {
     try {
       for await (const chunk of source) {
         if (this.offset + chunk.length > this.length) throw new RangeError('more bytes than Upload-Length');
-        for (let at = 0; at < chunk.length; ) {
+        for (let at = 0; at < chunk.length;) {
           const n = chunk.copy(this.pending, this.filled, at);
           this.filled += n;
           at += n;
@@ -149,7 +166,14 @@ export class ResumableFile {
   private async sealSegment(handle: FileHandle): Promise<void> {
     const last = this.segments === segmentCount(this.length, DEFAULT_SEGMENT_BYTES) - 1;
     const { noncePrefix } = decodeHeader(this.header);
-    const [sealed, tag] = sealSegment(this.key.key, this.header, noncePrefix, this.segments, last, this.pending.subarray(0, this.filled));
+    const [sealed, tag] = sealSegment(
+      this.key.key,
+      this.header,
+      noncePrefix,
+      this.segments,
+      last,
+      this.pending.subarray(0, this.filled),
+    );
     if (!this.batch.length) this.batchAt = HEADER_BYTES + this.segments * (DEFAULT_SEGMENT_BYTES + TAG_BYTES);
     this.batch.push(sealed, tag);
     this.batchBytes += sealed.length + tag.length;
@@ -182,7 +206,13 @@ export class ResumableFile {
     const nonce = randomBytes(NONCE_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.key.key, nonce);
     cipher.setAAD(tailAad(this.header, base));
-    const sealed = Buffer.concat([nonce, baseBytes(base), cipher.update(this.pending.subarray(0, this.filled)), cipher.final(), cipher.getAuthTag()]);
+    const sealed = Buffer.concat([
+      nonce,
+      baseBytes(base),
+      cipher.update(this.pending.subarray(0, this.filled)),
+      cipher.final(),
+      cipher.getAuthTag(),
+    ]);
     const staged = `${this.tailPath}.new`;
     await writeFile(staged, sealed, { mode: 0o600, flush: true });
     await rename(staged, this.tailPath);
@@ -206,7 +236,10 @@ async function readTail(path: string, key: Buffer, header: Buffer, base: number)
     const decipher = createDecipheriv('aes-256-gcm', key, sealed.subarray(0, NONCE_BYTES));
     decipher.setAAD(tailAad(header, base));
     decipher.setAuthTag(sealed.subarray(sealed.length - TAG_BYTES));
-    const plaintext = Buffer.concat([decipher.update(sealed.subarray(NONCE_BYTES + BASE_BYTES, sealed.length - TAG_BYTES)), decipher.final()]);
+    const plaintext = Buffer.concat([
+      decipher.update(sealed.subarray(NONCE_BYTES + BASE_BYTES, sealed.length - TAG_BYTES)),
+      decipher.final(),
+    ]);
     return plaintext.length < DEFAULT_SEGMENT_BYTES ? plaintext : Buffer.alloc(0);
   } catch {
     return Buffer.alloc(0);

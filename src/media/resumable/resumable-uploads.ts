@@ -86,7 +86,10 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
 
   onApplicationBootstrap(): void {
     if (this.config.role === 'worker') return;
-    const sweep = () => void this.deleteExpired().catch((error: unknown) => this.logger.warn({ err: error }, 'expiry sweep of resumable uploads failed'));
+    const sweep = () =>
+      void this.deleteExpired().catch((error: unknown) =>
+        this.logger.warn({ err: error }, 'expiry sweep of resumable uploads failed'),
+      );
     sweep();
     this.timer = setInterval(sweep, EXPIRY_SWEEP_MS).unref();
   }
@@ -116,7 +119,8 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     this.checksums.delete(id);
     if (header === undefined) return;
     const [algorithm, digest] = header.split(' ');
-    if (algorithm !== 'sha256' || !digest) throw new MediaError('VALIDATION_FAILED', 'Upload-Checksum: only sha256 is supported', { status: 400 });
+    if (algorithm !== 'sha256' || !digest)
+      throw new MediaError('VALIDATION_FAILED', 'Upload-Checksum: only sha256 is supported', { status: 400 });
     this.checksums.set(id, digest);
   }
 
@@ -152,7 +156,10 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
         touchedAt: now,
       });
     } catch (error) {
-      await Promise.all([rm(dir, { recursive: true, force: true }), this.usage.release(creator.reservationId).catch(() => {})]);
+      await Promise.all([
+        rm(dir, { recursive: true, force: true }),
+        this.usage.release(creator.reservationId).catch(() => {}),
+      ]);
       throw error;
     }
     upload.creation_date = new Date(now).toISOString();
@@ -164,7 +171,13 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     if (!info || info.media) throw TUS_ERRORS.FILE_NOT_FOUND;
     const file = await ResumableFile.open(this.dir(id), await this.key(info), info.length);
     // Expiry counts from the last PATCH: @tus/server counts from creation_date.
-    return new Upload({ id, size: info.length, offset: file.offset, metadata: { filename: info.filename }, creation_date: new Date(info.touchedAt).toISOString() });
+    return new Upload({
+      id,
+      size: info.length,
+      offset: file.offset,
+      metadata: { filename: info.filename },
+      creation_date: new Date(info.touchedAt).toISOString(),
+    });
   }
 
   override async write(stream: Readable, id: string, offset: number): Promise<number> {
@@ -180,7 +193,9 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     const feed = (source: AsyncIterable<Buffer>) => (live ? live.tap(source) : source);
     let discarded = false;
     try {
-      const reached = expected ? await this.appendChecked(file, throttled, expected, head, feed) : await file.append(feed(throttled), head);
+      const reached = expected
+        ? await this.appendChecked(file, throttled, expected, head, feed)
+        : await file.append(feed(throttled), head);
       if (live && live.offset !== reached) this.forgetDigest(id);
       return reached;
     } catch (error) {
@@ -241,7 +256,8 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
     const dir = this.dir(id);
     const live = this.live.get(id);
     this.live.delete(id);
-    const digests = live?.offset === info.length ? await live.finish().catch(() => undefined) : (live?.abandon(), undefined);
+    const digests =
+      live?.offset === info.length ? await live.finish().catch(() => undefined) : (live?.abandon(), undefined);
     try {
       const result = await this.uploads.completeSealed({
         digests,
@@ -256,7 +272,11 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
         signal,
       });
       await rm(join(dir, 'data'), { force: true }); // moved into storage, or a duplicate's
-      await this.writeInfo({ ...info, touchedAt: Date.now(), media: { id: result.media.id, status: result.media.status } });
+      await this.writeInfo({
+        ...info,
+        touchedAt: Date.now(),
+        media: { id: result.media.id, status: result.media.status },
+      });
       return result;
     } catch (error) {
       await rm(dir, { recursive: true, force: true }); // the pipeline has released the reservation
@@ -290,7 +310,8 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
       hash.update(chunk);
       chunks.push(chunk);
     }
-    if (hash.digest('base64') !== expected) throw new MediaError('VALIDATION_FAILED', 'Upload-Checksum does not match the bytes sent', { status: 460 });
+    if (hash.digest('base64') !== expected)
+      throw new MediaError('VALIDATION_FAILED', 'Upload-Checksum does not match the bytes sent', { status: 460 });
     return file.append(feed(Readable.from(chunks)), head);
   }
 
@@ -323,7 +344,10 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
   }
 
   private async key(info: UploadInfo): Promise<FreshDataKey> {
-    return this.dataKeys.reopen(info.ownerId, { ...info.dataKey, wrapped: Buffer.from(info.dataKey.wrapped, 'base64') });
+    return this.dataKeys.reopen(info.ownerId, {
+      ...info.dataKey,
+      wrapped: Buffer.from(info.dataKey.wrapped, 'base64'),
+    });
   }
 
   private async info(id: string): Promise<UploadInfo | undefined> {

@@ -25,7 +25,8 @@ parentPort.on('message', (m) => {
   } else if (m.op === 'drop') streams.delete(m.id);
 });`;
 
-type Reply = { op: 'ack'; id: number; length: number; buffer: ArrayBuffer } | { op: 'digests'; id: number; digests: string[] };
+type Reply =
+  { op: 'ack'; id: number; length: number; buffer: ArrayBuffer } | { op: 'digests'; id: number; digests: string[] };
 
 /** Size of the batches handed to the thread, and how many spare ones are kept for reuse. */
 export const HASH_BATCH = 256 * 1024;

@@ -36,7 +36,7 @@ export class Hasher extends Transform {
       for (const hash of this.hashes!) hash.update(chunk);
       return done(null, chunk);
     }
-    for (let at = 0; at < chunk.length; ) {
+    for (let at = 0; at < chunk.length;) {
       this.batch ??= this.thread!.batch();
       const copied = chunk.copy(this.batch, this.filled, at);
       this.filled += copied;
@@ -49,7 +49,11 @@ export class Hasher extends Transform {
   }
 
   override _flush(done: TransformCallback): void {
-    if (!this.threaded) return this.finish(this.hashes!.map((h) => h.digest('hex')), done);
+    if (!this.threaded)
+      return this.finish(
+        this.hashes!.map((h) => h.digest('hex')),
+        done,
+      );
     if (this.filled > 0) this.sendBatch();
     this.threaded.end().then((digests) => this.finish(digests, done), done);
   }

@@ -17,7 +17,11 @@ export interface ArchiveLimits {
   maxRatio: number;
 }
 
-export const ARCHIVE_LIMITS: ArchiveLimits = { maxEntries: 10_000, maxUncompressedBytes: 4 * 1024 ** 3, maxRatio: 1000 };
+export const ARCHIVE_LIMITS: ArchiveLimits = {
+  maxEntries: 10_000,
+  maxUncompressedBytes: 4 * 1024 ** 3,
+  maxRatio: 1000,
+};
 
 /** CORRUPT_FILE with the reason an archive is refused. */
 export const refuse = (why: string) => new MediaError('CORRUPT_FILE', `The archive is refused: ${why}`);
@@ -44,7 +48,8 @@ export function judgeArchive(entries: ArchiveEntry[], limits = ARCHIVE_LIMITS): 
     if (escapesRoot(entry.name)) throw refuse('an entry would be written outside the folder it is extracted to');
     if (entry.symlink) throw refuse('an entry is a symbolic link');
     const ratio = entry.uncompressedSize / Math.max(1, entry.compressedSize);
-    if (entry.uncompressedSize > RATIO_FLOOR_BYTES && ratio > limits.maxRatio) throw refuse('an entry expands more than any real file does');
+    if (entry.uncompressedSize > RATIO_FLOOR_BYTES && ratio > limits.maxRatio)
+      throw refuse('an entry expands more than any real file does');
   }
   const uncompressedBytes = entries.reduce((sum, entry) => sum + entry.uncompressedSize, 0);
   if (uncompressedBytes > limits.maxUncompressedBytes) throw refuse('it expands to more than 4 GB');
@@ -63,9 +68,13 @@ export function judgeArchive(entries: ArchiveEntry[], limits = ARCHIVE_LIMITS): 
  * archives each harmless alone).
  */
 export function addToTotals(totals: ArchiveTotals, nested: ArchiveTotals, limits = ARCHIVE_LIMITS): ArchiveTotals {
-  const sum = { entries: totals.entries + nested.entries, uncompressedBytes: totals.uncompressedBytes + nested.uncompressedBytes };
+  const sum = {
+    entries: totals.entries + nested.entries,
+    uncompressedBytes: totals.uncompressedBytes + nested.uncompressedBytes,
+  };
   if (sum.entries > limits.maxEntries) throw refuse(`more than ${limits.maxEntries} entries, nested archives included`);
-  if (sum.uncompressedBytes > limits.maxUncompressedBytes) throw refuse('it expands to more than 4 GB, nested archives included');
+  if (sum.uncompressedBytes > limits.maxUncompressedBytes)
+    throw refuse('it expands to more than 4 GB, nested archives included');
   return sum;
 }
 
@@ -80,7 +89,8 @@ function overlaps(entries: ArchiveEntry[]): boolean {
   for (let i = 1; i < placed.length; i++) {
     const previous = placed[i - 1];
     // 30 bytes of local header and the name come before the data; the local extra field only adds to it.
-    if (previous.offset! + 30 + Buffer.byteLength(previous.name) + previous.compressedSize > placed[i].offset!) return true;
+    if (previous.offset! + 30 + Buffer.byteLength(previous.name) + previous.compressedSize > placed[i].offset!)
+      return true;
   }
   return false;
 }

@@ -26,7 +26,10 @@ export class ArchiveProcessor implements Processor {
   readonly type = 'archive';
 
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const metadata = input.format.ext === 'zip' ? await inspectZip(input.file, input.signal) : judgeArchive(await this.rarEntries(input));
+    const metadata =
+      input.format.ext === 'zip'
+        ? await inspectZip(input.file, input.signal)
+        : judgeArchive(await this.rarEntries(input));
     return { previews: [], metadata };
   }
 
@@ -42,7 +45,8 @@ export class ArchiveProcessor implements Processor {
     // lsar lists what it could read and stops quietly at garbage: a signature followed by
     // noise lists nothing, a RAR with something appended lists entries that end early.
     if (contents.length === 0) throw refuse('the RAR lists no entries');
-    if (input.size - dataEnd(contents) > allowedTail(input.size)) throw refuse('the RAR directory does not reach the end of the file');
+    if (input.size - dataEnd(contents) > allowedTail(input.size))
+      throw refuse('the RAR directory does not reach the end of the file');
     return contents.map((entry) => ({
       name: entry.XADFileName ?? '',
       uncompressedSize: entry.XADFileSize ?? 0,
@@ -55,7 +59,11 @@ export class ArchiveProcessor implements Processor {
 
 /** Where the last entry's compressed data ends. */
 function dataEnd(contents: LsarEntry[]): number {
-  const ends = contents.flatMap((entry) => (entry.XADSolidObject ?? []).flatMap((object) => (object.Parts ?? []).map((part) => (part.Offset ?? 0) + (part.InputLength ?? 0))));
+  const ends = contents.flatMap((entry) =>
+    (entry.XADSolidObject ?? []).flatMap((object) =>
+      (object.Parts ?? []).map((part) => (part.Offset ?? 0) + (part.InputLength ?? 0)),
+    ),
+  );
   return Math.max(0, ...ends);
 }
 

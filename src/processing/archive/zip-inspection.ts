@@ -1,7 +1,14 @@
 import { type RandomAccess, readExactly } from '../../detection/random-access.js';
 import { readZipEntries, type ZipEntry } from '../../detection/zip-directory.js';
 import { DEFLATED, inflateEntry, locateEntryData, STORED } from '../../detection/zip-entry.js';
-import { addToTotals, ARCHIVE_LIMITS, type ArchiveLimits, type ArchiveTotals, judgeArchive, refuse } from './archive-verdict.js';
+import {
+  addToTotals,
+  ARCHIVE_LIMITS,
+  type ArchiveLimits,
+  type ArchiveTotals,
+  judgeArchive,
+  refuse,
+} from './archive-verdict.js';
 
 /** ZIPs inside ZIPs are opened this many levels down; one deeper is refused. */
 export const MAX_NESTING_DEPTH = 3;
@@ -19,7 +26,11 @@ const MIN_ZIP_BYTES = 22;
  * Stored entries are never read beyond their header (and four bytes to spot a nested ZIP).
  * Returns the outer archive's summary.
  */
-export async function inspectZip(file: RandomAccess, signal: AbortSignal, limits: ArchiveLimits = ARCHIVE_LIMITS): Promise<Record<string, unknown>> {
+export async function inspectZip(
+  file: RandomAccess,
+  signal: AbortSignal,
+  limits: ArchiveLimits = ARCHIVE_LIMITS,
+): Promise<Record<string, unknown>> {
   return inspectLevel(file, 0, { totals: { entries: 0, uncompressedBytes: 0 }, limits, signal });
 }
 
@@ -30,11 +41,19 @@ interface Inspection {
   signal: AbortSignal;
 }
 
-async function inspectLevel(file: RandomAccess, depth: number, inspection: Inspection): Promise<Record<string, unknown>> {
+async function inspectLevel(
+  file: RandomAccess,
+  depth: number,
+  inspection: Inspection,
+): Promise<Record<string, unknown>> {
   const { limits } = inspection;
   const entries = await readZipEntries(file);
   const summary = judgeArchive(entries, limits);
-  inspection.totals = addToTotals(inspection.totals, { entries: entries.length, uncompressedBytes: summary.uncompressedBytes as number }, limits);
+  inspection.totals = addToTotals(
+    inspection.totals,
+    { entries: entries.length, uncompressedBytes: summary.uncompressedBytes as number },
+    limits,
+  );
   let previousEnd = 0;
   // In file order: the decrypting reader then decrypts each segment once.
   for (const entry of [...entries].sort((a, b) => a.offset - b.offset)) {
@@ -53,7 +72,11 @@ async function inspectLevel(file: RandomAccess, depth: number, inspection: Inspe
  * size and CRC-32. Returns where its data ends, and its content for reading at random when
  * it is a ZIP (stored: a window on `file`; deflated: the inflated bytes, at most 32 MiB).
  */
-async function checkEntry(file: RandomAccess, entry: ZipEntry, signal: AbortSignal): Promise<{ dataEnd: number; nested?: RandomAccess }> {
+async function checkEntry(
+  file: RandomAccess,
+  entry: ZipEntry,
+  signal: AbortSignal,
+): Promise<{ dataEnd: number; nested?: RandomAccess }> {
   const start = await locateEntryData(file, entry);
   const dataEnd = start + entry.compressedSize;
   if (entry.encrypted) return { dataEnd };

@@ -4,7 +4,15 @@ import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload, untaggedAudioArgs } from '../av/ffmpeg.js';
 import { withStoredAudio } from '../av/stored-metadata.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
-import type { FinishedFile, FinishedVersion, FinishInput, Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
+import type {
+  FinishedFile,
+  FinishedVersion,
+  FinishInput,
+  Processor,
+  ProcessInput,
+  ProcessResult,
+  Rendition,
+} from '../processor.js';
 import { peaks, waveformSvg } from './waveform.js';
 
 /** Above this, audio is stored as MP3 at 128 kbps (seed); below, as uploaded. */
@@ -29,11 +37,14 @@ export class AudioProcessor implements Processor {
     const { ext, path, probed, durationMs: duration } = await probeUpload(input, this.limits);
     const stream = probed.streams.find((s) => s.codec_type === 'audio');
     if (!stream || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable audio');
-    const pcm = await ffmpeg([...inputArgs(ext, path), '-map', '0:a:0', '-ac', '1', '-ar', String(PEAK_RATE), '-f', 's16le', 'pipe:1'], {
-      signal: input.signal,
-      timeoutMs: 120_000,
-      maxOutputBytes: 64 * 1024 * 1024,
-    });
+    const pcm = await ffmpeg(
+      [...inputArgs(ext, path), '-map', '0:a:0', '-ac', '1', '-ar', String(PEAK_RATE), '-f', 's16le', 'pipe:1'],
+      {
+        signal: input.signal,
+        timeoutMs: 120_000,
+        maxOutputBytes: 64 * 1024 * 1024,
+      },
+    );
     if (!pcm.length) throw new MediaError('CORRUPT_FILE', 'The audio does not decode');
     const values = peaks(pcm);
     const picture = sharp(Buffer.from(waveformSvg(values)));
@@ -75,7 +86,18 @@ export class AudioProcessor implements Processor {
   /** `path` (of verified type `ext`) as MP3 128k in `workDir`. */
   private async toMp3(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
     const output = join(workDir, 'stored.mp3');
-    const args = [...inputArgs(ext, path), '-map', '0:a:0', '-map_metadata', '-1', '-c:a', 'libmp3lame', '-b:a', '128k', output];
+    const args = [
+      ...inputArgs(ext, path),
+      '-map',
+      '0:a:0',
+      '-map_metadata',
+      '-1',
+      '-c:a',
+      'libmp3lame',
+      '-b:a',
+      '128k',
+      output,
+    ];
     await ffmpeg(args, { signal, timeoutMs: 3_600_000 });
     return { path: output, mime: 'audio/mpeg' };
   }
@@ -84,7 +106,12 @@ export class AudioProcessor implements Processor {
    * The upload remuxed into its own container without tags, chapters or cover art; the
    * copy is probed again (it must still hold audio with a duration).
    */
-  private async untagged(ext: string, codec: string, path: string, input: ProcessInput): Promise<{ rendition: Rendition; probed: Probe }> {
+  private async untagged(
+    ext: string,
+    codec: string,
+    path: string,
+    input: ProcessInput,
+  ): Promise<{ rendition: Rendition; probed: Probe }> {
     const output = join(input.workDir, `stored.${ext}`);
     await ffmpeg(untaggedAudioArgs(ext, codec, path, output), { signal: input.signal, timeoutMs: 120_000 });
     const probed = await probe(ext, output, input.signal);
@@ -94,7 +121,11 @@ export class AudioProcessor implements Processor {
     return { rendition: { path: output, mime: input.format.mime, ext }, probed };
   }
 
-  private async encoded(ext: string, path: string, input: ProcessInput): Promise<{ rendition: Rendition; probed: Probe }> {
+  private async encoded(
+    ext: string,
+    path: string,
+    input: ProcessInput,
+  ): Promise<{ rendition: Rendition; probed: Probe }> {
     const { path: output, mime } = await this.toMp3(ext, path, input.workDir, input.signal);
     return { rendition: { path: output, mime, ext: 'mp3' }, probed: await probe('mp3', output, input.signal) };
   }

@@ -64,7 +64,21 @@ function untaggedMuxer(ext: string, codec: string): string[] {
  */
 export function untaggedAudioArgs(ext: string, codec: string, path: string, output: string): string[] {
   const muxer = untaggedMuxer(ext, codec);
-  return [...inputArgs(ext, path), '-map', '0:a', '-map_metadata', '-1', '-map_chapters', '-1', '-c', 'copy', '-fflags', '+bitexact', ...muxer, output];
+  return [
+    ...inputArgs(ext, path),
+    '-map',
+    '0:a',
+    '-map_metadata',
+    '-1',
+    '-map_chapters',
+    '-1',
+    '-c',
+    'copy',
+    '-fflags',
+    '+bitexact',
+    ...muxer,
+    output,
+  ];
 }
 
 export interface ProbeStream {
@@ -96,7 +110,10 @@ export async function probe(ext: string, path: string, signal: AbortSignal): Pro
 }
 
 /** Runs ffmpeg quietly (no stdin, no overwrite prompts); resolves with stdout. */
-export function ffmpeg(args: string[], options: { signal: AbortSignal; timeoutMs: number; maxOutputBytes?: number }): Promise<Buffer> {
+export function ffmpeg(
+  args: string[],
+  options: { signal: AbortSignal; timeoutMs: number; maxOutputBytes?: number },
+): Promise<Buffer> {
   return runTool('ffmpeg', ['-nostdin', '-hide_banner', '-loglevel', 'error', '-y', ...args], options);
 }
 

@@ -33,7 +33,8 @@ export class DocumentProcessor implements Processor {
     const { ext, mime } = input.format;
     if (mime === 'application/pdf') return this.pdf(await plainCopy(input, `input.${ext}`), input);
     // The DOCX as it will be stored is the one LibreOffice must open.
-    const stored = ext === 'docx' && !input.previewsOnly ? { path: join(input.workDir, `stored.${ext}`), mime, ext } : undefined;
+    const stored =
+      ext === 'docx' && !input.previewsOnly ? { path: join(input.workDir, `stored.${ext}`), mime, ext } : undefined;
     if (stored) await writeFile(stored.path, await docxWithoutProperties(input.file), { flag: 'wx', mode: 0o600 });
     const path = stored ? stored.path : await plainCopy(input, `input.${ext}`);
     // DOC/DOCX: LibreOffice opening the file and printing it to PDF is the proof it is whole.
@@ -52,16 +53,21 @@ export class DocumentProcessor implements Processor {
     let stored: Rendition | undefined;
     if (!rendered && !input.previewsOnly) {
       path = await pdfWithoutMetadata(path, input.workDir, input.signal);
-      if ((await pdfPages(path, input.signal)) !== pages) throw new MediaError('CORRUPT_FILE', 'The PDF could not be stored without its metadata');
+      if ((await pdfPages(path, input.signal)) !== pages)
+        throw new MediaError('CORRUPT_FILE', 'The PDF could not be stored without its metadata');
       stored = { path, mime: input.format.mime, ext: 'pdf' };
     }
-    const previews = await previewsIfPossible(async () => picturePreviews(sharp(await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal))));
+    const previews = await previewsIfPossible(async () =>
+      picturePreviews(sharp(await renderFirstPage(path, input.workDir, PAGE_BOX, input.signal))),
+    );
     return { stored, ...previews, metadata: { pages } };
   }
 
   private async text(input: ProcessInput): Promise<ProcessResult> {
     const summary = await summarizeText(await input.open(), input.format.charset ?? 'utf-8');
-    const previews = await previewsIfPossible(() => picturePreviews(sharp(Buffer.from(textPageSvg(summary.head, PAGE_BOX)))));
+    const previews = await previewsIfPossible(() =>
+      picturePreviews(sharp(Buffer.from(textPageSvg(summary.head, PAGE_BOX)))),
+    );
     return { ...previews, metadata: { characters: summary.characters, lines: summary.lines } };
   }
 }

@@ -19,7 +19,11 @@ import { locateEntryData, readEntry } from '../../detection/zip-entry.js';
 type PropertyKind = 'core' | 'app' | 'custom';
 
 /** The usual places, for a package whose relationships do not say (or cannot be read). */
-const DEFAULT_PARTS: Record<string, PropertyKind> = { 'docprops/core.xml': 'core', 'docprops/app.xml': 'app', 'docprops/custom.xml': 'custom' };
+const DEFAULT_PARTS: Record<string, PropertyKind> = {
+  'docprops/core.xml': 'core',
+  'docprops/app.xml': 'app',
+  'docprops/custom.xml': 'custom',
+};
 
 const EMPTY: Record<PropertyKind, { element: string; namespaces: string }> = {
   core: {
@@ -29,11 +33,13 @@ const EMPTY: Record<PropertyKind, { element: string; namespaces: string }> = {
   },
   app: {
     element: 'Properties',
-    namespaces: ' xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"',
+    namespaces:
+      ' xmlns="http://schemas.openxmlformats.org/officeDocument/2006/extended-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"',
   },
   custom: {
     element: 'Properties',
-    namespaces: ' xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"',
+    namespaces:
+      ' xmlns="http://schemas.openxmlformats.org/officeDocument/2006/custom-properties" xmlns:vt="http://schemas.openxmlformats.org/officeDocument/2006/docPropsVTypes"',
   },
 };
 const ROOT_NAMES: Record<PropertyKind, string> = { core: 'coreProperties', app: 'Properties', custom: 'Properties' };
@@ -114,7 +120,8 @@ export async function docxWithoutProperties(file: RandomAccess): Promise<Buffer>
     central.push(record, entry.nameBytes);
   }
   const directory = Buffer.concat(central);
-  if (offset > MAX_32 - 1 || directory.length > MAX_32 - 1) throw new MediaError('FILE_TOO_LARGE', 'The document is too large to rewrite');
+  if (offset > MAX_32 - 1 || directory.length > MAX_32 - 1)
+    throw new MediaError('FILE_TOO_LARGE', 'The document is too large to rewrite');
   return Buffer.concat([...out, directory, ...endRecords(entries.length, directory.length, offset)]);
 }
 
@@ -150,7 +157,9 @@ async function copied(file: RandomAccess, entry: ZipEntry): Promise<WrittenEntry
 }
 
 async function emptied(file: RandomAccess, entry: ZipEntry, kind: PropertyKind): Promise<WrittenEntry> {
-  const original = await readEntry(file, entry, MAX_XML_BYTES, () => damagedZip('a properties part is too large')).catch(() => undefined);
+  const original = await readEntry(file, entry, MAX_XML_BYTES, () =>
+    damagedZip('a properties part is too large'),
+  ).catch(() => undefined);
   const xml = Buffer.from(emptyProperties(kind, original && decodeXml(original)), 'utf8');
   const data = deflateRawSync(xml);
   return {
@@ -176,7 +185,11 @@ export function emptyProperties(kind: PropertyKind, original?: string): string {
   const root = original === undefined ? undefined : rootElement(original);
   const expected = root && root.name.split(':').pop() === ROOT_NAMES[kind];
   const prefix = root?.name.includes(':') ? root.name.split(':')[0] : undefined;
-  const declared = root && (prefix === undefined ? root.namespaces.some(([name]) => name === 'xmlns') : root.namespaces.some(([name]) => name === `xmlns:${prefix}`));
+  const declared =
+    root &&
+    (prefix === undefined
+      ? root.namespaces.some(([name]) => name === 'xmlns')
+      : root.namespaces.some(([name]) => name === `xmlns:${prefix}`));
   if (!root || !expected || !declared) return `${declaration}<${EMPTY[kind].element}${EMPTY[kind].namespaces}/>`;
   return `${declaration}<${root.name}${root.namespaces.map(([name, value]) => ` ${name}=${value}`).join('')}/>`;
 }
@@ -185,7 +198,10 @@ export function emptyProperties(kind: PropertyKind, original?: string): string {
 function rootElement(xml: string): { name: string; namespaces: [string, string][] } | undefined {
   if (/<!DOCTYPE|<!ENTITY/i.test(xml)) return undefined;
   const prolog = xml.replace(/^\uFEFF?(\s*(<\?[\s\S]*?\?>|<!--[\s\S]*?-->))*\s*/, '');
-  const tag = /^<([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*\/?>/.exec(prolog);
+  const tag =
+    /^<([A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?)((?:\s+[A-Za-z_][\w.:-]*\s*=\s*(?:"[^"<]*"|'[^'<]*'))*)\s*\/?>/.exec(
+      prolog,
+    );
   if (!tag) return undefined;
   const namespaces: [string, string][] = [];
   for (const [, name, value] of tag[2].matchAll(/([A-Za-z_][\w.:-]*)\s*=\s*("[^"<]*"|'[^'<]*')/g)) {
@@ -202,7 +218,9 @@ async function propertyParts(file: RandomAccess, entries: ZipEntry[]): Promise<M
   const parts = new Map(Object.entries(DEFAULT_PARTS));
   const rels = entries.filter((entry) => entry.name.toLowerCase() === ROOT_RELATIONSHIPS);
   if (rels.length !== 1) return parts;
-  const xml = await readEntry(file, rels[0], MAX_XML_BYTES, () => damagedZip('the relationships part is too large')).catch(() => undefined);
+  const xml = await readEntry(file, rels[0], MAX_XML_BYTES, () =>
+    damagedZip('the relationships part is too large'),
+  ).catch(() => undefined);
   if (!xml) return parts;
   for (const [, attributes] of decodeXml(xml).matchAll(/<(?:[\w.-]+:)?Relationship\b([^>]*)>/g)) {
     const attribute = (name: string) => new RegExp(`\\b${name}\\s*=\\s*("([^"]*)"|'([^']*)')`).exec(attributes);
@@ -270,4 +288,3 @@ function decodeXml(bytes: Buffer): string {
   if (bytes[0] === 0xfe && bytes[1] === 0xff) return Buffer.from(bytes.subarray(2)).swap16().toString('utf16le');
   return bytes.toString('utf8');
 }
-

@@ -30,7 +30,10 @@ export const OFFICE_SETTINGS: OfficeSetting[] = [
 
 /** A profile's `user/registrymodifications.xcu` holding `settings` (values fused over the defaults). */
 export function registryModifications(settings: OfficeSetting[]): string {
-  const items = settings.map(({ path, name, value }) => `<item oor:path="${path}"><prop oor:name="${name}" oor:op="fuse"><value>${value}</value></prop></item>`);
+  const items = settings.map(
+    ({ path, name, value }) =>
+      `<item oor:path="${path}"><prop oor:name="${name}" oor:op="fuse"><value>${value}</value></prop></item>`,
+  );
   return [
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<oor:items xmlns:oor="http://openoffice.org/2001/registry" xmlns:xs="http://www.w3.org/2001/XMLSchema" xmlns:xsi="http://www.w3.org/2001/XMLSchema-instance">',
@@ -70,7 +73,10 @@ export class OfficeConverter {
   private async convert(input: string, output: string, signal: AbortSignal): Promise<void> {
     const { port } = await this.ensureListener();
     try {
-      await runTool('unoconv', ['--no-launch', '--port', String(port), '-f', 'pdf', '-o', output, input], { timeoutMs: CONVERT_TIMEOUT_MS, signal });
+      await runTool('unoconv', ['--no-launch', '--port', String(port), '-f', 'pdf', '-o', output, input], {
+        timeoutMs: CONVERT_TIMEOUT_MS,
+        signal,
+      });
     } catch (error) {
       // The listener may have died or be stuck on this file: the next document gets a fresh one.
       this.close();
@@ -87,7 +93,16 @@ export class OfficeConverter {
     this.writeProfile();
     const child = spawn(
       'soffice',
-      ['--headless', '--invisible', '--nologo', '--norestore', '--nodefault', '--nolockcheck', `--accept=socket,host=127.0.0.1,port=${port};urp;`, `-env:UserInstallation=file://${this.profileDir}`],
+      [
+        '--headless',
+        '--invisible',
+        '--nologo',
+        '--norestore',
+        '--nodefault',
+        '--nolockcheck',
+        `--accept=socket,host=127.0.0.1,port=${port};urp;`,
+        `-env:UserInstallation=file://${this.profileDir}`,
+      ],
       { stdio: 'ignore', env: { PATH: '/usr/bin:/bin' }, detached: true },
     );
     child.unref(); // never keeps the process alive by itself
@@ -96,7 +111,10 @@ export class OfficeConverter {
     this.listener = { process: child, port, ready };
     await ready.catch((error: unknown) => {
       this.close();
-      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The document renderer did not start', { retryAfter: 5, cause: error });
+      throw new MediaError('DEPENDENCY_UNAVAILABLE', 'The document renderer did not start', {
+        retryAfter: 5,
+        cause: error,
+      });
     });
     return { port };
   }

@@ -26,14 +26,22 @@ interface JsonObject {
  * is CORRUPT_FILE.
  */
 export async function pdfWithoutMetadata(path: string, workDir: string, signal: AbortSignal): Promise<string> {
-  const json = await runTool('qpdf', ['--json=2', '--json-key=qpdf', '--json-stream-data=none', path], { timeoutMs: TIMEOUT_MS, signal, maxOutputBytes: MAX_JSON_BYTES });
+  const json = await runTool('qpdf', ['--json=2', '--json-key=qpdf', '--json-stream-data=none', path], {
+    timeoutMs: TIMEOUT_MS,
+    signal,
+    maxOutputBytes: MAX_JSON_BYTES,
+  });
   const [header, objects] = parseQpdfJson(json);
   const update = metadataRemoval(objects);
   const output = join(workDir, 'stored.pdf');
   const updateFile = join(workDir, 'pdf-update.json');
   await writeFile(updateFile, JSON.stringify({ qpdf: [header, update] }), { flag: 'wx', mode: 0o600 });
   // Warnings (exit 3) are repairs qpdf made while reading; the output is whole.
-  await runTool('qpdf', ['--warning-exit-0', '--no-warn', '--stream-data=preserve', path, `--update-from-json=${updateFile}`, output], { timeoutMs: TIMEOUT_MS, signal });
+  await runTool(
+    'qpdf',
+    ['--warning-exit-0', '--no-warn', '--stream-data=preserve', path, `--update-from-json=${updateFile}`, output],
+    { timeoutMs: TIMEOUT_MS, signal },
+  );
   return output;
 }
 

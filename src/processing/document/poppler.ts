@@ -13,8 +13,16 @@ export async function pdfPages(path: string, signal: AbortSignal): Promise<numbe
 }
 
 /** Page 1 rendered to a PNG fitting inside `box` pixels, in `workDir`; returns its path. */
-export async function renderFirstPage(path: string, workDir: string, box: number, signal: AbortSignal): Promise<string> {
+export async function renderFirstPage(
+  path: string,
+  workDir: string,
+  box: number,
+  signal: AbortSignal,
+): Promise<string> {
   const prefix = join(workDir, 'page');
-  await runTool('pdftoppm', ['-f', '1', '-l', '1', '-singlefile', '-png', '-scale-to', String(box), path, prefix], { timeoutMs: TIMEOUT_MS, signal });
+  await runTool('pdftoppm', ['-f', '1', '-l', '1', '-singlefile', '-png', '-scale-to', String(box), path, prefix], {
+    timeoutMs: TIMEOUT_MS,
+    signal,
+  });
   return `${prefix}.png`;
 }

@@ -19,7 +19,9 @@ export async function summarizeText(stream: Readable, charset: string): Promise<
   let last = '';
   let head = '';
   for await (const chunk of stream as AsyncIterable<Buffer>) {
-    decoder ??= new TextDecoder(charset === 'utf-16' && chunk[0] === 0xfe ? 'utf-16be' : charset === 'utf-16' ? 'utf-16le' : 'utf-8');
+    decoder ??= new TextDecoder(
+      charset === 'utf-16' && chunk[0] === 0xfe ? 'utf-16be' : charset === 'utf-16' ? 'utf-16le' : 'utf-8',
+    );
     const text = decoder.decode(chunk, { stream: true });
     for (const char of text) {
       characters++;
@@ -43,7 +45,11 @@ export async function summarizeText(stream: Readable, charset: string): Promise<
  */
 export function textPageSvg(lines: string[], size = 512): string {
   const escape = (text: string) =>
-    text.replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '').replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-  const rows = lines.map((line, i) => `<text x="16" y="${32 + i * 20}" xml:space="preserve">${escape(line)}</text>`).join('');
+    text
+      .replace(/[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/g, '')
+      .replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  const rows = lines
+    .map((line, i) => `<text x="16" y="${32 + i * 20}" xml:space="preserve">${escape(line)}</text>`)
+    .join('');
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${size}" height="${size}"><rect width="100%" height="100%" fill="#ffffff"/><g font-family="DejaVu Sans Mono" font-size="15" fill="#222222">${rows}</g></svg>`;
 }

@@ -29,7 +29,7 @@ export function apngAnimation(bytes: Buffer): ApngAnimation | undefined {
   let seenIdat = false;
   let defaultImageIsFrame = false;
   const delays: number[] = [];
-  for (let at = 8; at + 12 <= bytes.length; ) {
+  for (let at = 8; at + 12 <= bytes.length;) {
     const length = bytes.readUInt32BE(at);
     const type = bytes.toString('latin1', at + 4, at + 8);
     const data = at + 8;

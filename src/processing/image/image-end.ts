@@ -42,8 +42,10 @@ function jpegEnd(bytes: Buffer): number | undefined {
     if (bytes[at] !== 0xff) return undefined;
     const marker = bytes[at + 1];
     if (marker === 0xd9) return at + 2; // EOI
-    if (marker === 0xff) at += 1; // fill byte
-    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7)) at += 2; // TEM, RSTn: no length
+    if (marker === 0xff)
+      at += 1; // fill byte
+    else if (marker === 0x01 || (marker >= 0xd0 && marker <= 0xd7))
+      at += 2; // TEM, RSTn: no length
     else if (at + 4 > bytes.length) return undefined;
     else {
       at += 2 + bytes.readUInt16BE(at + 2);
@@ -65,7 +67,7 @@ function nextMarker(bytes: Buffer, at: number): number {
 /** PNG (ISO 15948 §5.3): chunks by their lengths until IEND and its CRC. */
 function pngEnd(bytes: Buffer): number | undefined {
   if (!bytes.subarray(0, 8).equals(PNG_SIGNATURE)) return undefined;
-  for (let at = 8; at + 12 <= bytes.length; ) {
+  for (let at = 8; at + 12 <= bytes.length;) {
     const type = bytes.toString('latin1', at + 4, at + 8);
     at += 12 + bytes.readUInt32BE(at);
     if (type === 'IEND') return at <= bytes.length ? at : undefined;
@@ -81,7 +83,8 @@ function gifEnd(bytes: Buffer): number | undefined {
     const block = bytes[at];
     if (block === 0x3b) return at + 1;
     if (block === 0x21) at = afterSubBlocks(bytes, at + 2);
-    else if (block === 0x2c && at + 10 <= bytes.length) at = afterSubBlocks(bytes, at + 10 + colourTableBytes(bytes[at + 9]) + 1);
+    else if (block === 0x2c && at + 10 <= bytes.length)
+      at = afterSubBlocks(bytes, at + 10 + colourTableBytes(bytes[at + 9]) + 1);
     else return undefined;
   }
   return undefined;

@@ -16,7 +16,10 @@ export function cameraInfo(exif: Buffer | undefined): CameraInfo {
   }
   const make = clean(tags.Image?.Make);
   const model = clean(tags.Image?.Model);
-  const camera = model && make && !model.toLowerCase().startsWith(make.toLowerCase().split(' ')[0]) ? `${make} ${model}` : (model ?? make);
+  const camera =
+    model && make && !model.toLowerCase().startsWith(make.toLowerCase().split(' ')[0])
+      ? `${make} ${model}`
+      : (model ?? make);
   const taken = tags.Photo?.DateTimeOriginal ?? tags.Image?.DateTime;
   const takenAt = taken instanceof Date && !Number.isNaN(taken.getTime()) ? taken.toISOString() : undefined;
   return { ...(camera ? { camera } : {}), ...(takenAt ? { takenAt } : {}) };

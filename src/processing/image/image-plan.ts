@@ -16,7 +16,8 @@ export interface ImageProbe {
   endsWithImage: boolean;
 }
 
-export type ImageOutput = { format: 'jpeg'; quality: number } | { format: 'png' } | { format: 'webp'; quality: number; animated: boolean };
+export type ImageOutput =
+  { format: 'jpeg'; quality: number } | { format: 'png' } | { format: 'webp'; quality: number; animated: boolean };
 
 export interface ImagePlan {
   output: ImageOutput;
@@ -50,7 +51,8 @@ export function planImage(probe: ImageProbe): ImagePlan {
   const quality = jpegQuality(width, height);
   let output: ImageOutput;
   if (probe.frames > 1) output = { format: 'webp', quality, animated: true };
-  else if (probe.hasAlpha) output = probe.format === 'webp' ? { format: 'webp', quality, animated: false } : { format: 'png' };
+  else if (probe.hasAlpha)
+    output = probe.format === 'webp' ? { format: 'webp', quality, animated: false } : { format: 'png' };
   else output = { format: 'jpeg', quality };
   const mayKeepOriginal = !probe.hasMetadata && probe.orientation === 1 && !probe.mustConvert && probe.endsWithImage;
   return { output, mayKeepOriginal, width, height };

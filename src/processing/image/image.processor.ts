@@ -13,7 +13,6 @@ import { type ImageLimits, refuseImageOverLimits } from '../declared-limits.js';
 import { cameraInfo } from './image-metadata.js';
 import { type ImageOutput, type ImageProbe, planImage } from './image-plan.js';
 
-
 const TIMEOUT = { seconds: 30 };
 const THUMBHASH_BOX = 100;
 
@@ -35,10 +34,14 @@ export class ImageProcessor implements Processor {
     const apng = input.format.ext === 'png' ? apngAnimation(original) : undefined;
     const probe = this.probe(meta, heic, endsWithImage(original, input.format.ext), apng);
     const plan = planImage(probe);
-    const { base, still } = apng ? await this.apngDecoded(original, probe, input) : await this.decoded(original, probe, heic, input);
+    const { base, still } = apng
+      ? await this.apngDecoded(original, probe, input)
+      : await this.decoded(original, probe, heic, input);
     const animation = apng && { delay: apng.delays, loop: apng.loop };
     const [encoded, previews, thumbhash] = await Promise.all([
-      input.previewsOnly ? undefined : encode(base.clone(), plan.output, join(input.workDir, 'stored'), animation).catch(corrupt),
+      input.previewsOnly
+        ? undefined
+        : encode(base.clone(), plan.output, join(input.workDir, 'stored'), animation).catch(corrupt),
       renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
     ]);
@@ -65,9 +68,18 @@ export class ImageProcessor implements Processor {
   private async decoded(original: Buffer, probe: ImageProbe, heic: boolean, input: ProcessInput): Promise<Decoded> {
     // HEVC is decoded by libheif's tool; everything else by libvips from memory.
     const decodable = heic ? await this.heifDecoded(original, input) : original;
-    const options = { animated: probe.frames > 1, limitInputPixels: this.limits.maxPixels, failOn: 'truncated' as const };
+    const options = {
+      animated: probe.frames > 1,
+      limitInputPixels: this.limits.maxPixels,
+      failOn: 'truncated' as const,
+    };
     const base = sharp(decodable, options).rotate().timeout(TIMEOUT);
-    const still = probe.frames > 1 ? sharp(decodable, { ...options, animated: false, pages: 1 }).rotate().timeout(TIMEOUT) : base;
+    const still =
+      probe.frames > 1
+        ? sharp(decodable, { ...options, animated: false, pages: 1 })
+            .rotate()
+            .timeout(TIMEOUT)
+        : base;
     return { base, still };
   }
 
@@ -81,8 +93,14 @@ export class ImageProcessor implements Processor {
     const frames = input.previewsOnly ? 1 : probe.frames;
     const raw = await decodeApngFrames(original, { width, height, channels, frames }, input.workDir, input.signal);
     const limitInputPixels = this.limits.maxPixels;
-    const base = sharp(raw, { raw: { width, height: height * frames, channels, pageHeight: height }, limitInputPixels }).timeout(TIMEOUT);
-    const still = sharp(raw.subarray(0, width * height * channels), { raw: { width, height, channels }, limitInputPixels }).timeout(TIMEOUT);
+    const base = sharp(raw, {
+      raw: { width, height: height * frames, channels, pageHeight: height },
+      limitInputPixels,
+    }).timeout(TIMEOUT);
+    const still = sharp(raw.subarray(0, width * height * channels), {
+      raw: { width, height, channels },
+      limitInputPixels,
+    }).timeout(TIMEOUT);
     return { base, still };
   }
 
@@ -120,7 +138,12 @@ interface Decoded {
 
 /** `animation`: frame delays and loop count of frames that carry none (raw APNG frames); others keep their own. */
 /** Encodes the stored version into the file `stem`.<ext>; answers it with its size. */
-async function encode(image: Sharp, output: ImageOutput, stem: string, animation?: { delay: number[]; loop: number }): Promise<Rendition & { size: number }> {
+async function encode(
+  image: Sharp,
+  output: ImageOutput,
+  stem: string,
+  animation?: { delay: number[]; loop: number },
+): Promise<Rendition & { size: number }> {
   image.keepIccProfile();
   const encoder = encoderFor(image, output, animation);
   const path = `${stem}.${encoder.ext}`;
@@ -128,14 +151,22 @@ async function encode(image: Sharp, output: ImageOutput, stem: string, animation
   return { path, mime: encoder.mime, ext: encoder.ext, size };
 }
 
-function encoderFor(image: Sharp, output: ImageOutput, animation?: { delay: number[]; loop: number }): { image: Sharp; mime: string; ext: string } {
+function encoderFor(
+  image: Sharp,
+  output: ImageOutput,
+  animation?: { delay: number[]; loop: number },
+): { image: Sharp; mime: string; ext: string } {
   switch (output.format) {
     case 'jpeg':
       return { image: image.jpeg({ quality: output.quality, mozjpeg: true }), mime: 'image/jpeg', ext: 'jpg' };
     case 'png':
       return { image: image.png({ compressionLevel: 9, adaptiveFiltering: true }), mime: 'image/png', ext: 'png' };
     case 'webp':
-      return { image: image.webp({ quality: output.quality, effort: 4, ...animation }), mime: 'image/webp', ext: 'webp' };
+      return {
+        image: image.webp({ quality: output.quality, effort: 4, ...animation }),
+        mime: 'image/webp',
+        ext: 'webp',
+      };
   }
 }
 

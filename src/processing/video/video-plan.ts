@@ -52,7 +52,18 @@ export function transcodeArgs(width: number, height: number): string[] {
   const even = (n: number) => Math.max(2, 2 * Math.round((n * scale) / 2));
   return [
     ...['-map', '0:v:0', '-map', '0:a:0?'],
-    ...['-c:v', 'libx264', '-preset', 'veryfast', '-crf', '23', '-pix_fmt', 'yuv420p', '-vf', `scale=${even(width)}:${even(height)}`],
+    ...[
+      '-c:v',
+      'libx264',
+      '-preset',
+      'veryfast',
+      '-crf',
+      '23',
+      '-pix_fmt',
+      'yuv420p',
+      '-vf',
+      `scale=${even(width)}:${even(height)}`,
+    ],
     ...['-c:a', 'aac', '-b:a', '128k'],
     ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],
     ...['-movflags', '+faststart', '-f', 'mp4'],

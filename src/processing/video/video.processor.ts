@@ -4,8 +4,23 @@ import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload } from '../av/ffmpeg.js';
 import { bothOrNeither } from '../both-or-neither.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
-import type { FinishedFile, FinishedVersion, FinishInput, Processor, ProcessInput, ProcessResult, Rendition } from '../processor.js';
-import { framesPerSecond, planVideo, transcodeArgs, transcodeSeconds, videoStream, type VideoPlan } from './video-plan.js';
+import type {
+  FinishedFile,
+  FinishedVersion,
+  FinishInput,
+  Processor,
+  ProcessInput,
+  ProcessResult,
+  Rendition,
+} from '../processor.js';
+import {
+  framesPerSecond,
+  planVideo,
+  transcodeArgs,
+  transcodeSeconds,
+  videoStream,
+  type VideoPlan,
+} from './video-plan.js';
 
 /**
  * Video: ffprobe with the verified demuxer (no video stream or duration → CORRUPT_FILE),
@@ -24,14 +39,21 @@ export class VideoProcessor implements Processor {
   async process(input: ProcessInput): Promise<ProcessResult> {
     const { ext, path, probed, durationMs: duration } = await probeUpload(input, this.limits);
     const video = videoStream(probed);
-    if (!video?.width || !video.height || !duration) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    if (!video?.width || !video.height || !duration)
+      throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const { width, height } = video;
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
     const [frame, made] = await bothOrNeither(input, (shared) => [
       this.frame(ext, path, plan, shared),
-      input.previewsOnly ? undefined : plan.compliant ? this.remux(ext, path, plan, shared) : later ? undefined : this.transcoded(ext, path, shared),
+      input.previewsOnly
+        ? undefined
+        : plan.compliant
+          ? this.remux(ext, path, plan, shared)
+          : later
+            ? undefined
+            : this.transcoded(ext, path, shared),
     ]);
     const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     // Until a stored version is made the upload is the stored file: its own facts.
@@ -49,7 +71,10 @@ export class VideoProcessor implements Processor {
     const video = videoStream(await probe(ext, path, signal));
     if (!video?.width || !video.height) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const output = join(workDir, 'transcoded.mp4');
-    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height), output], { signal, timeoutMs: 3_600_000 });
+    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height), output], {
+      signal,
+      timeoutMs: 3_600_000,
+    });
     return { path: output, mime: 'video/mp4' };
   }
 
@@ -68,7 +93,20 @@ export class VideoProcessor implements Processor {
   }
 
   private async frame(ext: string, path: string, plan: VideoPlan, input: ProcessInput): Promise<Buffer> {
-    const args = ['-ss', String(plan.frameAtSeconds), ...inputArgs(ext, path), '-map', '0:v:0', '-frames:v', '1', '-f', 'image2pipe', '-c:v', 'png', 'pipe:1'];
+    const args = [
+      '-ss',
+      String(plan.frameAtSeconds),
+      ...inputArgs(ext, path),
+      '-map',
+      '0:v:0',
+      '-frames:v',
+      '1',
+      '-f',
+      'image2pipe',
+      '-c:v',
+      'png',
+      'pipe:1',
+    ];
     const png = await ffmpeg(args, { signal: input.signal, timeoutMs: 60_000, maxOutputBytes: 64 * 1024 * 1024 });
     if (!png.length) throw new MediaError('CORRUPT_FILE', 'The video does not decode');
     return png;
@@ -85,7 +123,10 @@ export class VideoProcessor implements Processor {
       ...['-f', container.muxer, output],
     ];
     await ffmpeg(args, { signal: input.signal, timeoutMs: 300_000 });
-    return { rendition: { path: output, mime: container.mime, ext: container.ext }, probed: await probe(container.ext, output, input.signal) };
+    return {
+      rendition: { path: output, mime: container.mime, ext: container.ext },
+      probed: await probe(container.ext, output, input.signal),
+    };
   }
 }
 

@@ -63,12 +63,21 @@ describe('boundedCache', () => {
 
   it('gives each entry the lifetime ttlOf answers, and keeps none that has no time left', () => {
     const clock = manualClock();
-    const cache = boundedCache<string, { expiresAt: number }>({ max: 10, ttlOf: (v) => v.expiresAt - clock.now(), clock });
+    const cache = boundedCache<string, { expiresAt: number }>({
+      max: 10,
+      ttlOf: (v) => v.expiresAt - clock.now(),
+      clock,
+    });
     cache.set('short', { expiresAt: clock.now() + 100 });
     cache.set('long', { expiresAt: clock.now() + 10_000 });
     cache.set('expired', { expiresAt: clock.now() - 1 });
     cache.set('now', { expiresAt: clock.now() });
-    expect([cache.has('short'), cache.has('long'), cache.has('expired'), cache.has('now')]).toEqual([true, true, false, false]);
+    expect([cache.has('short'), cache.has('long'), cache.has('expired'), cache.has('now')]).toEqual([
+      true,
+      true,
+      false,
+      false,
+    ]);
     clock.advance(101);
     expect(cache.get('short')).toBeUndefined();
     expect(cache.get('long')).toEqual({ expiresAt: expect.any(Number) });
@@ -113,7 +122,13 @@ describe('approximateBytes', () => {
     expect(approximateBytes('x'.repeat(1000))).toBeGreaterThanOrEqual(1000);
     expect(approximateBytes('€'.repeat(1000))).toBeGreaterThanOrEqual(2000);
     expect(approximateBytes(Buffer.alloc(5000))).toBeGreaterThanOrEqual(5000);
-    const row = { id: 'a'.repeat(36), metadata: { exif: { note: 'y'.repeat(4000) } }, previews: [{ blobKey: 'b'.repeat(40) }], size: 10n, at: new Date() };
+    const row = {
+      id: 'a'.repeat(36),
+      metadata: { exif: { note: 'y'.repeat(4000) } },
+      previews: [{ blobKey: 'b'.repeat(40) }],
+      size: 10n,
+      at: new Date(),
+    };
     expect(approximateBytes(row)).toBeGreaterThan(4000 + 36 + 40);
     const cyclic: Record<string, unknown> = { name: 'c' };
     cyclic.self = cyclic;

@@ -13,20 +13,31 @@ const KEY_ID = '00112233-4455-6677-8899-aabbccddeeff';
 const PREFIX = Buffer.from('01020304050607', 'hex');
 const S = 1024; // small segments so boundaries are cheap to cross
 
-
 function chunked(data: Buffer, size: number): Readable {
   const parts: Buffer[] = [];
   for (let i = 0; i < data.length; i += size) parts.push(data.subarray(i, i + size));
   return Readable.from(parts.length ? parts : [], { objectMode: false });
 }
 
-async function seal(plain: Buffer, options: { segmentSize?: number; key?: Buffer; dataKeyId?: string; chunk?: number } = {}) {
-  const encryptor = new SegmentEncryptor({ key: options.key ?? KEY, dataKeyId: options.dataKeyId ?? KEY_ID, segmentSize: options.segmentSize ?? S, noncePrefix: PREFIX });
+async function seal(
+  plain: Buffer,
+  options: { segmentSize?: number; key?: Buffer; dataKeyId?: string; chunk?: number } = {},
+) {
+  const encryptor = new SegmentEncryptor({
+    key: options.key ?? KEY,
+    dataKeyId: options.dataKeyId ?? KEY_ID,
+    segmentSize: options.segmentSize ?? S,
+    noncePrefix: PREFIX,
+  });
   return collect(chunked(plain, options.chunk ?? 333).pipe(encryptor));
 }
 
 async function open(cipher: Buffer, plainSize: number, options: { key?: Buffer; dataKeyId?: string } = {}) {
-  const decryptor = new SegmentDecryptor({ key: options.key ?? KEY, dataKeyId: options.dataKeyId ?? KEY_ID, segments: (s) => segmentCount(plainSize, s) });
+  const decryptor = new SegmentDecryptor({
+    key: options.key ?? KEY,
+    dataKeyId: options.dataKeyId ?? KEY_ID,
+    segments: (s) => segmentCount(plainSize, s),
+  });
   return collect(chunked(cipher, 500).pipe(decryptor));
 }
 
@@ -40,7 +51,11 @@ async function openRange(cipher: Buffer, plainSize: number, start: number, end: 
     segments: span.last - span.first + 1,
     endsAtFinal: span.includesFinal,
   });
-  return collect(chunked(cipher.subarray(span.cipherStart, span.cipherEnd + 1), 700).pipe(decryptor).pipe(new Slice(span.skip, end - start + 1)));
+  return collect(
+    chunked(cipher.subarray(span.cipherStart, span.cipherEnd + 1), 700)
+      .pipe(decryptor)
+      .pipe(new Slice(span.skip, end - start + 1)),
+  );
 }
 
 function plaintext(n: number, seed = 1): Buffer {
@@ -58,10 +73,14 @@ describe('segmented AES-256-GCM format v1', () => {
       '574d534501000004000102030405060700112233445566778899aabbccddeeff' + 'afc3f2cf61c3f655f159bf02b535ac5f',
     );
     const hello = await seal(Buffer.from('hello, whispr'));
-    expect(hello.subarray(HEADER_BYTES).toString('hex')).toBe('6fdefc53c80164aba3c23253eb455fc0ec696b0977508291420564e274');
+    expect(hello.subarray(HEADER_BYTES).toString('hex')).toBe(
+      '6fdefc53c80164aba3c23253eb455fc0ec696b0977508291420564e274',
+    );
     const multi = await seal(plaintext(3 * S + 5));
     expect(multi.length).toBe(encryptedSize(3 * S + 5, S));
-    expect(createHash('sha256').update(multi).digest('hex')).toBe('6472afe226ecfdfd3ea0384c8e47122e15376da23bf6f7ae758dcf00b3d1e160');
+    expect(createHash('sha256').update(multi).digest('hex')).toBe(
+      '6472afe226ecfdfd3ea0384c8e47122e15376da23bf6f7ae758dcf00b3d1e160',
+    );
   });
 
   it('round-trips sizes around segment boundaries, whatever the chunking', async () => {
@@ -128,10 +147,12 @@ describe('segmented AES-256-GCM format v1', () => {
       const decryptor = new SegmentDecryptor({ key: KEY, dataKeyId: KEY_ID, segments: 5 });
       const received: Buffer[] = [];
       decryptor.on('data', (chunk: Buffer) => received.push(chunk));
-      await expect(new Promise((resolve, reject) => {
-        decryptor.on('end', resolve).on('error', reject);
-        chunked(tampered, 500).pipe(decryptor);
-      })).rejects.toThrow(/segment 2 failed authentication/);
+      await expect(
+        new Promise((resolve, reject) => {
+          decryptor.on('end', resolve).on('error', reject);
+          chunked(tampered, 500).pipe(decryptor);
+        }),
+      ).rejects.toThrow(/segment 2 failed authentication/);
       // Exactly the two authenticated segments before it were released.
       expect(Buffer.concat(received).equals(plain.subarray(0, 2 * S))).toBe(true);
     });
@@ -154,21 +175,34 @@ describe('segmented AES-256-GCM format v1', () => {
     });
 
     it('on reordered segments', async () => {
-      const swapped = Buffer.concat([cipher.subarray(0, segmentAt(1)), cipher.subarray(segmentAt(2), segmentAt(3)), cipher.subarray(segmentAt(1), segmentAt(2)), cipher.subarray(segmentAt(3))]);
+      const swapped = Buffer.concat([
+        cipher.subarray(0, segmentAt(1)),
+        cipher.subarray(segmentAt(2), segmentAt(3)),
+        cipher.subarray(segmentAt(1), segmentAt(2)),
+        cipher.subarray(segmentAt(3)),
+      ]);
       await expect(open(swapped, size)).rejects.toThrow(/failed authentication/);
     });
 
     it('on a segment or a header from another file under the same key', async () => {
       // Another file sealed under the same key and id: only its random nonce prefix differs.
-      const foreign = await collect(chunked(plaintext(size, 9), 400).pipe(new SegmentEncryptor({ key: KEY, dataKeyId: KEY_ID, segmentSize: S })));
-      const mixed = Buffer.concat([cipher.subarray(0, segmentAt(1)), foreign.subarray(segmentAt(1), segmentAt(2)), cipher.subarray(segmentAt(2))]);
+      const foreign = await collect(
+        chunked(plaintext(size, 9), 400).pipe(new SegmentEncryptor({ key: KEY, dataKeyId: KEY_ID, segmentSize: S })),
+      );
+      const mixed = Buffer.concat([
+        cipher.subarray(0, segmentAt(1)),
+        foreign.subarray(segmentAt(1), segmentAt(2)),
+        cipher.subarray(segmentAt(2)),
+      ]);
       await expect(open(mixed, size)).rejects.toThrow(/failed authentication/);
       const foreignHeader = Buffer.concat([foreign.subarray(0, HEADER_BYTES), cipher.subarray(HEADER_BYTES)]);
       await expect(open(foreignHeader, size)).rejects.toThrow(/failed authentication/);
     });
 
     it('on a header naming another data key', async () => {
-      await expect(open(cipher, size, { dataKeyId: 'ffffffff-4455-6677-8899-aabbccddeeff' })).rejects.toThrow(/another file/);
+      await expect(open(cipher, size, { dataKeyId: 'ffffffff-4455-6677-8899-aabbccddeeff' })).rejects.toThrow(
+        /another file/,
+      );
     });
 
     it('on the wrong key', async () => {
@@ -177,8 +211,16 @@ describe('segmented AES-256-GCM format v1', () => {
 
     it('on a ranged read whose last segment is presented as the final one', async () => {
       const span = segmentSpan(size, S, 0, S - 1);
-      const decryptor = new SegmentDecryptor({ key: KEY, dataKeyId: KEY_ID, header: cipher.subarray(0, HEADER_BYTES), segments: 1, endsAtFinal: true });
-      await expect(collect(chunked(cipher.subarray(span.cipherStart, span.cipherEnd + 1), 300).pipe(decryptor))).rejects.toThrow();
+      const decryptor = new SegmentDecryptor({
+        key: KEY,
+        dataKeyId: KEY_ID,
+        header: cipher.subarray(0, HEADER_BYTES),
+        segments: 1,
+        endsAtFinal: true,
+      });
+      await expect(
+        collect(chunked(cipher.subarray(span.cipherStart, span.cipherEnd + 1), 300).pipe(decryptor)),
+      ).rejects.toThrow();
     });
   });
 });

@@ -9,7 +9,10 @@ async function detect(bytes: Buffer): Promise<string> {
   try {
     const sniffed = await sniff(bytes.subarray(0, SNIFF_BYTES));
     if (sniffed.kind === 'text') sniffed.checker.push(bytes);
-    const format = await confirm(sniffed, { size: bytes.length, read: async (at: number, length: number) => bytes.subarray(at, at + length) });
+    const format = await confirm(sniffed, {
+      size: bytes.length,
+      read: async (at: number, length: number) => bytes.subarray(at, at + length),
+    });
     return `${format.type} ${format.mime}${format.charset ? ` ${format.charset}` : ''}`;
   } catch (error) {
     if (isMediaError(error)) return error.code;
@@ -20,7 +23,12 @@ async function detect(bytes: Buffer): Promise<string> {
 const frame = (...header: number[]) => Buffer.concat([Buffer.from(header), Buffer.alloc(SNIFF_BYTES)]);
 /** An ID3v2.4 tag of `size` bytes (syncsafe size), then `rest`. */
 const id3 = (size: number, rest: Buffer) =>
-  Buffer.concat([Buffer.from('ID3'), Buffer.from([4, 0, 0, (size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]), Buffer.alloc(size), rest]);
+  Buffer.concat([
+    Buffer.from('ID3'),
+    Buffer.from([4, 0, 0, (size >> 21) & 0x7f, (size >> 14) & 0x7f, (size >> 7) & 0x7f, size & 0x7f]),
+    Buffer.alloc(size),
+    rest,
+  ]);
 
 describe('MPEG audio frames in the head', () => {
   it.each([

@@ -13,7 +13,10 @@ async function detect(bytes: Buffer): Promise<string> {
   try {
     const sniffed = await sniff(bytes.subarray(0, SNIFF_BYTES));
     feed(sniffed, bytes);
-    const file = { size: bytes.length, read: async (position: number, length: number) => bytes.subarray(position, position + length) };
+    const file = {
+      size: bytes.length,
+      read: async (position: number, length: number) => bytes.subarray(position, position + length),
+    };
     const format = await confirm(sniffed, file);
     return `${format.type} ${format.mime}`;
   } catch (error) {
@@ -37,7 +40,36 @@ const u32 = (n: number, le = false) => {
   return b;
 };
 const EBML = (docType: string) =>
-  bytes([0x1a, 0x45, 0xdf, 0xa3, 0x80 + 19 + docType.length, 0x42, 0x86, 0x81, 1, 0x42, 0xf7, 0x81, 1, 0x42, 0xf2, 0x81, 4, 0x42, 0xf3, 0x81, 8, 0x42, 0x82, 0x80 + docType.length], docType, [0x42, 0x87, 0x81, 4, 0x42, 0x85, 0x81, 2]);
+  bytes(
+    [
+      0x1a,
+      0x45,
+      0xdf,
+      0xa3,
+      0x80 + 19 + docType.length,
+      0x42,
+      0x86,
+      0x81,
+      1,
+      0x42,
+      0xf7,
+      0x81,
+      1,
+      0x42,
+      0xf2,
+      0x81,
+      4,
+      0x42,
+      0xf3,
+      0x81,
+      8,
+      0x42,
+      0x82,
+      0x80 + docType.length,
+    ],
+    docType,
+    [0x42, 0x87, 0x81, 4, 0x42, 0x85, 0x81, 2],
+  );
 
 describe('text notes that start like a signature', () => {
   const TXT = 'document text/plain';
@@ -45,7 +77,7 @@ describe('text notes that start like a signature', () => {
     ['BMW service notes\n', TXT],
     ['MZ-5 mazda parts list\n', TXT],
     ['#!AMR is the codec name\n', TXT],
-    ['8BPS files are Photoshop\'s\n', TXT],
+    ["8BPS files are Photoshop's\n", TXT],
     ['fLaC is spelt with a capital L\n', TXT],
     ['-----BEGIN PGP MESSAGE-----\nhQEMA9\n-----END PGP MESSAGE-----\n', TXT],
     ['ID3 tags are the MP3 metadata\n', TXT],
@@ -60,14 +92,23 @@ describe('text notes that start like a signature', () => {
   });
 
   it('keeps a PDF written all in ASCII a PDF', async () => {
-    const pdf = ['%PDF-1.4', '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj', '2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj', 'trailer << /Root 1 0 R >>', '%%EOF', ''].join('\n');
+    const pdf = [
+      '%PDF-1.4',
+      '1 0 obj << /Type /Catalog /Pages 2 0 R >> endobj',
+      '2 0 obj << /Type /Pages /Kids [] /Count 0 >> endobj',
+      'trailer << /Root 1 0 R >>',
+      '%%EOF',
+      '',
+    ].join('\n');
     expect(await detect(Buffer.from(pdf))).toBe('document application/pdf');
   });
 
   it('keeps binary files that start with the same signatures what they are, or refused', async () => {
     expect(await detect(fixture('gif-animated-throbber.gif'))).toBe('image image/gif');
     expect(await detect(Buffer.concat([Buffer.from('MZ'), Buffer.alloc(200)]))).toBe('UNSUPPORTED_MEDIA_TYPE');
-    expect(await detect(Buffer.concat([Buffer.from('fLaC'), Buffer.from([0, 0, 0, 0x22]), Buffer.alloc(40)]))).toBe('UNSUPPORTED_MEDIA_TYPE');
+    expect(await detect(Buffer.concat([Buffer.from('fLaC'), Buffer.from([0, 0, 0, 0x22]), Buffer.alloc(40)]))).toBe(
+      'UNSUPPORTED_MEDIA_TYPE',
+    );
   });
 });
 
@@ -75,13 +116,21 @@ describe('type detection from bytes', () => {
   // Hand-built headers for the formats the corpus lacks: they check the mapping of what
   // the sniffer reports (structure is decoded by the processing stage, not here).
   it.each([
-    ['AVI', bytes('RIFF', u32(1000, true), 'AVI LIST', u32(100, true), 'hdrlavih', Buffer.alloc(64)), 'video video/x-msvideo'],
+    [
+      'AVI',
+      bytes('RIFF', u32(1000, true), 'AVI LIST', u32(100, true), 'hdrlavih', Buffer.alloc(64)),
+      'video video/x-msvideo',
+    ],
     ['MOV', bytes(u32(20), 'ftypqt  ', u32(0x200), 'qt  ', u32(8), 'moov'), 'video video/quicktime'],
     ['WebM', EBML('webm'), 'video video/webm'],
     ['AVIF', bytes(u32(28), 'ftypavif', u32(0), 'avifmif1miaf', u32(8), 'meta'), 'image image/avif'],
     ['MP3', bytes('ID3', [4, 0, 0, 0, 0, 0, 0], [0xff, 0xfb, 0x90, 0x64], Buffer.alloc(400)), 'audio audio/mpeg'],
     ['AAC (ADTS)', bytes([0xff, 0xf1, 0x50, 0x80, 0x02, 0x1f, 0xfc], Buffer.alloc(200)), 'audio audio/aac'],
-    ['Ogg Opus', bytes('OggS', [0, 2], Buffer.alloc(20), [1, 19], 'OpusHead', [1, 1, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0]), 'audio audio/ogg'],
+    [
+      'Ogg Opus',
+      bytes('OggS', [0, 2], Buffer.alloc(20), [1, 19], 'OpusHead', [1, 1, 0x38, 1, 0x80, 0xbb, 0, 0, 0, 0, 0]),
+      'audio audio/ogg',
+    ],
     ['Matroska that is not WebM', EBML('matroska'), 'UNSUPPORTED_MEDIA_TYPE'],
   ])('a %s header is %s', async (_name, head, expected) => {
     expect(await detect(Buffer.concat([head, Buffer.alloc(4100)]))).toBe(expected);
@@ -98,7 +147,10 @@ describe('type detection from bytes', () => {
     ['ogg-vorbis-complete.ogg', 'audio audio/ogg'],
     ['wav-pcm16-48k-mono.wav', 'audio audio/wav'],
     ['pdf-tables-gofpdf.pdf', 'document application/pdf'],
-    ['docx-python-docx-default.docx', 'document application/vnd.openxmlformats-officedocument.wordprocessingml.document'],
+    [
+      'docx-python-docx-default.docx',
+      'document application/vnd.openxmlformats-officedocument.wordprocessingml.document',
+    ],
     ['doc-word97.doc', 'document application/msword'],
     ['txt-utf8-demo.txt', 'document text/plain'],
     ['zip-html-pages.zip', 'archive application/zip'],
@@ -108,21 +160,35 @@ describe('type detection from bytes', () => {
   });
 
   it('refuses HTML, SVG and XML whatever they are named, as 415', async () => {
-    for (const text of ['<!DOCTYPE html><html><body>x</body></html>', '  <html><script>alert(1)</script>', '<svg xmlns="http://www.w3.org/2000/svg"/>', '<?xml version="1.0"?><a/>', '\uFEFF<script>x</script>']) {
+    for (const text of [
+      '<!DOCTYPE html><html><body>x</body></html>',
+      '  <html><script>alert(1)</script>',
+      '<svg xmlns="http://www.w3.org/2000/svg"/>',
+      '<?xml version="1.0"?><a/>',
+      '\uFEFF<script>x</script>',
+    ]) {
       expect(await detect(Buffer.from(text))).toBe('UNSUPPORTED_MEDIA_TYPE');
     }
   });
 
   it('refuses executables and unknown binary as 415', async () => {
     const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(120)]);
-    const pe = Buffer.concat([Buffer.from('MZ'), Buffer.alloc(0x3a), Buffer.from([0x40, 0, 0, 0]), Buffer.from('PE\0\0'), Buffer.alloc(200)]);
+    const pe = Buffer.concat([
+      Buffer.from('MZ'),
+      Buffer.alloc(0x3a),
+      Buffer.from([0x40, 0, 0, 0]),
+      Buffer.from('PE\0\0'),
+      Buffer.alloc(200),
+    ]);
     expect(await detect(elf)).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(await detect(pe)).toBe('UNSUPPORTED_MEDIA_TYPE');
     expect(await detect(Buffer.from([0, 1, 2, 3, 250, 251, 252, 0, 0, 7]))).toBe('UNSUPPORTED_MEDIA_TYPE');
   });
 
   it('recognises text by content: UTF-16 with a BOM, UTF-8 with a BOM; binary past the head is refused', async () => {
-    expect(await detectCharset(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('héllo wörld\n', 'utf16le')]))).toBe('utf-16');
+    expect(
+      await detectCharset(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('héllo wörld\n', 'utf16le')])),
+    ).toBe('utf-16');
     expect(await detectCharset(Buffer.from('\uFEFFplain text with BOM\n'))).toBe('utf-8');
     const lateBinary = Buffer.concat([Buffer.alloc(10_000, 'a'), Buffer.from([0, 1, 2])]);
     expect(await detect(lateBinary)).toBe('UNSUPPORTED_MEDIA_TYPE');
@@ -160,8 +226,14 @@ describe('type detection from bytes', () => {
 
 describe('what a refusal says', () => {
   it('names the detected format and the supported ones (Matroska)', async () => {
-    const mkv = Buffer.concat([Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x93, 0x42, 0x82, 0x88]), Buffer.from('matroska'), Buffer.alloc(64)]);
+    const mkv = Buffer.concat([
+      Buffer.from([0x1a, 0x45, 0xdf, 0xa3, 0x93, 0x42, 0x82, 0x88]),
+      Buffer.from('matroska'),
+      Buffer.alloc(64),
+    ]);
     const sniffed = sniff(mkv).catch((error: Error) => error.message);
-    expect(await sniffed).toMatch(/^The file is MKV \(video\/matroska\), which is not supported; supported formats: JPEG, PNG, .*MP4.*ZIP, DOCX, DOC, TXT$/);
+    expect(await sniffed).toMatch(
+      /^The file is MKV \(video\/matroska\), which is not supported; supported formats: JPEG, PNG, .*MP4.*ZIP, DOCX, DOC, TXT$/,
+    );
   });
 });

@@ -31,6 +31,8 @@ describe('looksLikeMarkup', () => {
   });
 
   it('reads UTF-16', () => {
-    expect(looksLikeMarkup(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<!DOCTYPE svg>', 'utf16le')]), 'utf-16le')).toBe(true);
+    expect(
+      looksLikeMarkup(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<!DOCTYPE svg>', 'utf16le')]), 'utf-16le'),
+    ).toBe(true);
   });
 });

@@ -5,7 +5,10 @@ import { inflateEntry, localHeaderMismatch, locateEntryData, readEntry } from '.
 import { isMediaError } from '../../../src/errors';
 import { makeZip } from '../../support/zip';
 
-const access = (bytes: Buffer): RandomAccess => ({ size: bytes.length, read: async (position, length) => bytes.subarray(position, position + length) });
+const access = (bytes: Buffer): RandomAccess => ({
+  size: bytes.length,
+  read: async (position, length) => bytes.subarray(position, position + length),
+});
 const LOCAL = Buffer.from([0x50, 0x4b, 0x03, 0x04]);
 const CENTRAL = Buffer.from([0x50, 0x4b, 0x01, 0x02]);
 
@@ -65,7 +68,10 @@ describe('localHeaderMismatch', () => {
 
 describe('locateEntryData', () => {
   it('returns where the data starts, past the local name and extra field', async () => {
-    const bytes = makeZip([{ name: 'a.txt', data: Buffer.from('abc') }, { name: 'bb.txt', data: Buffer.from('def') }]);
+    const bytes = makeZip([
+      { name: 'a.txt', data: Buffer.from('abc') },
+      { name: 'bb.txt', data: Buffer.from('def') },
+    ]);
     const [, second] = await readZipEntries(access(bytes));
     const start = await locateEntryData(access(bytes), second);
     expect(bytes.toString('latin1', start, start + 3)).toBe('def');
@@ -74,14 +80,19 @@ describe('locateEntryData', () => {
   it('refuses a directory entry pointing where no local header is', async () => {
     const bytes = makeZip([{ name: 'a.txt', data: Buffer.from('abc') }]);
     const entry = { ...(await firstEntry(bytes)), offset: 5 };
-    expect(await failure(locateEntryData(access(bytes), entry))).toMatch(/^CORRUPT_FILE The ZIP structure is damaged: no local header/);
+    expect(await failure(locateEntryData(access(bytes), entry))).toMatch(
+      /^CORRUPT_FILE The ZIP structure is damaged: no local header/,
+    );
   });
 
   it('reads only the local header of a stored entry, not its data', async () => {
     const bytes = makeZip([{ name: 'big.bin', data: Buffer.alloc(4 * 1024 * 1024, 7) }]);
     const entry = await firstEntry(bytes);
     let read = 0;
-    const counting: RandomAccess = { size: bytes.length, read: async (position, length) => ((read += length), bytes.subarray(position, position + length)) };
+    const counting: RandomAccess = {
+      size: bytes.length,
+      read: async (position, length) => ((read += length), bytes.subarray(position, position + length)),
+    };
     await locateEntryData(counting, entry);
     expect(read).toBeLessThan(100);
   });
@@ -94,7 +105,9 @@ describe('inflateEntry', () => {
     const bytes = makeZip([{ name: 'spaces.txt', data, deflate: true }]);
     const entry = await firstEntry(bytes);
     let produced = 0;
-    await inflateEntry(access(bytes), entry, await locateEntryData(access(bytes), entry), { onChunk: (chunk) => (produced += chunk.length) });
+    await inflateEntry(access(bytes), entry, await locateEntryData(access(bytes), entry), {
+      onChunk: (chunk) => (produced += chunk.length),
+    });
     expect(produced).toBe(data.length);
   });
 
@@ -104,7 +117,11 @@ describe('inflateEntry', () => {
     bytes.writeUInt32LE(1024, bytes.indexOf(CENTRAL) + 24);
     const entry = await firstEntry(bytes);
     let passed = 0;
-    const why = await failure(inflateEntry(access(bytes), entry, await locateEntryData(access(bytes), entry), { onChunk: (chunk) => (passed += chunk.length) }));
+    const why = await failure(
+      inflateEntry(access(bytes), entry, await locateEntryData(access(bytes), entry), {
+        onChunk: (chunk) => (passed += chunk.length),
+      }),
+    );
     expect(why).toBe('CORRUPT_FILE The ZIP structure is damaged: an entry inflates to more than its declared size');
     expect(passed).toBeLessThanOrEqual(1024);
   });
@@ -113,10 +130,16 @@ describe('inflateEntry', () => {
     const short = makeZip([{ name: 'a.txt', data: Buffer.from('abc'), deflate: true }]);
     const wrongCrc = makeZip([{ name: 'a.txt', data: Buffer.from('abc'), deflate: true }]);
     const entryOf = async (bytes: Buffer, change: Partial<ZipEntry>) => ({ ...(await firstEntry(bytes)), ...change });
-    const run = async (bytes: Buffer, entry: ZipEntry) => failure(inflateEntry(access(bytes), entry, 30 + entry.nameBytes.length));
-    expect(await run(short, await entryOf(short, { uncompressedSize: 4 }))).toMatch(/inflates to other data than declared/);
+    const run = async (bytes: Buffer, entry: ZipEntry) =>
+      failure(inflateEntry(access(bytes), entry, 30 + entry.nameBytes.length));
+    expect(await run(short, await entryOf(short, { uncompressedSize: 4 }))).toMatch(
+      /inflates to other data than declared/,
+    );
     expect(await run(wrongCrc, await entryOf(wrongCrc, { crc32: 1 }))).toMatch(/inflates to other data than declared/);
-    const garbage = Buffer.concat([makeZip([{ name: 'a.txt', data: Buffer.alloc(8, 0xff) }]).subarray(0, 30 + 5), Buffer.alloc(8, 0xff)]);
+    const garbage = Buffer.concat([
+      makeZip([{ name: 'a.txt', data: Buffer.alloc(8, 0xff) }]).subarray(0, 30 + 5),
+      Buffer.alloc(8, 0xff),
+    ]);
     const entry = await entryOf(short, { compressedSize: 8, uncompressedSize: 8 });
     expect(await failure(inflateEntry(access(garbage), entry, 35))).toMatch(/does not inflate/);
   });
@@ -140,7 +163,9 @@ describe('readEntry', () => {
   it('checks the local header first', async () => {
     const bytes = makeZip([{ name: 'x.xml', data: Buffer.from('<x/>') }]);
     bytes.write('y', bytes.indexOf(LOCAL) + 30, 'latin1');
-    expect(await failure(readEntry(access(bytes), await firstEntry(bytes), 100, tooLarge))).toMatch(/names another file/);
+    expect(await failure(readEntry(access(bytes), await firstEntry(bytes), 100, tooLarge))).toMatch(
+      /names another file/,
+    );
   });
 });
 
@@ -153,7 +178,12 @@ describe('readZipEntries', () => {
 
   it('reads method, flags, CRC and the raw name', async () => {
     const entry = await firstEntry(makeZip([{ name: 'é.txt', data: Buffer.from('abc'), deflate: true }]));
-    expect(entry).toMatchObject({ name: 'é.txt', method: 8, crc32: 0x352441c2, compressedSize: deflateRawSync(Buffer.from('abc'), { level: 9 }).length });
+    expect(entry).toMatchObject({
+      name: 'é.txt',
+      method: 8,
+      crc32: 0x352441c2,
+      compressedSize: deflateRawSync(Buffer.from('abc'), { level: 9 }).length,
+    });
     expect(entry.nameBytes.equals(Buffer.from('é.txt'))).toBe(true);
   });
 });

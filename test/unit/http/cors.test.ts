@@ -2,7 +2,15 @@ import { readFileSync } from 'node:fs';
 import { IncomingMessage, ServerResponse } from 'node:http';
 import { Socket } from 'node:net';
 import { join } from 'node:path';
-import { CORS_ALLOWED_HEADERS, CORS_ALLOWED_METHODS, CORS_EXPOSED_HEADERS, CORS_MAX_AGE_SECONDS, CorsPolicy, isPreflight, originInRawRequest } from '../../../src/http/cors';
+import {
+  CORS_ALLOWED_HEADERS,
+  CORS_ALLOWED_METHODS,
+  CORS_EXPOSED_HEADERS,
+  CORS_MAX_AGE_SECONDS,
+  CorsPolicy,
+  isPreflight,
+  originInRawRequest,
+} from '../../../src/http/cors';
 
 const APP = 'https://app.example';
 const policy = new CorsPolicy([APP, 'http://localhost:5173']);
@@ -16,16 +24,25 @@ function exchange(method: string, headers: Record<string, string>): { req: Incom
 
 describe('CorsPolicy.headersFor', () => {
   it('names an allowed origin exactly, exposes the headers clients read, and never allows credentials', () => {
-    expect(policy.headersFor(APP)).toEqual({ 'Access-Control-Allow-Origin': APP, 'Access-Control-Expose-Headers': CORS_EXPOSED_HEADERS.join(', '), Vary: 'Origin' });
+    expect(policy.headersFor(APP)).toEqual({
+      'Access-Control-Allow-Origin': APP,
+      'Access-Control-Expose-Headers': CORS_EXPOSED_HEADERS.join(', '),
+      Vary: 'Origin',
+    });
     expect(policy.headersFor('http://localhost:5173')['Access-Control-Allow-Origin']).toBe('http://localhost:5173');
   });
 
-  it.each([undefined, 'https://app.example:443', 'https://APP.example', 'http://app.example', 'https://app.example.evil', 'null', 'https://app.example/'])(
-    'gives %s only Vary: Origin',
-    (origin) => {
-      expect(policy.headersFor(origin)).toEqual({ Vary: 'Origin' });
-    },
-  );
+  it.each([
+    undefined,
+    'https://app.example:443',
+    'https://APP.example',
+    'http://app.example',
+    'https://app.example.evil',
+    'null',
+    'https://app.example/',
+  ])('gives %s only Vary: Origin', (origin) => {
+    expect(policy.headersFor(origin)).toEqual({ Vary: 'Origin' });
+  });
 
   it('gives nothing at all when no origin is allowed', () => {
     expect(new CorsPolicy([]).headersFor(APP)).toEqual({});
@@ -73,7 +90,9 @@ describe('isPreflight', () => {
 
 describe('originInRawRequest', () => {
   it('finds the Origin of the header block, whatever its case and spacing', () => {
-    expect(originInRawRequest(Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\norIGin:  ${APP} \r\nX-Padding: ppp`))).toBe(APP);
+    expect(originInRawRequest(Buffer.from(`GET / HTTP/1.1\r\nHost: a\r\norIGin:  ${APP} \r\nX-Padding: ppp`))).toBe(
+      APP,
+    );
   });
 
   it('ignores a body and a packet without one', () => {
@@ -86,7 +105,10 @@ describe('originInRawRequest', () => {
 describe('docs/api.md, "Browsers (CORS)"', () => {
   it('lists the methods, the request headers, the exposed headers and the max age the code sends', () => {
     const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'api.md'), 'utf8');
-    const section = (doc.split(/^(?=## )/m).find((text) => text.startsWith('## Browsers (CORS)')) ?? '').replace(/\s+/g, ' ');
+    const section = (doc.split(/^(?=## )/m).find((text) => text.startsWith('## Browsers (CORS)')) ?? '').replace(
+      /\s+/g,
+      ' ',
+    );
     expect(section).toContain(`Access-Control-Allow-Methods: ${CORS_ALLOWED_METHODS.join(', ')}`);
     expect(section).toContain(`Access-Control-Allow-Headers: ${CORS_ALLOWED_HEADERS.join(', ')}`);
     expect(section).toContain(`Access-Control-Expose-Headers: ${CORS_EXPOSED_HEADERS.join(', ')}`);

@@ -17,24 +17,33 @@ const trickle = (everyMs: number, count = Infinity) =>
     })(),
   );
 /** Reads everything, each chunk taking `ms`. */
-const sink = (ms = 0, into: Buffer[] = []) => new Writable({ highWaterMark: KB, write: (chunk: Buffer, _enc, done) => (into.push(chunk), setTimeout(done, ms)) });
+const sink = (ms = 0, into: Buffer[] = []) =>
+  new Writable({ highWaterMark: KB, write: (chunk: Buffer, _enc, done) => (into.push(chunk), setTimeout(done, ms)) });
 
 describe('MinRate', () => {
   it('passes a body arriving fast enough through unchanged', async () => {
     const out: Buffer[] = [];
-    await pipeline(trickle(10, 60), new MinRate({ minBytes: 4 * KB, windowMs: 200, tickMs: 10, tooSlow }), sink(0, out));
+    await pipeline(
+      trickle(10, 60),
+      new MinRate({ minBytes: 4 * KB, windowMs: 200, tickMs: 10, tooSlow }),
+      sink(0, out),
+    );
     expect(Buffer.concat(out)).toEqual(Buffer.concat(Array.from({ length: 60 }, (_, i) => Buffer.alloc(KB, i))));
   });
 
   it('fails a body crawling below the rate within about one window', async () => {
     const started = Date.now();
-    await expect(pipeline(trickle(100), new MinRate({ minBytes: 4 * KB, windowMs: 300, tickMs: 10, tooSlow }), sink())).rejects.toThrow('too slow');
+    await expect(
+      pipeline(trickle(100), new MinRate({ minBytes: 4 * KB, windowMs: 300, tickMs: 10, tooSlow }), sink()),
+    ).rejects.toThrow('too slow');
     expect(Date.now() - started).toBeGreaterThanOrEqual(280);
   });
 
   it('fails a source that sends nothing at all', async () => {
     const silent = new Readable({ read() {} });
-    await expect(pipeline(silent, new MinRate({ minBytes: 1, windowMs: 100, tickMs: 10, tooSlow }), sink())).rejects.toThrow('too slow');
+    await expect(
+      pipeline(silent, new MinRate({ minBytes: 1, windowMs: 100, tickMs: 10, tooSlow }), sink()),
+    ).rejects.toThrow('too slow');
   });
 
   it('does not count time held up by a throttle downstream (a fast client, slowed on purpose)', async () => {

@@ -53,6 +53,10 @@ describe('413 messages', () => {
   });
 
   it('names the type and its limit', () => {
-    expect(fileTooLarge('image', 25 * 1024 * 1024)).toMatchObject({ status: 413, code: 'FILE_TOO_LARGE', message: 'The file is larger than the 25 MB limit for images' });
+    expect(fileTooLarge('image', 25 * 1024 * 1024)).toMatchObject({
+      status: 413,
+      code: 'FILE_TOO_LARGE',
+      message: 'The file is larger than the 25 MB limit for images',
+    });
   });
 });

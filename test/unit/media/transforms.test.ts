@@ -17,7 +17,8 @@ async function through(chunks: Buffer[], ...transforms: NodeJS.ReadWriteStream[]
   return Buffer.concat(out);
 }
 
-const chunksOf = (data: Buffer, size: number) => Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
+const chunksOf = (data: Buffer, size: number) =>
+  Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
 
 describe('TokenBucket', () => {
   let now = 0;
@@ -83,8 +84,15 @@ describe('stream transforms', () => {
   it('Hasher on the hash thread: a stream torn down midway fails cleanly and the thread serves the next one', async () => {
     const thread = new HashThread();
     const torn = new Hasher(['sha256'], thread);
-    const failing = new Readable({ read() { this.push(Buffer.alloc(300_000, 1)); this.destroy(new Error('client went away')); } });
-    await expect(pipeline(failing, torn, new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow('client went away');
+    const failing = new Readable({
+      read() {
+        this.push(Buffer.alloc(300_000, 1));
+        this.destroy(new Error('client went away'));
+      },
+    });
+    await expect(pipeline(failing, torn, new Writable({ write: (_c, _e, done) => done() }))).rejects.toThrow(
+      'client went away',
+    );
     const next = new Hasher(['sha256'], thread);
     await through([Buffer.from('hello')], next);
     expect(next.digest('sha256')).toBe(createHash('sha256').update('hello').digest('hex'));
@@ -92,7 +100,11 @@ describe('stream transforms', () => {
 
   it('SizeGuard fails on the first chunk past the limit and reports progress', async () => {
     const seen: number[] = [];
-    const guard = new SizeGuard({ limit: () => 2500, tooLarge: () => new Error('too large'), onProgress: (total) => seen.push(total) });
+    const guard = new SizeGuard({
+      limit: () => 2500,
+      tooLarge: () => new Error('too large'),
+      onProgress: (total) => seen.push(total),
+    });
     await expect(through(chunksOf(Buffer.alloc(4000), 1000), guard)).rejects.toThrow('too large');
     expect(seen).toEqual([1000, 2000]);
     const ok = new SizeGuard({ limit: () => 4000, tooLarge: () => new Error('too large') });
@@ -101,7 +113,13 @@ describe('stream transforms', () => {
   });
 
   it('SizeGuard fails the stream when progress throws (a quota refusal)', async () => {
-    const guard = new SizeGuard({ limit: () => Infinity, tooLarge: () => new Error('x'), onProgress: () => { throw new Error('refused'); } });
+    const guard = new SizeGuard({
+      limit: () => Infinity,
+      tooLarge: () => new Error('x'),
+      onProgress: () => {
+        throw new Error('refused');
+      },
+    });
     await expect(through([Buffer.alloc(10)], guard)).rejects.toThrow('refused');
   });
 
@@ -118,14 +136,19 @@ describe('stream transforms', () => {
     const out: Buffer[] = [];
     const elf = Buffer.concat([Buffer.from([0x7f, 0x45, 0x4c, 0x46, 2, 1, 1, 0]), Buffer.alloc(10_000)]);
     const sink = new Writable({ write: (chunk, _enc, done) => (out.push(chunk), done()) });
-    await expect(pipeline(Readable.from(chunksOf(elf, 1000)), new Sniffer(), sink)).rejects.toMatchObject({ code: 'UNSUPPORTED_MEDIA_TYPE' });
+    await expect(pipeline(Readable.from(chunksOf(elf, 1000)), new Sniffer(), sink)).rejects.toMatchObject({
+      code: 'UNSUPPORTED_MEDIA_TYPE',
+    });
     expect(out).toEqual([]);
   });
 
   it('Throttle delays chunks by what it is told', async () => {
     const waits = [0, 80, 0];
     const started = Date.now();
-    const data = await through([Buffer.from('a'), Buffer.from('b'), Buffer.from('c')], new Throttle(() => waits.shift() ?? 0));
+    const data = await through(
+      [Buffer.from('a'), Buffer.from('b'), Buffer.from('c')],
+      new Throttle(() => waits.shift() ?? 0),
+    );
     expect(data.toString()).toBe('abc');
     expect(Date.now() - started).toBeGreaterThanOrEqual(75);
   });

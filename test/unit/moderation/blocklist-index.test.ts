@@ -15,9 +15,24 @@ describe('BlocklistIndex', () => {
     index.put({ id: 'e-md5', reason: 'by md5', hashes: [{ algorithm: 'md5', hash: MD5 }] });
     index.put({ id: 'e-far', reason: 'far', hashes: [{ algorithm: 'phash', hash: toHex(flipBits(P, 8)) }] });
     index.put({ id: 'e-near', reason: 'near', hashes: [{ algorithm: 'phash', hash: toHex(flipBits(P, 2)) }] });
-    expect(index.match({ sha256: [SHA.toUpperCase()], md5: [MD5], phashes: [P] })).toEqual({ entryId: 'e-sha', reason: 'by sha', algorithm: 'sha256', hash: SHA, distance: 0 });
-    expect(index.match({ sha256: ['c'.repeat(64)], md5: [MD5], phashes: [P] })).toMatchObject({ entryId: 'e-md5', algorithm: 'md5' });
-    expect(index.match({ ...none, phashes: [flipBits(P, 40), P] })).toEqual({ entryId: 'e-near', reason: 'near', algorithm: 'phash', hash: toHex(flipBits(P, 2)), distance: 2 });
+    expect(index.match({ sha256: [SHA.toUpperCase()], md5: [MD5], phashes: [P] })).toEqual({
+      entryId: 'e-sha',
+      reason: 'by sha',
+      algorithm: 'sha256',
+      hash: SHA,
+      distance: 0,
+    });
+    expect(index.match({ sha256: ['c'.repeat(64)], md5: [MD5], phashes: [P] })).toMatchObject({
+      entryId: 'e-md5',
+      algorithm: 'md5',
+    });
+    expect(index.match({ ...none, phashes: [flipBits(P, 40), P] })).toEqual({
+      entryId: 'e-near',
+      reason: 'near',
+      algorithm: 'phash',
+      hash: toHex(flipBits(P, 2)),
+      distance: 2,
+    });
     expect(index.match({ ...none, phashes: [flipBits(P, 30)] })).toBeUndefined();
     expect(index.size).toEqual({ entries: 4, hashes: 4 });
   });

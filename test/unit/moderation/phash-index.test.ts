@@ -90,7 +90,11 @@ describe('PhashIndex', () => {
         if (change === 0) expect(changing.remove(id)).toBe(model.delete(id));
         else {
           const [newId, hash] =
-            change === 1 ? [id, randomHash()] : change === 2 ? [`${id}-twin${r}`, model.get(id) ?? randomHash()] : [`n${r}-${i}`, flipBits(centres[i % centres.length], below(random, 18))];
+            change === 1
+              ? [id, randomHash()]
+              : change === 2
+                ? [`${id}-twin${r}`, model.get(id) ?? randomHash()]
+                : [`n${r}-${i}`, flipBits(centres[i % centres.length], below(random, 18))];
           changing.add(newId, hash);
           model.set(newId, hash);
           ids.push(newId);
@@ -107,7 +111,9 @@ describe('PhashIndex', () => {
     small.add('a', first);
     small.add('a', second);
     expect(small.size).toBe(1);
-    expect(small.matches(first)).toEqual(hammingDistance(first, second) <= 10 ? [{ id: 'a', distance: hammingDistance(first, second) }] : []);
+    expect(small.matches(first)).toEqual(
+      hammingDistance(first, second) <= 10 ? [{ id: 'a', distance: hammingDistance(first, second) }] : [],
+    );
     expect(small.matches(second)).toEqual([{ id: 'a', distance: 0 }]);
     expect(small.remove('a')).toBe(true);
     expect(small.remove('a')).toBe(false);
@@ -127,7 +133,12 @@ describe('PhashIndex', () => {
     const hash = randomHash();
     for (const id of ['x', 'y', 'z']) target.add(id, hash);
     target.add('near', flipBits(hash, 3));
-    const all = [{ id: 'x', distance: 0 }, { id: 'y', distance: 0 }, { id: 'z', distance: 0 }, { id: 'near', distance: 3 }];
+    const all = [
+      { id: 'x', distance: 0 },
+      { id: 'y', distance: 0 },
+      { id: 'z', distance: 0 },
+      { id: 'near', distance: 3 },
+    ];
     expect(target.matches(hash)).toEqual(all);
     rebuildSoon(target);
     expect(target.matches(hash)).toEqual(all);

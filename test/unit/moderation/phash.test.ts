@@ -25,7 +25,10 @@ async function copiesOf(image: Buffer): Promise<Record<string, Buffer>> {
   const { width } = await sharp(image).rotate().metadata();
   const upright = () => sharp(image).rotate();
   return {
-    'resized to 50 %': await upright().resize(Math.round(width / 2)).png().toBuffer(),
+    'resized to 50 %': await upright()
+      .resize(Math.round(width / 2))
+      .png()
+      .toBuffer(),
     // JPEG has no alpha: flattened on white as the hash sees transparency, not on sharp's black
     'JPEG quality 40': await upright().flatten({ background: '#ffffff' }).jpeg({ quality: 40 }).toBuffer(),
     'brightened 10 %': await upright().modulate({ brightness: 1.1 }).png().toBuffer(),
@@ -35,13 +38,26 @@ async function copiesOf(image: Buffer): Promise<Record<string, Buffer>> {
 
 describe('phashOfImage', () => {
   const pictures: Record<string, Promise<Buffer>> = {};
-  const picture = (name: string) => (pictures[name] ??= name.startsWith('generated') ? generated(Number(name.slice(10))) : readFile(fixture(name)));
-  const distinct = ['generated-1', 'generated-2', 'generated-3', 'generated-4', 'generated-5', 'generated-6', 'jpeg-exif-gps-nikon-d2h.jpg', 'png-rgba-alpha-yellow-rose.png', 'jpeg-exif-orientation6-panasonic-gf1.jpg'];
+  const picture = (name: string) =>
+    (pictures[name] ??= name.startsWith('generated') ? generated(Number(name.slice(10))) : readFile(fixture(name)));
+  const distinct = [
+    'generated-1',
+    'generated-2',
+    'generated-3',
+    'generated-4',
+    'generated-5',
+    'generated-6',
+    'jpeg-exif-gps-nikon-d2h.jpg',
+    'png-rgba-alpha-yellow-rose.png',
+    'jpeg-exif-orientation6-panasonic-gf1.jpg',
+  ];
 
   it.each(distinct)('keeps edited copies of %s within 10 bits', async (name) => {
     const original = await phashOfImage(await picture(name));
     const copies = Object.entries(await copiesOf(await picture(name)));
-    const distances = await Promise.all(copies.map(async ([edit, copy]) => [edit, hammingDistance(original, await phashOfImage(copy))] as const));
+    const distances = await Promise.all(
+      copies.map(async ([edit, copy]) => [edit, hammingDistance(original, await phashOfImage(copy))] as const),
+    );
     expect(distances.filter(([, distance]) => distance > 10)).toEqual([]);
   });
 
@@ -98,9 +114,12 @@ describe('hex and Hamming distance', () => {
     expect(fromHex('00000000ABCDEF12')).toBe(0xabcdef12n);
   });
 
-  it.each(['', 'abc', '0123456789abcdef0', '0x23456789abcdef', '0123456789abcdeg', ' 123456789abcdef'])('rejects %p', (hex) => {
-    expect(fromHex(hex)).toBeUndefined();
-  });
+  it.each(['', 'abc', '0123456789abcdef0', '0x23456789abcdef', '0123456789abcdeg', ' 123456789abcdef'])(
+    'rejects %p',
+    (hex) => {
+      expect(fromHex(hex)).toBeUndefined();
+    },
+  );
 
   it('counts differing bits across both 32-bit halves', () => {
     expect(hammingDistance(0n, 0n)).toBe(0);

@@ -5,7 +5,9 @@ const input = (signal = new AbortController().signal) => ({ signal }) as Process
 
 /** A job that runs until its signal aborts, then records that it stopped. */
 const untilAborted = (signal: AbortSignal, log: string[]) =>
-  new Promise<string>((_resolve, reject) => signal.addEventListener('abort', () => setTimeout(() => (log.push('sibling stopped'), reject(signal.reason)), 20)));
+  new Promise<string>((_resolve, reject) =>
+    signal.addEventListener('abort', () => setTimeout(() => (log.push('sibling stopped'), reject(signal.reason)), 20)),
+  );
 
 describe('bothOrNeither', () => {
   it('returns both results', async () => {
@@ -24,7 +26,10 @@ describe('bothOrNeither', () => {
   it('passes the request signal on', async () => {
     const request = new AbortController();
     const log: string[] = [];
-    const run = bothOrNeither(input(request.signal), (shared) => [untilAborted(shared.signal, log), untilAborted(shared.signal, log)]);
+    const run = bothOrNeither(input(request.signal), (shared) => [
+      untilAborted(shared.signal, log),
+      untilAborted(shared.signal, log),
+    ]);
     request.abort(new Error('client gone'));
     await expect(run).rejects.toThrow('client gone');
     expect(log).toEqual(['sibling stopped', 'sibling stopped']);

@@ -47,7 +47,17 @@ describe('imageEnd', () => {
 });
 
 describe('planImage and what follows the image', () => {
-  const probe: ImageProbe = { format: 'jpeg', width: 100, height: 80, frames: 1, hasAlpha: false, orientation: 1, hasMetadata: false, mustConvert: false, endsWithImage: true };
+  const probe: ImageProbe = {
+    format: 'jpeg',
+    width: 100,
+    height: 80,
+    frames: 1,
+    hasAlpha: false,
+    orientation: 1,
+    hasMetadata: false,
+    mustConvert: false,
+    endsWithImage: true,
+  };
 
   it('may keep an upload whose file ends with the image', () => {
     expect(planImage(probe).mayKeepOriginal).toBe(true);

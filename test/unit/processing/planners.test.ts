@@ -17,17 +17,63 @@ describe('jpegQuality', () => {
 });
 
 describe('planImage', () => {
-  const photo: ImageProbe = { format: 'jpeg', width: 4000, height: 3000, frames: 1, hasAlpha: false, orientation: 1, hasMetadata: false, mustConvert: false, endsWithImage: true };
+  const photo: ImageProbe = {
+    format: 'jpeg',
+    width: 4000,
+    height: 3000,
+    frames: 1,
+    hasAlpha: false,
+    orientation: 1,
+    hasMetadata: false,
+    mustConvert: false,
+    endsWithImage: true,
+  };
   it.each<[string, Partial<ImageProbe>, { output: object; mayKeepOriginal: boolean; width: number; height: number }]>([
-    ['a clean photo', {}, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: true, width: 4000, height: 3000 }],
-    ['a photo with EXIF', { hasMetadata: true }, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 }],
-    ['a photo turned by orientation 6', { orientation: 6 }, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 3000, height: 4000 }],
-    ['a photo turned by orientation 3 (upside down)', { orientation: 3 }, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 }],
-    ['a HEIC', { format: 'heif', mustConvert: true }, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 }],
-    ['a polyglot (bytes after the image)', { endsWithImage: false }, { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 }],
-    ['a PNG with alpha', { format: 'png', hasAlpha: true, width: 512, height: 512 }, { output: { format: 'png' }, mayKeepOriginal: true, width: 512, height: 512 }],
-    ['a WebP with alpha', { format: 'webp', hasAlpha: true, width: 512, height: 512 }, { output: { format: 'webp', quality: 95, animated: false }, mayKeepOriginal: true, width: 512, height: 512 }],
-    ['an animation', { format: 'gif', frames: 12, width: 320, height: 240 }, { output: { format: 'webp', quality: 95, animated: true }, mayKeepOriginal: true, width: 320, height: 240 }],
+    [
+      'a clean photo',
+      {},
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: true, width: 4000, height: 3000 },
+    ],
+    [
+      'a photo with EXIF',
+      { hasMetadata: true },
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 },
+    ],
+    [
+      'a photo turned by orientation 6',
+      { orientation: 6 },
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 3000, height: 4000 },
+    ],
+    [
+      'a photo turned by orientation 3 (upside down)',
+      { orientation: 3 },
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 },
+    ],
+    [
+      'a HEIC',
+      { format: 'heif', mustConvert: true },
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 },
+    ],
+    [
+      'a polyglot (bytes after the image)',
+      { endsWithImage: false },
+      { output: { format: 'jpeg', quality: 74 }, mayKeepOriginal: false, width: 4000, height: 3000 },
+    ],
+    [
+      'a PNG with alpha',
+      { format: 'png', hasAlpha: true, width: 512, height: 512 },
+      { output: { format: 'png' }, mayKeepOriginal: true, width: 512, height: 512 },
+    ],
+    [
+      'a WebP with alpha',
+      { format: 'webp', hasAlpha: true, width: 512, height: 512 },
+      { output: { format: 'webp', quality: 95, animated: false }, mayKeepOriginal: true, width: 512, height: 512 },
+    ],
+    [
+      'an animation',
+      { format: 'gif', frames: 12, width: 320, height: 240 },
+      { output: { format: 'webp', quality: 95, animated: true }, mayKeepOriginal: true, width: 320, height: 240 },
+    ],
   ])('%s', (_label, change, plan) => {
     expect(planImage({ ...photo, ...change })).toEqual(plan);
   });
@@ -35,7 +81,10 @@ describe('planImage', () => {
 
 describe('planVideo', () => {
   const probe = (video: object, ...audio: object[]): Probe =>
-    ({ format: { duration: '10' }, streams: [{ codec_type: 'video', ...video }, ...audio.map((a) => ({ codec_type: 'audio', ...a }))] }) as unknown as Probe;
+    ({
+      format: { duration: '10' },
+      streams: [{ codec_type: 'video', ...video }, ...audio.map((a) => ({ codec_type: 'audio', ...a }))],
+    }) as unknown as Probe;
   const h264 = { codec_name: 'h264', width: 1920, height: 1080 };
   it.each<[string, Probe, string, boolean]>([
     ['H.264 + AAC 1080p in MP4', probe(h264, { codec_name: 'aac' }), 'mp4', true],

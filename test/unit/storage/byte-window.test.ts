@@ -5,7 +5,9 @@ import { ByteWindow } from '../../../src/storage/byte-window';
 
 /** `data` cut into chunks of `size`, through a window of [start, start + length). */
 async function windowed(data: Buffer, size: number, start: number, length: number): Promise<Buffer> {
-  const chunks = Array.from({ length: Math.ceil(data.length / size) }, (_, i) => data.subarray(i * size, (i + 1) * size));
+  const chunks = Array.from({ length: Math.ceil(data.length / size) }, (_, i) =>
+    data.subarray(i * size, (i + 1) * size),
+  );
   const window = new ByteWindow(start, length);
   const [out] = await Promise.all([buffer(window), pipeline(Readable.from(chunks), window)]);
   return out;
