@@ -15,7 +15,7 @@ import { ErrorFilter } from './http/error.filter.js';
 import { isUploadRequest } from './http/media.controller.js';
 import { createOpenApiDocument } from './http/openapi.js';
 import { httpMetrics } from './observability/http-metrics.middleware.js';
-import { requestIdMiddleware } from './observability/logging.js';
+import { observeRequests } from './observability/logging.js';
 import { Metrics } from './observability/metrics.js';
 
 /**
@@ -46,7 +46,7 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
     bodyParser: false,
   });
   const cors = new CorsPolicy(config.corsAllowedOrigins);
-  app.use(requestIdMiddleware);
+  app.use(observeRequests(app.get(Metrics)));
   // Before anything that may answer (body parsers, guards, early refusals): every answer,
   // an upload's 413 or 429 before its body included, must be readable by an allowed page.
   app.use(cors.middleware());

@@ -7,6 +7,7 @@ import { liveness } from './lifecycle/liveness.js';
 import { asPortError, assertPortFree, PortUnavailableError } from './lifecycle/port.js';
 import { handleStopSignals, Shutdown } from './lifecycle/shutdown.js';
 import { servesGrpc } from './grpc/grpc-server.js';
+import { startOtlpTracing, stopTracing } from './observability/tracing.js';
 
 const HOST = '0.0.0.0';
 const log = (line: string) => process.stdout.write(`${JSON.stringify({ level: 30, time: Date.now(), msg: line })}\n`);
@@ -17,6 +18,10 @@ const REFUSALS = [ConfigError, PortUnavailableError, DataDirInUseError];
 
 async function main(): Promise<void> {
   const config = loadConfig();
+  if (config.tracing.endpoint) {
+    startOtlpTracing(config.tracing.endpoint, config.tracing.serviceName);
+    shutdown.defer('traces', stopTracing); // sends the spans still buffered
+  }
   await assertPortFree(config.port, HOST);
   if (servesGrpc(config)) await assertPortFree(config.grpc.port, config.grpc.host, 'GRPC_PORT');
   // The embedded PostgreSQL is restarted when it dies; if that keeps failing, liveness fails and the process exits non-zero.

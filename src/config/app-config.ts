@@ -7,6 +7,8 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   role: MediaRole;
   logLevel: string;
+  /** OTLP/HTTP traces: where to (unset: tracing off) and under which service name. */
+  tracing: { endpoint?: string; serviceName: string };
   port: number;
   /** How long in-flight requests may finish after a stop signal before they are aborted. */
   shutdownGraceMs: number;

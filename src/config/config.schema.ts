@@ -100,6 +100,9 @@ export const envSchema = Joi.object({
   // Operational: how long in-flight requests may run on after SIGTERM/SIGINT. 25 s leaves room
   // for the rest of the shutdown inside Kubernetes' default 30 s termination grace period.
   SHUTDOWN_GRACE_SECONDS: Joi.number().min(0).max(3600).default(25),
+  // Traces: OTLP over HTTP to <endpoint>/v1/traces when set (e.g. http://otel-collector:4318); off otherwise.
+  OTEL_EXPORTER_OTLP_ENDPOINT: Joi.string().uri({ scheme: ['http', 'https'] }),
+  OTEL_SERVICE_NAME: Joi.string().default('media-service'),
 })
   .and('S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY')
   .oxor('AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL')

@@ -57,6 +57,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     env: env.NODE_ENV,
     role: env.MEDIA_ROLE,
     logLevel: env.LOG_LEVEL,
+    tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME },
     port: env.PORT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
     dataDir,

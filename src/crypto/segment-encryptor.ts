@@ -17,6 +17,8 @@ export class SegmentEncryptor extends Transform {
   private readonly pending: Buffer;
   private filled = 0;
   private index = 0;
+  /** Milliseconds spent sealing so far (the pipeline's "seal" stage). */
+  busyMs = 0;
 
   constructor(private readonly options: EncryptorOptions) {
     super();
@@ -48,6 +50,7 @@ export class SegmentEncryptor extends Transform {
   }
 
   private seal(last: boolean, out: Buffer[]): void {
+    const started = performance.now();
     out.push(
       ...sealSegment(
         this.options.key,
@@ -59,6 +62,7 @@ export class SegmentEncryptor extends Transform {
       ),
     );
     this.filled = 0;
+    this.busyMs += performance.now() - started;
   }
 }
 

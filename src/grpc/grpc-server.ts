@@ -8,6 +8,8 @@ import { protoPath } from '../common/proto-path.js';
 import { ERRORS, MediaError } from '../errors.js';
 import { asPortError } from '../lifecycle/port.js';
 import { Metrics } from '../observability/metrics.js';
+import { type Observation, observing } from '../observability/observation.js';
+import { failed, startServerSpan } from '../observability/tracing.js';
 import { MediaRpc, type RpcHandlers } from './media.rpc.js';
 
 /** The gRPC API runs beside HTTP in the API role (api, all), unless GRPC_PORT is 0. */
@@ -102,18 +104,39 @@ export class GrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
       const metadata = new grpc.Metadata();
       metadata.set('x-request-id', requestId);
       call.sendMetadata(metadata);
+      const asked = call.request as { mediaId?: unknown; userId?: unknown };
+      const observed: Observation = {
+        requestId,
+        stages: {},
+        metrics: this.metrics,
+        userId: typeof asked.userId === 'string' ? asked.userId : undefined,
+        mediaId: typeof asked.mediaId === 'string' ? asked.mediaId : undefined,
+      };
+      const server = startServerSpan(`media.v1.MediaService/${name}`, call.metadata.getMap(), {
+        'rpc.system': 'grpc',
+        'rpc.method': name,
+        'media.request_id': requestId,
+      });
       const done = (code: grpc.status, error?: unknown) => {
         const seconds = Number(process.hrtime.bigint() - started) / 1e9;
         const codeName = grpc.status[code];
         this.metrics.grpcDuration.observe({ method: name, code: codeName }, seconds);
-        const line = { rpc: name, code: codeName, ms: Math.round(seconds * 1000), requestId };
+        const { userId, mediaId } = observed;
+        const line = { rpc: name, code: codeName, ms: Math.round(seconds * 1000), requestId, userId, mediaId };
         if (code === grpc.status.INTERNAL) this.logger.error({ ...line, err: error }, 'gRPC call failed');
         else this.logger.log(line, 'gRPC call');
+        if (server) {
+          server.span.setAttribute('rpc.grpc.status_code', code);
+          if (code !== grpc.status.OK) failed(server.span, error);
+          server.span.end();
+        }
       };
-      (async () => {
-        this.authorize(call.metadata);
-        return handler(call.request as never);
-      })().then(
+      const run = () =>
+        observing(observed, async () => {
+          this.authorize(call.metadata);
+          return handler(call.request as never);
+        });
+      (server ? server.run(run) : run()).then(
         (response) => {
           done(grpc.status.OK);
           callback(null, response);

@@ -5,6 +5,7 @@ import { ModerationModule } from '../moderation/moderation.module.js';
 import { StorageModule } from '../storage/storage.module.js';
 import { PeersModule } from '../peers/peers.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
+import { BusinessGauges } from '../observability/business-gauges.js';
 import { HealthController } from './health.controller.js';
 
 /** Health and metrics routes, served in every role (the worker's too, for its probes). */
@@ -18,5 +19,6 @@ import { HealthController } from './health.controller.js';
     PeersModule,
   ],
   controllers: [HealthController],
+  providers: [BusinessGauges],
 })
 export class HealthModule {}

@@ -12,6 +12,7 @@ import {
 import type { IncomingMessage } from 'node:http';
 import type { Request, Response } from 'express';
 import { MediaError } from '../errors.js';
+import { countUpload } from '../observability/upload-outcome.js';
 import { Metrics } from '../observability/metrics.js';
 import type { Caller } from '../access/caller.js';
 import { type DownloadFile, MediaService } from '../media/media.service.js';
@@ -145,7 +146,6 @@ export class MediaController {
     ],
   })
   async upload(@Req() req: Request, @Res() res: Response, @CurrentUser() user: Caller): Promise<void> {
-    let outcome = 'error';
     try {
       const expiresInSeconds = expiresInOf(req.query);
       const result = await this.uploads.upload({
@@ -159,15 +159,13 @@ export class MediaController {
         },
         signal: abortedOnDisconnect(res),
       });
-      outcome = result.outcome;
-      if (outcome === 'created') this.metrics.uploadBytes.inc(result.media.originalSize);
+      countUpload(this.metrics, { outcome: result.outcome, bytes: result.media.originalSize });
       // 202: stored and proven, its stored version still being produced by a worker.
-      res.status(outcome === 'duplicate' ? 200 : result.media.status === 'processing' ? 202 : 201).json(result.media);
+      const status = result.outcome === 'duplicate' ? 200 : result.media.status === 'processing' ? 202 : 201;
+      res.status(status).json(result.media);
     } catch (error) {
-      if (error instanceof MediaError) outcome = error.code;
+      countUpload(this.metrics, { error });
       throw error;
-    } finally {
-      this.metrics.uploads.inc({ outcome });
     }
   }
 

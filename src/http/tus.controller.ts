@@ -23,6 +23,7 @@ import { toMediaView } from '../media/media-view.js';
 import { MediaService } from '../media/media.service.js';
 import { newUploadId, ResumableUploads } from '../media/resumable/resumable-uploads.js';
 import { UploadService } from '../media/upload.service.js';
+import { countUpload } from '../observability/upload-outcome.js';
 import { Metrics } from '../observability/metrics.js';
 import { largestLimit } from '../media/size-limits.js';
 import { MEDIA_TYPES } from '../detection/media-types.js';
@@ -100,13 +101,13 @@ export class TusController implements OnModuleInit {
       },
       onUploadFinish: async (req, upload) => {
         const node = nodeRequest(req);
-        const result = await this.resumable.complete(
-          upload.id,
-          typeof node.id === 'string' ? node.id : undefined,
-          abortedOnDisconnect(node.res!),
-        );
-        if (result.outcome === 'created') this.metrics.uploadBytes.inc(result.media.originalSize);
-        this.metrics.uploads.inc({ outcome: result.outcome });
+        const result = await this.resumable
+          .complete(upload.id, typeof node.id === 'string' ? node.id : undefined, abortedOnDisconnect(node.res!))
+          .catch((error: unknown) => {
+            countUpload(this.metrics, { error });
+            throw error;
+          });
+        countUpload(this.metrics, { outcome: result.outcome, bytes: result.media.originalSize });
         return { status_code: 204, headers: { 'Media-Id': result.media.id, 'Media-Status': result.media.status } };
       },
       onResponseError: (req, error) => {

@@ -3,6 +3,9 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import PgBoss from 'pg-boss';
 import { isProcessGone, PROCESS_TAG } from '../common/process-tag.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { Metrics } from '../observability/metrics.js';
+import { type Observation, observation, observing } from '../observability/observation.js';
+import { failed, SpanKind, startServerSpan, traceHeaders } from '../observability/tracing.js';
 import type { SqlExecutor } from '../db/sql-executor.js';
 
 /** Produces the stored version of a media committed `processing` (transcoding that did not fit the budget). */
@@ -24,6 +27,14 @@ export interface DeleteBlobsJob {
 }
 
 const QUEUES = [FINISH_PROCESSING, RENDER_PREVIEWS, DELETE_BLOBS];
+
+/** Where a job's data carries the request it came from (its id, its W3C trace context). */
+const CARRIED = '_carried';
+interface CarriedContext {
+  requestId?: string;
+  traceparent?: string;
+  tracestate?: string;
+}
 
 export interface JobAttempt<T> {
   data: T;
@@ -50,7 +61,12 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   /** Workers were started here (see onModuleDestroy). */
   private working = false;
 
-  constructor(@Inject(APP_CONFIG) private readonly config: AppConfig) {}
+  constructor(
+    @Inject(APP_CONFIG) private readonly config: AppConfig,
+    private readonly metrics: Metrics,
+  ) {
+    metrics.gaugesFrom('media_queue_depth', 'Jobs waiting for a worker, by queue', 'queue', () => this.depths());
+  }
 
   /** Starts in the background: a database that is down at boot must not keep the service from answering 503. */
   onModuleInit(): void {
@@ -71,9 +87,13 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     if (this.working) await new Promise((resolve) => setTimeout(resolve, 1100));
   }
 
-  /** Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits. */
+  /**
+   * Enqueues on `db` (a transaction), so the job exists exactly when the transaction commits.
+   * The job carries the request's id and trace context, which its run continues.
+   */
   async send<T extends object>(name: string, data: T, db: SqlExecutor): Promise<void> {
-    await (await this.started).send(name, data, { db: db as PgBoss.Db });
+    const carried: CarriedContext = { requestId: observation()?.requestId, ...traceHeaders() };
+    await (await this.started).send(name, { ...data, [CARRIED]: carried }, { db: db as PgBoss.Db });
   }
 
   /** Runs `handler` for jobs of `name`, `concurrency` at a time; a throw is retried unless it was the last try. */
@@ -96,13 +116,61 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
             [job.id, name, PROCESS_TAG],
           );
           try {
-            await handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit });
+            await this.run(name, job, () => handler({ data: job.data, lastTry: job.retryCount >= job.retryLimit }));
           } finally {
             await db.executeSql('DELETE FROM job_claims WHERE job_id = $1', [job.id]).catch(() => {});
           }
         },
       );
     }
+  }
+
+  /**
+   * One run of a job, observed: in the request's trace and under its id (carried by `send`),
+   * timed into media_job_duration_seconds and media_job_wait_seconds, one log line.
+   */
+  private async run(name: string, job: PgBoss.JobWithMetadata<object>, handler: () => Promise<void>): Promise<void> {
+    this.metrics.jobWait.observe({ queue: name }, Math.max(0, Date.now() - job.createdOn.getTime()) / 1000);
+    const carried = ((job.data as Record<string, unknown>)[CARRIED] ?? {}) as CarriedContext;
+    const observed: Observation = { requestId: carried.requestId ?? job.id, stages: {}, metrics: this.metrics };
+    const mediaId = (job.data as { mediaId?: string }).mediaId;
+    const span = startServerSpan(
+      `job ${name}`,
+      carried,
+      { 'messaging.operation': 'process', 'media.job_id': job.id },
+      SpanKind.CONSUMER,
+    );
+    const started = performance.now();
+    let outcome = 'failed';
+    try {
+      const work = () => observing(observed, handler);
+      await (span ? span.run(work) : work());
+      outcome = 'completed';
+    } catch (error) {
+      if (span) failed(span.span, error);
+      throw error;
+    } finally {
+      const seconds = (performance.now() - started) / 1000;
+      this.metrics.jobDuration.observe({ queue: name, outcome }, seconds);
+      span?.span.end();
+      const line = {
+        job: name,
+        jobId: job.id,
+        requestId: observed.requestId,
+        mediaId,
+        outcome,
+        ms: Math.round(seconds * 1000),
+      };
+      this.logger.log(line, 'job');
+    }
+  }
+
+  /** Jobs waiting per queue (created or retrying), for media_queue_depth; none before the queue started. */
+  private async depths(): Promise<Record<string, number>> {
+    const boss = this.boss;
+    if (!boss) return {};
+    const sizes = await Promise.all(QUEUES.map((name) => boss.getQueueSize(name)));
+    return Object.fromEntries(QUEUES.map((name, i) => [name, sizes[i]]));
   }
 
   /**

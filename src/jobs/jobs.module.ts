@@ -1,5 +1,6 @@
 import { Module } from '@nestjs/common';
+import { MetricsModule } from '../observability/metrics.module.js';
 import { JobQueue } from './job-queue.js';
 
-@Module({ providers: [JobQueue], exports: [JobQueue] })
+@Module({ imports: [MetricsModule], providers: [JobQueue], exports: [JobQueue] })
 export class JobsModule {}

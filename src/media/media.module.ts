@@ -9,6 +9,7 @@ import { JobsModule } from '../jobs/jobs.module.js';
 import { ModerationModule } from '../moderation/moderation.module.js';
 import { ProcessingModule } from '../processing/processing.module.js';
 import { StorageModule } from '../storage/storage.module.js';
+import { MetricsModule } from '../observability/metrics.module.js';
 import { ProcessingJobs } from './processing-jobs.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
@@ -33,6 +34,7 @@ import { UserLimits } from './user-limits.js';
     JobsModule,
     ModerationModule,
     ProcessingModule,
+    MetricsModule,
   ],
   providers: [
     LeftoverCleanup,

@@ -3,6 +3,8 @@ import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
+import { Metrics } from '../observability/metrics.js';
+import { noteMedia, stage } from '../observability/observation.js';
 import { formatOfMime } from '../detection/media-types.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { isMediaError } from '../errors.js';
@@ -41,6 +43,7 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     private readonly processor: MediaProcessor,
     private readonly temp: TempFiles,
     private readonly leftovers: LeftoverCleanup,
+    private readonly metrics: Metrics,
   ) {}
 
   onApplicationBootstrap(): void {
@@ -103,6 +106,8 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
     const workDir = await this.temp.newDir();
     const { signal } = this.stopping;
     const written: string[] = [];
+    const started = performance.now();
+    noteMedia({ id: media.id, type: media.type });
     try {
       const ext = formatOfMime(media.mimeType)?.ext ?? '';
       const source = await this.blobs.read({
@@ -112,19 +117,18 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       });
       const input = await plainCopyOf(source, workDir, `input.${ext}`, signal);
       const uploaded = (media.metadata ?? {}) as Record<string, unknown>;
-      const output = await this.processor.finish(media.type, ext, input, workDir, signal, uploaded);
+      const output = await stage('process', () =>
+        this.processor.finish(media.type, ext, input, workDir, signal, uploaded),
+      );
       // The stored version's keyframes, as an upload whose version was made at once gets them.
       const outputExt = formatOfMime(output.mime)?.ext;
       const durationMs = Number(uploaded.durationMs) || 0;
       const phashes =
         media.type === 'video' && outputExt
-          ? await keyframePhashes(outputExt, output.path, durationMs, signal)
+          ? await stage('hash', () => keyframePhashes(outputExt, output.path, durationMs, signal))
           : undefined;
-      const stored = await this.blobs.storeSealedStream(
-        media.ownerId,
-        media.type,
-        createReadStream(output.path),
-        written,
+      const stored = await stage('store', () =>
+        this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
       );
       const wrapped = {
         id: stored.dataKey.id,
@@ -133,7 +137,10 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
       const version = { ...stored, dataKey: wrapped, mimeType: output.mime, phashes, metadata: output.metadata };
-      const replaced = await this.media.completeProcessing(media.id, version);
+      const replaced = await stage('commit', () => this.media.completeProcessing(media.id, version));
+      this.metrics.processingDuration.observe({ media_type: media.type }, (performance.now() - started) / 1000);
+      const format = output.mime.split('/')[1] ?? 'unknown';
+      this.metrics.compressionRatio.observe({ format }, stored.size / Math.max(1, Number(media.originalSize)));
       written.length = 0; // stored.blobKey is the media's now, or (not replaced: deleted meanwhile) removed below
       await this.leftovers.run('a replaced version', () => this.blobs.delete([replaced ?? stored.blobKey]));
     } catch (error) {

@@ -41,6 +41,8 @@ import { UploadLedger } from './upload-ledger.js';
 import { UserLimits } from './user-limits.js';
 import { fileTooLarge, largestLimit, tooLargeFor } from './size-limits.js';
 import { refuseByDeclaration } from '../processing/declared-limits.js';
+import { Metrics } from '../observability/metrics.js';
+import { addStageTime, noteMedia, stage } from '../observability/observation.js';
 
 /** The bytes of one uploaded file, however they reach the service (multipart today). */
 export interface IncomingFile {
@@ -132,6 +134,7 @@ export class UploadService {
     private readonly screening: ScreeningService,
     private readonly userLimits: UserLimits,
     private readonly leftovers: LeftoverCleanup,
+    private readonly metrics: Metrics,
   ) {}
 
   async upload(source: UploadSource): Promise<UploadResult> {
@@ -161,7 +164,7 @@ export class UploadService {
     const limits = await this.userLimits.of(upload.ownerId, upload.signal);
     const ledger = UploadLedger.holding(this.usage, upload.ownerId, limits, upload.reservationId);
     return this.finish({ ...upload, ledger, quotaBytes: limits.quotaBytes }, () =>
-      proveSealed(this.blobs, this.config.limits.maxBytes, upload),
+      stage('detect', () => proveSealed(this.blobs, this.config.limits.maxBytes, upload)),
     );
   }
 
@@ -184,16 +187,21 @@ export class UploadService {
     const context = { ownerId: hold.ownerId, requestId: hold.requestId };
     try {
       const received = await receive();
+      noteMedia({ type: received.format.type });
       Object.assign(known, { sha256: received.sha256, md5: received.md5 });
       const open = () => this.blobs.openSealedFile(received.path, received.dataKey, received.size);
-      await refuseByDeclaration({ format: received.format, file: received.file }, this.config.processing.image);
-      await this.screening.screenUpload({
-        ...context,
-        sha256: received.sha256,
-        md5: received.md5,
-        open,
-        signal: hold.signal,
-      });
+      await stage('detect', () =>
+        refuseByDeclaration({ format: received.format, file: received.file }, this.config.processing.image),
+      );
+      await stage('scan', () =>
+        this.screening.screenUpload({
+          ...context,
+          sha256: received.sha256,
+          md5: received.md5,
+          open,
+          signal: hold.signal,
+        }),
+      );
       workDir = await this.temp.newDir();
       const input = {
         format: received.format,
@@ -203,31 +211,41 @@ export class UploadService {
         workDir,
         signal: hold.signal,
       };
-      const processed = await this.processor.process(input);
-      const version = await this.describeVersion(received, processed);
-      known.phashes = await perceptualHashes(input, processed);
-      const { reviewReason } = await this.screening.screenVersion({
-        ...context,
-        type: received.format.type,
-        mimeType: version.mime,
-        originalSize: received.size,
-        storedSize: version.size,
-        sha256: received.sha256,
-        md5: received.md5,
-        storedSha256: version.sha256,
-        storedMd5: version.md5,
-        phashes: known.phashes,
-        signal: hold.signal,
-      });
-      const stored = await this.storeVersions(hold.ownerId, received, processed, version, written);
-      const result = await this.commit(received, processed, stored, {
-        ownerId: hold.ownerId,
-        reservationId: hold.ledger.reservationId,
-        quotaBytes: hold.quotaBytes,
-        phashes: known.phashes,
-        reviewReason,
-        expiresInSeconds: hold.expiresInSeconds,
-      });
+      const processed = await stage('process', () => this.processor.process(input));
+      const [version, phashes] = await stage('hash', () =>
+        Promise.all([this.describeVersion(received, processed), perceptualHashes(input, processed)]),
+      );
+      known.phashes = phashes;
+      const { reviewReason } = await stage('moderate', () =>
+        this.screening.screenVersion({
+          ...context,
+          type: received.format.type,
+          mimeType: version.mime,
+          originalSize: received.size,
+          storedSize: version.size,
+          sha256: received.sha256,
+          md5: received.md5,
+          storedSha256: version.sha256,
+          storedMd5: version.md5,
+          phashes,
+          signal: hold.signal,
+        }),
+      );
+      const stored = await stage('store', () =>
+        this.storeVersions(hold.ownerId, received, processed, version, written),
+      );
+      const result = await stage('commit', () =>
+        this.commit(received, processed, stored, {
+          ownerId: hold.ownerId,
+          reservationId: hold.ledger.reservationId,
+          quotaBytes: hold.quotaBytes,
+          phashes,
+          reviewReason,
+          expiresInSeconds: hold.expiresInSeconds,
+        }),
+      );
+      noteMedia({ id: result.media.id });
+      this.noteCompression(received, result);
       committed = result.outcome === 'created';
       return result;
     } catch (error) {
@@ -261,15 +279,19 @@ export class UploadService {
     const { dataKey, encryptor } = await this.blobs.sealer(source.ownerId);
     const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
     try {
-      await pipeline([file, throttle, sniffer, guard, hasher, encryptor, sink], { signal: source.signal });
+      await stage('receive', () =>
+        pipeline([file, throttle, sniffer, guard, hasher, encryptor, sink], { signal: source.signal }),
+      );
     } catch (error) {
       // A stream torn down before its file was opened still creates the file, later: wait, so the cleanup finds it.
       if (!sink.closed) await once(sink, 'close');
       throw source.signal.aborted ? source.signal.reason : error;
+    } finally {
+      addStageTime('seal', encryptor.busyMs / 1000);
     }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
     const plaintext = this.blobs.sealedFile(path, dataKey, guard.total);
-    const format = await confirm(sniffer.result as Sniffed, plaintext);
+    const format = await stage('detect', () => confirm(sniffer.result as Sniffed, plaintext));
     if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
     return {
       path,
@@ -394,6 +416,13 @@ export class UploadService {
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');
     if ('duplicateOf' in result) return { outcome: 'duplicate', media: toMediaView(result.duplicateOf) };
     return { outcome: 'created', media: toMediaView(result.created) };
+  }
+
+  /** The stored version's size over the upload's, by stored format (metrics). */
+  private noteCompression(received: Received, result: UploadResult): void {
+    if (result.outcome !== 'created' || result.media.status !== 'ready' || received.size === 0) return;
+    const format = result.media.mimeType.split('/')[1] ?? 'unknown';
+    this.metrics.compressionRatio.observe({ format }, result.media.size / received.size);
   }
 
   /** Gives back what an upload that did not commit still holds (retried until it succeeds). */

@@ -1,6 +1,5 @@
 import { Module } from '@nestjs/common';
 import { DbModule } from '../db/db.module.js';
-import { MetricsModule } from '../observability/metrics.module.js';
 import { PeersModule } from '../peers/peers.module.js';
 import { AntivirusService } from './antivirus.service.js';
 import { BlocklistModule } from './blocklist.module.js';
@@ -8,7 +7,7 @@ import { ScreeningService } from './screening.service.js';
 
 /** Content safety of uploads: antivirus, blocklist and moderation-service screening, incidents. */
 @Module({
-  imports: [DbModule, BlocklistModule, PeersModule, MetricsModule],
+  imports: [DbModule, BlocklistModule, PeersModule],
   providers: [AntivirusService, ScreeningService],
   exports: [AntivirusService, ScreeningService],
 })

@@ -4,7 +4,6 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { IncidentsRepository } from '../db/incidents.repository.js';
 import { isMediaError, MediaError, type ErrorCode } from '../errors.js';
 import type { MediaType } from '../detection/media-types.js';
-import { Metrics } from '../observability/metrics.js';
 import { type ModerationClient, ModerationUnavailableError } from '../peers/moderation.client.js';
 import { ModerationPeer } from '../peers/moderation-peer.js';
 import { AntivirusService, MalwareFound } from './antivirus.service.js';
@@ -57,7 +56,6 @@ export class ScreeningService {
     private readonly antivirus: AntivirusService,
     private readonly blocklist: BlocklistService,
     private readonly incidents: IncidentsRepository,
-    private readonly metrics: Metrics,
     moderation: ModerationPeer,
   ) {
     this.peer = moderation.client;
@@ -131,7 +129,6 @@ export class ScreeningService {
     if (!isMediaError(error)) return;
     const kind = error instanceof ContentRejected ? error.kind : INCIDENT_KINDS[error.code];
     if (!kind) return;
-    this.metrics.rejections.inc({ kind });
     const details =
       error instanceof MalwareFound
         ? { signature: error.signature }

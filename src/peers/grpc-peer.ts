@@ -20,6 +20,8 @@ import {
 } from 'cockatiel';
 import { protoPath } from '../common/proto-path.js';
 import { MediaError } from '../errors.js';
+import { observation } from '../observability/observation.js';
+import { SpanKind, traceHeaders, traced } from '../observability/tracing.js';
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
 
@@ -41,7 +43,12 @@ export interface PeerClientOptions {
   halfOpenAfterMs?: number;
   /** Extra grpc-js channel options (override the reconnect backoff defaults below). */
   channelOptions?: grpc.ChannelOptions;
+  /** Told of every call's outcome and duration (media_peer_request_duration_seconds). */
+  observe?: (outcome: PeerOutcome, seconds: number) => void;
 }
+
+/** How a call ended: answered, refused by the peer, out of time, or no answer (incl. an open breaker). */
+export type PeerOutcome = 'ok' | 'rejected' | 'timeout' | 'error';
 
 export interface GrpcPeerOptions extends PeerClientOptions {
   /** The peer's name: its proto is proto/<name>.proto, and errors name it. */
@@ -143,9 +150,11 @@ export class GrpcPeer<M extends PeerMethods<M>> {
   private readonly backoff: ExponentialBackoff<unknown>;
   private readonly breaker: CircuitBreakerPolicy;
   private openedAt = 0;
+  private readonly observe?: PeerClientOptions['observe'];
 
   constructor(options: GrpcPeerOptions) {
     this.name = options.name;
+    this.observe = options.observe;
     this.deadlineMs = options.deadlineMs ?? 2000;
     this.halfOpenAfterMs = options.halfOpenAfterMs ?? 10_000;
     // grpc-js waits up to 120 s between reconnects by default; keep it within one breaker
@@ -184,6 +193,29 @@ export class GrpcPeer<M extends PeerMethods<M>> {
     method: K,
     request: M[K][0],
     options: PeerCallOptions & { read?: (response: M[K][1]) => T } = {},
+  ): Promise<T> {
+    const started = performance.now();
+    let outcome: PeerOutcome = 'error';
+    try {
+      const answer = await traced(`${this.name}/${method}`, () => this.callOnce(method, request, options), {
+        kind: SpanKind.CLIENT,
+        attributes: { 'rpc.system': 'grpc', 'rpc.method': method, 'peer.service': this.name },
+      });
+      outcome = 'ok';
+      return answer;
+    } catch (error) {
+      if (error instanceof PeerCallError) outcome = 'rejected';
+      else if (deadlineExceeded(error)) outcome = 'timeout';
+      throw error;
+    } finally {
+      this.observe?.(outcome, (performance.now() - started) / 1000);
+    }
+  }
+
+  private async callOnce<K extends keyof M & string, T = M[K][1]>(
+    method: K,
+    request: M[K][0],
+    options: PeerCallOptions & { read?: (response: M[K][1]) => T },
   ): Promise<T> {
     const { signal, read = (response: M[K][1]) => response as unknown as T } = options;
     signal?.throwIfAborted();
@@ -260,7 +292,9 @@ export class GrpcPeer<M extends PeerMethods<M>> {
       if (signal.aborted) return reject(signal.reason);
       const metadata = new grpc.Metadata();
       // The id is only for logs: one grpc-js would refuse is dropped rather than fail the call.
-      if (requestId && METADATA_VALUE.test(requestId)) metadata.set('x-request-id', requestId);
+      const id = requestId ?? observation()?.requestId;
+      if (id && METADATA_VALUE.test(id)) metadata.set('x-request-id', id);
+      for (const [name, value] of Object.entries(traceHeaders())) metadata.set(name, value);
       const cancel = (): void => call.cancel();
       const fn = (this.raw as unknown as Record<string, Unary>)[method];
       const call = fn.call(
@@ -277,4 +311,12 @@ export class GrpcPeer<M extends PeerMethods<M>> {
       signal.addEventListener('abort', cancel, { once: true });
     });
   }
+}
+
+/** Whether `error` (or the peer error it wraps) is a gRPC deadline. */
+function deadlineExceeded(error: unknown): boolean {
+  for (let at: unknown = error; at; at = (at as { cause?: unknown }).cause) {
+    if ((at as Partial<grpc.ServiceError>).code === grpc.status.DEADLINE_EXCEEDED) return true;
+  }
+  return false;
 }

@@ -1,4 +1,5 @@
 import type { Sharp } from 'sharp';
+import { stage } from '../observability/observation.js';
 import { PREVIEW_SIZES, type PreviewImage, type PreviewSize, type ProcessResult } from './processor.js';
 
 /** The size of a preview fitting inside `box`, never larger than the image. */
@@ -7,8 +8,12 @@ export function previewDimensions(width: number, height: number, box: PreviewSiz
   return { width: Math.max(1, Math.round(width * scale)), height: Math.max(1, Math.round(height * scale)) };
 }
 
-/** The three WebP previews of one decoded picture (`width` × `height`), each from a clone of it. */
+/** The three WebP previews of one decoded picture (`width` × `height`), each from a clone of it: the "preview" stage. */
 export function renderPreviews(picture: Sharp, width: number, height: number): Promise<PreviewImage[]> {
+  return stage('preview', () => render(picture, width, height));
+}
+
+function render(picture: Sharp, width: number, height: number): Promise<PreviewImage[]> {
   return Promise.all(
     PREVIEW_SIZES.map(async (size) => {
       const box = previewDimensions(width, height, size);

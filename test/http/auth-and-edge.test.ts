@@ -67,8 +67,8 @@ describe('authentication and the HTTP edge', () => {
       );
       await uploadFixture(t.url, await good('metrics-user'), 'gif-animated-throbber.gif');
       const after = (await request(`${t.url}/metrics`)).body.toString();
-      expect(after).toMatch(/media_uploads_total\{outcome="created"\} 1/);
-      expect(after).toMatch(/media_upload_bytes_total 2704/);
+      expect(after).toMatch(/media_uploads_total\{media_type="image",outcome="created"\} 1/);
+      expect(after).toMatch(/media_upload_bytes_total\{media_type="image"\} 2704/);
       expect((await request(`${t.url}/api/docs`)).status).toBe(200);
     });
 

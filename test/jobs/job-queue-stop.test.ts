@@ -1,4 +1,5 @@
 import { JobQueue } from '../../src/jobs/job-queue';
+import { Metrics } from '../../src/observability/metrics';
 import { loadConfig } from '../../src/config/load-config';
 import { createTestDatabase, query } from '../support/database';
 
@@ -28,7 +29,7 @@ describe('the job queue stopped while it is still starting', () => {
     const url = await createTestDatabase();
     const config = loadConfig({ DATABASE_URL: url, DATA_DIR: process.env.TMPDIR ?? '/tmp' });
     for (let round = 0; round < 5; round++) {
-      const queue = new JobQueue(config);
+      const queue = new JobQueue(config, new Metrics());
       queue.onModuleInit();
       // Destroyed at once, as a test app or a process told to stop right after start-up is.
       await queue.onModuleDestroy();
@@ -45,7 +46,7 @@ describe('the job queue stopped while it is still starting', () => {
       DATABASE_URL: 'postgres://nobody:x@127.0.0.1:1/none',
       DATA_DIR: process.env.TMPDIR ?? '/tmp',
     });
-    const queue = new JobQueue(config);
+    const queue = new JobQueue(config, new Metrics());
     queue.onModuleInit();
     await new Promise((resolve) => setTimeout(resolve, 200)); // the first attempt fails, the wait to retry begins
     await queue.onModuleDestroy();

@@ -106,7 +106,7 @@ describe('antivirus: every upload streamed to a real clamd', () => {
       ).status,
     ).toBe(201);
     const metrics = await (await fetch(`${t.url}/metrics`)).text();
-    expect(metrics).toMatch(/media_upload_rejections_total\{kind="malware"\} 3/);
+    expect(metrics).toMatch(/media_upload_rejections_total\{reason="malware"\} 3/);
   });
 
   it('an encrypted ZIP entry cannot be scanned: refused, never reported clean', async () => {

@@ -9,6 +9,8 @@ import * as grpc from '@grpc/grpc-js';
 export abstract class GrpcStandIn {
   /** The x-request-id metadata of every call, '' when absent. */
   readonly requestIds: string[] = [];
+  /** The W3C traceparent metadata of every call, '' when absent. */
+  readonly traceparents: string[] = [];
   /** Calls the client cancelled (abort or deadline) while we were still delaying. */
   cancelled = 0;
 
@@ -94,6 +96,7 @@ export abstract class GrpcStandIn {
     return (call, callback) => {
       log.push(call.request);
       this.requestIds.push(String(call.metadata.get('x-request-id')[0] ?? ''));
+      this.traceparents.push(String(call.metadata.get('traceparent')[0] ?? ''));
       const code = this.nextFailure();
       const answer = code === undefined ? respond(call.request) : { code, details: 'stand-in failure' };
       const reply = (): void =>

@@ -36,7 +36,7 @@ export async function request(url: string, init: RequestInit & { token?: string 
 export async function upload(
   base: string,
   token: string,
-  file: { name: string; bytes: Buffer; type?: string; field?: string },
+  file: { name: string; bytes: Buffer; type?: string; field?: string; headers?: Record<string, string> },
 ): Promise<Reply> {
   const form = new FormData();
   form.append(
@@ -44,7 +44,7 @@ export async function upload(
     new Blob([new Uint8Array(file.bytes)], { type: file.type ?? 'application/octet-stream' }),
     file.name,
   );
-  return request(`${base}/api/v1/media/upload`, { method: 'POST', body: form, token });
+  return request(`${base}/api/v1/media/upload`, { method: 'POST', body: form, token, headers: file.headers });
 }
 
 export async function uploadFixture(base: string, token: string, name: string): Promise<Reply> {

@@ -3,6 +3,7 @@ import { Reflector } from '@nestjs/core';
 import type { Request } from 'express';
 import { APP_CONFIG, type AppConfig } from '../../config/app-config.js';
 import { MediaError } from '../../errors.js';
+import { noteUser } from '../../observability/observation.js';
 import type { Caller } from '../../access/caller.js';
 import { SignedUrls } from '../../access/signed-url.js';
 import { AuthPeer } from '../../peers/auth-peer.js';
@@ -48,6 +49,7 @@ export class AuthGuard implements CanActivate {
         roles: grant.roles,
         signedFor: { mediaId: grant.mediaId, variant: grant.variant },
       };
+      noteUser(grant.userId);
       return true;
     }
     const [scheme, token] = (req.headers.authorization ?? '').split(' ');
@@ -63,6 +65,7 @@ export class AuthGuard implements CanActivate {
         throw new MediaError('UNAUTHORIZED', 'The token was not issued for its subject');
     }
     req.user = caller;
+    noteUser(caller.id);
     return true;
   }
 }
