@@ -2,9 +2,12 @@
  * npm run keys:rotate: re-wraps every data key under the current (first) master key of
  * MEDIA_MASTER_KEYS. Blobs are not touched. Resumable: run it again after an interruption.
  * When it reports 0 keys left under other master keys, those keys can leave the environment.
+ * When a running service owns DATA_DIR (its embedded PostgreSQL), the service does it: it is
+ * sent SIGUSR2, re-reads its key files and re-wraps while it serves (its log says when done).
  */
 import { NestFactory } from '@nestjs/core';
 import { Module } from '@nestjs/common';
+import { DataDirInUseError } from '../src/db/data-dir-lock.js';
 import { prepareDatabase } from '../src/db/database.js';
 import { APP_CONFIG } from '../src/config/app-config.js';
 import { loadConfig } from '../src/config/load-config.js';
@@ -15,7 +18,16 @@ import { KeysRepository } from '../src/db/keys.repository.js';
 
 async function main(): Promise<void> {
   const config = loadConfig();
-  const database = await prepareDatabase(config);
+  const database = await prepareDatabase(config).catch((error: unknown) => {
+    if (!(error instanceof DataDirInUseError) || !error.ownerPid) throw error;
+    process.kill(error.ownerPid, 'SIGUSR2');
+    process.stdout.write(
+      `the service running on DATA_DIR (pid ${error.ownerPid}) was asked to rotate (SIGUSR2): it re-reads its key ` +
+        `files and re-wraps every data key while it serves; its log says "key rotation done" with what is left\n`,
+    );
+    return undefined;
+  });
+  if (!database) return;
   @Module({
     imports: [DbModule, CryptoModule],
     providers: [{ provide: APP_CONFIG, useValue: { ...config, databaseUrl: database.url } }],

@@ -15,7 +15,7 @@ export class AppModule {
       module: AppModule,
       imports: [
         ConfigModule.forRoot(config),
-        LoggerModule.forRoot(loggingOptions(config.logLevel)),
+        LoggerModule.forRoot(loggingOptions(config.logLevel, config.logFile)),
         HealthModule,
         config.role === 'worker' ? MediaModule : HttpModule,
       ],

@@ -37,8 +37,14 @@ const DOMAIN = 'whispr-media-signed-url.v1.';
  * using it; the minting user's id is in it, the owner's only when the owner minted it.
  */
 export class SignedUrls {
-  constructor(private readonly keys: HmacKey[]) {
+  constructor(private keys: HmacKey[]) {
+    this.reload(keys);
+  }
+
+  /** New keys while the service serves: the first signs, all verify (rotation). */
+  reload(keys: HmacKey[]): void {
     if (keys.length === 0) throw new Error('SignedUrls needs at least one key');
+    this.keys = keys;
   }
 
   /** The path of the URL (docs/api.md: `/api/v1/media/{id}?token=…`, or `/preview?size=N&token=…`). */

@@ -7,6 +7,8 @@ export interface AppConfig {
   env: 'development' | 'production' | 'test';
   role: MediaRole;
   logLevel: string;
+  /** Where the JSON log lines go instead of standard output. */
+  logFile?: string;
   /** OTLP/HTTP traces: where to (unset: tracing off) and under which service name. */
   tracing: { endpoint?: string; serviceName: string };
   port: number;
@@ -47,6 +49,8 @@ export interface AppConfig {
   masterKeys: { id: string; key: Buffer }[];
   /** HMAC keys of signed URLs (SIGNED_URL_KEYS) in order; the first signs, all verify. */
   signedUrlKeys: { id: string; key: Buffer }[];
+  /** The files the key lists are re-read from on SIGHUP (undefined: given by a variable, fixed). */
+  keyFiles: { master?: string; signedUrl?: string };
   /** Our gRPC API (proto/media.proto); port 0: off. With apiToken, every call must carry it. */
   grpc: { host: string; port: number; apiToken?: string };
   peers: { authUrl?: string; userUrl?: string; moderationUrl?: string };

@@ -22,6 +22,8 @@ export const envSchema = Joi.object({
   NODE_ENV: Joi.string().valid('development', 'production', 'test').default('development'),
   MEDIA_ROLE: Joi.string().valid('api', 'worker', 'all').default('all'),
   LOG_LEVEL: Joi.string().valid('fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent').default('info'),
+  // Logs go to standard output unless a file is named (appended to, created with its directory).
+  LOG_FILE: Joi.string(),
   PORT: Joi.number().port().default(3000),
   DATA_DIR: Joi.string().default('./data'),
   DATABASE_URL: Joi.string().uri({ scheme: ['postgres', 'postgresql'] }),
@@ -53,6 +55,9 @@ export const envSchema = Joi.object({
   AUTH_JWT_AUDIENCE: Joi.string(),
   MEDIA_MASTER_KEYS: keyList,
   SIGNED_URL_KEYS: keyList,
+  // The same lists in files (a mounted Secret): re-read while the service serves (key rotation).
+  MEDIA_MASTER_KEYS_FILE: Joi.string(),
+  SIGNED_URL_KEYS_FILE: Joi.string(),
   GRPC_PORT: Joi.number().port().default(50051),
   GRPC_HOST: Joi.string().hostname().default('127.0.0.1'),
   GRPC_API_TOKEN: Joi.string().min(16),
@@ -105,6 +110,8 @@ export const envSchema = Joi.object({
   OTEL_SERVICE_NAME: Joi.string().default('media-service'),
 })
   .and('S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY')
+  .oxor('MEDIA_MASTER_KEYS', 'MEDIA_MASTER_KEYS_FILE')
+  .oxor('SIGNED_URL_KEYS', 'SIGNED_URL_KEYS_FILE')
   .oxor('AUTH_JWT_PUBLIC_KEY', 'AUTH_JWKS_URL')
   .unknown(true);
 

@@ -1,15 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 
 /**
  * Development secrets live under DATA_DIR/secrets, are generated once and reused, so
  * tokens and stored files survive a restart. Never used with NODE_ENV=production.
  */
+/** Where the development secret `name` of `dataDir` is kept. */
+export function devSecretPath(dataDir: string, name: string): string {
+  return join(dataDir, 'secrets', name);
+}
+
 export function devSecret(dataDir: string, name: string, generate: () => string): string {
-  const dir = join(dataDir, 'secrets');
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
-  const file = join(dir, name);
+  const file = devSecretPath(dataDir, name);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   try {
     return readFileSync(file, 'utf8').trim();
   } catch (error) {

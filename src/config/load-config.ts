@@ -1,9 +1,11 @@
+import { readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { MEDIA_TYPES, type MediaType } from '../detection/media-types.js';
 import { BUILT_STORAGE_DRIVERS, envSchema, maxBytesVariable } from './config.schema.js';
 import type { AppConfig } from './app-config.js';
 import {
   devSecret,
+  devSecretPath,
   existingDevSecret,
   generateJwtSecret,
   generateMasterKeys,
@@ -31,8 +33,8 @@ export function loadConfig(source: Env = process.env): AppConfig {
   const missing: string[] = [];
   const hasVerifier = env.AUTH_JWT_SECRET || env.AUTH_JWT_PUBLIC_KEY || env.AUTH_JWKS_URL;
   if (production && !hasVerifier) missing.push('AUTH_JWT_SECRET (or AUTH_JWT_PUBLIC_KEY or AUTH_JWKS_URL)');
-  if (production && !env.MEDIA_MASTER_KEYS) missing.push('MEDIA_MASTER_KEYS');
-  if (production && !env.SIGNED_URL_KEYS) missing.push('SIGNED_URL_KEYS');
+  if (production && !env.MEDIA_MASTER_KEYS && !env.MEDIA_MASTER_KEYS_FILE) missing.push('MEDIA_MASTER_KEYS');
+  if (production && !env.SIGNED_URL_KEYS && !env.SIGNED_URL_KEYS_FILE) missing.push('SIGNED_URL_KEYS');
   if (production && env.GRPC_PORT !== 0 && !isLoopback(env.GRPC_HOST) && !env.GRPC_API_TOKEN) {
     // Its callers act for any user: beyond loopback it is guarded by a token as well as by the mesh.
     missing.push(`GRPC_API_TOKEN (GRPC_HOST=${env.GRPC_HOST} is not a loopback address)`);
@@ -45,18 +47,31 @@ export function loadConfig(source: Env = process.env): AppConfig {
   const dataDir = resolve(env.DATA_DIR);
   const jwtSecret =
     env.AUTH_JWT_SECRET ?? (hasVerifier ? undefined : devSecret(dataDir, 'jwt-secret', generateJwtSecret));
+  // Where each key list comes from: the variable (fixed for the process's life), or a file
+  // re-read on SIGHUP (lifecycle/key-rotation.ts): MEDIA_MASTER_KEYS_FILE, or DATA_DIR's development secret.
+  const keyFiles = {
+    master: env.MEDIA_MASTER_KEYS ? undefined : (env.MEDIA_MASTER_KEYS_FILE ?? devSecretPath(dataDir, 'master-keys')),
+    signedUrl: env.SIGNED_URL_KEYS
+      ? undefined
+      : (env.SIGNED_URL_KEYS_FILE ?? devSecretPath(dataDir, 'signed-url-keys')),
+  };
   const masterKeys = parseKeyList(
     'MEDIA_MASTER_KEYS',
-    env.MEDIA_MASTER_KEYS ?? devSecret(dataDir, 'master-keys', generateMasterKeys),
+    env.MEDIA_MASTER_KEYS ??
+      keyFileOr(env.MEDIA_MASTER_KEYS_FILE, 'MEDIA_MASTER_KEYS_FILE') ??
+      devSecret(dataDir, 'master-keys', generateMasterKeys),
   );
   const signedUrlKeys = parseKeyList(
     'SIGNED_URL_KEYS',
-    env.SIGNED_URL_KEYS ?? devSecret(dataDir, 'signed-url-keys', generateSignedUrlKeys),
+    env.SIGNED_URL_KEYS ??
+      keyFileOr(env.SIGNED_URL_KEYS_FILE, 'SIGNED_URL_KEYS_FILE') ??
+      devSecret(dataDir, 'signed-url-keys', generateSignedUrlKeys),
   );
   return {
     env: env.NODE_ENV,
     role: env.MEDIA_ROLE,
     logLevel: env.LOG_LEVEL,
+    logFile: env.LOG_FILE,
     tracing: { endpoint: env.OTEL_EXPORTER_OTLP_ENDPOINT, serviceName: env.OTEL_SERVICE_NAME },
     port: env.PORT,
     shutdownGraceMs: env.SHUTDOWN_GRACE_SECONDS * 1000,
@@ -88,6 +103,7 @@ export function loadConfig(source: Env = process.env): AppConfig {
     },
     masterKeys,
     signedUrlKeys,
+    keyFiles,
     grpc: { host: env.GRPC_HOST, port: env.GRPC_PORT, apiToken: env.GRPC_API_TOKEN },
     peers: { authUrl: env.AUTH_GRPC_URL, userUrl: env.USER_GRPC_URL, moderationUrl: env.MODERATION_GRPC_URL },
     moderationFailureMode: env.MODERATION_FAILURE_MODE,
@@ -156,8 +172,18 @@ export function loadSigningConfig(source: Env = process.env): SigningConfig {
   return { secret, source: `the development secret of DATA_DIR=${dataDir}`, ...claims };
 }
 
+/** The key list in `file` (a *_FILE variable), or undefined when no file is named. */
+function keyFileOr(file: string | undefined, variable: string): string | undefined {
+  if (!file) return undefined;
+  try {
+    return readFileSync(file, 'utf8').trim();
+  } catch (error) {
+    throw new ConfigError(`${variable}: cannot read ${file} (${(error as Error).message})`);
+  }
+}
+
 /** `keyId:base64(32 bytes)`, comma-separated, ids unique; the first is current. */
-function parseKeyList(variable: string, value: string): AppConfig['masterKeys'] {
+export function parseKeyList(variable: string, value: string): AppConfig['masterKeys'] {
   const keys = value.split(',').map((entry) => {
     const [id, b64] = entry.split(':');
     const key = Buffer.from(b64, 'base64');

@@ -7,15 +7,30 @@ export interface MasterKey {
   key: Buffer;
 }
 
-/** The master keys of MEDIA_MASTER_KEYS: the first wraps new data keys, all of them unwrap. */
+/**
+ * The master keys of MEDIA_MASTER_KEYS (or MEDIA_MASTER_KEYS_FILE): the first wraps new data
+ * keys, all of them unwrap. Replaced whole by `reload` while the service serves (key rotation).
+ */
 @Injectable()
 export class KeyRing {
-  private readonly keys: Map<string, MasterKey>;
-  readonly current: MasterKey;
+  private keys!: Map<string, MasterKey>;
+  private first!: MasterKey;
 
   constructor(@Inject(APP_CONFIG) config: Pick<AppConfig, 'masterKeys'>) {
-    this.keys = new Map(config.masterKeys.map((k) => [k.id, k]));
-    this.current = config.masterKeys[0];
+    this.reload(config.masterKeys);
+  }
+
+  get current(): MasterKey {
+    return this.first;
+  }
+
+  get ids(): string[] {
+    return [...this.keys.keys()];
+  }
+
+  reload(keys: MasterKey[]): void {
+    this.keys = new Map(keys.map((k) => [k.id, k]));
+    this.first = keys[0];
   }
 
   get(id: string): MasterKey {

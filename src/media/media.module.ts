@@ -19,6 +19,7 @@ import { MediaService } from './media.service.js';
 import { SweeperService } from './sweeper.service.js';
 import { TempFiles } from './temp-files.js';
 import { LeftoverCleanup } from './leftover-cleanup.js';
+import { KeyRotation } from '../lifecycle/key-rotation.js';
 import { ResumableUploads } from './resumable/resumable-uploads.js';
 import { UploadService } from './upload.service.js';
 import { UsageReports } from './usage-reports.js';
@@ -37,6 +38,7 @@ import { UserLimits } from './user-limits.js';
     MetricsModule,
   ],
   providers: [
+    KeyRotation,
     LeftoverCleanup,
     ResumableUploads,
     {

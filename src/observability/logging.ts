@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
+import pino from 'pino';
+import type { Options } from 'pino-http';
 import type { Metrics } from './metrics.js';
 import { type Observation, observing, stagesInMs } from './observation.js';
 import { failed, startServerSpan } from './tracing.js';
@@ -61,22 +63,23 @@ function observedProps(req: ObservedRequest): Record<string, unknown> {
 }
 
 /** pino JSON logs, one line per request; credentials and signed-URL tokens never reach a log line. */
-export function loggingOptions(level: string): Params {
-  return {
-    pinoHttp: {
-      level,
-      genReqId: requestId,
-      redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
-      serializers: {
-        req: (req: { id: string; method: string; url: string }) => ({
-          id: req.id,
-          method: req.method,
-          url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
-        }),
-      },
-      customProps: (req) => observedProps(req as ObservedRequest),
-      autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
+export function loggingOptions(level: string, file?: string): Params {
+  const options: Options = {
+    level,
+    genReqId: requestId,
+    redact: { paths: ['req.headers.authorization', 'req.headers.cookie'], censor: '[redacted]' },
+    serializers: {
+      req: (req: { id: string; method: string; url: string }) => ({
+        id: req.id,
+        method: req.method,
+        url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
+      }),
     },
+    customProps: (req) => observedProps(req as ObservedRequest),
+    autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
+  };
+  return {
+    pinoHttp: file ? [options, pino.destination({ dest: file, mkdir: true, sync: false })] : options,
     forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
   };
 }

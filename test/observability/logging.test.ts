@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_A, signToken, TEST_JWT_SECRET } from '../support/app';
 import { createTestDatabase } from '../support/database';
-import { request } from '../support/http';
+import { STAGES } from '../../src/observability/metrics';
+import { fixture, request, upload } from '../support/http';
 import { waitFor } from '../support/wait';
 
 /**
@@ -83,6 +84,28 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
     const all = output.join('');
     expect(all).not.toContain(token);
     expect(all).not.toContain('signed-secret');
+  });
+
+  it('writes one line per upload with its user, media, status, duration and time per stage', async () => {
+    const token = await signToken('log-uploader');
+    const reply = await upload(base, token, {
+      name: 'rose.png',
+      bytes: fixture('png-rgba-alpha-yellow-rose.png'),
+      headers: { 'X-Request-Id': 'log-upload-1' },
+    });
+    expect(reply.status).toBe(201);
+    await waitFor(() => lines().some((line) => line.req?.id === 'log-upload-1'));
+    const line = lines().find((entry) => entry.req?.id === 'log-upload-1');
+    expect(line).toMatchObject({
+      userId: 'log-uploader',
+      mediaId: reply.json.id,
+      mediaType: 'image',
+      res: { statusCode: 201 },
+    });
+    expect(line.responseTime).toEqual(expect.any(Number));
+    expect(Object.keys(line.stagesMs).sort()).toEqual([...STAGES].sort());
+    for (const ms of Object.values(line.stagesMs)) expect(ms).toEqual(expect.any(Number));
+    expect(output.join('')).not.toContain(token);
   });
 
   it("routes Nest's own messages through pino", () => {

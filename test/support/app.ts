@@ -7,10 +7,9 @@ import { createApp } from '../../src/bootstrap';
 import { loadConfig } from '../../src/config/load-config';
 import { freePort } from '../../src/common/free-port';
 import { createTestDatabase } from './database';
+import { KEY_A, TEST_JWT_SECRET } from './secrets';
 
-export const TEST_JWT_SECRET = 'test-secret-0123456789abcdef-0123456789abcdef';
-export const KEY_A = `a:${Buffer.alloc(32, 0xa1).toString('base64')}`;
-export const KEY_B = `b:${Buffer.alloc(32, 0xb2).toString('base64')}`;
+export { KEY_A, KEY_B, TEST_JWT_SECRET } from './secrets';
 
 export interface TestApp {
   url: string;
@@ -34,6 +33,8 @@ export interface TestAppOptions {
   grpc?: boolean;
 }
 
+let apps = 0;
+
 /** The real Nest app on a real socket, on its own database and data dir. */
 export async function startTestApp(options: TestAppOptions = {}): Promise<TestApp> {
   const databaseUrl = options.databaseUrl ?? (await createTestDatabase());
@@ -41,7 +42,10 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
   const grpcPort = options.grpc ? await freePort() : 0;
   const config = loadConfig({
     NODE_ENV: 'test',
-    LOG_LEVEL: 'silent',
+    // With the run's log dir (global-setup), every line goes to a file the teardown scans for secrets.
+    ...(process.env.MEDIA_TEST_LOG_DIR
+      ? { LOG_LEVEL: 'info', LOG_FILE: join(process.env.MEDIA_TEST_LOG_DIR, `app-${process.pid}-${++apps}.log`) }
+      : { LOG_LEVEL: 'silent' }),
     DATA_DIR: dataDir,
     DATABASE_URL: databaseUrl,
     AUTH_JWT_SECRET: TEST_JWT_SECRET,

@@ -1,5 +1,5 @@
 import './resolve-ts';
-import { chmodSync, mkdtempSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { startEmbeddedPostgres } from '../../src/db/embedded-postgres';
@@ -15,6 +15,9 @@ export default async function globalSetup(): Promise<void> {
   chmodSync(runRoot, 0o711); // the embedded PostgreSQL (user postgres) and clamd pass through it
   (globalThis as Record<string, unknown>).__MEDIA_TEST_RUN_ROOT__ = runRoot;
   process.env.TMPDIR = runRoot;
+  // Every log line the run's services write lands here; the teardown scans them for secrets.
+  process.env.MEDIA_TEST_LOG_DIR = join(runRoot, 'logs');
+  mkdirSync(process.env.MEDIA_TEST_LOG_DIR);
   if (process.env.TEST_DATABASE_URL) {
     process.env.TEST_PG_ADMIN_URL = process.env.TEST_DATABASE_URL;
     return;

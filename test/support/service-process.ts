@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 /** The built service (npm test builds it first). */
@@ -10,7 +10,7 @@ export const MAIN = join(ROOT, 'dist', 'src', 'main.js');
 export function serviceEnv(overrides: Record<string, string>): Record<string, string> {
   const env: Record<string, string> = {
     ...(process.env as Record<string, string>),
-    LOG_LEVEL: 'warn',
+    LOG_LEVEL: 'info',
     NODE_ENV: 'development',
     GRPC_PORT: '0',
     ...overrides,
@@ -27,12 +27,20 @@ export interface Running {
   exited: Promise<number | string>;
 }
 
+let runs = 0;
+
 export function run(command: string, args: string[], options: { env: Record<string, string>; cwd?: string }): Running {
   if (!existsSync(MAIN)) throw new Error('dist/ is missing: npm test builds it first (npm run build)');
   const chunks: string[] = [];
   const child = spawn(command, args, { ...options, stdio: ['ignore', 'pipe', 'pipe'] });
-  child.stdout!.on('data', (chunk) => chunks.push(String(chunk)));
-  child.stderr!.on('data', (chunk) => chunks.push(String(chunk)));
+  const log =
+    process.env.MEDIA_TEST_LOG_DIR && join(process.env.MEDIA_TEST_LOG_DIR, `process-${process.pid}-${++runs}.log`);
+  const keep = (chunk: Buffer) => {
+    chunks.push(String(chunk));
+    if (log) appendFileSync(log, chunk); // scanned for secrets by the run's teardown
+  };
+  child.stdout!.on('data', keep);
+  child.stderr!.on('data', keep);
   const exited = new Promise<number | string>((resolve) =>
     child.once('exit', (code, signal) => resolve(code ?? signal ?? -1)),
   );
