@@ -101,6 +101,19 @@ export const FIGURES: Figure[] = [
   { key: 'fetchVsCurl', label: '… fetch / curl', unit: '×', goal: '≥ 1 (keep-alive costs nothing)', met: atLeast(1) },
 ];
 
+/** Tracing on (spans exported by OTLP/HTTP) against off, the same small uploads, same run (bench/tracing-cost.ts). */
+export const TRACING_FIGURES: Figure[] = [
+  { key: 'tracingOffRate', label: '200 × 1 MiB uploads, tracing off', unit: 'req/s', goal: '—', met: reference },
+  { key: 'tracingOnRate', label: '… tracing on (OTLP export)', unit: 'req/s', goal: '—', met: reference },
+  {
+    key: 'tracingRatio',
+    label: '… on / off',
+    unit: '×',
+    goal: '≥ 0.9 (off creates no span at all)',
+    met: atLeast(0.9),
+  },
+];
+
 /** `npm run bench -- --replicas`: the same small uploads through two processes on one PostgreSQL and one DATA_DIR. */
 const REPLICA_GOAL = '≥ 1.6× (not reachable on 2 cores: see docs/scaling.md)';
 export const REPLICA_FIGURES: Figure[] = [

@@ -46,7 +46,8 @@ import {
   tusUpload,
 } from './support.js';
 import { makeZipFile } from './zip-file.js';
-import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf } from './figures.js';
+import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf, TRACING_FIGURES } from './figures.js';
+import { measureTracing } from './tracing-cost.js';
 
 const MB = 1024 * 1024;
 const args = process.argv.slice(2);
@@ -437,6 +438,9 @@ async function main(): Promise<void> {
     const profiles = profile ? [`local: ${local.profiled}`, `s3: ${other.profiled}`] : [];
     table = [driversTableOf(FIGURES, local.measured, other.measured, 's3'), ...profiles].join('\n\n');
   }
+  const tracing = await measureTracing(files.small, work, children, runs, SERVICE_ENV);
+  json.tracingRuns = tracing;
+  table += `\n\nTracing on against off (two processes on one embedded PostgreSQL, interleaved):\n\n${tableOf(TRACING_FIGURES, tracing)}`;
   if (replicas) {
     const measured = await measureReplicas(files.small);
     json.replicaRuns = measured;
