@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createReadStream, createWriteStream, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
+import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
-import { type Readable, Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
@@ -22,13 +20,11 @@ import {
   type RenderPreviewsJob,
 } from '../jobs/job-queue.js';
 import { MediaProcessor } from '../processing/media-processor.js';
-import type { ProcessInput, ProcessResult } from '../processing/processor.js';
-import { plainCopy } from '../processing/plain-copy.js';
-import { keyframePhashes } from '../moderation/keyframes.js';
-import { phashOfImage } from '../moderation/phash.js';
+import type { ProcessResult } from '../processing/processor.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { proveSealed, type Received, type SealedFile } from './received.js';
+import { describeVersion, perceptualHashes, storeVersions, type StoredVersions } from './stored-versions.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
@@ -68,30 +64,6 @@ export interface UploadSource {
 export interface UploadResult {
   outcome: 'created' | 'duplicate';
   media: MediaView;
-}
-
-/** A file moved into storage: where, under which key, and what it is. */
-interface StoredFile {
-  blobKey: string;
-  dataKey: FreshDataKey;
-  size: number;
-  sha256: string;
-  md5: string;
-  mime: string;
-}
-
-interface StoredPreview {
-  size: number;
-  width: number;
-  height: number;
-  bytes: number;
-  blobKey: string;
-  dataKey: FreshDataKey;
-}
-
-interface StoredVersions {
-  version: StoredFile;
-  previews: StoredPreview[];
 }
 
 /** A resumable upload whose sealed file is complete (media/resumable/). */
@@ -213,7 +185,7 @@ export class UploadService {
       };
       const processed = await stage('process', () => this.processor.process(input));
       const [version, phashes] = await stage('hash', () =>
-        Promise.all([this.describeVersion(received, processed), perceptualHashes(input, processed)]),
+        Promise.all([describeVersion(this.blobs, received, processed), perceptualHashes(input, processed)]),
       );
       known.phashes = phashes;
       const { reviewReason } = await stage('moderate', () =>
@@ -232,7 +204,7 @@ export class UploadService {
         }),
       );
       const stored = await stage('store', () =>
-        this.storeVersions(hold.ownerId, received, processed, version, written),
+        storeVersions(this.blobs, hold.ownerId, received, processed, version, written),
       );
       const result = await stage('commit', () =>
         this.commit(received, processed, stored, {
@@ -303,62 +275,6 @@ export class UploadService {
       md5: hasher.digest('md5'),
       format,
     };
-  }
-
-  /**
-   * Moves the stored version (the processed one, or the sealed upload itself) and the
-   * previews into storage, each under a data key of its own. Every key written is added to
-   * `written` as soon as it exists, so a failure anywhere leaves nothing behind.
-   */
-  private async storeVersions(
-    ownerId: string,
-    file: Received,
-    processed: ProcessResult,
-    described: DescribedVersion,
-    written: string[],
-  ): Promise<StoredVersions> {
-    const sealBuffer = (data: Buffer) => this.blobs.storeSealed(ownerId, file.format.type, data, written);
-    const main = async (): Promise<StoredFile> => {
-      const { stored } = processed;
-      if (!stored) {
-        const blobKey = await this.blobs.storeFile(file.path, file.format.type, written);
-        return {
-          blobKey,
-          dataKey: file.dataKey,
-          size: file.size,
-          sha256: file.sha256,
-          md5: file.md5,
-          mime: file.format.mime,
-        };
-      }
-      // Streamed from its file (a transcoded video is never whole in memory); its digests are `described`'s, taken for screening.
-      const { blobKey, dataKey } = await this.blobs.storeSealed(
-        ownerId,
-        file.format.type,
-        createReadStream(stored.path),
-        written,
-      );
-      return { blobKey, dataKey, ...described };
-    };
-    const previews = processed.previews.map(async ({ data, ...preview }) => ({
-      ...preview,
-      bytes: data.length,
-      ...(await sealBuffer(data)),
-    }));
-    const [version, stored] = (await settleAll<unknown>([main(), settleAll(previews)])) as [
-      StoredFile,
-      StoredPreview[],
-    ];
-    return { version, previews: stored };
-  }
-
-  /** The stored version's size, digests and type, known before anything is stored (screening needs them); the rendition's file is read as a stream. */
-  private async describeVersion(file: Received, processed: ProcessResult): Promise<DescribedVersion> {
-    const { stored } = processed;
-    if (!stored) return { size: file.size, sha256: file.sha256, md5: file.md5, mime: file.format.mime };
-    const hasher = this.blobs.hasher();
-    await pipeline(createReadStream(stored.path), hasher, new Writable({ write: (_chunk, _encoding, done) => done() }));
-    return { size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), mime: stored.mime };
   }
 
   private async commit(
@@ -444,34 +360,4 @@ interface CommitHold {
   /** Accepted unmoderated (moderation-service down, open mode): why it awaits review. */
   reviewReason?: string;
   expiresInSeconds?: number;
-}
-
-/** The stored version's size, digests and type, known before anything is stored (screening needs them). */
-type DescribedVersion = Pick<StoredFile, 'size' | 'sha256' | 'md5' | 'mime'>;
-
-/**
- * The pHashes of what will be stored: an image's (the processed version, else the upload),
- * or a few keyframes of a video: of its stored version when processing made one, else of
- * the upload (the plaintext copy its processor made, or a new one); a video transcoded in
- * the background is hashed again by the job once its stored version exists.
- */
-async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
-  const { type } = input.format;
-  if (type === 'image') return [await phashOfImage(processed.stored?.path ?? (await buffer(await input.open())))];
-  if (type !== 'video') return [];
-  const durationMs = Number(processed.metadata.durationMs) || 0;
-  const { stored } = processed;
-  if (stored) return keyframePhashes(stored.ext, stored.path, durationMs, input.signal);
-  const { ext } = input.format;
-  const copy = join(input.workDir, `input.${ext}`);
-  const path = existsSync(copy) ? copy : await plainCopy(input, `keyframes.${ext}`);
-  return keyframePhashes(ext, path, durationMs, input.signal);
-}
-
-/** Waits for every promise, then throws the first failure: nothing is left running behind an error. */
-async function settleAll<T>(promises: Promise<T>[]): Promise<T[]> {
-  const outcomes = await Promise.allSettled(promises);
-  const failure = outcomes.find((outcome) => outcome.status === 'rejected');
-  if (failure) throw failure.reason;
-  return outcomes.map((outcome) => (outcome as PromiseFulfilledResult<T>).value);
 }
