@@ -104,13 +104,15 @@ export class GrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
       const metadata = new grpc.Metadata();
       metadata.set('x-request-id', requestId);
       call.sendMetadata(metadata);
-      const asked = call.request as { mediaId?: unknown; userId?: unknown };
+      // Who acts and on which media, for the log line (field names as proto/media.proto spells them).
+      const asked = call.request as { acting_user_id?: unknown; user_id?: unknown; media_id?: unknown };
+      const text = (value: unknown) => (typeof value === 'string' && value ? value : undefined);
       const observed: Observation = {
         requestId,
         stages: {},
         metrics: this.metrics,
-        userId: typeof asked.userId === 'string' ? asked.userId : undefined,
-        mediaId: typeof asked.mediaId === 'string' ? asked.mediaId : undefined,
+        userId: text(asked.acting_user_id) ?? text(asked.user_id),
+        mediaId: text(asked.media_id),
       };
       const server = startServerSpan(`media.v1.MediaService/${name}`, call.metadata.getMap(), {
         'rpc.system': 'grpc',

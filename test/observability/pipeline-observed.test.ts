@@ -9,6 +9,7 @@ import { STAGES } from '../../src/observability/metrics';
 import { startTracing, stopTracing } from '../../src/observability/tracing';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload } from '../support/http';
+import { MediaGrpcClient } from '../support/media-grpc';
 import { ModerationServer } from '../support/moderation-server';
 import { waitFor } from '../support/wait';
 
@@ -28,7 +29,7 @@ describe('an upload, observed', () => {
     startTracing(exporter, { batch: false });
     peer = await ModerationServer.start();
     // No processing budget: a video's transcode always continues on the worker (202).
-    t = await startTestApp({ env: { MODERATION_GRPC_URL: peer.url, PROCESSING_BUDGET_SECONDS: '0' } });
+    t = await startTestApp({ grpc: true, env: { MODERATION_GRPC_URL: peer.url, PROCESSING_BUDGET_SECONDS: '0' } });
   });
   afterAll(async () => {
     await t?.close();
@@ -76,6 +77,31 @@ describe('an upload, observed', () => {
     const at = peer.requestIds.lastIndexOf('traced-upload-1');
     expect(at).toBeGreaterThanOrEqual(0);
     expect(peer.traceparents[at]).toMatch(new RegExp(`^00-${traceId}-[0-9a-f]{16}-01$`));
+  });
+
+  it("continues a gRPC caller's trace (messaging-service asking for a media)", async () => {
+    const token = await t.token('grpc-traced-owner');
+    const media = await upload(t.url, token, { name: 'rose.png', bytes: fixture('png-rgba-alpha-yellow-rose.png') });
+    expect(media.status).toBe(201);
+    const client = new MediaGrpcClient(t.grpcAddress!);
+    try {
+      const traceId = randomBytes(16).toString('hex');
+      const callerSpan = randomBytes(8).toString('hex');
+      const outcome = await client.call(
+        'CreateSignedUrl',
+        { acting_user_id: 'grpc-traced-owner', media_id: media.json.id, variant: 'original', expires_in_seconds: 60 },
+        { requestId: 'grpc-traced-1', traceparent: `00-${traceId}-${callerSpan}-01` },
+      );
+      expect(outcome.error).toBeUndefined();
+      await waitFor(() => traceOf(traceId).length > 0);
+      const [server] = traceOf(traceId);
+      expect(server.name).toBe('media.v1.MediaService/CreateSignedUrl');
+      expect(server.kind).toBe(SpanKind.SERVER);
+      expect(server.parentSpanContext?.spanId).toBe(callerSpan);
+      expect(server.attributes).toMatchObject({ 'media.request_id': 'grpc-traced-1', 'rpc.grpc.status_code': 0 });
+    } finally {
+      client.close();
+    }
   });
 
   it("continues the trace into the worker's job, and counts the job", async () => {

@@ -29,12 +29,13 @@ export class MediaGrpcClient {
   call<T = any>(
     method: string,
     request: object,
-    options: { requestId?: string; token?: string } = {},
+    options: { requestId?: string; token?: string; traceparent?: string } = {},
   ): Promise<RpcOutcome<T>> {
     const metadata = new grpc.Metadata();
     const token = options.token ?? this.apiToken;
     if (token) metadata.set('authorization', `Bearer ${token}`);
     if (options.requestId) metadata.set('x-request-id', options.requestId);
+    if (options.traceparent) metadata.set('traceparent', options.traceparent);
     return new Promise((resolve) => {
       let received: grpc.Metadata | undefined;
       const call = this.client[method](
