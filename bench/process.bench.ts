@@ -139,7 +139,7 @@ async function main(): Promise<void> {
             'mov',
             '-i',
             copy,
-            ...transcodeArgs(1920, 1080),
+            ...transcodeArgs(1920, 1080, 10_000), // the same work: its keyframes forced where screening hashes
             join(work, 'bare.mp4'),
           ]),
         ),

@@ -4,7 +4,7 @@ import PgBoss from 'pg-boss';
 import { isProcessGone, PROCESS_TAG } from '../common/process-tag.js';
 import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { Metrics } from '../observability/metrics.js';
-import { type Observation, observation, observing } from '../observability/observation.js';
+import { type Observation, observation, observing, stagesInMs } from '../observability/observation.js';
 import { failed, SpanKind, startServerSpan, traceHeaders } from '../observability/tracing.js';
 import type { SqlExecutor } from '../db/sql-executor.js';
 
@@ -160,6 +160,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
         mediaId,
         outcome,
         ms: Math.round(seconds * 1000),
+        stagesMs: stagesInMs(observed),
       };
       this.logger.log(line, 'job');
     }

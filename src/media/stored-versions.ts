@@ -106,7 +106,9 @@ export async function describeVersion(
  */
 export async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
   const { type } = input.format;
-  if (type === 'image') return [await phashOfImage(processed.stored?.path ?? (await buffer(await input.open())))];
+  if (type === 'image') {
+    return [processed.phash ?? (await phashOfImage(processed.stored?.path ?? (await buffer(await input.open()))))];
+  }
   if (type !== 'video') return [];
   const durationMs = Number(processed.metadata.durationMs) || 0;
   const { stored } = processed;

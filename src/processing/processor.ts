@@ -52,6 +52,8 @@ export interface ProcessResult {
   /** The previews this type has could not be rendered now: a worker renders them later. */
   previewsFailed?: boolean;
   metadata: Record<string, unknown>;
+  /** An image's perceptual hash, taken from the decode that made its previews (no second decode). */
+  phash?: bigint;
 }
 
 /** The stored version a background job produced: a file in its work directory. */

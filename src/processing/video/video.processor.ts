@@ -53,7 +53,7 @@ export class VideoProcessor implements Processor {
           ? this.remux(ext, path, plan, shared)
           : later
             ? undefined
-            : this.transcoded(ext, path, shared),
+            : this.transcoded(ext, path, shared, duration),
     ]);
     const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     // Until a stored version is made the upload is the stored file: its own facts.
@@ -67,11 +67,17 @@ export class VideoProcessor implements Processor {
   }
 
   /** `path` (of verified type `ext`) transcoded to a compliant MP4 in `workDir` (the background job's work too). */
-  async transcode(ext: string, path: string, workDir: string, signal: AbortSignal): Promise<FinishedFile> {
+  async transcode(
+    ext: string,
+    path: string,
+    workDir: string,
+    signal: AbortSignal,
+    durationMs?: number,
+  ): Promise<FinishedFile> {
     const video = videoStream(await probe(ext, path, signal));
     if (!video?.width || !video.height) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const output = join(workDir, 'transcoded.mp4');
-    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height), output], {
+    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height, durationMs), output], {
       signal,
       timeoutMs: 3_600_000,
     });
@@ -83,12 +89,13 @@ export class VideoProcessor implements Processor {
    * upload's, as committed) updated to describe it (see withStoredVersion).
    */
   async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
-    const file = await this.transcode(ext, path, workDir, signal);
+    // Keyframes where the job hashes the version (processing-jobs.ts: the upload's duration).
+    const file = await this.transcode(ext, path, workDir, signal, Number(metadata.durationMs) || undefined);
     return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
   }
 
-  private async transcoded(ext: string, path: string, input: ProcessInput): Promise<Made> {
-    const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal);
+  private async transcoded(ext: string, path: string, input: ProcessInput, durationMs: number): Promise<Made> {
+    const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal, durationMs);
     return { rendition: { path: output, mime, ext: 'mp4' }, probed: await probe('mp4', output, input.signal) };
   }
 
