@@ -73,6 +73,17 @@ function environment(objects: K8sObject[], container: any) {
   return { literal, references, names: [...Object.keys(literal), ...Object.keys(references)] };
 }
 
+/** The files of the Secret mounted in the pod's container: path → the Secret's key. */
+function secretFiles(pod: any): Map<string, string> {
+  const files = new Map<string, string>();
+  for (const mount of pod.containers[0].volumeMounts ?? []) {
+    const volume = (pod.volumes ?? []).find((v: any) => v.name === mount.name);
+    if (volume?.secret?.secretName !== SECRET) continue;
+    for (const item of volume.secret.items ?? []) files.set(`${mount.mountPath}/${item.path}`, item.key);
+  }
+  return files;
+}
+
 describe.each(Object.keys(RENDERS))('deploy/kubernetes, %s', (render) => {
   const objects = RENDERS[render];
   const deployments = serviceDeployments(objects);
@@ -189,10 +200,14 @@ describe.each(Object.keys(RENDERS))('deploy/kubernetes, %s', (render) => {
       ]);
       for (const [name, from] of Object.entries(references))
         expect([name, from.secretKeyRef?.name, from.secretKeyRef?.key]).toEqual([name, SECRET, name]);
-      // What production refuses to start without (src/config/load-config.ts).
+      // What production refuses to start without (src/config/load-config.ts): by reference, or,
+      // for the key lists, as a file of the Secret mounted where *_FILE points.
+      const files = secretFiles(pod);
       const required = ['DATABASE_URL', 'MEDIA_MASTER_KEYS', 'SIGNED_URL_KEYS', 'AUTH_JWT_PUBLIC_KEY'];
       if (literal.GRPC_HOST && literal.GRPC_HOST !== '127.0.0.1') required.push('GRPC_API_TOKEN');
-      expect(required.filter((name) => !references[name] || references[name].secretKeyRef.optional)).toEqual([]);
+      const given = (name: string) =>
+        (references[name] && !references[name].secretKeyRef.optional) || files.get(literal[`${name}_FILE`]) === name;
+      expect(required.filter((name) => !given(name))).toEqual([]);
     }
     // Nothing that looks like a key (keyId:base64 of 32 bytes, a PEM block) anywhere in the render.
     const text = JSON.stringify(objects);
@@ -246,11 +261,12 @@ describe('deploy/kubernetes, prod', () => {
     expect(external.spec.target.name).toBe(SECRET);
     expect(ofKind(objects, 'SecretStore').map((s) => s.metadata.name)).toEqual([external.spec.secretStoreRef.name]);
     const synced = new Set(external.spec.data.map((d: any) => d.secretKey));
-    const required = serviceDeployments(objects).flatMap(({ pod }) =>
-      (pod.containers[0].env as any[])
+    const required = serviceDeployments(objects).flatMap(({ pod }) => [
+      ...(pod.containers[0].env as any[])
         .filter((e) => e.valueFrom?.secretKeyRef && !e.valueFrom.secretKeyRef.optional)
         .map((e) => e.valueFrom.secretKeyRef.key),
-    );
+      ...secretFiles(pod).values(),
+    ]);
     expect(required.filter((key) => !synced.has(key))).toEqual([]);
   });
 
