@@ -14,8 +14,7 @@ import { keepAliveLongerThanAdvertised } from './http/keep-alive.js';
 import { ErrorFilter } from './http/error.filter.js';
 import { isUploadRequest } from './http/media.controller.js';
 import { createOpenApiDocument } from './http/openapi.js';
-import { httpMetrics } from './observability/http-metrics.middleware.js';
-import { observeRequests } from './observability/logging.js';
+import { observeRequests } from './observability/observe-requests.js';
 import { Metrics } from './observability/metrics.js';
 
 /**
@@ -53,7 +52,6 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   app.use(jsonBodies(isUploadRequest));
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
-  app.use(httpMetrics(app.get(Metrics)));
   // Errors outside controllers (unknown routes, body parsers) go through the same filter.
   app.useGlobalFilters(new ErrorFilter());
   const document = createOpenApiDocument(app);

@@ -110,7 +110,6 @@ export class GrpcServer implements OnApplicationBootstrap, OnModuleDestroy {
       const observed: Observation = {
         requestId,
         stages: {},
-        metrics: this.metrics,
         userId: text(asked.acting_user_id) ?? text(asked.user_id),
         mediaId: text(asked.media_id),
       };

@@ -132,7 +132,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   private async run(name: string, job: PgBoss.JobWithMetadata<object>, handler: () => Promise<void>): Promise<void> {
     this.metrics.jobWait.observe({ queue: name }, Math.max(0, Date.now() - job.createdOn.getTime()) / 1000);
     const carried = ((job.data as Record<string, unknown>)[CARRIED] ?? {}) as CarriedContext;
-    const observed: Observation = { requestId: carried.requestId ?? job.id, stages: {}, metrics: this.metrics };
+    const observed: Observation = { requestId: carried.requestId ?? job.id, stages: {} };
     const mediaId = (job.data as { mediaId?: string }).mediaId;
     const span = startServerSpan(
       `job ${name}`,
@@ -152,6 +152,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     } finally {
       const seconds = (performance.now() - started) / 1000;
       this.metrics.jobDuration.observe({ queue: name, outcome }, seconds);
+      this.metrics.observeStages(observed.stages, observed.mediaType);
       span?.span.end();
       const line = {
         job: name,

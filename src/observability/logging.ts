@@ -4,9 +4,7 @@ import { RequestMethod } from '@nestjs/common';
 import type { Params } from 'nestjs-pino';
 import pino from 'pino';
 import type { Options } from 'pino-http';
-import type { Metrics } from './metrics.js';
-import { type Observation, observing, stagesInMs } from './observation.js';
-import { failed, startServerSpan } from './tracing.js';
+import { type Observation, stagesInMs } from './observation.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -22,41 +20,13 @@ export function requestId(req: IncomingMessage, res: ServerResponse): string {
   return id;
 }
 
-/**
- * Before anything else runs (body parsers included): the request id, so every answer carries
- * it; the request's Observation, which the rest of the request fills (user, media, stages)
- * for its log line and metrics; and, when tracing is on, its server span.
- */
-export function observeRequests(metrics: Metrics) {
-  return (req: ObservedRequest, res: ServerResponse, next: () => void): void => {
-    const observed: Observation = { requestId: requestId(req, res), stages: {}, metrics };
-    req.observation = observed;
-    const server = startServerSpan(`${req.method} request`, req.headers, {
-      'http.request.method': req.method ?? '',
-      'url.path': (req.url ?? '').replace(/\?.*/, ''),
-      'media.request_id': observed.requestId,
-    });
-    if (!server) return observing(observed, next);
-    res.once('close', () => {
-      const route = (req as { route?: { path?: string }; baseUrl?: string }).route?.path;
-      if (route) server.span.updateName(`${req.method} ${(req as { baseUrl?: string }).baseUrl ?? ''}${route}`);
-      server.span.setAttribute('http.response.status_code', res.statusCode);
-      if (observed.userId) server.span.setAttribute('enduser.id', observed.userId);
-      if (observed.mediaId) server.span.setAttribute('media.id', observed.mediaId);
-      if (res.statusCode >= 500) failed(server.span, new Error(`status ${res.statusCode}`));
-      server.span.end();
-    });
-    server.run(() => observing(observed, next));
-  };
-}
-
 /** What a request's log line says of it beyond pino-http's own: who, which media, the time per stage. */
-function observedProps(req: ObservedRequest): Record<string, unknown> {
-  const observed = req.observation;
+function observedProps(req: IncomingMessage): Record<string, unknown> {
+  const { observation: observed, params } = req as ObservedRequest;
   if (!observed) return {};
   return {
     userId: observed.userId,
-    mediaId: observed.mediaId ?? req.params?.id,
+    mediaId: observed.mediaId ?? params?.id,
     mediaType: observed.mediaType,
     stagesMs: stagesInMs(observed),
   };
@@ -75,7 +45,8 @@ export function loggingOptions(level: string, file?: string): Params {
         url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
       }),
     },
-    customProps: (req) => observedProps(req as ObservedRequest),
+    // Only where request lines are written: pino-http computes them at the start and end of every request.
+    customProps: (pino.levels.values[level] ?? Infinity) <= pino.levels.values.info ? observedProps : undefined,
     autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
   };
   return {

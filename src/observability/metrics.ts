@@ -122,6 +122,15 @@ export class Metrics {
     collectDefaultMetrics({ register: this.registry, prefix: 'media_' });
   }
 
+  /**
+   * A request's or a job's time per stage, once each when it ends (a stage that ran twice is
+   * one sum), and its preview time by media type for the business dashboard.
+   */
+  observeStages(stages: Partial<Record<Stage, number>>, mediaType = 'unknown'): void {
+    for (const [stage, seconds] of Object.entries(stages)) this.stageDuration.observe({ stage }, seconds);
+    if (stages.preview !== undefined) this.previewDuration.observe({ media_type: mediaType }, stages.preview);
+  }
+
   /** What a peer client is told of each call. */
   peerObserver(peer: string) {
     return (outcome: string, seconds: number): void => this.peerDuration.observe({ peer, outcome }, seconds);

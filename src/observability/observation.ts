@@ -1,6 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 import { performance } from 'node:perf_hooks';
-import type { Metrics, Stage } from './metrics.js';
+import type { Stage } from './metrics.js';
 import { traced } from './tracing.js';
 
 /**
@@ -14,9 +14,8 @@ export interface Observation {
   mediaId?: string;
   /** The upload's type, once its bytes named it. */
   mediaType?: string;
-  /** Seconds spent per pipeline stage (summed when a stage runs more than once). */
+  /** Seconds spent per pipeline stage (summed when a stage runs more than once); observed once, when it ends. */
   stages: Partial<Record<Stage, number>>;
-  metrics?: Metrics;
 }
 
 const current = new AsyncLocalStorage<Observation>();
@@ -29,7 +28,7 @@ export function observation(): Observation | undefined {
   return current.getStore();
 }
 
-/** Runs one stage of the upload pipeline: timed into the request's log line and histogram, and a span. */
+/** Runs one stage of the upload pipeline: timed into the request's stages (its log line and histograms), and a span. */
 export async function stage<T>(name: Stage, fn: () => Promise<T>): Promise<T> {
   const started = performance.now();
   try {
@@ -44,9 +43,6 @@ export function addStageTime(name: Stage, seconds: number): void {
   const seen = current.getStore();
   if (!seen) return;
   seen.stages[name] = (seen.stages[name] ?? 0) + seconds;
-  seen.metrics?.stageDuration.observe({ stage: name }, seconds);
-  // Preview latency by media type: the same time, on the business dashboard.
-  if (name === 'preview') seen.metrics?.previewDuration.observe({ media_type: seen.mediaType ?? 'unknown' }, seconds);
 }
 
 /** The stage durations in milliseconds, for a log line. */
