@@ -1,11 +1,12 @@
 import { type ChildProcess, execFile, execFileSync, spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createReadStream, openAsBlob, rmSync, statSync } from 'node:fs';
+import { chmodSync, createReadStream, mkdirSync, openAsBlob, readFileSync, rmSync, statSync } from 'node:fs';
 import http from 'node:http';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Upload } from 'tus-js-client';
 import { freePort } from '../src/common/free-port.js';
+import { startEmbeddedPostgres } from '../src/db/embedded-postgres.js';
 
 const MB = 1024 * 1024;
 export const ROOT = join(__dirname, '..', '..');
@@ -260,4 +261,33 @@ export function runBench(main: () => Promise<void>, cleanup: { children: ChildPr
       for (const child of cleanup.children) child.kill('SIGTERM');
       setTimeout(() => rmSync(cleanup.work, { recursive: true, force: true }), 3000);
     });
+}
+
+/**
+ * Services started with `envs` (one each) on one PostgreSQL (embedded, started here under
+ * `dir`/db) and one DATA_DIR (`dir`/data: the lock there guards an embedded PostgreSQL only,
+ * and sharing it gives every service the same development secrets and blobs); `use` gets
+ * them and the database server's pid; all are stopped afterwards.
+ */
+export async function servicesOnOnePostgres<T>(
+  dir: string,
+  envs: Record<string, string>[],
+  children: ChildProcess[],
+  use: (services: BenchService[], postmasterPid: number) => Promise<T>,
+): Promise<T> {
+  mkdirSync(dir, { recursive: true });
+  chmodSync(dir, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter it
+  const database = await startEmbeddedPostgres(join(dir, 'db'), (line) => console.error(`${dir}: ${line}`));
+  const services: BenchService[] = [];
+  try {
+    for (const env of envs) {
+      services.push(await startService(join(dir, 'data'), { ...env, DATABASE_URL: database.url }));
+      children.push(services[services.length - 1].child);
+    }
+    const postmaster = Number(readFileSync(join(dir, 'db', 'postgres', 'postmaster.pid'), 'utf8').split('\n')[0]);
+    return await use(services, postmaster);
+  } finally {
+    for (const service of services) await stopChild(service.child);
+    await database.stop();
+  }
 }
