@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { createTestDatabase, query } from '../support/database';
 import { request, upload } from '../support/http';
 import { ready, type Running, runService, serviceEnv } from '../support/service-process';
 import { waitFor } from '../support/wait';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /** API and worker as separate built processes on one database: the worker dies mid-job and a new one finishes it. */
 describe('background jobs across a worker crash', () => {
@@ -41,10 +41,7 @@ describe('background jobs across a worker crash', () => {
       return { service, base };
     };
     const clip = join(own, 'clip.avi');
-    execFileSync('ffmpeg', [
-      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=30:duration=6'],
-      ...['-c:v', 'mpeg4', '-q:v', '5', clip],
-    ]);
+    ffmpeg(...lavfi('testsrc2=size=1280x720:rate=30:duration=6'), '-c:v', 'mpeg4', '-q:v', '5', clip);
     const jobState = async () =>
       (await query<{ state: string }>(databaseUrl, "SELECT state FROM pgboss.job WHERE name = 'finish-processing'"))[0]
         ?.state;

@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -9,6 +8,7 @@ import { blobFiles, expectUnharmed, pngChunk, withChunksAfterHeader } from '../s
 import { request, upload } from '../support/http';
 import { seededRandom } from '../support/random';
 import { jpegSized, pngSized, resized, webpSized } from '../support/bombs';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /*
  * Decompression bombs: a small file that declares (or inflates to) far more than it
@@ -101,17 +101,7 @@ describe('decompression bombs', () => {
   describe('cover-art bombs inside audio: accepted as audio without the picture, or refused; never a crash or a hang', () => {
     const tone = (ext: string, codec: string[]) => {
       const path = join(work, `tone.${ext}`);
-      execFileSync('ffmpeg', [
-        '-loglevel',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:duration=2',
-        ...codec,
-        path,
-      ]);
+      ffmpeg(...lavfi('sine=frequency=440:duration=2'), ...codec, path);
       return readFileSync(path);
     };
     /** The same audio in an M4A with `picture` attached as its cover (stream copy: not decoded). */
@@ -119,10 +109,7 @@ describe('decompression bombs', () => {
       writeFileSync(join(work, `cover.${ext}`), picture);
       writeFileSync(join(work, 'plain.m4a'), tone('m4a', ['-c:a', 'aac']));
       const out = join(work, 'covered.m4a');
-      execFileSync('ffmpeg', [
-        '-loglevel',
-        'error',
-        '-y',
+      ffmpeg(
         '-i',
         join(work, 'plain.m4a'),
         '-i',
@@ -136,7 +123,7 @@ describe('decompression bombs', () => {
         '-disposition:v:0',
         'attached_pic',
         out,
-      ]);
+      );
       return readFileSync(out);
     };
     let bigJpeg: Buffer;
@@ -197,18 +184,7 @@ describe('decompression bombs', () => {
 
   it('a video whose frames declare 20000×20000 (MJPEG in AVI, 6 KB) → 413 or 422, fast', async () => {
     const path = join(work, 'small.avi');
-    execFileSync('ffmpeg', [
-      '-loglevel',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'color=c=gray:size=64x64:rate=2:duration=2',
-      '-c:v',
-      'mjpeg',
-      path,
-    ]);
+    ffmpeg(...lavfi('color=c=gray:size=64x64:rate=2:duration=2'), '-c:v', 'mjpeg', path);
     const avi = readFileSync(path);
     // AVI main header and stream format (BITMAPINFOHEADER), then every JPEG frame's SOF0.
     avi.writeUInt32LE(20_000, avi.indexOf('avih') + 8 + 32);

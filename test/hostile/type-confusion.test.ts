@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,6 +7,7 @@ import { blobFiles, expectUnharmed, trapConnections, type Trap } from '../suppor
 import { request, upload } from '../support/http';
 import { seededRandom } from '../support/random';
 import { makeZip } from '../support/zip';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /*
  * Type confusion: what a file is named or declared as is not trusted. Markup a browser
@@ -197,14 +197,8 @@ describe('type confusion', () => {
     it('an MP4 whose data reference names a URL: decoded from its own bytes, the URL never opened', async () => {
       const path = join(work, 'dref.mp4');
       // No faststart: the index comes after the media data, so growing it moves no sample offset.
-      execFileSync('ffmpeg', [
-        '-loglevel',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=160x120:rate=10:duration=1',
+      ffmpeg(
+        ...lavfi('testsrc2=size=160x120:rate=10:duration=1'),
         '-c:v',
         'libx264',
         '-preset',
@@ -212,7 +206,7 @@ describe('type confusion', () => {
         '-pix_fmt',
         'yuv420p',
         path,
-      ]);
+      );
       const bytes = withExternalDataReference(readFileSync(path), `http://127.0.0.1:${port(playlistPort)}/remote.mp4`);
       const { reply, ...kept } = await attempt('remote.mp4', bytes);
       expect([201, 422]).toContain(reply.status);

@@ -4,7 +4,6 @@
  * A refused upload answers the contract's code, stores and counts nothing, and leaves an
  * incident (never its content).
  */
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -18,6 +17,7 @@ import { request, upload, type Reply } from '../support/http';
 import { ModerationServer } from '../support/moderation-server';
 import { picture as generated } from '../support/pictures';
 import { makeZip } from '../support/zip';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 jest.setTimeout(180_000);
 
@@ -299,19 +299,7 @@ describe('blocklist at upload time', () => {
     const dir = mkdtempSync(join(tmpdir(), 'keyframes-'));
     try {
       const path = join(dir, 'clip.mp4');
-      execFileSync('ffmpeg', [
-        '-loglevel',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=320x240:rate=10:duration=4',
-        '-pix_fmt',
-        'yuv420p',
-        '-c:v',
-        'libx264',
-        path,
-      ]);
+      ffmpeg(...lavfi('testsrc2=size=320x240:rate=10:duration=4'), '-pix_fmt', 'yuv420p', '-c:v', 'libx264', path);
       const reply = await upload(t.url, await t.token('hal'), { name: 'clip.mp4', bytes: readFileSync(path) });
       expect(reply.status).toBe(201);
       const [row] = await query<{ phashes: string[] }>(

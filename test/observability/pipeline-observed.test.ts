@@ -1,4 +1,3 @@
-import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,6 +11,7 @@ import { fixture, request, upload } from '../support/http';
 import { MediaGrpcClient } from '../support/media-grpc';
 import { ModerationServer } from '../support/moderation-server';
 import { waitFor } from '../support/wait';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /**
  * One upload seen stage by stage (issue: operations): a trace continuing the caller's W3C
@@ -106,10 +106,7 @@ describe('an upload, observed', () => {
 
   it("continues the trace into the worker's job, and counts the job", async () => {
     const clip = join(scratch, 'clip.avi');
-    execFileSync('ffmpeg', [
-      ...['-v', 'error', '-y', '-f', 'lavfi', '-i', 'testsrc2=size=320x240:rate=15:duration=1'],
-      ...['-c:v', 'mpeg4', clip],
-    ]);
+    ffmpeg(...lavfi('testsrc2=size=320x240:rate=15:duration=1'), '-c:v', 'mpeg4', clip);
     const traceId = randomBytes(16).toString('hex');
     const token = await t.token('traced-filmmaker');
     const reply = await upload(t.url, token, {

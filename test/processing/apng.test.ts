@@ -6,6 +6,7 @@ import { crc32 } from 'node:zlib';
 import sharp from 'sharp';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /**
  * Looks the same: mean grey difference (0–255, on white, 64×64) at most this. dHash does
@@ -144,22 +145,7 @@ describe('animated PNG', () => {
   it('an opaque APNG made by FFmpeg keeps its frames and their timing; more frames than MAX_ANIMATION_FRAMES is 413', async () => {
     const make = (frames: number) => {
       const path = join(work, `made-${frames}.apng`);
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        'testsrc2=size=64x48:rate=10',
-        '-frames:v',
-        String(frames),
-        '-plays',
-        '0',
-        '-f',
-        'apng',
-        path,
-      ]);
+      ffmpeg(...lavfi('testsrc2=size=64x48:rate=10'), '-frames:v', String(frames), '-plays', '0', '-f', 'apng', path);
       return readFileSync(path);
     };
     const { status, json } = await upload(t.url, token, { name: 'made.png', bytes: make(12) });

@@ -6,6 +6,7 @@ import sharp from 'sharp';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /** What ffprobe says of a file the service served. */
 function ffprobe(data: Buffer): { codec: string; durationMs: number } {
@@ -83,17 +84,7 @@ describe('audio processing', () => {
     const dir = mkdtempSync(join(tmpdir(), 'media-test-audio-'));
     try {
       const path = join(dir, 'long.wav');
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=440:duration=70:sample_rate=48000',
-        '-ac',
-        '2',
-        path,
-      ]);
+      ffmpeg(...lavfi('sine=frequency=440:duration=70:sample_rate=48000'), '-ac', '2', path);
       const wav = readFileSync(path);
       expect(wav.length).toBeGreaterThan(10 * 1024 * 1024);
       const { json } = await upload(t.url, token, { name: 'long.wav', bytes: wav });
@@ -124,17 +115,7 @@ describe('long audio in the background', () => {
     try {
       const token = await t.token('podcaster');
       const path = join(dir, 'talk.wav');
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-f',
-        'lavfi',
-        '-i',
-        'sine=frequency=220:duration=70:sample_rate=48000',
-        '-ac',
-        '2',
-        path,
-      ]);
+      ffmpeg(...lavfi('sine=frequency=220:duration=70:sample_rate=48000'), '-ac', '2', path);
       const { status, json } = await upload(t.url, token, { name: 'talk.wav', bytes: readFileSync(path) });
       expect(status).toBe(202);
       expect(json).toMatchObject({ status: 'processing', mimeType: 'audio/wav', metadata: { channels: 2 } });

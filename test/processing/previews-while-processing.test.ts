@@ -1,10 +1,10 @@
-import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import sharp from 'sharp';
 import { startTestApp, type TestApp } from '../support/app';
 import { request, upload } from '../support/http';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /*
  * A video accepted with 202 has its poster frame from the upload: a chat shows it while the
@@ -24,20 +24,7 @@ describe('previews of a media still processing', () => {
 
   it('serves the previews listed in the 202 answer to whoever may read the media; the file itself stays 409', async () => {
     const path = join(work, 'clip.webm');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=320x240:rate=25:duration=2',
-      '-c:v',
-      'libvpx',
-      '-b:v',
-      '300k',
-      path,
-    ]);
+    ffmpeg(...lavfi('testsrc2=size=320x240:rate=25:duration=2'), '-c:v', 'libvpx', '-b:v', '300k', path);
     const owner = await t.token('poster');
     const accepted = await upload(t.url, owner, { name: 'clip.webm', bytes: readFileSync(path) });
     expect(accepted.status).toBe(202);

@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { request, upload, uploadFixture } from '../support/http';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 /*
  * Metadata describes the stored version, like size and mimeType: what ffprobe says of the
@@ -39,23 +40,7 @@ function ffprobe(data: Buffer): Probed {
 /** A 2-second clip of ffmpeg's test sources: 320×240 at 25 fps with a tone. */
 function clip(name: string, codecArgs: string[]): Buffer {
   const path = join(work, name);
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc=size=320x240:rate=25',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine',
-    '-t',
-    '2',
-    ...codecArgs,
-    path,
-  ]);
+  ffmpeg(...lavfi('testsrc=size=320x240:rate=25'), ...lavfi('sine'), '-t', '2', ...codecArgs, path);
   return readFileSync(path);
 }
 
@@ -182,18 +167,7 @@ describe('metadata after a background transcode', () => {
 
   it("long audio made MP3 by the worker: codec, bitrate and duration of the MP3, the WAV's under original", async () => {
     const path = join(work, 'talk.wav');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=220:duration=70:sample_rate=48000',
-      '-ac',
-      '2',
-      path,
-    ]);
+    ffmpeg(...lavfi('sine=frequency=220:duration=70:sample_rate=48000'), '-ac', '2', path);
     const wav = readFileSync(path);
     const uploadedBitrate = Number(ffprobe(wav).format.bit_rate);
     const accepted = await upload(t.url, token, { name: 'talk.wav', bytes: wav });

@@ -7,6 +7,7 @@ import { keyframePhashes } from '../../src/moderation/keyframes';
 import { query } from '../support/database';
 import { startTestApp, type TestApp } from '../support/app';
 import { fixture, request, upload, uploadFixture } from '../support/http';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 const work = mkdtempSync(join(tmpdir(), 'media-test-video-'));
 afterAll(() => rmSync(work, { recursive: true, force: true }));
@@ -14,21 +15,12 @@ afterAll(() => rmSync(work, { recursive: true, force: true }));
 /** A short clip made by ffmpeg's test sources. */
 function clip(name: string, args: string[]): Buffer {
   const path = join(work, name);
-  execFileSync('ffmpeg', [
-    '-v',
-    'error',
-    '-y',
-    '-f',
-    'lavfi',
-    '-i',
-    'testsrc2=size=320x240:rate=25:duration=2',
-    '-f',
-    'lavfi',
-    '-i',
-    'sine=frequency=300:duration=2',
+  ffmpeg(
+    ...lavfi('testsrc2=size=320x240:rate=25:duration=2'),
+    ...lavfi('sine=frequency=300:duration=2'),
     ...args,
     path,
-  ]);
+  );
   return readFileSync(path);
 }
 
@@ -223,20 +215,7 @@ describe('video transcoding in the background', () => {
 
   it('scales video above 1080p down to fit 1080p', async () => {
     const path = join(work, 'tall.avi');
-    execFileSync('ffmpeg', [
-      '-v',
-      'error',
-      '-y',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=2560x1440:rate=10:duration=1',
-      '-c:v',
-      'mpeg4',
-      '-q:v',
-      '10',
-      path,
-    ]);
+    ffmpeg(...lavfi('testsrc2=size=2560x1440:rate=10:duration=1'), '-c:v', 'mpeg4', '-q:v', '10', path);
     const accepted = await upload(t.url, token, { name: 'tall.avi', bytes: readFileSync(path) });
     expect(accepted.status).toBe(202);
     const ready = await settled(accepted.json.id);

@@ -9,6 +9,7 @@ import { type Reply, request, stalledUpload, upload } from '../support/http';
 import { picture } from '../support/pictures';
 import { textFile } from '../support/random';
 import { waitFor } from '../support/wait';
+import { ffmpeg, lavfi } from '../support/ffmpeg';
 
 const KB = 1024;
 const MB = 1024 * KB;
@@ -63,20 +64,7 @@ describe('fault drills: two API replicas and a worker on one PostgreSQL, one Red
     const clip = join(second.dataDir, 'clip.avi');
     const ids: string[] = [];
     for (const [i, replica] of [a, b, a, b].entries()) {
-      execFileSync('ffmpeg', [
-        '-v',
-        'error',
-        '-y',
-        '-f',
-        'lavfi',
-        '-i',
-        `testsrc2=size=320x240:rate=25:duration=${2 + i}`,
-        '-c:v',
-        'mpeg4',
-        '-q:v',
-        '5',
-        clip,
-      ]);
+      ffmpeg(...lavfi(`testsrc2=size=320x240:rate=25:duration=${2 + i}`), '-c:v', 'mpeg4', '-q:v', '5', clip);
       const accepted = await upload(replica.base, await signToken(`film-${i}`), {
         name: 'clip.avi',
         bytes: readFileSync(clip),
