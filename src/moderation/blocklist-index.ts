@@ -1,6 +1,6 @@
 import type { BlockedHash, HashAlgorithm, IndexedEntry } from '../db/blocklist.repository.js';
-import { fromHex } from './phash.js';
-import { PhashIndex } from './phash-index.js';
+import { fromHex, hammingDistance } from './phash.js';
+import { PhashIndex, type PhashMatch } from './phash-index.js';
 
 /** Why a file is blocked: the entry, the hash of it that matched, and how far (0 unless pHash). */
 export interface BlockMatch {
@@ -23,10 +23,13 @@ export interface FileHashes {
  * for pHashes. Entries are put and dropped whole (an entry's hashes change only with it).
  */
 export class BlocklistIndex {
-  private readonly entries = new Map<string, IndexedEntry>();
+  private readonly entries = new Map<string, IndexedEntry & { number: number }>();
+  /** Entry ids by the number the pHash index knows them by; numbers of dropped entries are reused. */
+  private readonly idOf: (string | undefined)[] = [];
+  private readonly freeNumbers: number[] = [];
   /** Hash → the entry blocking it, or the (rare) several; no Set per hash: at a million entries that alone is ~100 MB. */
   private readonly exact = { sha256: new Map<string, string | string[]>(), md5: new Map<string, string | string[]>() };
-  /** Keyed `<16 hex digits><entry id>`: the index holds one hash per key, an entry may have several pHashes. */
+  /** Each pHash under its entry's number. */
   private readonly phashes: PhashIndex;
   private hashCount = 0;
 
@@ -46,11 +49,13 @@ export class BlocklistIndex {
   /** Adds the entry, replacing what was indexed under its id. */
   put(entry: IndexedEntry): void {
     this.drop(entry.id);
-    this.entries.set(entry.id, entry);
+    const number = this.freeNumbers.pop() ?? this.idOf.length;
+    this.idOf[number] = entry.id;
+    this.entries.set(entry.id, { ...entry, number });
     for (const { algorithm, hash } of entry.hashes) {
       if (algorithm === 'phash') {
         const value = fromHex(hash);
-        if (value !== undefined) this.phashes.add(hash + entry.id, value);
+        if (value !== undefined) this.phashes.add(number, value);
       } else {
         const ids = this.exact[algorithm].get(hash);
         this.exact[algorithm].set(
@@ -66,9 +71,12 @@ export class BlocklistIndex {
     const entry = this.entries.get(id);
     if (!entry) return;
     this.entries.delete(id);
+    this.idOf[entry.number] = undefined;
+    this.freeNumbers.push(entry.number);
     for (const { algorithm, hash } of entry.hashes) {
       if (algorithm === 'phash') {
-        this.phashes.remove(hash + id);
+        const value = fromHex(hash);
+        if (value !== undefined) this.phashes.remove(entry.number, value);
       } else {
         const ids = this.exact[algorithm].get(hash);
         const left = typeof ids === 'string' ? [] : (ids ?? []).filter((other) => other !== id);
@@ -87,13 +95,36 @@ export class BlocklistIndex {
         if (ids) return this.found(first(ids), { algorithm, hash: hash.toLowerCase() }, 0);
       }
     }
-    let best: { key: string; distance: number } | undefined;
+    let best: { entryId: string; query: bigint; distance: number } | undefined;
     for (const hash of hashes.phashes) {
-      const [nearest] = this.phashes.matches(BigInt.asUintN(64, hash), this.maxDistance);
-      if (nearest && (!best || nearest.distance < best.distance))
-        best = { key: nearest.id, distance: nearest.distance };
+      const query = BigInt.asUintN(64, hash);
+      const nearest = this.nearest(this.phashes.matches(query, this.maxDistance));
+      if (nearest && (!best || nearest.distance < best.distance)) best = { ...nearest, query };
     }
-    return best && this.found(best.key.slice(16), { algorithm: 'phash', hash: best.key.slice(0, 16) }, best.distance);
+    if (!best) return undefined;
+    const { entryId, query, distance } = best;
+    return this.found(entryId, { algorithm: 'phash', hash: this.blockedPhash(entryId, query, distance) }, distance);
+  }
+
+  /** The nearest match, the smallest entry id among equals (numbers are reused, so their order is not the ids'). */
+  private nearest(matches: PhashMatch[]): { entryId: string; distance: number } | undefined {
+    let best: { entryId: string; distance: number } | undefined;
+    for (const { id, distance } of matches) {
+      const entryId = this.idOf[id] as string;
+      if (!best || distance < best.distance || (distance === best.distance && entryId < best.entryId))
+        best = { entryId, distance };
+    }
+    return best;
+  }
+
+  /** Which of the entry's pHashes is `distance` bits from the query. */
+  private blockedPhash(entryId: string, query: bigint, distance: number): string {
+    const phashes = this.entries.get(entryId)?.hashes.filter((hash) => hash.algorithm === 'phash') ?? [];
+    const hit = phashes.find(({ hash }) => {
+      const value = fromHex(hash);
+      return value !== undefined && hammingDistance(value, query) === distance;
+    });
+    return hit?.hash ?? '';
   }
 
   private found(entryId: string, hash: BlockedHash, distance: number): BlockMatch {

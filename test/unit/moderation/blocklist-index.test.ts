@@ -87,4 +87,18 @@ describe('parseHash', () => {
   ])('refuses %s %s', (algorithm, hash) => {
     expect(parseHash(algorithm, hash)).toBeUndefined();
   });
+
+  it('answers a pHash matched by several entries with the nearest, then the smallest id, and names the hash that matched', () => {
+    const index = new BlocklistIndex(10);
+    const far = toHex(flipBits(P, 3));
+    index.put({ id: 'c', reason: 'c', hashes: [{ algorithm: 'phash', hash: toHex(P) }] });
+    index.put({ id: 'b', reason: 'b', hashes: [{ algorithm: 'phash', hash: toHex(P) }] });
+    index.put({ id: 'a', reason: 'a', hashes: [{ algorithm: 'phash', hash: far }] });
+    expect(index.match({ ...none, phashes: [P] })).toMatchObject({ entryId: 'b', hash: toHex(P), distance: 0 });
+    index.drop('b');
+    index.drop('c');
+    // A new entry takes a dropped entry's number; the answer still goes by id.
+    index.put({ id: 'd', reason: 'd', hashes: [{ algorithm: 'phash', hash: far }] });
+    expect(index.match({ ...none, phashes: [P] })).toMatchObject({ entryId: 'a', hash: far, distance: 3 });
+  });
 });
