@@ -197,7 +197,7 @@ function wholeBlocklist(hi: Uint32Array, lo: Uint32Array, gc: () => void): numbe
   for (let i = 0; i < ENTRIES; i++) {
     const phash = join64(hi[i], lo[i]).toString(16).padStart(16, '0');
     index.put({
-      id: randomUUID(),
+      id: Buffer.from(randomUUID()).toString(), // a flat string, as pg's row parser gives (randomUUID's is a 488-byte tree of pieces)
       reason: `reason ${i % 20}`,
       hashes: [
         { algorithm: 'sha256', hash: sha.copy().update(phash).digest('hex') },

@@ -1,4 +1,5 @@
 import type { BlockedHash, HashAlgorithm, IndexedEntry } from '../db/blocklist.repository.js';
+import { DigestTable } from './digest-table.js';
 import { fromHex, hammingDistance } from './phash.js';
 import { PhashIndex, type PhashMatch } from './phash-index.js';
 
@@ -18,18 +19,27 @@ export interface FileHashes {
   phashes: bigint[];
 }
 
+/** Each hash of an entry is kept as one character naming its algorithm, then its bytes (one byte a character). */
+const TAGS: Record<HashAlgorithm, string> = { sha256: 's', md5: 'm', phash: 'p' };
+const ALGORITHMS: Record<string, HashAlgorithm> = { s: 'sha256', m: 'md5', p: 'phash' };
+const BYTES: Record<HashAlgorithm, number> = { sha256: 32, md5: 16, phash: 8 };
+
 /**
- * Every blocked hash in memory: exact sets for sha256 and md5, a multi-index Hamming index
- * for pHashes. Entries are put and dropped whole (an entry's hashes change only with it).
+ * Every blocked hash in memory, compactly (a million entries fit in a few hundred MB): each
+ * entry has a number; by number, its id, its reason (interned: reasons repeat) and its hashes
+ * packed into one string of their bytes. sha256 and md5 are found through typed hash tables
+ * of entry numbers, pHashes through a multi-index Hamming index. Entries are put and dropped
+ * whole (an entry's hashes change only with it).
  */
 export class BlocklistIndex {
-  private readonly entries = new Map<string, IndexedEntry & { number: number }>();
-  /** Entry ids by the number the pHash index knows them by; numbers of dropped entries are reused. */
+  private readonly numberOf = new Map<string, number>();
   private readonly idOf: (string | undefined)[] = [];
+  private readonly hashesOf: (string | undefined)[] = [];
+  private reasonOf: Uint32Array<ArrayBuffer> = new Uint32Array(16);
+  private readonly reasons: string[] = [];
+  private readonly reasonNumbers = new Map<string, number>();
   private readonly freeNumbers: number[] = [];
-  /** Hash → the entry blocking it, or the (rare) several; no Set per hash: at a million entries that alone is ~100 MB. */
-  private readonly exact = { sha256: new Map<string, string | string[]>(), md5: new Map<string, string | string[]>() };
-  /** Each pHash under its entry's number. */
+  private readonly exact = { sha256: new DigestTable(), md5: new DigestTable() };
   private readonly phashes: PhashIndex;
   private hashCount = 0;
 
@@ -38,7 +48,7 @@ export class BlocklistIndex {
   }
 
   get size(): { entries: number; hashes: number } {
-    return { entries: this.entries.size, hashes: this.hashCount };
+    return { entries: this.numberOf.size, hashes: this.hashCount };
   }
 
   /** Builds the pHash tables now (a lookup would, after many additions), so the first upload after a load does not wait for it. */
@@ -46,53 +56,54 @@ export class BlocklistIndex {
     this.phashes.matches(0n, 0);
   }
 
-  /** Adds the entry, replacing what was indexed under its id. */
+  /** Adds the entry, replacing what was indexed under its id; hashes that are not valid hex of their length are left out. */
   put(entry: IndexedEntry): void {
     this.drop(entry.id);
     const number = this.freeNumbers.pop() ?? this.idOf.length;
-    this.idOf[number] = entry.id;
-    this.entries.set(entry.id, { ...entry, number });
+    const parts: string[] = [];
     for (const { algorithm, hash } of entry.hashes) {
-      if (algorithm === 'phash') {
-        const value = fromHex(hash);
-        if (value !== undefined) this.phashes.add(number, value);
-      } else {
-        const ids = this.exact[algorithm].get(hash);
-        this.exact[algorithm].set(
-          hash,
-          ids === undefined ? entry.id : [...(typeof ids === 'string' ? [ids] : ids), entry.id],
-        );
-      }
+      const bytes = bytesOf(algorithm, hash);
+      if (!bytes) continue;
+      parts.push(TAGS[algorithm], bytes.toString('latin1'));
+      this.hashCount++;
+      if (algorithm === 'phash') this.phashes.add(number, bytes.readBigUInt64BE());
+      else this.exact[algorithm].add(number, bytes.readUInt32BE());
     }
-    this.hashCount += entry.hashes.length;
+    const packed = parts.join(''); // one flat string (+= would keep a tree of the pieces)
+    this.numberOf.set(entry.id, number);
+    this.idOf[number] = entry.id;
+    this.hashesOf[number] = packed;
+    if (number >= this.reasonOf.length) this.reasonOf = grown(this.reasonOf);
+    this.reasonOf[number] = this.intern(entry.reason);
   }
 
   drop(id: string): void {
-    const entry = this.entries.get(id);
-    if (!entry) return;
-    this.entries.delete(id);
-    this.idOf[entry.number] = undefined;
-    this.freeNumbers.push(entry.number);
-    for (const { algorithm, hash } of entry.hashes) {
-      if (algorithm === 'phash') {
-        const value = fromHex(hash);
-        if (value !== undefined) this.phashes.remove(entry.number, value);
-      } else {
-        const ids = this.exact[algorithm].get(hash);
-        const left = typeof ids === 'string' ? [] : (ids ?? []).filter((other) => other !== id);
-        if (left.length === 0) this.exact[algorithm].delete(hash);
-        else this.exact[algorithm].set(hash, left.length === 1 ? left[0] : left);
-      }
+    const number = this.numberOf.get(id);
+    if (number === undefined) return;
+    const hashes = unpack(this.hashesOf[number] ?? '');
+    for (const { algorithm, bytes } of hashes) {
+      if (algorithm === 'phash') this.phashes.remove(number, bytes.readBigUInt64BE());
+      else this.exact[algorithm].remove(number, bytes.readUInt32BE());
     }
-    this.hashCount -= entry.hashes.length;
+    this.numberOf.delete(id);
+    this.idOf[number] = undefined;
+    this.hashesOf[number] = undefined;
+    this.freeNumbers.push(number);
+    this.hashCount -= hashes.length;
   }
 
-  /** An exact sha256 match first, then md5, then the nearest pHash within the distance. */
+  /** An exact sha256 match first, then md5, then the nearest pHash within the distance; among equals, the smallest entry id. */
   match(hashes: FileHashes): BlockMatch | undefined {
     for (const algorithm of ['sha256', 'md5'] as const) {
       for (const hash of hashes[algorithm]) {
-        const ids = hash ? this.exact[algorithm].get(hash.toLowerCase()) : undefined;
-        if (ids) return this.found(first(ids), { algorithm, hash: hash.toLowerCase() }, 0);
+        const bytes = hash ? bytesOf(algorithm, hash.toLowerCase()) : undefined;
+        if (!bytes) continue;
+        const wanted = TAGS[algorithm] + bytes.toString('latin1');
+        const holders = this.exact[algorithm]
+          .candidates(bytes.readUInt32BE())
+          .filter((number) => unpackedHas(this.hashesOf[number] ?? '', wanted));
+        const entryId = smallest(holders.map((number) => this.idOf[number] as string));
+        if (entryId) return this.found(entryId, { algorithm, hash: hash.toLowerCase() }, 0);
       }
     }
     let best: { entryId: string; query: bigint; distance: number } | undefined;
@@ -108,30 +119,74 @@ export class BlocklistIndex {
 
   /** The nearest match, the smallest entry id among equals (numbers are reused, so their order is not the ids'). */
   private nearest(matches: PhashMatch[]): { entryId: string; distance: number } | undefined {
-    let best: { entryId: string; distance: number } | undefined;
-    for (const { id, distance } of matches) {
-      const entryId = this.idOf[id] as string;
-      if (!best || distance < best.distance || (distance === best.distance && entryId < best.entryId))
-        best = { entryId, distance };
-    }
-    return best;
+    const distance = matches[0]?.distance;
+    const entryId = smallest(
+      matches.filter((match) => match.distance === distance).map(({ id }) => this.idOf[id] as string),
+    );
+    return entryId === undefined ? undefined : { entryId, distance };
   }
 
-  /** Which of the entry's pHashes is `distance` bits from the query. */
+  /** Which of the entry's pHashes is `distance` bits from the query, as hex. */
   private blockedPhash(entryId: string, query: bigint, distance: number): string {
-    const phashes = this.entries.get(entryId)?.hashes.filter((hash) => hash.algorithm === 'phash') ?? [];
-    const hit = phashes.find(({ hash }) => {
-      const value = fromHex(hash);
-      return value !== undefined && hammingDistance(value, query) === distance;
-    });
-    return hit?.hash ?? '';
+    const number = this.numberOf.get(entryId) as number;
+    const hit = unpack(this.hashesOf[number] ?? '').find(
+      ({ algorithm, bytes }) => algorithm === 'phash' && hammingDistance(bytes.readBigUInt64BE(), query) === distance,
+    );
+    return hit?.bytes.toString('hex') ?? '';
   }
 
   private found(entryId: string, hash: BlockedHash, distance: number): BlockMatch {
-    return { entryId, reason: this.entries.get(entryId)?.reason ?? '', ...hash, distance };
+    const number = this.numberOf.get(entryId) as number;
+    return { entryId, reason: this.reasons[this.reasonOf[number]], ...hash, distance };
+  }
+
+  /** Reasons repeat across entries (one per moderation category): each distinct one is kept once. */
+  private intern(reason: string): number {
+    let number = this.reasonNumbers.get(reason);
+    if (number === undefined) {
+      number = this.reasons.push(reason) - 1;
+      this.reasonNumbers.set(reason, number);
+    }
+    return number;
   }
 }
 
-/** The smallest id, so that which of several entries answers does not depend on load order. */
-const first = (ids: string | string[]): string =>
-  typeof ids === 'string' ? ids : ids.reduce((a, b) => (b < a ? b : a));
+/** The hash's bytes, or undefined unless it is lowercase hex of its algorithm's length (a pHash: 16 digits). */
+function bytesOf(algorithm: HashAlgorithm, hash: string): Buffer | undefined {
+  if (algorithm === 'phash') {
+    const value = fromHex(hash);
+    if (value === undefined) return undefined;
+    const bytes = Buffer.alloc(8);
+    bytes.writeBigUInt64BE(value);
+    return bytes;
+  }
+  return hash.length === 2 * BYTES[algorithm] && /^[0-9a-f]+$/.test(hash) ? Buffer.from(hash, 'hex') : undefined;
+}
+
+function unpack(packed: string): { algorithm: HashAlgorithm; bytes: Buffer }[] {
+  const hashes: { algorithm: HashAlgorithm; bytes: Buffer }[] = [];
+  for (let at = 0; at < packed.length;) {
+    const algorithm = ALGORITHMS[packed[at]];
+    const end = at + 1 + BYTES[algorithm];
+    hashes.push({ algorithm, bytes: Buffer.from(packed.slice(at + 1, end), 'latin1') });
+    at = end;
+  }
+  return hashes;
+}
+
+/** Whether the packed hashes hold `wanted` (a tag and its bytes) as one of them. */
+function unpackedHas(packed: string, wanted: string): boolean {
+  for (let at = 0; at < packed.length; at += 1 + BYTES[ALGORITHMS[packed[at]]]) {
+    if (packed.startsWith(wanted, at)) return true;
+  }
+  return false;
+}
+
+const smallest = (ids: string[]): string | undefined =>
+  ids.length === 0 ? undefined : ids.reduce((a, b) => (b < a ? b : a));
+
+function grown(old: Uint32Array): Uint32Array<ArrayBuffer> {
+  const bigger = new Uint32Array(2 * old.length);
+  bigger.set(old);
+  return bigger;
+}
