@@ -8,7 +8,9 @@
  * 10 KB file, a preview) one at a time and at concurrency 16, peak RSS with 3 uploads
  * + 8 downloads of 100 MB at once, the 100 MB file by tus (6 MiB chunks) against a multipart
  * upload just before it, and 50 × 1 MiB uploads one at a time through fetch (one kept-alive
- * connection) and through curl (a process and a connection each). Prints one table
+ * connection) and through curl (a process and a connection each); then the blocklist at 1M
+ * entries (bench:hash) and processing against the bare tools (bench:process), each run as
+ * its own process `runs` times. Prints one table
  * (median, min-max, baseline, goal) and writes it to bench/results/service.{json,md};
  * --profile adds a CPU profile of the service (bench/results/profile/) and where its busy
  * time went.
@@ -45,8 +47,18 @@ import {
   type Transport,
   tusUpload,
 } from './support.js';
+import { measureBlocklist, measureProcessing } from './sub-benches.js';
 import { makeZipFile } from './zip-file.js';
-import { driversTableOf, FIGURES, type Measured, REPLICA_FIGURES, tableOf, TRACING_FIGURES } from './figures.js';
+import {
+  BLOCKLIST_FIGURES,
+  driversTableOf,
+  FIGURES,
+  type Measured,
+  PROCESSING_FIGURES,
+  REPLICA_FIGURES,
+  tableOf,
+  TRACING_FIGURES,
+} from './figures.js';
 import { measureTracing } from './tracing-cost.js';
 
 const MB = 1024 * 1024;
@@ -433,6 +445,12 @@ async function main(): Promise<void> {
   const tracing = await measureTracing(files.small, work, children, runs, SERVICE_ENV);
   json.tracingRuns = tracing;
   table += `\n\nTracing on against off (two processes on one embedded PostgreSQL, interleaved):\n\n${tableOf(TRACING_FIGURES, tracing)}`;
+  const blocklist = await measureBlocklist(runs);
+  json.blocklistRuns = blocklist;
+  table += `\n\nThe blocklist at 1,000,000 entries (bench:hash, each run its own process):\n\n${tableOf(BLOCKLIST_FIGURES, blocklist)}`;
+  const processing = await measureProcessing(runs);
+  json.processingRuns = processing;
+  table += `\n\nProcessing against the bare tools (bench:process, each run its own service):\n\n${tableOf(PROCESSING_FIGURES, processing)}`;
   if (replicas) {
     const measured = await measureReplicas(files.small);
     json.replicaRuns = measured;
