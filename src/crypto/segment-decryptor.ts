@@ -5,6 +5,7 @@ import {
   decodeHeader,
   DecryptionError,
   HEADER_BYTES,
+  segmentCount,
   segmentNonce,
   TAG_BYTES,
 } from './segment-format.js';
@@ -75,31 +76,13 @@ export class SegmentDecryptor extends Transform {
   }
 
   private acceptHeader(bytes: Buffer): void {
-    const header = decodeHeader(bytes);
-    if (header.dataKeyId !== this.options.dataKeyId) throw new DecryptionError('header belongs to another file');
+    this.header = headerOf(bytes, this.options.dataKeyId);
     this.headerBytes = bytes;
-    this.header = header;
   }
 
   /** The segment's plaintext, once its tag verified. */
   private open(unit: Buffer, last: boolean): Buffer {
-    const header = this.header!;
-    if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES)
-      throw new DecryptionError('truncated segment');
-    if (!last && unit.length !== header.segmentSize + TAG_BYTES) throw new DecryptionError('short segment');
-    const decipher = createDecipheriv(
-      'aes-256-gcm',
-      this.options.key,
-      segmentNonce(header.noncePrefix, this.index++, last),
-    );
-    decipher.setAAD(this.headerBytes!);
-    decipher.setAuthTag(unit.subarray(unit.length - TAG_BYTES));
-    const plain = decipher.update(unit.subarray(0, unit.length - TAG_BYTES));
-    try {
-      decipher.final();
-    } catch {
-      throw new DecryptionError(`segment ${this.index - 1} failed authentication`);
-    }
+    const plain = openSegment(this.header!, this.headerBytes!, this.options.key, this.index++, unit, last);
     this.opened++;
     return plain;
   }
@@ -110,4 +93,57 @@ export class SegmentDecryptor extends Transform {
     this.buffered -= n;
     return all.subarray(0, n);
   }
+}
+
+/**
+ * The plaintext of a whole sealed blob held in memory (a small one: a preview, a chat's
+ * thumbnail), with the stream's checks: its header names the data key, every segment
+ * authenticates in order, the last one as the last, and there are as many as its size needs.
+ */
+export function openSealedBuffer(sealed: Buffer, options: { key: Buffer; dataKeyId: string; size: number }): Buffer {
+  if (sealed.length < HEADER_BYTES) throw new DecryptionError('truncated header');
+  const headerBytes = sealed.subarray(0, HEADER_BYTES);
+  const header = headerOf(headerBytes, options.dataKeyId);
+  const unit = header.segmentSize + TAG_BYTES;
+  const segments = segmentCount(options.size, header.segmentSize);
+  const plain: Buffer[] = [];
+  for (let index = 0, at = HEADER_BYTES; index < segments; index++, at += unit) {
+    const last = index === segments - 1;
+    const end = last ? sealed.length : at + unit;
+    if (end > sealed.length) throw new DecryptionError('wrong number of segments');
+    plain.push(openSegment(header, headerBytes, options.key, index, sealed.subarray(at, end), last));
+  }
+  const whole = plain.length === 1 ? plain[0] : Buffer.concat(plain);
+  if (whole.length !== options.size) throw new DecryptionError('wrong number of segments');
+  return whole;
+}
+
+function headerOf(bytes: Buffer, dataKeyId: string): BlobHeader {
+  const header = decodeHeader(bytes);
+  if (header.dataKeyId !== dataKeyId) throw new DecryptionError('header belongs to another file');
+  return header;
+}
+
+/** Segment `index`'s plaintext, once its tag verified against the header (its AAD) and its position. */
+function openSegment(
+  header: BlobHeader,
+  headerBytes: Buffer,
+  key: Buffer,
+  index: number,
+  unit: Buffer,
+  last: boolean,
+): Buffer {
+  if (unit.length < TAG_BYTES || unit.length > header.segmentSize + TAG_BYTES)
+    throw new DecryptionError('truncated segment');
+  if (!last && unit.length !== header.segmentSize + TAG_BYTES) throw new DecryptionError('short segment');
+  const decipher = createDecipheriv('aes-256-gcm', key, segmentNonce(header.noncePrefix, index, last));
+  decipher.setAAD(headerBytes);
+  decipher.setAuthTag(unit.subarray(unit.length - TAG_BYTES));
+  const plain = decipher.update(unit.subarray(0, unit.length - TAG_BYTES));
+  try {
+    decipher.final();
+  } catch {
+    throw new DecryptionError(`segment ${index} failed authentication`);
+  }
+  return plain;
 }

@@ -3,10 +3,12 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
 /**
- * Streams the body. The first authenticated bytes are awaited before anything is sent, so
- * a blob that fails at once is a clean error response; a failure later cuts the connection.
+ * Sends the body: a buffer (a small file, already authenticated) in one write with the
+ * headers; a stream once its first authenticated bytes are in, so a blob that fails at once
+ * is a clean error response, and a failure later cuts the connection.
  */
-export async function sendBody(body: Readable, res: Response): Promise<void> {
+export async function sendBody(body: Readable | Buffer, res: Response): Promise<void> {
+  if (Buffer.isBuffer(body)) return void res.end(body);
   body.on('error', () => {}); // reported through firstChunkReady or pipeline; never unhandled in between
   await firstChunkReady(body);
   await pipeline(body, res);

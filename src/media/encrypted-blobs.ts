@@ -6,6 +6,7 @@ import { boundedCache } from '../common/cache.js';
 import { DEFAULT_SEGMENT_BYTES } from '../crypto/segment-format.js';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
 import { type CipherSource, plaintextReader, readPlaintext } from '../crypto/plaintext-reader.js';
+import { openSealedBuffer } from '../crypto/segment-decryptor.js';
 import { SegmentEncryptor } from '../crypto/segment-encryptor.js';
 import type { RandomAccess } from '../detection/random-access.js';
 import type { MediaType } from '../detection/media-types.js';
@@ -148,14 +149,30 @@ export class EncryptedBlobs {
     return readPlaintext(source, { key, dataKeyId: ref.dataKeyId, size: ref.size }, range);
   }
 
+  /**
+   * What a download answers with: a small blob's plaintext (or the range of it) as one
+   * buffer, opened from the cached ciphertext in one call (no stream: one write to the
+   * socket); a larger one as read() streams it.
+   */
+  async readToSend(ref: BlobRef, range?: ByteRange): Promise<Readable | Buffer> {
+    if (ref.size > DEFAULT_SEGMENT_BYTES) return this.read(ref, range);
+    const key = await this.dataKeys.open(ref.dataKeyId);
+    const plain = openSealedBuffer(await this.smallCiphertext(ref.blobKey), { ...ref, key });
+    return range ? plain.subarray(range.start, range.end + 1) : plain;
+  }
+
   private async smallBlob(blobKey: string): Promise<CipherSource> {
+    const bytes = await this.smallCiphertext(blobKey);
+    return async (part) => Readable.from([part ? bytes.subarray(part.start, part.end + 1) : bytes]);
+  }
+
+  private async smallCiphertext(blobKey: string): Promise<Buffer> {
     let sealed = this.smallBlobs.get(blobKey);
     if (!sealed) {
       sealed = await buffer(await this.store.get(blobKey));
       this.smallBlobs.set(blobKey, sealed);
     }
-    const bytes = sealed;
-    return async (part) => Readable.from([part ? bytes.subarray(part.start, part.end + 1) : bytes]);
+    return sealed;
   }
 
   /** Forgets a deleted media: the unwrapped keys and the cached ciphertext this process holds of it. */

@@ -24,8 +24,8 @@ export interface DownloadFile {
   name: string;
   /** Absent: `private, no-cache` (revalidate with the ETag). */
   cacheControl?: string;
-  /** The plaintext, or the inclusive range of it; only the segments needed are decrypted. */
-  open(range?: ByteRange): Promise<Readable>;
+  /** The plaintext, or the inclusive range of it; only the segments needed are decrypted. A small file comes whole, as a buffer. */
+  open(range?: ByteRange): Promise<Readable | Buffer>;
 }
 
 /** The Storage object of docs/api.md. */
@@ -107,7 +107,7 @@ export class MediaService {
       etag: `"${media.sha256}"`,
       mimeType: charset ? `${media.mimeType}; charset=${charset}` : media.mimeType,
       name: downloadName(media.originalName, media.mimeType),
-      open: (range) => this.blobs.read({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size }, range),
+      open: (range) => this.blobs.readToSend({ blobKey: media.blobKey, dataKeyId: media.dataKeyId, size }, range),
     };
   }
 
@@ -131,7 +131,8 @@ export class MediaService {
       mimeType: preview.mimeType,
       name: `${stem}-${size}.webp`,
       cacheControl: 'private, max-age=86400',
-      open: (range) => this.blobs.read({ blobKey: preview.blobKey, dataKeyId: preview.dataKeyId, size: bytes }, range),
+      open: (range) =>
+        this.blobs.readToSend({ blobKey: preview.blobKey, dataKeyId: preview.dataKeyId, size: bytes }, range),
     };
   }
 

@@ -396,4 +396,39 @@ describe('upload → encrypt → store → download', () => {
       requestId: expect.any(String),
     });
   });
+
+  it('answers a small file (one segment, opened whole in memory) and its ranges, and refuses it cleanly when its blob was tampered with', async () => {
+    const hana = await t.token('hana');
+    const text = Buffer.from('a small note, opened in one piece\n'.repeat(300)); // ≈ 10 KB: one segment
+    const intact = await upload(t.url, hana, { name: 'note.txt', bytes: text });
+    const whole = await request(`${t.url}/api/v1/media/${intact.json.id}`, { token: hana });
+    expect(whole.status).toBe(200);
+    expect(whole.body.equals(text)).toBe(true);
+    expect(whole.headers.get('content-length')).toBe(String(text.length));
+    const part = await request(`${t.url}/api/v1/media/${intact.json.id}`, {
+      token: hana,
+      headers: { Range: 'bytes=100-199' },
+    });
+    expect(part.status).toBe(206);
+    expect(part.headers.get('content-range')).toBe(`bytes 100-199/${text.length}`);
+    expect(part.body.equals(text.subarray(100, 200))).toBe(true);
+
+    // Tampered before its first read (a read keeps the authentic ciphertext in the cache).
+    const { json } = await upload(t.url, hana, { name: 'other.txt', bytes: Buffer.concat([text, Buffer.from('!')]) });
+    const [row] = await query(t.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [json.id]);
+    const path = join(t.dataDir, 'storage', ...row.blob_key.split('/'));
+    const blob = readFileSync(path);
+    blob[32 + 100] ^= 0x01;
+    writeFileSync(path, blob);
+    for (const headers of [{}, { Range: 'bytes=0-10' }]) {
+      const refused = await request(`${t.url}/api/v1/media/${json.id}`, { token: hana, headers });
+      expect(refused.status).toBe(500);
+      expect(refused.json).toEqual({
+        statusCode: 500,
+        code: 'INTERNAL_ERROR',
+        message: 'Internal error',
+        requestId: expect.any(String),
+      });
+    }
+  });
 });

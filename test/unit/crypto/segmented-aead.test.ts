@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { buffer as collect } from 'node:stream/consumers';
 import { plaintextReader } from '../../../src/crypto/plaintext-reader';
-import { SegmentDecryptor } from '../../../src/crypto/segment-decryptor';
+import { openSealedBuffer, SegmentDecryptor } from '../../../src/crypto/segment-decryptor';
 import { SegmentEncryptor } from '../../../src/crypto/segment-encryptor';
 import { encryptedSize, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from '../../../src/crypto/segment-format';
 import { Slice } from '../../../src/crypto/slice';
@@ -39,6 +39,11 @@ async function open(cipher: Buffer, plainSize: number, options: { key?: Buffer; 
     segments: (s) => segmentCount(plainSize, s),
   });
   return collect(chunked(cipher, 500).pipe(decryptor));
+}
+
+/** The same, opened whole in memory (how a small file is answered). */
+async function openWhole(cipher: Buffer, plainSize: number, options: { key?: Buffer; dataKeyId?: string } = {}) {
+  return openSealedBuffer(cipher, { key: options.key ?? KEY, dataKeyId: options.dataKeyId ?? KEY_ID, size: plainSize });
 }
 
 async function openRange(cipher: Buffer, plainSize: number, start: number, end: number) {
@@ -157,56 +162,68 @@ describe('segmented AES-256-GCM format v1', () => {
       expect(Buffer.concat(received).equals(plain.subarray(0, 2 * S))).toBe(true);
     });
 
-    it('on a tampered header', async () => {
-      const tampered = Buffer.from(cipher);
-      tampered[10] ^= 1; // nonce prefix
-      await expect(open(tampered, size)).rejects.toThrow(/failed authentication/);
-    });
+    describe.each([
+      ['streamed', open],
+      ['whole, in memory', openWhole],
+    ])('%s', (_, openWay) => {
+      it('opens what was sealed', async () => {
+        for (const length of [0, 1, S - 1, S, S + 1, size]) {
+          const sealed = await seal(plaintext(length, 3));
+          expect((await openWay(sealed, length)).equals(plaintext(length, 3))).toBe(true);
+        }
+      });
 
-    it('on truncation at a segment boundary and mid-segment', async () => {
-      await expect(open(cipher.subarray(0, segmentAt(4)), size)).rejects.toThrow();
-      await expect(open(cipher.subarray(0, segmentAt(4) + 50), size)).rejects.toThrow();
-      await expect(open(cipher.subarray(0, HEADER_BYTES - 1), size)).rejects.toThrow();
-    });
+      it('on a tampered header', async () => {
+        const tampered = Buffer.from(cipher);
+        tampered[10] ^= 1; // nonce prefix
+        await expect(openWay(tampered, size)).rejects.toThrow(/failed authentication/);
+      });
 
-    it('on an appended segment', async () => {
-      const extended = Buffer.concat([cipher, cipher.subarray(segmentAt(1), segmentAt(2))]);
-      await expect(open(extended, size + S)).rejects.toThrow();
-    });
+      it('on truncation at a segment boundary and mid-segment', async () => {
+        await expect(openWay(cipher.subarray(0, segmentAt(4)), size)).rejects.toThrow();
+        await expect(openWay(cipher.subarray(0, segmentAt(4) + 50), size)).rejects.toThrow();
+        await expect(openWay(cipher.subarray(0, HEADER_BYTES - 1), size)).rejects.toThrow();
+      });
 
-    it('on reordered segments', async () => {
-      const swapped = Buffer.concat([
-        cipher.subarray(0, segmentAt(1)),
-        cipher.subarray(segmentAt(2), segmentAt(3)),
-        cipher.subarray(segmentAt(1), segmentAt(2)),
-        cipher.subarray(segmentAt(3)),
-      ]);
-      await expect(open(swapped, size)).rejects.toThrow(/failed authentication/);
-    });
+      it('on an appended segment', async () => {
+        const extended = Buffer.concat([cipher, cipher.subarray(segmentAt(1), segmentAt(2))]);
+        await expect(openWay(extended, size + S)).rejects.toThrow();
+      });
 
-    it('on a segment or a header from another file under the same key', async () => {
-      // Another file sealed under the same key and id: only its random nonce prefix differs.
-      const foreign = await collect(
-        chunked(plaintext(size, 9), 400).pipe(new SegmentEncryptor({ key: KEY, dataKeyId: KEY_ID, segmentSize: S })),
-      );
-      const mixed = Buffer.concat([
-        cipher.subarray(0, segmentAt(1)),
-        foreign.subarray(segmentAt(1), segmentAt(2)),
-        cipher.subarray(segmentAt(2)),
-      ]);
-      await expect(open(mixed, size)).rejects.toThrow(/failed authentication/);
-      const foreignHeader = Buffer.concat([foreign.subarray(0, HEADER_BYTES), cipher.subarray(HEADER_BYTES)]);
-      await expect(open(foreignHeader, size)).rejects.toThrow(/failed authentication/);
-    });
+      it('on reordered segments', async () => {
+        const swapped = Buffer.concat([
+          cipher.subarray(0, segmentAt(1)),
+          cipher.subarray(segmentAt(2), segmentAt(3)),
+          cipher.subarray(segmentAt(1), segmentAt(2)),
+          cipher.subarray(segmentAt(3)),
+        ]);
+        await expect(openWay(swapped, size)).rejects.toThrow(/failed authentication/);
+      });
 
-    it('on a header naming another data key', async () => {
-      await expect(open(cipher, size, { dataKeyId: 'ffffffff-4455-6677-8899-aabbccddeeff' })).rejects.toThrow(
-        /another file/,
-      );
-    });
+      it('on a segment or a header from another file under the same key', async () => {
+        // Another file sealed under the same key and id: only its random nonce prefix differs.
+        const foreign = await collect(
+          chunked(plaintext(size, 9), 400).pipe(new SegmentEncryptor({ key: KEY, dataKeyId: KEY_ID, segmentSize: S })),
+        );
+        const mixed = Buffer.concat([
+          cipher.subarray(0, segmentAt(1)),
+          foreign.subarray(segmentAt(1), segmentAt(2)),
+          cipher.subarray(segmentAt(2)),
+        ]);
+        await expect(openWay(mixed, size)).rejects.toThrow(/failed authentication/);
+        const foreignHeader = Buffer.concat([foreign.subarray(0, HEADER_BYTES), cipher.subarray(HEADER_BYTES)]);
+        await expect(openWay(foreignHeader, size)).rejects.toThrow(/failed authentication/);
+      });
 
-    it('on the wrong key', async () => {
-      await expect(open(cipher, size, { key: Buffer.alloc(32, 8) })).rejects.toThrow(/failed authentication/);
+      it('on a header naming another data key', async () => {
+        await expect(openWay(cipher, size, { dataKeyId: 'ffffffff-4455-6677-8899-aabbccddeeff' })).rejects.toThrow(
+          /another file/,
+        );
+      });
+
+      it('on the wrong key', async () => {
+        await expect(openWay(cipher, size, { key: Buffer.alloc(32, 8) })).rejects.toThrow(/failed authentication/);
+      });
     });
 
     it('on a ranged read whose last segment is presented as the final one', async () => {
