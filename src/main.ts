@@ -34,8 +34,7 @@ async function main(): Promise<void> {
   shutdown.defer('database', () => database.stop());
   const app = await createApp({ ...config, databaseUrl: database.url });
   shutdown.defer('application', () => app.close());
-  const inFlight = new InFlight(app.getHttpServer());
-  app.useGlobalInterceptors(inFlight.interceptor());
+  const inFlight = new InFlight(app.getHttpServer()); // state-changing routes hold it (HoldsShutdown)
   shutdown.drainFirst(inFlight, config.shutdownGraceMs);
   handleStopSignals((signal) => {
     void database.stopSupervising(); // a stopping database (Ctrl-C reaches it too) is not restarted

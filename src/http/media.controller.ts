@@ -1,4 +1,18 @@
-import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import {
+  Body,
+  Controller,
+  Delete,
+  Get,
+  HttpCode,
+  Inject,
+  Param,
+  Post,
+  Query,
+  Req,
+  Res,
+  UseInterceptors,
+} from '@nestjs/common';
+import { HoldsShutdown } from '../lifecycle/in-flight.js';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -74,6 +88,7 @@ export class MediaController {
   ) {}
 
   @Post(UPLOAD_PATH)
+  @UseInterceptors(HoldsShutdown)
   @ApiOperation({ summary: 'Upload one file (multipart/form-data, part "file")' })
   @ApiConsumes('multipart/form-data')
   @ApiBody({ type: UploadDto })
@@ -279,6 +294,7 @@ export class MediaController {
   }
 
   @Delete(':id')
+  @UseInterceptors(HoldsShutdown)
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete the media, its previews and blobs; frees quota' })
   @ApiResponse({

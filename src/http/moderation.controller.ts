@@ -1,4 +1,5 @@
-import { Body, Controller, Delete, HttpCode, Param, Post } from '@nestjs/common';
+import { Body, Controller, Delete, HttpCode, Param, Post, UseInterceptors } from '@nestjs/common';
+import { HoldsShutdown } from '../lifecycle/in-flight.js';
 import {
   ApiBearerAuth,
   ApiBody,
@@ -89,6 +90,7 @@ const notPrivileged: ErrorCase = ['FORBIDDEN', 'the caller is neither admin nor 
 @ApiBearerAuth()
 @ApiExtraModels(BlockHashDto, BlockMediaDto)
 @Controller('api/v1')
+@UseInterceptors(HoldsShutdown)
 export class ModerationController {
   constructor(
     private readonly blocklist: BlocklistService,

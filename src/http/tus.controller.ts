@@ -1,3 +1,4 @@
+import { HoldsShutdown } from '../lifecycle/in-flight.js';
 import {
   Controller,
   Delete,
@@ -10,6 +11,7 @@ import {
   Patch,
   Post,
   Req,
+  UseInterceptors,
   Res,
 } from '@nestjs/common';
 import { ApiBearerAuth, ApiExcludeEndpoint, ApiHeader, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
@@ -66,6 +68,7 @@ function fromTusError({ status_code: status, body }: TusError): MediaError {
 @ApiTags('resumable uploads (tus 1.0)')
 @ApiBearerAuth()
 @Controller(BASE_PATH)
+@UseInterceptors(HoldsShutdown)
 export class TusController implements OnModuleInit {
   private server!: Server;
   /** The error behind a tus error response, by request: answered by the error filter instead. */

@@ -45,12 +45,15 @@ export function loggingOptions(level: string, file?: string): Params {
         url: req.url.replace(/([?&]token=)[^&]*/g, '$1[redacted]'),
       }),
     },
-    // Only where request lines are written: pino-http computes them at the start and end of every request.
-    customProps: (pino.levels.values[level] ?? Infinity) <= pino.levels.values.info ? observedProps : undefined,
+    customProps: observedProps,
     autoLogging: { ignore: (req) => (req.url ?? '').startsWith('/health') || req.url === '/metrics' },
   };
+  // Request lines are written at info. Above it, pino-http would only repeat as a line the
+  // error the error filter logs already, at a cost on every request (a child logger, three
+  // listeners): it is not installed. The request id is observeRequests' work either way.
+  const linesWritten = (pino.levels.values[level] ?? Infinity) <= pino.levels.values.info;
   return {
     pinoHttp: file ? [options, pino.destination({ dest: file, mkdir: true, sync: false })] : options,
-    forRoutes: [{ path: '*path', method: RequestMethod.ALL }],
+    forRoutes: linesWritten ? [{ path: '*path', method: RequestMethod.ALL }] : [],
   };
 }

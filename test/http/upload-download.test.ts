@@ -420,7 +420,7 @@ describe('upload → encrypt → store → download', () => {
     const blob = readFileSync(path);
     blob[32 + 100] ^= 0x01;
     writeFileSync(path, blob);
-    for (const headers of [{}, { Range: 'bytes=0-10' }]) {
+    for (const headers of [{}, { Range: 'bytes=0-10' }] as Record<string, string>[]) {
       const refused = await request(`${t.url}/api/v1/media/${json.id}`, { token: hana, headers });
       expect(refused.status).toBe(500);
       expect(refused.json).toEqual({

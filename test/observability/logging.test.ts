@@ -1,9 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { KEY_A, signToken, TEST_JWT_SECRET } from '../support/app';
-import { createTestDatabase } from '../support/database';
+import { createTestDatabase, query } from '../support/database';
 import { STAGES } from '../../src/observability/metrics';
 import { fixture, request, upload } from '../support/http';
 import { waitFor } from '../support/wait';
@@ -23,41 +23,57 @@ const BOOT = `
   });
 `;
 
-describe('request logs (nestjs-pino on Nest 12)', () => {
+/** The built app in its own process at LOG_LEVEL `level`: its base URL, DATA_DIR and the JSON lines it wrote. */
+function loggedApp(level: string) {
   const dataDir = mkdtempSync(join(tmpdir(), 'media-test-logs-'));
   let child: ChildProcess;
-  let base: string;
-  const output: string[] = [];
-  const lines = () =>
-    output
-      .join('')
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line));
-
+  const app = {
+    base: '',
+    dataDir,
+    databaseUrl: '',
+    output: [] as string[],
+    lines: () =>
+      app.output
+        .join('')
+        .split('\n')
+        .filter((line) => line.startsWith('{'))
+        .map((line) => JSON.parse(line)),
+  };
   beforeAll(async () => {
     if (!existsSync(join(ROOT, 'dist', 'src', 'bootstrap.js')))
       throw new Error('dist/ is missing: npm test builds it first (npm run build)');
+    app.databaseUrl = await createTestDatabase();
     const env = {
       ...process.env,
       NODE_ENV: 'test',
-      LOG_LEVEL: 'info',
+      LOG_LEVEL: level,
       DATA_DIR: dataDir,
-      DATABASE_URL: await createTestDatabase(),
+      DATABASE_URL: app.databaseUrl,
       AUTH_JWT_SECRET: TEST_JWT_SECRET,
       MEDIA_MASTER_KEYS: KEY_A,
     };
     child = spawn(process.execPath, ['-e', BOOT], { cwd: ROOT, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    child.stdout!.on('data', (chunk) => output.push(String(chunk)));
+    child.stdout!.on('data', (chunk) => app.output.push(String(chunk)));
     let errors = '';
     child.stderr!.on('data', (chunk) => (errors += String(chunk)));
     await waitFor(() => /PORT \d+/.test(errors) || child.exitCode !== null, 30_000);
     if (child.exitCode !== null) throw new Error(`app exited: ${errors}`);
-    base = `http://127.0.0.1:${/PORT (\d+)/.exec(errors)![1]}`;
+    app.base = `http://127.0.0.1:${/PORT (\d+)/.exec(errors)![1]}`;
   });
   afterAll(() => {
     if (child.exitCode === null) child.kill('SIGKILL');
     rmSync(dataDir, { recursive: true, force: true });
+  });
+  return app;
+}
+
+describe('request logs (nestjs-pino on Nest 12)', () => {
+  const app = loggedApp('info');
+  const output = app.output;
+  const lines = app.lines;
+  let base: string;
+  beforeAll(() => {
+    base = app.base;
   });
 
   it('logs each request as JSON with its request id, without credentials, tokens or health checks', async () => {
@@ -112,5 +128,39 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
     expect(lines().some((line) => line.level === 30 && /Nest application successfully started/.test(line.msg))).toBe(
       true,
     );
+  });
+});
+
+describe('above info (LOG_LEVEL=warn): no request lines, and a failure still logged with its request id', () => {
+  const app = loggedApp('warn');
+
+  it('writes no line for answered requests, echoes request ids, and logs a 500 once with its request id', async () => {
+    const token = await signToken('log-warn');
+    const text = Buffer.from('a note to break\n'.repeat(100));
+    const created = await upload(app.base, token, { name: 'note.txt', bytes: text });
+    expect(created.status).toBe(201);
+    const ok = await request(`${app.base}/api/v1/media/${created.json.id}/metadata`, {
+      token,
+      headers: { 'X-Request-Id': 'warn-ok-1' },
+    });
+    expect(ok.status).toBe(200);
+    expect(ok.headers.get('x-request-id')).toBe('warn-ok-1');
+    // Its stored blob broken before any read: the download fails authentication, a 500.
+    const [row] = await query(app.databaseUrl, 'SELECT blob_key FROM media WHERE id = $1', [created.json.id]);
+    const path = join(app.dataDir, 'storage', ...row.blob_key.split('/'));
+    const blob = readFileSync(path);
+    blob[40] ^= 1;
+    writeFileSync(path, blob);
+    const failed = await request(`${app.base}/api/v1/media/${created.json.id}`, {
+      token,
+      headers: { 'X-Request-Id': 'warn-fail-1' },
+    });
+    expect(failed.status).toBe(500);
+    await waitFor(() => app.lines().some((line) => line.requestId === 'warn-fail-1'));
+    const failure = app.lines().filter((line) => line.requestId === 'warn-fail-1');
+    expect(failure).toHaveLength(1);
+    expect(failure[0]).toMatchObject({ level: 50, msg: 'request failed' });
+    expect(app.lines().some((line) => line.req !== undefined)).toBe(false);
+    expect(app.output.join('')).not.toContain(token);
   });
 });
