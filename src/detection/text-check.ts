@@ -60,13 +60,30 @@ function hasBinaryControl(text: string): boolean {
  */
 const MARKUP = /^<(?:[!?]|[A-Za-z_][\w.-]*(?::[A-Za-z_][\w.-]*)?(?:\s|\/?>))/;
 
-/** True when the start of this text (the whole head given, blank space skipped) is markup a browser or a tool would interpret. */
+/** How much of the head is decoded at a time while looking for its first character that is not blank. */
+const STEP_BYTES = 512;
+
+/**
+ * True when the start of this text (the whole head given, blank space skipped) is markup a
+ * browser or a tool would interpret. Decoded a step at a time: a head whose first character
+ * that is not blank is not `<` is decided there (binary uploads are, at once), and one that
+ * starts with `<` is decoded whole and matched as before.
+ */
 export function looksLikeMarkup(head: Buffer, encoding: TextEncoding): boolean {
-  let text: string;
+  let decoder: TextDecoder;
   try {
-    text = new TextDecoder(encoding).decode(head);
+    decoder = new TextDecoder(encoding);
   } catch {
     return false;
   }
-  return MARKUP.test(text.replace(/^\uFEFF/, '').trimStart());
+  let text = '';
+  for (let at = 0; at < head.length; at += STEP_BYTES) {
+    text += decoder.decode(head.subarray(at, at + STEP_BYTES), { stream: true });
+    const start = text.replace(/^\uFEFF/, '').trimStart();
+    if (start.length === 0) continue;
+    if (start[0] !== '<') return false;
+    text += decoder.decode(head.subarray(at + STEP_BYTES));
+    return MARKUP.test(text.replace(/^\uFEFF/, '').trimStart());
+  }
+  return false;
 }

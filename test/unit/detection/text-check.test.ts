@@ -35,4 +35,20 @@ describe('looksLikeMarkup', () => {
       looksLikeMarkup(Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from('<!DOCTYPE svg>', 'utf16le')]), 'utf-16le'),
     ).toBe(true);
   });
+
+  it('skips blank space of any length and width before deciding, across the steps it decodes in', () => {
+    const ideographicSpace = '\u3000'; // three bytes in UTF-8: some straddle each 512-byte step
+    for (const blank of [' '.repeat(511), ' '.repeat(5000), ideographicSpace.repeat(400), '\n\t\u00a0'.repeat(300)]) {
+      expect(looksLikeMarkup(utf8(`\uFEFF${blank}<svg onload="x()"/>`), 'utf-8')).toBe(true);
+      expect(looksLikeMarkup(utf8(`${blank}a note about <svg>`), 'utf-8')).toBe(false);
+      expect(looksLikeMarkup(utf8(blank), 'utf-8')).toBe(false);
+    }
+    const utf16 = Buffer.concat([Buffer.from([0xff, 0xfe]), Buffer.from(`${' '.repeat(700)}<html>`, 'utf16le')]);
+    expect(looksLikeMarkup(utf16, 'utf-16le')).toBe(true);
+  });
+
+  it('decides a binary head at its first character', () => {
+    const binary = Buffer.concat([Buffer.from('PK\x03\x04'), Buffer.alloc(64 * 1024, 0xa7)]);
+    expect(looksLikeMarkup(binary, 'utf-8')).toBe(false);
+  });
 });
