@@ -60,6 +60,8 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
   private readonly stopRetrying = new AbortController();
   /** Workers were started here (see onModuleDestroy). */
   private working = false;
+  /** This process's workers by queue, woken when a job is committed here (else they find it at their next poll). */
+  private readonly workerIds = new Map<string, string[]>();
 
   constructor(
     @Inject(APP_CONFIG) private readonly config: AppConfig,
@@ -106,7 +108,7 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
     if (this.stopping) return; // the queue is stopped or about to be: no new workers
     this.working = true;
     for (let i = 0; i < concurrency; i++) {
-      await boss.work<T>(
+      const id = await boss.work<T>(
         name,
         { batchSize: 1, includeMetadata: true, pollingIntervalSeconds: this.config.jobs.pollSeconds },
         async ([job]) => {
@@ -122,7 +124,19 @@ export class JobQueue implements OnModuleInit, OnModuleDestroy {
           }
         },
       );
+      this.workerIds.set(name, [...(this.workerIds.get(name) ?? []), id]);
     }
+  }
+
+  /**
+   * Wakes this process's workers of `name` to fetch now: call it once the transaction that
+   * sent a job committed (a worker woken before would find nothing and sleep a whole poll).
+   * Workers of other processes find the job at their next poll (JOB_POLL_SECONDS).
+   */
+  wake(name: string): void {
+    const ids = this.workerIds.get(name);
+    if (!ids) return;
+    void this.started.then((boss) => ids.forEach((id) => boss.notifyWorker(id))).catch(() => {});
   }
 
   /**

@@ -331,6 +331,9 @@ export class UploadService {
     );
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');
     if ('duplicateOf' in result) return { outcome: 'duplicate', media: toMediaView(result.duplicateOf) };
+    // Committed: a worker of this process starts on it now, not at its next poll.
+    if (later) this.jobs.wake(FINISH_PROCESSING);
+    if (processed.previewsFailed) this.jobs.wake(RENDER_PREVIEWS);
     return { outcome: 'created', media: toMediaView(result.created) };
   }
 

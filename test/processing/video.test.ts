@@ -261,3 +261,22 @@ describe('a background job that fails for good', () => {
     }
   });
 });
+
+describe('a job committed by this process starts at once, not at the next poll', () => {
+  let t: TestApp;
+  beforeAll(async () => {
+    // Workers poll once an hour here: only the wake after the upload's commit can start its job within the test.
+    t = await startTestApp({ env: { JOB_POLL_SECONDS: '3600', PROCESSING_BUDGET_SECONDS: '0' } });
+  });
+  afterAll(() => t.close());
+
+  it('transcodes two uploads in turn, each woken by its own commit', async () => {
+    const token = await t.token('woken');
+    for (const name of ['first.webm', 'second.webm']) {
+      const webm = clip(name, ['-c:v', 'libvpx', '-b:v', '200k', '-c:a', 'libvorbis']);
+      const accepted = await upload(t.url, token, { name, bytes: webm });
+      expect(accepted.status).toBe(202);
+      expect(await settledMedia(t, token, accepted.json.id)).toMatchObject({ status: 'ready', mimeType: 'video/mp4' });
+    }
+  });
+});
