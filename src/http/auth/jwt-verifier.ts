@@ -32,9 +32,15 @@ export class JwtVerifier {
       this.jwks = createRemoteJWKSet(new URL(auth.jwksUrl), { timeoutDuration: 3000, cooldownDuration: 30_000 });
   }
 
-  async verify(token: string): Promise<Caller> {
+  /** The caller of a token verified before and not expired since; undefined otherwise (verify it). */
+  known(token: string): Caller | undefined {
     const known = this.verified.get(token);
-    if (known && known.expiresAt > Date.now()) return known.caller;
+    return known && known.expiresAt > Date.now() ? known.caller : undefined;
+  }
+
+  async verify(token: string): Promise<Caller> {
+    const known = this.known(token);
+    if (known) return known;
     let payload: JWTPayload;
     try {
       ({ payload } = await jwtVerify(token, this.keyFor, {
