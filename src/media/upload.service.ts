@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { createWriteStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
@@ -29,6 +28,7 @@ import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
 import { SizeGuard } from './streams/size-guard.js';
+import { BatchedFileSink } from './streams/batched-file-sink.js';
 import { Sniffer } from './streams/sniffer.js';
 import { Throttle } from './streams/throttle.js';
 import { LeftoverCleanup } from './leftover-cleanup.js';
@@ -249,7 +249,7 @@ export class UploadService {
     const hasher = this.blobs.hasher();
     const throttle = new Throttle((bytes) => this.limiter.throttle(source.ownerId, bytes));
     const { dataKey, encryptor } = await this.blobs.sealer(source.ownerId);
-    const sink = createWriteStream(path, { flags: 'wx', mode: 0o600 });
+    const sink = new BatchedFileSink(path);
     try {
       await stage('receive', () =>
         pipeline([file, throttle, sniffer, guard, hasher, encryptor, sink], { signal: source.signal }),

@@ -120,10 +120,10 @@ describe('limits', () => {
       for (let waited = 0; t.tempFiles().length === 0 && waited < 5000; waited += 20)
         await new Promise((resolve) => setTimeout(resolve, 20));
       await new Promise((resolve) => setTimeout(resolve, 100));
-      // Mid-upload, the temp file holds ciphertext only.
+      // Mid-upload, the temp file holds ciphertext only (written in 1 MiB batches: maybe nothing yet).
       const [temp] = t.tempFiles();
       const partial = readFileSync(temp);
-      expect(partial.subarray(0, 4).toString()).toBe('WMSE');
+      expect(['', 'WMSE']).toContain(partial.subarray(0, 4).toString());
       expect(partial.includes(bytes.subarray(0, 40))).toBe(false);
       const second = await upload(t.url, token, { name: 'small.txt', bytes: textFile(9, 100) });
       expect(second.status).toBe(429);
