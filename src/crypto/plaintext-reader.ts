@@ -21,12 +21,18 @@ export interface SealedBlob {
  * header and only the segments holding the range; every segment is authenticated before
  * any of its bytes are released.
  */
-export async function readPlaintext(source: CipherSource, blob: SealedBlob, range?: ByteRange): Promise<Readable> {
+export async function readPlaintext(
+  source: CipherSource,
+  blob: SealedBlob,
+  range?: ByteRange,
+  /** The blob's header, when the caller holds it already (a reader of many ranges reads it once). */
+  knownHeader?: Promise<Buffer>,
+): Promise<Readable> {
   if (!range) {
     const segments = (segmentSize: number) => segmentCount(blob.size, segmentSize);
     return chain(await source(), new SegmentDecryptor({ key: blob.key, dataKeyId: blob.dataKeyId, segments }));
   }
-  const header = await buffer(await source({ start: 0, end: HEADER_BYTES - 1 }));
+  const header = await (knownHeader ?? headerOf(source));
   const span = segmentSpan(blob.size, decodeHeader(header).segmentSize, range.start, range.end);
   const decryptor = new SegmentDecryptor({
     key: blob.key,
@@ -43,6 +49,10 @@ export async function readPlaintext(source: CipherSource, blob: SealedBlob, rang
   );
 }
 
+async function headerOf(source: CipherSource): Promise<Buffer> {
+  return buffer(await source({ start: 0, end: HEADER_BYTES - 1 }));
+}
+
 /** How many decrypted segments a random-access reader keeps (2 MiB at 64 KiB). */
 const CACHED_SEGMENTS = 32;
 
@@ -54,11 +64,13 @@ const CACHED_SEGMENTS = 32;
 export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentSize = DEFAULT_SEGMENT_BYTES) {
   // Entries only: each holds one segment at most (a promise, its size unknown when set).
   const cache = boundedCache<number, Promise<Buffer>>({ max: CACHED_SEGMENTS });
+  let header: Promise<Buffer> | undefined;
   const segment = (index: number): Promise<Buffer> => {
     let plain = cache.get(index);
     if (!plain) {
       const range = { start: index * segmentSize, end: Math.min(blob.size, (index + 1) * segmentSize) - 1 };
-      plain = readPlaintext(source, blob, range).then(buffer);
+      header ??= headerOf(source);
+      plain = readPlaintext(source, blob, range, header).then(buffer);
       plain.catch(() => {});
       cache.set(index, plain);
     }

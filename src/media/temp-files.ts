@@ -41,6 +41,27 @@ export class TempFiles {
     return dir;
   }
 
+  /**
+   * A new private directory for one upload's work files, made when a processor first names
+   * it (`path`): most uploads (an archive, a text, an image kept as it came) write none, and
+   * a directory made and removed for each costs trips to the thread pool. Made with one
+   * synchronous mkdir; the caller removes it when `made`.
+   */
+  lazyDir(): { readonly path: string; readonly made: boolean } {
+    const path = this.newPath('.d');
+    let made = false;
+    return {
+      get path() {
+        if (!made) mkdirSync(path, { mode: 0o700 });
+        made = true;
+        return path;
+      },
+      get made() {
+        return made;
+      },
+    };
+  }
+
   /** Removes directories left by processes that are gone; returns their tags. */
   async sweep(now = Date.now()): Promise<string[]> {
     const removed: string[] = [];

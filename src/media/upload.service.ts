@@ -152,7 +152,7 @@ export class UploadService {
    * screened, processed, stored and committed. Whatever was not committed is undone.
    */
   private async finish(hold: Hold, receive: () => Promise<Received>): Promise<UploadResult> {
-    let workDir: string | undefined;
+    const work = this.temp.lazyDir();
     const written: string[] = [];
     let committed = false;
     const known: { sha256?: string; md5?: string; phashes?: bigint[] } = {};
@@ -174,13 +174,14 @@ export class UploadService {
           signal: hold.signal,
         }),
       );
-      workDir = await this.temp.newDir();
       const input = {
         format: received.format,
         size: received.size,
         open,
         file: received.file,
-        workDir,
+        get workDir() {
+          return work.path;
+        },
         signal: hold.signal,
       };
       const processed = await stage('process', () => this.processor.process(input));
@@ -224,7 +225,7 @@ export class UploadService {
       await this.screening.recordRejection(error, { ...context, ...known });
       throw error;
     } finally {
-      if (workDir) await rm(workDir, { recursive: true, force: true });
+      if (work.made) await rm(work.path, { recursive: true, force: true });
       if (!committed) await this.undo(hold.ledger, written);
     }
   }
