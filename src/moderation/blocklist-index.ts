@@ -98,10 +98,13 @@ export class BlocklistIndex {
       for (const hash of hashes[algorithm]) {
         const bytes = hash ? bytesOf(algorithm, hash.toLowerCase()) : undefined;
         if (!bytes) continue;
-        const wanted = TAGS[algorithm] + bytes.toString('latin1');
         const holders = this.exact[algorithm]
           .candidates(bytes.readUInt32BE())
-          .filter((number) => unpackedHas(this.hashesOf[number] ?? '', wanted));
+          .filter((number) =>
+            unpack(this.hashesOf[number] ?? '').some(
+              (held) => held.algorithm === algorithm && held.bytes.equals(bytes),
+            ),
+          );
         const entryId = smallest(holders.map((number) => this.idOf[number] as string));
         if (entryId) return this.found(entryId, { algorithm, hash: hash.toLowerCase() }, 0);
       }
@@ -172,14 +175,6 @@ function unpack(packed: string): { algorithm: HashAlgorithm; bytes: Buffer }[] {
     at = end;
   }
   return hashes;
-}
-
-/** Whether the packed hashes hold `wanted` (a tag and its bytes) as one of them. */
-function unpackedHas(packed: string, wanted: string): boolean {
-  for (let at = 0; at < packed.length; at += 1 + BYTES[ALGORITHMS[packed[at]]]) {
-    if (packed.startsWith(wanted, at)) return true;
-  }
-  return false;
 }
 
 const smallest = (ids: string[]): string | undefined =>
