@@ -12,8 +12,8 @@
  * entries (bench:hash) and processing against the bare tools (bench:process), each run as
  * its own process `runs` times. Prints one table
  * (median, min-max, baseline, goal) and writes it to bench/results/service.{json,md};
- * --profile adds a CPU profile of the service (bench/results/profile/) and where its busy
- * time went.
+ * --profile adds one more run through a service under `--cpu-prof` (bench/results/profile/)
+ * and where its busy time went (that run's figures are not in the table).
  *
  * --driver s3: the same runs again against a second service on STORAGE_DRIVER=s3 and a real
  * S3 server (s3rver, bench/s3rver.ts), after the local one; one table with both side by
@@ -73,6 +73,14 @@ const results = join(ROOT, 'bench', 'results');
 const work = mkdtempSync(join(tmpdir(), 'media-bench-service-'));
 chmodSync(work, 0o711); // the embedded PostgreSQL (user postgres, when run as root) must enter DATA_DIR below it
 const children: ChildProcess[] = [];
+
+/** The media every run reads: a 10 KB file, an image with previews, their owner's token, a grantee's signed URL. */
+interface Fixed {
+  tenKb: string;
+  image: string;
+  token: string;
+  signedTenKb: string;
+}
 
 interface Fixtures {
   small: string[];
@@ -173,7 +181,7 @@ async function oneRun(
   service: BenchService,
   baseline: Baseline,
   files: Fixtures,
-  fixed: { tenKb: string; image: string; token: string; signedTenKb: string },
+  fixed: Fixed,
 ): Promise<Measured> {
   const api = client(service);
   const m: Measured = {};
@@ -303,8 +311,7 @@ async function oneRun(
   return m;
 }
 
-async function stopAndSummarize(service: BenchService, dir: string, fromMicros: number): Promise<string> {
-  await stopChild(service.child);
+function summarizeNewest(dir: string, fromMicros: number): string {
   // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
   const newest = readdirSync(dir)
     .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
@@ -314,7 +321,7 @@ async function stopAndSummarize(service: BenchService, dir: string, fromMicros: 
     (b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`,
   );
   return [
-    `CPU profile of the service during the runs (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`,
+    `CPU profile of the service during one more run of the same work, whose figures are not in the table (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`,
     '',
     '| where | share |',
     '|---|---|',
@@ -324,7 +331,9 @@ async function stopAndSummarize(service: BenchService, dir: string, fromMicros: 
 
 /**
  * A service on `storage` (its environment; {} for the local driver) under its own DATA_DIR,
- * measured `runs` times, then stopped; with --profile, where its busy time went.
+ * measured `runs` times, then stopped. With --profile, one more run of the same work through
+ * a second service under `--cpu-prof` says where the busy time went; its figures are not
+ * kept (the profiler's own cost would count against the goals).
  */
 async function measureService(
   name: string,
@@ -332,46 +341,63 @@ async function measureService(
   files: Fixtures,
   baseline: Baseline,
 ): Promise<{ measured: Measured[]; profiled?: string }> {
+  const measured: Measured[] = [];
+  await withService(`data-${name}`, storage, [], files, async (service, fixed) => {
+    for (let run = 0; run < runs; run++) {
+      measured.push(await oneRun(run, service, baseline, files, fixed));
+      console.error(`${name === 'local' ? '' : `${name}: `}run ${run + 1} of ${runs} done`);
+    }
+  });
+  if (!profile) return { measured };
   const profileDir = join(results, 'profile');
-  const service = await startService(
-    join(work, `data-${name}`),
-    { ...SERVICE_ENV, ...storage },
-    profile ? ['--cpu-prof', '--cpu-prof-dir', profileDir] : [],
+  const profiled = await withService(
+    `data-${name}-profiled`,
+    storage,
+    ['--cpu-prof', '--cpu-prof-dir', profileDir],
+    files,
+    async (service, fixed) => {
+      const measuredFrom = Number(process.hrtime.bigint() / 1000n);
+      await oneRun(runs, service, baseline, files, fixed);
+      console.error(`${name === 'local' ? '' : `${name}: `}profiled run done`);
+      return () => summarizeNewest(profileDir, measuredFrom);
+    },
   );
+  return { measured, profiled: profiled() };
+}
+
+/** Starts a service under `dataDir` with the fixed media every run reads, hands both to `use`, then stops it. */
+async function withService<T>(
+  dataDir: string,
+  storage: Record<string, string>,
+  nodeArgs: string[],
+  files: Fixtures,
+  use: (service: BenchService, fixed: Fixed) => Promise<T>,
+): Promise<T> {
+  const service = await startService(join(work, dataDir), { ...SERVICE_ENV, ...storage }, nodeArgs);
   children.push(service.child);
   const api = client(service);
   const token = service.token('bench-fixed');
-  const fixed = {
-    tenKb: (await api.upload(files.tenKb, token, 'ten.zip')).id,
-    image: (await api.upload(files.image, token, 'image.jpg')).id,
-    token,
-  };
+  const tenKb = (await api.upload(files.tenKb, token, 'ten.zip')).id;
+  const image = (await api.upload(files.image, token, 'image.jpg')).id;
   // A grantee of the 10 KB file (as messaging-service grants it) and their signed URL to it.
   service.rpc('GrantAccess', {
     acting_user_id: 'bench-fixed',
-    media_ids: [fixed.tenKb],
+    media_ids: [tenKb],
     conversation_id: 'bench',
     user_ids: ['bench-grantee'],
   });
-  const minted = await fetch(`${service.base}/api/v1/media/${fixed.tenKb}/signed-url`, {
+  const minted = await fetch(`${service.base}/api/v1/media/${tenKb}/signed-url`, {
     method: 'POST',
     headers: { Authorization: `Bearer ${service.token('bench-grantee')}`, 'Content-Type': 'application/json' },
     body: JSON.stringify({ expiresIn: 86400, variant: 'original' }),
   });
   if (minted.status !== 201) throw new Error(`signed-url answered ${minted.status}`);
   const signedTenKb = `${service.base}${((await minted.json()) as { url: string }).url}`;
-
-  const measuredFrom = Number(process.hrtime.bigint() / 1000n);
-  const measured: Measured[] = [];
-  for (let run = 0; run < runs; run++) {
-    measured.push(await oneRun(run, service, baseline, files, { ...fixed, signedTenKb }));
-    console.error(`${name === 'local' ? '' : `${name}: `}run ${run + 1} of ${runs} done`);
-  }
-  if (!profile) {
+  try {
+    return await use(service, { tenKb, image, token, signedTenKb });
+  } finally {
     await stopChild(service.child);
-    return { measured };
   }
-  return { measured, profiled: await stopAndSummarize(service, profileDir, measuredFrom) };
 }
 
 /**
