@@ -5,7 +5,8 @@
  * Node's internals or native code is charged to the nearest caller that is a package or
  * ours (`crypto` called by our sealing transform counts as that transform).
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 
 interface ProfileNode {
   id: number;
@@ -66,4 +67,23 @@ export function summarizeProfile(path: string, top = 15, fromMicros = 0): { buck
     .map(([bucket, us]) => ({ bucket, share: us / busy }))
     .sort((a, b) => b.share - a.share)
     .slice(0, top);
+}
+
+/** The table of where the busy time went, from the newest main-thread profile in `dir` (from `fromMicros` on). */
+export function summarizeNewest(dir: string, fromMicros: number): string {
+  // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
+  const newest = readdirSync(dir)
+    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
+    .sort()
+    .pop()!;
+  const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map(
+    (b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`,
+  );
+  return [
+    `CPU profile of the service during one more run of the same work, whose figures are not in the table (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`,
+    '',
+    '| where | share |',
+    '|---|---|',
+    ...lines,
+  ].join('\n');
 }

@@ -20,15 +20,16 @@
  * side (bench/results/service-s3.{json,md}). --replicas: the 200 small uploads through one
  * service process, then split between two, on one PostgreSQL and one DATA_DIR (REPLICA_FIGURES).
  */
-import { type ChildProcess, execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { ChildProcess } from 'node:child_process';
+import { chmodSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { CreateBucketCommand } from '@aws-sdk/client-s3';
-import sharp from 'sharp';
 import { cpuSeconds, pool, rssMb } from './process-stats.js';
-import { summarizeProfile } from './profile-summary.js';
+import { summarizeNewest } from './profile-summary.js';
+import { type Fixtures, makeFixtures } from './fixtures.js';
+import { measureReplicas } from './replicas.js';
+import { client, drain } from './service-client.js';
 import { startS3rver } from './s3rver.js';
 import {
   type Baseline,
@@ -36,19 +37,15 @@ import {
   curlFile,
   fetchFile,
   median,
-  postFile,
   ROOT,
   startBaseline,
   startService,
   runBench,
-  servicesOnOnePostgres,
   stopChild,
   timed,
   type Transport,
-  tusUpload,
 } from './support.js';
 import { measureBlocklist, measureProcessing } from './sub-benches.js';
-import { makeZipFile } from './zip-file.js';
 import {
   BLOCKLIST_FIGURES,
   driversTableOf,
@@ -80,100 +77,6 @@ interface Fixed {
   image: string;
   token: string;
   signedTenKb: string;
-}
-
-interface Fixtures {
-  small: string[];
-  five: string;
-  big: string;
-  tenKb: string;
-  image: string;
-  /** ≈ 90 MB of H.264/AAC in MP4 with a title tag: stored remuxed, without it. */
-  video: string;
-}
-
-async function makeFixtures(): Promise<Fixtures> {
-  const path = (name: string) => join(work, name);
-  const small = Array.from({ length: 200 }, (_, i) => path(`small-${i}.zip`));
-  small.forEach((file) => makeZipFile(file, MB, randomBytes));
-  for (const [name, size] of [
-    ['five.zip', 5 * MB],
-    ['big.zip', 100 * MB],
-    ['ten-kb.zip', 10 * 1024],
-  ] as const)
-    makeZipFile(path(name), size, randomBytes);
-  const noise = randomBytes(640 * 480 * 3);
-  await sharp(noise, { raw: { width: 640, height: 480, channels: 3 } })
-    .jpeg()
-    .toFile(path('image.jpg'));
-  execFileSync('ffmpeg', [
-    ...[
-      '-v',
-      'error',
-      '-f',
-      'lavfi',
-      '-i',
-      'testsrc2=size=1280x720:rate=25',
-      '-f',
-      'lavfi',
-      '-i',
-      'sine=frequency=440',
-      '-t',
-      '40',
-    ],
-    ...[
-      '-c:v',
-      'libx264',
-      '-preset',
-      'ultrafast',
-      '-b:v',
-      '20M',
-      '-maxrate',
-      '20M',
-      '-bufsize',
-      '40M',
-      '-c:a',
-      'aac',
-      '-metadata',
-      'title=bench',
-      path('video.mp4'),
-    ],
-  ]);
-  return {
-    small,
-    five: path('five.zip'),
-    big: path('big.zip'),
-    tenKb: path('ten-kb.zip'),
-    image: path('image.jpg'),
-    video: path('video.mp4'),
-  };
-}
-
-function client(service: BenchService) {
-  const auth = (token: string) => ({ Authorization: `Bearer ${token}` });
-  return {
-    async upload(file: string, token: string, filename = 'bench.zip', via: Transport = postFile) {
-      const reply = await via(`${service.base}/api/v1/media/upload`, file, { token, filename });
-      if (reply.status !== 201 && reply.status !== 202)
-        throw new Error(`upload answered ${reply.status}: ${reply.body}`);
-      return { id: JSON.parse(reply.body).id as string, ms: reply.ms };
-    },
-    tus: (bytes: Buffer, token: string, filename: string) =>
-      tusUpload(`${service.base}/api/v1/media/uploads`, bytes, { token, filename, chunkSize: 6 * MB }),
-    remove: (id: string, token: string) =>
-      fetch(`${service.base}/api/v1/media/${id}`, { method: 'DELETE', headers: auth(token) }),
-    get: (path: string, token: string, headers: Record<string, string> = {}) =>
-      drain(`${service.base}/api/v1/media/${path}`, { ...auth(token), ...headers }),
-  };
-}
-
-/** GETs `url` and reads the whole body; answers the byte count. */
-async function drain(url: string, headers: Record<string, string> = {}): Promise<number> {
-  const reply = await fetch(url, { headers });
-  let bytes = 0;
-  for await (const chunk of reply.body as unknown as AsyncIterable<Uint8Array>) bytes += chunk.length;
-  if (reply.status !== 200 && reply.status !== 206) throw new Error(`GET ${url} answered ${reply.status}`);
-  return bytes;
 }
 
 async function oneRun(
@@ -311,24 +214,6 @@ async function oneRun(
   return m;
 }
 
-function summarizeNewest(dir: string, fromMicros: number): string {
-  // CPU.<date>.<time>.<pid>.<thread>.<n>.cpuprofile: thread 0 is the main thread (the hash thread writes its own).
-  const newest = readdirSync(dir)
-    .filter((f) => f.endsWith('.cpuprofile') && f.split('.')[4] === '0')
-    .sort()
-    .pop()!;
-  const lines = summarizeProfile(join(dir, newest), 20, fromMicros).map(
-    (b) => `| ${b.bucket} | ${(b.share * 100).toFixed(1)} % |`,
-  );
-  return [
-    `CPU profile of the service during one more run of the same work, whose figures are not in the table (${join(dir, newest)}): self time by package or file (node internals and native code charged to their caller), share of busy time:`,
-    '',
-    '| where | share |',
-    '|---|---|',
-    ...lines,
-  ].join('\n');
-}
-
 /**
  * A service on `storage` (its environment; {} for the local driver) under its own DATA_DIR,
  * measured `runs` times, then stopped. With --profile, one more run of the same work through
@@ -400,54 +285,9 @@ async function withService<T>(
   }
 }
 
-/**
- * The 200 small uploads (8 users) through one service process at c=8, then split
- * round-robin between two at c=8 and c=16, each run interleaved (the second process idles
- * while the first is measured alone), on one PostgreSQL and one DATA_DIR.
- */
-async function measureReplicas(small: string[]): Promise<Measured[]> {
-  return servicesOnOnePostgres(
-    join(work, 'replicas'),
-    [SERVICE_ENV, SERVICE_ENV],
-    children,
-    async (services, postmaster) => {
-      const cpu = () => cpuSeconds(services[0].pid) + cpuSeconds(postmaster);
-      const measured: Measured[] = [];
-      for (let run = 0; run < runs; run++) {
-        // 8 users new to the service for each measurement: a user's second copy of a file is not stored again (200).
-        const users = (label: string) =>
-          Array.from({ length: 8 }, (_, i) => services[0].token(`replicas-run${run}-${label}-user${i}`));
-        const [alone, split8, split16] = ['one', 'two-c8', 'two-c16'].map(users);
-        const uploaded: { api: ReturnType<typeof client>; id: string; token: string }[] = [];
-        /** Uploads per second of the 200 through `through`, round-robin. */
-        const rate = async (through: BenchService[], concurrency: number, tokens: string[]) => {
-          const apis = through.map(client);
-          const started = Date.now();
-          await pool(small, concurrency, async (file, i) => {
-            const [api, token] = [apis[i % apis.length], tokens[i % 8]];
-            uploaded.push({ api, token, id: (await api.upload(file, token, `f${i}.zip`)).id });
-          });
-          return small.length / ((Date.now() - started) / 1000);
-        };
-        const cpuBefore = cpu();
-        const one = await rate(services.slice(0, 1), 8, alone);
-        const m: Measured = { oneReplicaRate: one, oneReplicaCpu: ((cpu() - cpuBefore) * 1000) / small.length };
-        m.twoReplicasRate8 = await rate(services, 8, split8);
-        m.twoReplicasRate16 = await rate(services, 16, split16);
-        m.twoReplicasRatio8 = m.twoReplicasRate8 / one;
-        m.twoReplicasRatio16 = m.twoReplicasRate16 / one;
-        measured.push(m);
-        await pool(uploaded, 8, ({ api, id, token }) => api.remove(id, token));
-        console.error(`replicas: run ${run + 1} of ${runs} done`);
-      }
-      return measured;
-    },
-  );
-}
-
 async function main(): Promise<void> {
   if (driver !== 'local' && driver !== 's3') throw new Error(`--driver ${driver}: local or s3`);
-  const files = await makeFixtures();
+  const files = await makeFixtures(work);
   if (profile) mkdirSync(join(results, 'profile'), { recursive: true });
   const baseline = await startBaseline(work);
   children.push(baseline.child);
@@ -478,7 +318,12 @@ async function main(): Promise<void> {
   json.processingRuns = processing;
   table += `\n\nProcessing against the bare tools (bench:process, each run its own service):\n\n${tableOf(PROCESSING_FIGURES, processing)}`;
   if (replicas) {
-    const measured = await measureReplicas(files.small);
+    const measured = await measureReplicas(files.small, {
+      dir: join(work, 'replicas'),
+      env: SERVICE_ENV,
+      children,
+      runs,
+    });
     json.replicaRuns = measured;
     table += `\n\nTwo replicas against one (local driver, one DATA_DIR, one embedded PostgreSQL through DATABASE_URL):\n\n${tableOf(REPLICA_FIGURES, measured)}`;
   }
