@@ -62,6 +62,26 @@ export const FIGURES: Figure[] = [
   },
   { key: 'previewP50', label: 'GET a 256 px preview, one at a time, p50', unit: 'ms', goal: '< 2', met: below(2) },
   { key: 'previewRate', label: 'GET a 256 px preview, c=16', unit: 'req/s', goal: '≥ 2000', met: atLeast(2000) },
+  ...(['metadata', 'tenKb', 'preview'] as const).flatMap((name): Figure[] => {
+    const what = { metadata: 'metadata', tenKb: 'a 10 KB file', preview: 'a 256 px preview' }[name];
+    return [
+      {
+        key: `${name}ClientUs`,
+        label: `… GET ${what} at c=16: the load client's CPU per GET (fetch)`,
+        unit: 'µs',
+        goal: '—',
+        met: reference,
+      },
+      {
+        key: `${name}RateHttp`,
+        label: `… the same through node:http, kept alive (a lighter client)`,
+        unit: 'req/s',
+        goal: '—',
+        met: reference,
+      },
+      { key: `${name}ClientUsHttp`, label: `… its CPU per GET`, unit: 'µs', goal: '—', met: reference },
+    ];
+  }),
   { key: 'peakRss', label: 'peak RSS, 3 × 100 MB up + 8 × 100 MB down', unit: 'MB', goal: '< 300', met: below(300) },
   {
     key: 'videoPeakRss',
