@@ -96,6 +96,8 @@ export class ResumableUploads extends DataStore implements OnApplicationBootstra
 
   onModuleDestroy(): void {
     clearInterval(this.timer);
+    // A paused upload's digest holds a stream open on the hash thread, which keeps the process alive: the next PATCH reads the file again.
+    for (const id of [...this.live.keys()]) this.forgetDigest(id);
   }
 
   /** Admits a new upload of `length` bytes by `creator` (the declared size against every limit, the daily slot and the quota). */
