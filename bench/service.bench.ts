@@ -247,29 +247,29 @@ async function measureService(
   });
   if (!profile) return { measured };
   const profileDir = join(results, 'profile');
-  const profiled = await withService(
+  let measuredFrom = 0;
+  await withService(
     `data-${name}-profiled`,
     storage,
     ['--cpu-prof', '--cpu-prof-dir', profileDir],
     files,
     async (service, fixed) => {
-      const measuredFrom = Number(process.hrtime.bigint() / 1000n);
+      measuredFrom = Number(process.hrtime.bigint() / 1000n);
       await oneRun(runs, service, baseline, files, fixed);
       console.error(`${name === 'local' ? '' : `${name}: `}profiled run done`);
-      return () => summarizeNewest(profileDir, measuredFrom);
     },
   );
-  return { measured, profiled: profiled() };
+  return { measured, profiled: summarizeNewest(profileDir, measuredFrom) };
 }
 
 /** Starts a service under `dataDir` with the fixed media every run reads, hands both to `use`, then stops it. */
-async function withService<T>(
+async function withService(
   dataDir: string,
   storage: Record<string, string>,
   nodeArgs: string[],
   files: Fixtures,
-  use: (service: BenchService, fixed: Fixed) => Promise<T>,
-): Promise<T> {
+  use: (service: BenchService, fixed: Fixed) => Promise<void>,
+): Promise<void> {
   const service = await startService(join(work, dataDir), { ...SERVICE_ENV, ...storage }, nodeArgs);
   children.push(service.child);
   const api = client(service);
@@ -291,7 +291,7 @@ async function withService<T>(
   if (minted.status !== 201) throw new Error(`signed-url answered ${minted.status}`);
   const signedTenKb = `${service.base}${((await minted.json()) as { url: string }).url}`;
   try {
-    return await use(service, { tenKb, image, token, signedTenKb });
+    await use(service, { tenKb, image, token, signedTenKb });
   } finally {
     await stopChild(service.child);
   }
