@@ -289,6 +289,8 @@ export class UploadService {
     const wrapped = (key: FreshDataKey) => ({ id: key.id, masterKeyId: key.masterKeyId, wrapped: key.wrapped });
     const id = randomUUID();
     const later = processed.finishLater;
+    // Queued in the commit's transaction, then woken in this process once it committed.
+    const jobs = [...(later ? [FINISH_PROCESSING] : []), ...(processed.previewsFailed ? [RENDER_PREVIEWS] : [])];
     const result = await this.media.create(
       {
         id,
@@ -324,17 +326,20 @@ export class UploadService {
       {
         reservationId,
         quotaBytes: hold.quotaBytes,
-        alsoInTransaction: async (db) => {
-          if (later) await this.jobs.send<FinishProcessingJob>(FINISH_PROCESSING, { mediaId: id }, db);
-          if (processed.previewsFailed) await this.jobs.send<RenderPreviewsJob>(RENDER_PREVIEWS, { mediaId: id }, db);
-        },
+        // Without a job to queue, the commit is one statement and needs no transaction around it.
+        alsoInTransaction:
+          jobs.length === 0
+            ? undefined
+            : async (db) => {
+                for (const name of jobs)
+                  await this.jobs.send<FinishProcessingJob | RenderPreviewsJob>(name, { mediaId: id }, db);
+              },
       },
     );
     if ('overQuota' in result) throw new MediaError('QUOTA_EXCEEDED');
     if ('duplicateOf' in result) return { outcome: 'duplicate', media: toMediaView(result.duplicateOf) };
     // Committed: a worker of this process starts on it now, not at its next poll.
-    if (later) this.jobs.wake(FINISH_PROCESSING);
-    if (processed.previewsFailed) this.jobs.wake(RENDER_PREVIEWS);
+    for (const name of jobs) this.jobs.wake(name);
     return { outcome: 'created', media: toMediaView(result.created) };
   }
 
