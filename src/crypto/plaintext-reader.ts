@@ -1,13 +1,16 @@
-import { buffer } from 'node:stream/consumers';
 import { pipeline, type Readable, type Transform } from 'node:stream';
+import { bytesOf } from '../common/bytes-of.js';
 import type { ByteRange } from '../storage/blob-store.js';
-import { SegmentDecryptor } from './segment-decryptor.js';
+import { headerOf, openSegment, SegmentDecryptor } from './segment-decryptor.js';
 import { boundedCache } from '../common/cache.js';
-import { decodeHeader, DEFAULT_SEGMENT_BYTES, HEADER_BYTES, segmentCount, segmentSpan } from './segment-format.js';
+import { decodeHeader, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from './segment-format.js';
 import { Slice } from './slice.js';
 
 /** Reads the ciphertext bytes of a blob, whole or an inclusive range (a store, a local file). */
 export type CipherSource = (range?: ByteRange) => Promise<Readable>;
+
+/** Reads the inclusive range of a blob's ciphertext as one buffer (shorter at the blob's end). */
+export type CipherBytes = (range: ByteRange) => Promise<Buffer>;
 
 export interface SealedBlob {
   key: Buffer;
@@ -32,7 +35,7 @@ export async function readPlaintext(
     const segments = (segmentSize: number) => segmentCount(blob.size, segmentSize);
     return chain(await source(), new SegmentDecryptor({ key: blob.key, dataKeyId: blob.dataKeyId, segments }));
   }
-  const header = await (knownHeader ?? headerOf(source));
+  const header = await (knownHeader ?? headerBytesOf(source));
   const span = segmentSpan(blob.size, decodeHeader(header).segmentSize, range.start, range.end);
   const decryptor = new SegmentDecryptor({
     key: blob.key,
@@ -49,8 +52,8 @@ export async function readPlaintext(
   );
 }
 
-async function headerOf(source: CipherSource): Promise<Buffer> {
-  return buffer(await source({ start: 0, end: HEADER_BYTES - 1 }));
+async function headerBytesOf(source: CipherSource): Promise<Buffer> {
+  return bytesOf(await source({ start: 0, end: HEADER_BYTES - 1 }));
 }
 
 /** How many decrypted segments a random-access reader keeps (2 MiB at 64 KiB). */
@@ -58,19 +61,30 @@ const CACHED_SEGMENTS = 32;
 
 /**
  * Random access to a sealed blob's plaintext, for parsers that seek (ZIP and OLE
- * directories). Reads whole segments and keeps the most recent ones, so a parser that
- * hops between a few sectors decrypts each segment once.
+ * directories). Reads whole segments, each in one read of its bytes opened in place (no
+ * stream per read), and keeps the most recent ones, so a parser that hops between a few
+ * sectors decrypts each segment once. Each segment authenticates before any of its bytes
+ * are answered, the blob's last one as the last.
  */
-export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentSize = DEFAULT_SEGMENT_BYTES) {
+export function plaintextReader(readBytes: CipherBytes, blob: SealedBlob) {
   // Entries only: each holds one segment at most (a promise, its size unknown when set).
   const cache = boundedCache<number, Promise<Buffer>>({ max: CACHED_SEGMENTS });
-  let header: Promise<Buffer> | undefined;
+  let opened: Promise<{ bytes: Buffer; segmentSize: number }> | undefined;
+  const header = () =>
+    (opened ??= readBytes({ start: 0, end: HEADER_BYTES - 1 }).then((bytes) => ({
+      bytes,
+      segmentSize: headerOf(bytes, blob.dataKeyId).segmentSize,
+    })));
   const segment = (index: number): Promise<Buffer> => {
     let plain = cache.get(index);
     if (!plain) {
-      const range = { start: index * segmentSize, end: Math.min(blob.size, (index + 1) * segmentSize) - 1 };
-      header ??= headerOf(source);
-      plain = readPlaintext(source, blob, range, header).then(buffer);
+      plain = header().then(async ({ bytes: headerBytes, segmentSize }) => {
+        const start = HEADER_BYTES + index * (segmentSize + TAG_BYTES);
+        const length = Math.min(segmentSize, blob.size - index * segmentSize) + TAG_BYTES;
+        const unit = await readBytes({ start, end: start + length - 1 });
+        const last = index === segmentCount(blob.size, segmentSize) - 1;
+        return openSegment(decodeHeader(headerBytes), headerBytes, blob.key, index, unit, last);
+      });
       plain.catch(() => {});
       cache.set(index, plain);
     }
@@ -81,12 +95,13 @@ export function plaintextReader(source: CipherSource, blob: SealedBlob, segmentS
     read: async (position: number, length: number): Promise<Buffer> => {
       const end = Math.min(blob.size, position + length);
       if (length <= 0 || position >= end) return Buffer.alloc(0);
+      const { segmentSize } = await header();
       const parts: Buffer[] = [];
       for (let index = Math.floor(position / segmentSize); index * segmentSize < end; index++) {
         const base = index * segmentSize;
         parts.push((await segment(index)).subarray(Math.max(0, position - base), end - base));
       }
-      return Buffer.concat(parts);
+      return parts.length === 1 ? parts[0] : Buffer.concat(parts);
     },
   };
 }

@@ -118,14 +118,15 @@ export function openSealedBuffer(sealed: Buffer, options: { key: Buffer; dataKey
   return whole;
 }
 
-function headerOf(bytes: Buffer, dataKeyId: string): BlobHeader {
+/** The header of a blob that must carry `dataKeyId`. */
+export function headerOf(bytes: Buffer, dataKeyId: string): BlobHeader {
   const header = decodeHeader(bytes);
   if (header.dataKeyId !== dataKeyId) throw new DecryptionError('header belongs to another file');
   return header;
 }
 
 /** Segment `index`'s plaintext, once its tag verified against the header (its AAD) and its position. */
-function openSegment(
+export function openSegment(
   header: BlobHeader,
   headerBytes: Buffer,
   key: Buffer,

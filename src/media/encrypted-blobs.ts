@@ -1,7 +1,8 @@
 import { createReadStream } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { pipeline, Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
+import { bytesOf } from '../common/bytes-of.js';
 import { boundedCache } from '../common/cache.js';
 import { DEFAULT_SEGMENT_BYTES } from '../crypto/segment-format.js';
 import { DataKeyService, type FreshDataKey } from '../crypto/data-key.service.js';
@@ -69,14 +70,13 @@ export class EncryptedBlobs {
 
   /** Random access to the plaintext of a sealed local file (e.g. an upload's temp file). */
   sealedFile(path: string, dataKey: FreshDataKey, size: number): RandomAccess {
-    const source: CipherSource = async (range) => createReadStream(path, range ?? {});
-    return plaintextReader(source, { key: dataKey.key, dataKeyId: dataKey.id, size });
+    return plaintextReader((range) => readFileRange(path, range), { key: dataKey.key, dataKeyId: dataKey.id, size });
   }
 
   /** Random access to the plaintext of a stored blob (segments read and cached as needed). */
   async storedFile(ref: BlobRef): Promise<RandomAccess> {
     const key = await this.dataKeys.open(ref.dataKeyId);
-    return plaintextReader((part) => this.store.get(ref.blobKey, part), {
+    return plaintextReader(async (part) => bytesOf(await this.store.get(ref.blobKey, part)), {
       key,
       dataKeyId: ref.dataKeyId,
       size: ref.size,
@@ -169,7 +169,7 @@ export class EncryptedBlobs {
   private async smallCiphertext(blobKey: string): Promise<Buffer> {
     let sealed = this.smallBlobs.get(blobKey);
     if (!sealed) {
-      sealed = await buffer(await this.store.get(blobKey));
+      sealed = await bytesOf(await this.store.get(blobKey));
       this.smallBlobs.set(blobKey, sealed);
     }
     return sealed;
@@ -191,5 +191,22 @@ export class EncryptedBlobs {
 
   async delete(blobKeys: string[]): Promise<void> {
     await Promise.all(blobKeys.map((key) => this.store.delete(key)));
+  }
+}
+
+/** The bytes of `path` in the inclusive `range`: one positioned read (fewer at the file's end). */
+async function readFileRange(path: string, range: ByteRange): Promise<Buffer> {
+  const file = await open(path, 'r');
+  try {
+    const bytes = Buffer.allocUnsafe(range.end - range.start + 1);
+    let filled = 0;
+    while (filled < bytes.length) {
+      const { bytesRead } = await file.read(bytes, filled, bytes.length - filled, range.start + filled);
+      if (bytesRead === 0) break;
+      filled += bytesRead;
+    }
+    return bytes.subarray(0, filled);
+  } finally {
+    await file.close();
   }
 }

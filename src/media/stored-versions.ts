@@ -1,6 +1,6 @@
 import { createReadStream, existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { buffer } from 'node:stream/consumers';
+import { bytesOf } from '../common/bytes-of.js';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
@@ -107,7 +107,7 @@ export async function describeVersion(
 export async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
   const { type } = input.format;
   if (type === 'image') {
-    return [processed.phash ?? (await phashOfImage(processed.stored?.path ?? (await buffer(await input.open()))))];
+    return [processed.phash ?? (await phashOfImage(processed.stored?.path ?? (await bytesOf(await input.open()))))];
   }
   if (type !== 'video') return [];
   const durationMs = Number(processed.metadata.durationMs) || 0;

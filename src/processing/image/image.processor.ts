@@ -2,7 +2,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import sharp, { type Sharp } from 'sharp';
 import { rgbaToThumbHash } from 'thumbhash';
-import { buffer } from 'node:stream/consumers';
+import { bytesOf } from '../../common/bytes-of.js';
 import { MediaError } from '../../errors.js';
 import { phashOfImage } from '../../moderation/phash.js';
 import { renderPreviews } from '../previews.js';
@@ -28,7 +28,7 @@ export class ImageProcessor implements Processor {
   constructor(private readonly limits: ImageLimits) {}
 
   async process(input: ProcessInput): Promise<ProcessResult> {
-    const original = await buffer(await input.open());
+    const original = await bytesOf(await input.open());
     const meta = await sharp(original, { animated: true, limitInputPixels: false }).metadata().catch(corrupt);
     const heic = input.format.ext === 'heic';
     // libvips reads only an APNG's default image: its frames are counted from its chunks and decoded by FFmpeg.

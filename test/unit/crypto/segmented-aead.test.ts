@@ -119,11 +119,11 @@ describe('segmented AES-256-GCM format v1', () => {
     const plain = randomBytes(size);
     const cipher = await seal(plain);
     let reads = 0;
-    const source = async (range?: { start: number; end: number }) => {
+    const source = async (range: { start: number; end: number }) => {
       reads++;
-      return Readable.from([range ? cipher.subarray(range.start, range.end + 1) : cipher]);
+      return cipher.subarray(range.start, range.end + 1);
     };
-    const file = plaintextReader(source, { key: KEY, dataKeyId: KEY_ID, size }, S);
+    const file = plaintextReader(source, { key: KEY, dataKeyId: KEY_ID, size });
     const random = seededRandom(2);
     for (let i = 0; i < 40; i++) {
       const position = below(random, size);
@@ -134,6 +134,31 @@ describe('segmented AES-256-GCM format v1', () => {
     expect((await file.read(size, 10)).length).toBe(0);
     // The header once, then one source read per segment, whatever the number of reads.
     expect(reads).toBeLessThanOrEqual(1 + 8);
+  });
+
+  it('gives random access only to segments that authenticate, the last one as the last', async () => {
+    const size = 3 * S + 50;
+    const cipher = await seal(randomBytes(size));
+    const reader = (bytes: Buffer, blobSize = size) =>
+      plaintextReader(async (range) => bytes.subarray(range.start, range.end + 1), {
+        key: KEY,
+        dataKeyId: KEY_ID,
+        size: blobSize,
+      });
+    const tampered = Buffer.from(cipher);
+    tampered[HEADER_BYTES + (S + TAG_BYTES) + 5] ^= 1;
+    await expect(reader(tampered).read(S + 1, 10)).rejects.toThrow(/segment 1 failed authentication/);
+    expect((await reader(tampered).read(0, 10)).length).toBe(10);
+    // Cut after a whole segment: that segment is not the last, and the reader claims it is.
+    await expect(reader(cipher.subarray(0, HEADER_BYTES + S + TAG_BYTES), S).read(0, 10)).rejects.toThrow(
+      /segment 0 failed authentication/,
+    );
+    // Cut inside the last segment.
+    await expect(reader(cipher.subarray(0, cipher.length - 20)).read(3 * S, 10)).rejects.toThrow(/authentication/);
+    // Another file's header.
+    const other = Buffer.from(cipher);
+    other[20] ^= 1;
+    await expect(reader(other).read(0, 10)).rejects.toThrow(/another file/);
   });
 
   describe('fails closed', () => {
