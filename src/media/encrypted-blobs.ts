@@ -1,5 +1,5 @@
 import { createReadStream } from 'node:fs';
-import { open } from 'node:fs/promises';
+import { type FileHandle, open } from 'node:fs/promises';
 import { Inject, Injectable } from '@nestjs/common';
 import { pipeline, Readable } from 'node:stream';
 import { bytesOf } from '../common/bytes-of.js';
@@ -20,6 +20,11 @@ import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-stor
 
 /** The channel a trigger announces released blobs on (migration 20261207000000). */
 const BLOB_CHANGES = 'blob_changes';
+
+/** Random access to a sealed local file's plaintext, until closed. */
+export interface SealedFileAccess extends RandomAccess {
+  close(): Promise<void>;
+}
 
 export interface BlobRef {
   blobKey: string;
@@ -68,9 +73,31 @@ export class EncryptedBlobs {
     return { dataKey, encryptor: new SegmentEncryptor({ key: dataKey.key, dataKeyId: dataKey.id }) };
   }
 
-  /** Random access to the plaintext of a sealed local file (e.g. an upload's temp file). */
-  sealedFile(path: string, dataKey: FreshDataKey, size: number): RandomAccess {
-    return plaintextReader((range) => readFileRange(path, range), { key: dataKey.key, dataKeyId: dataKey.id, size });
+  /**
+   * Random access to the plaintext of a sealed local file (an upload's temp file), through
+   * one file handle opened at the first read and kept until `close()`, which the reader's
+   * owner must call (it waits for reads in flight; reads after it fail).
+   */
+  sealedFile(path: string, dataKey: FreshDataKey, size: number): SealedFileAccess {
+    let handle: Promise<FileHandle> | undefined;
+    let closed = false;
+    const reader = plaintextReader(
+      async (range) => {
+        if (closed) throw new Error(`sealed file ${path} read after close`);
+        return readRange(await (handle ??= open(path, 'r')), range);
+      },
+      { key: dataKey.key, dataKeyId: dataKey.id, size },
+    );
+    return {
+      ...reader,
+      close: async () => {
+        closed = true;
+        await handle?.then(
+          (file) => file.close(),
+          () => {},
+        );
+      },
+    };
   }
 
   /** Random access to the plaintext of a stored blob (segments read and cached as needed). */
@@ -194,19 +221,14 @@ export class EncryptedBlobs {
   }
 }
 
-/** The bytes of `path` in the inclusive `range`: one positioned read (fewer at the file's end). */
-async function readFileRange(path: string, range: ByteRange): Promise<Buffer> {
-  const file = await open(path, 'r');
-  try {
-    const bytes = Buffer.allocUnsafe(range.end - range.start + 1);
-    let filled = 0;
-    while (filled < bytes.length) {
-      const { bytesRead } = await file.read(bytes, filled, bytes.length - filled, range.start + filled);
-      if (bytesRead === 0) break;
-      filled += bytesRead;
-    }
-    return bytes.subarray(0, filled);
-  } finally {
-    await file.close();
+/** The bytes of `file` in the inclusive `range`: one positioned read (fewer at the file's end). */
+async function readRange(file: FileHandle, range: ByteRange): Promise<Buffer> {
+  const bytes = Buffer.allocUnsafe(range.end - range.start + 1);
+  let filled = 0;
+  while (filled < bytes.length) {
+    const { bytesRead } = await file.read(bytes, filled, bytes.length - filled, range.start + filled);
+    if (bytesRead === 0) break;
+    filled += bytesRead;
   }
+  return bytes.subarray(0, filled);
 }

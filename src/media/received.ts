@@ -3,8 +3,7 @@ import { pipeline } from 'node:stream/promises';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import { confirm } from '../detection/detect-type.js';
 import type { DetectedFormat, MediaType } from '../detection/media-types.js';
-import type { RandomAccess } from '../detection/random-access.js';
-import type { EncryptedBlobs } from './encrypted-blobs.js';
+import type { EncryptedBlobs, SealedFileAccess } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
 import type { Digests } from './resumable/live-digest.js';
 import { fileTooLarge } from './size-limits.js';
@@ -14,8 +13,8 @@ import { Sniffer } from './streams/sniffer.js';
 export interface Received {
   /** The sealed file. */
   path: string;
-  /** Its plaintext, read at random (segments cached), shared by format checks and processors. */
-  file: RandomAccess;
+  /** Its plaintext, read at random (segments cached), shared by format checks and processors; closed by whoever received it. */
+  file: SealedFileAccess;
   dataKey: FreshDataKey;
   name: string;
   size: number;
@@ -43,8 +42,11 @@ export async function proveSealed(
 ): Promise<Received> {
   const { sha256, md5, sniffed } = sealed.digests ?? (await digestSealed(blobs, sealed));
   const file = blobs.sealedFile(sealed.path, sealed.dataKey, sealed.size);
-  const format = await confirm(sniffed, file);
-  if (sealed.size > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
+  const format = await confirmOrClose(file, async () => {
+    const format = await confirm(sniffed, file);
+    if (sealed.size > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
+    return format;
+  });
   return {
     path: sealed.path,
     file,
@@ -66,4 +68,17 @@ async function digestSealed(blobs: EncryptedBlobs, sealed: SealedFile): Promise<
     signal: sealed.signal,
   });
   return { sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), sniffed: sniffer.result as Digests['sniffed'] };
+}
+
+/** The sealed file's format, proven by `prove`; a refusal closes the file before it is reported. */
+export async function confirmOrClose(
+  file: SealedFileAccess,
+  prove: () => Promise<DetectedFormat>,
+): Promise<DetectedFormat> {
+  try {
+    return await prove();
+  } catch (error) {
+    await file.close();
+    throw error;
+  }
 }

@@ -22,7 +22,7 @@ import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
-import { proveSealed, type Received, type SealedFile } from './received.js';
+import { confirmOrClose, proveSealed, type Received, type SealedFile } from './received.js';
 import { describeVersion, perceptualHashes, storeVersions, type StoredVersions } from './stored-versions.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
@@ -157,8 +157,10 @@ export class UploadService {
     let committed = false;
     const known: { sha256?: string; md5?: string; phashes?: bigint[] } = {};
     const context = { ownerId: hold.ownerId, requestId: hold.requestId };
+    let sealed: Received['file'] | undefined;
     try {
       const received = await receive();
+      sealed = received.file;
       noteMedia({ type: received.format.type });
       Object.assign(known, { sha256: received.sha256, md5: received.md5 });
       const open = () => this.blobs.openSealedFile(received.path, received.dataKey, received.size);
@@ -225,6 +227,7 @@ export class UploadService {
       await this.screening.recordRejection(error, { ...context, ...known });
       throw error;
     } finally {
+      await sealed?.close();
       if (work.made) await rm(work.path, { recursive: true, force: true });
       if (!committed) await this.undo(hold.ledger, written);
     }
@@ -264,8 +267,11 @@ export class UploadService {
     }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
     const plaintext = this.blobs.sealedFile(path, dataKey, guard.total);
-    const format = await stage('detect', () => confirm(sniffer.result as Sniffed, plaintext));
-    if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
+    const format = await confirmOrClose(plaintext, async () => {
+      const format = await stage('detect', () => confirm(sniffer.result as Sniffed, plaintext));
+      if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
+      return format;
+    });
     return {
       path,
       file: plaintext,

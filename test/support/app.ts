@@ -1,4 +1,4 @@
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readlinkSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { INestApplication } from '@nestjs/common';
@@ -19,7 +19,10 @@ export interface TestApp {
   databaseUrl: string;
   dataDir: string;
   token(userId: string, options?: { roles?: string[]; ttl?: number }): Promise<string>;
-  /** Every file, and every work directory, left in this app's temp dirs (should be none between requests). */
+  /**
+   * Every file, and every work directory, left in this app's temp dirs, and every removed
+   * file of them this process still holds open (should be none between requests).
+   */
   tempFiles(): string[];
   close(): Promise<void>;
 }
@@ -65,7 +68,7 @@ export async function startTestApp(options: TestAppOptions = {}): Promise<TestAp
     databaseUrl,
     dataDir,
     token: (userId, { roles = [], ttl = 3600 } = {}) => signToken(userId, roles, ttl),
-    tempFiles: () => listFiles(join(dataDir, 'tmp')),
+    tempFiles: () => [...listFiles(join(dataDir, 'tmp')), ...removedButOpenUnder(join(dataDir, 'tmp'))],
     close: async () => {
       await app.close();
       if (!options.dataDir) rmSync(dataDir, { recursive: true, force: true });
@@ -90,6 +93,21 @@ function listFiles(dir: string): string[] {
     if (entry.isFile() || (entry.isDirectory() && entry.parentPath !== dir)) out.push(path);
   }
   return out;
+}
+
+/** The removed files under `dir` this process still holds open (an existing one is listed as a file). */
+function removedButOpenUnder(dir: string): string[] {
+  const open: string[] = [];
+  for (const fd of readdirSync('/proc/self/fd')) {
+    let target: string;
+    try {
+      target = readlinkSync(`/proc/self/fd/${fd}`);
+    } catch {
+      continue; // closed meanwhile (the directory's own descriptor, among others)
+    }
+    if (target.startsWith(`${dir}/`) && target.endsWith(' (deleted)')) open.push(`open: ${target}`);
+  }
+  return open;
 }
 
 /** The environment that sets the size limit of every media type (MAX_IMAGE_BYTES ... MAX_ARCHIVE_BYTES) to `bytes`. */
