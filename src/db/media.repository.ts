@@ -139,20 +139,26 @@ export class MediaRepository {
       blob_key: p.blobKey,
       data_key_id: p.dataKey.id,
     }));
-    const commit = (db: Pick<PrismaService, '$queryRaw'>) => db.$queryRaw<
-      { duplicate_id: string | null; fits: boolean; created_at: Date | null }[]
-    >`
-      SELECT duplicate_id, fits, created_at FROM commit_upload(${hold.reservationId}::uuid, ${hold.quotaBytes}::bigint,
-        ${JSON.stringify(columns)}::jsonb, ${JSON.stringify(keyRows)}::jsonb, ${JSON.stringify(previewRows)}::jsonb)`;
+    type Outcome = { duplicate_id: string | null; fits: boolean; created_at: Date | null };
+    const statement =
+      'SELECT duplicate_id, fits, created_at FROM commit_upload($1::uuid, $2::bigint, $3::jsonb, $4::jsonb, $5::jsonb)';
+    const values = [
+      hold.reservationId,
+      hold.quotaBytes,
+      JSON.stringify(columns),
+      JSON.stringify(keyRows),
+      JSON.stringify(previewRows),
+    ];
     // One round trip (see commit_upload), unless a job must be queued in the same transaction.
     const alsoInTransaction = hold.alsoInTransaction;
     const [outcome] = alsoInTransaction
       ? await this.prisma.$transaction(async (tx) => {
-          const result = await commit(tx);
-          if (result[0].created_at) await alsoInTransaction(transactionSql(tx));
+          const db = transactionSql(tx);
+          const result = (await db.executeSql(statement, values)).rows as Outcome[];
+          if (result[0].created_at) await alsoInTransaction(db);
           return result;
         })
-      : await commit(this.prisma);
+      : await this.prisma.sql<Outcome>(statement, values);
     if (outcome.duplicate_id) {
       const duplicateOf = await this.findById(outcome.duplicate_id);
       if (!duplicateOf) throw new Error('duplicate media vanished during the upload');

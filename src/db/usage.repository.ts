@@ -37,8 +37,10 @@ export class UsageRepository {
   async reserve(request: ReserveRequest): Promise<ReserveOutcome> {
     const { ownerId, dailyLimit, quotaBytes, minBytes, processTag } = request;
     const reservationId = randomUUID();
-    const [state] = await this.prisma.$queryRaw<{ daily_ok: boolean; quota_ok: boolean }[]>`
-      SELECT daily_ok, quota_ok FROM reserve_upload(${ownerId}, ${reservationId}::uuid, ${processTag}, ${dailyLimit}::int, ${quotaBytes}::bigint, ${minBytes}::bigint)`;
+    const [state] = await this.prisma.sql<{ daily_ok: boolean; quota_ok: boolean }>(
+      'SELECT daily_ok, quota_ok FROM reserve_upload($1, $2::uuid, $3, $4::int, $5::bigint, $6::bigint)',
+      [ownerId, reservationId, processTag, dailyLimit, quotaBytes, minBytes],
+    );
     if (!state.daily_ok) return { ok: false, reason: 'daily' };
     if (!state.quota_ok) return { ok: false, reason: 'quota' };
     return { ok: true, reservationId };
