@@ -21,6 +21,9 @@ import { BLOB_STORE, type BlobStore, type ByteRange } from '../storage/blob-stor
 /** The channel a trigger announces released blobs on (migration 20261207000000). */
 const BLOB_CHANGES = 'blob_changes';
 
+/** Uploads declared at most this long are hashed on the thread that receives them (see hasher()). */
+const INLINE_HASH_BYTES = 4 * 1024 * 1024;
+
 /** Random access to a sealed local file's plaintext, until closed. */
 export interface SealedFileAccess extends RandomAccess {
   close(): Promise<void>;
@@ -62,9 +65,14 @@ export class EncryptedBlobs {
     );
   }
 
-  /** A pass-through that computes the SHA-256 and MD5 of what goes through it (on the hash thread when configured). */
-  hasher(): Hasher {
-    return new Hasher(['sha256', 'md5'], this.hashThread);
+  /**
+   * A pass-through that computes the SHA-256 and MD5 of what goes through it: on the hash
+   * thread when configured, unless `expectedBytes` says the stream is small (a declared
+   * length up to 4 MiB), where handing batches over costs more than hashing them here.
+   */
+  hasher(expectedBytes?: number): Hasher {
+    const small = expectedBytes !== undefined && expectedBytes > 0 && expectedBytes <= INLINE_HASH_BYTES;
+    return new Hasher(['sha256', 'md5'], small ? undefined : this.hashThread);
   }
 
   /** A new data key of `ownerId` and the transform that seals a stream under it. */

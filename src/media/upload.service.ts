@@ -250,7 +250,7 @@ export class UploadService {
       tooLarge: () => tooLargeFor(maxBytes, typesNow()),
       onProgress: (total) => ledger.track(total),
     });
-    const hasher = this.blobs.hasher();
+    const hasher = this.blobs.hasher(source.minBytes);
     const throttle = new Throttle((bytes) => this.limiter.throttle(source.ownerId, bytes));
     const { dataKey, encryptor } = await this.blobs.sealer(source.ownerId);
     const sink = new BatchedFileSink(path);
