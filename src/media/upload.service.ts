@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { once } from 'node:events';
-import { rm } from 'node:fs/promises';
+import { rm, unlink } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { Inject, Injectable } from '@nestjs/common';
@@ -121,8 +121,11 @@ export class UploadService {
         return this.receive(source, path, ledger);
       });
     } finally {
-      await rm(path, { force: true });
       releaseSlot();
+      // A file or nothing (moved into storage): no recursive removal, which would stat it first.
+      await unlink(path).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== 'ENOENT') throw error;
+      });
     }
   }
 

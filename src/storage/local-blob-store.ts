@@ -12,6 +12,8 @@ import { type BlobInfo, BlobNotFoundError, type BlobStore, type ByteRange } from
 /** Blobs as files under one root; writes go to a temp file, are fsynced, then renamed into place. */
 export class LocalBlobStore implements BlobStore {
   private readonly staging: string;
+  /** Directories known to exist (at most 256 per type and environment: blob-keys.ts), so a write does not ask again. */
+  private readonly madeDirs = new Set<string>();
 
   constructor(private readonly root: string) {
     this.staging = join(root, '.staging');
@@ -20,14 +22,10 @@ export class LocalBlobStore implements BlobStore {
   async put(key: string, source: Readable, options: { signal?: AbortSignal } = {}): Promise<{ size: number }> {
     const target = this.pathOf(key);
     await mkdir(this.staging, { recursive: true, mode: 0o700 });
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     const temp = join(this.staging, randomUUID());
     try {
       await pipeline(source, createWriteStream(temp, { flags: 'wx', mode: 0o600 }), { signal: options.signal });
-      await fsync(temp);
-      await rename(temp, target);
-      await fsync(dirname(target)); // the rename itself survives a power cut before the row commits
-      return { size: (await stat(target)).size };
+      return await this.moveIn(temp, target);
     } catch (error) {
       await rm(temp, { force: true });
       throw error;
@@ -36,18 +34,40 @@ export class LocalBlobStore implements BlobStore {
 
   async putFile(key: string, path: string): Promise<{ size: number }> {
     const target = this.pathOf(key);
-    await fsync(path);
-    await mkdir(dirname(target), { recursive: true, mode: 0o700 });
     try {
-      await rename(path, target);
-      await fsync(dirname(target));
+      return await this.moveIn(path, target);
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
       // Another file system: copy through staging, then drop the original.
-      await this.put(key, createReadStream(path));
+      const stored = await this.put(key, createReadStream(path));
       await rm(path, { force: true });
+      return stored;
     }
-    return { size: (await stat(target)).size };
+  }
+
+  /**
+   * Flushes `path` to disk, renames it to `target` and flushes the rename (it survives a power
+   * cut before the row commits); answers its size.
+   */
+  private async moveIn(path: string, target: string): Promise<{ size: number }> {
+    const size = await syncFile(path);
+    const dir = dirname(target);
+    await this.ensureDir(dir);
+    await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
+      if (error.code !== 'ENOENT') throw error;
+      // The directory went away since it was made (or the file is missing, and this fails again).
+      this.madeDirs.delete(dir);
+      await this.ensureDir(dir);
+      await rename(path, target);
+    });
+    await syncFile(dir);
+    return { size };
+  }
+
+  private async ensureDir(dir: string): Promise<void> {
+    if (this.madeDirs.has(dir)) return;
+    await mkdir(dir, { recursive: true, mode: 0o700 });
+    this.madeDirs.add(dir);
   }
 
   async get(key: string, range?: ByteRange): Promise<Readable> {
@@ -116,11 +136,12 @@ async function* walk(dir: string): AsyncIterable<string> {
   }
 }
 
-/** Flushes a file's data, or a directory's entries, to disk (fsync applies to the inode, whichever descriptor asks). */
-async function fsync(path: string): Promise<void> {
+/** Flushes a file's data, or a directory's entries, to disk (fsync applies to the inode, whichever descriptor asks); answers its size. */
+async function syncFile(path: string): Promise<number> {
   const file = await open(path, 'r');
   try {
     await file.sync();
+    return (await file.stat()).size;
   } finally {
     await file.close();
   }
