@@ -123,13 +123,15 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       // The stored version's keyframes, as an upload whose version was made at once gets them.
       const outputExt = formatOfMime(output.mime)?.ext;
       const durationMs = Number(uploaded.durationMs) || 0;
-      const phashes =
+      // Hashed while it is sealed into storage: both only read the file.
+      const [phashes, stored] = await Promise.all([
         media.type === 'video' && outputExt
-          ? await stage('hash', () => keyframePhashes(outputExt, output.path, durationMs, signal))
-          : undefined;
-      const stored = await stage('store', () =>
-        this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
-      );
+          ? stage('hash', () => keyframePhashes(outputExt, output.path, durationMs, signal))
+          : undefined,
+        stage('store', () =>
+          this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
+        ),
+      ]);
       const wrapped = {
         id: stored.dataKey.id,
         masterKeyId: stored.dataKey.masterKeyId,

@@ -38,7 +38,10 @@ export async function keyframePhashes(
 
 /** The frames at `times` as SIDE × SIDE grey pixels, from one FFmpeg run; throws unless every one decoded. */
 async function grey(ext: string, path: string, times: number[], signal: AbortSignal): Promise<Buffer[]> {
-  const inputs = times.flatMap((seconds) => ['-ss', seconds.toFixed(3), ...inputArgs(ext, path)]);
+  // One decoding thread per input: each decodes one frame, and the default (a thread per core, and
+  // one more) spent more time starting threads than decoding (the same frames; 0.51 → 0.35 s for
+  // a 1080p MPEG-4, 0.71 → 0.62 s for its H.264 version).
+  const inputs = times.flatMap((seconds) => ['-threads', '1', '-ss', seconds.toFixed(3), ...inputArgs(ext, path)]);
   const frames = times.map(
     (_, i) => `[${i}:v:0]trim=end_frame=1,scale=${SIDE}:${SIDE}:flags=area,format=gray,setsar=1[f${i}]`,
   );
