@@ -3,7 +3,7 @@ import { bytesOf } from '../common/bytes-of.js';
 import type { ByteRange } from '../storage/blob-store.js';
 import { headerOf, openSegment, SegmentDecryptor } from './segment-decryptor.js';
 import { boundedCache } from '../common/cache.js';
-import { decodeHeader, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from './segment-format.js';
+import { type BlobHeader, decodeHeader, HEADER_BYTES, segmentCount, segmentSpan, TAG_BYTES } from './segment-format.js';
 import { Slice } from './slice.js';
 
 /** Reads the ciphertext bytes of a blob, whole or an inclusive range (a store, a local file). */
@@ -69,21 +69,22 @@ const CACHED_SEGMENTS = 32;
 export function plaintextReader(readBytes: CipherBytes, blob: SealedBlob) {
   // Entries only: each holds one segment at most (a promise, its size unknown when set).
   const cache = boundedCache<number, Promise<Buffer>>({ max: CACHED_SEGMENTS });
-  let opened: Promise<{ bytes: Buffer; segmentSize: number }> | undefined;
+  let opened: Promise<{ bytes: Buffer; header: BlobHeader }> | undefined;
   const header = () =>
     (opened ??= readBytes({ start: 0, end: HEADER_BYTES - 1 }).then((bytes) => ({
       bytes,
-      segmentSize: headerOf(bytes, blob.dataKeyId).segmentSize,
+      header: headerOf(bytes, blob.dataKeyId),
     })));
   const segment = (index: number): Promise<Buffer> => {
     let plain = cache.get(index);
     if (!plain) {
-      plain = header().then(async ({ bytes: headerBytes, segmentSize }) => {
+      plain = header().then(async ({ bytes, header: decoded }) => {
+        const { segmentSize } = decoded;
         const start = HEADER_BYTES + index * (segmentSize + TAG_BYTES);
         const length = Math.min(segmentSize, blob.size - index * segmentSize) + TAG_BYTES;
         const unit = await readBytes({ start, end: start + length - 1 });
         const last = index === segmentCount(blob.size, segmentSize) - 1;
-        return openSegment(decodeHeader(headerBytes), headerBytes, blob.key, index, unit, last);
+        return openSegment(decoded, bytes, blob.key, index, unit, last);
       });
       plain.catch(() => {});
       cache.set(index, plain);
@@ -95,7 +96,7 @@ export function plaintextReader(readBytes: CipherBytes, blob: SealedBlob) {
     read: async (position: number, length: number): Promise<Buffer> => {
       const end = Math.min(blob.size, position + length);
       if (length <= 0 || position >= end) return Buffer.alloc(0);
-      const { segmentSize } = await header();
+      const { segmentSize } = (await header()).header;
       const parts: Buffer[] = [];
       for (let index = Math.floor(position / segmentSize); index * segmentSize < end; index++) {
         const base = index * segmentSize;
