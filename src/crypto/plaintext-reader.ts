@@ -24,18 +24,12 @@ export interface SealedBlob {
  * header and only the segments holding the range; every segment is authenticated before
  * any of its bytes are released.
  */
-export async function readPlaintext(
-  source: CipherSource,
-  blob: SealedBlob,
-  range?: ByteRange,
-  /** The blob's header, when the caller holds it already (a reader of many ranges reads it once). */
-  knownHeader?: Promise<Buffer>,
-): Promise<Readable> {
+export async function readPlaintext(source: CipherSource, blob: SealedBlob, range?: ByteRange): Promise<Readable> {
   if (!range) {
     const segments = (segmentSize: number) => segmentCount(blob.size, segmentSize);
     return chain(await source(), new SegmentDecryptor({ key: blob.key, dataKeyId: blob.dataKeyId, segments }));
   }
-  const header = await (knownHeader ?? headerBytesOf(source));
+  const header = await bytesOf(await source({ start: 0, end: HEADER_BYTES - 1 }));
   const span = segmentSpan(blob.size, decodeHeader(header).segmentSize, range.start, range.end);
   const decryptor = new SegmentDecryptor({
     key: blob.key,
@@ -50,10 +44,6 @@ export async function readPlaintext(
     decryptor,
     new Slice(span.skip, range.end - range.start + 1),
   );
-}
-
-async function headerBytesOf(source: CipherSource): Promise<Buffer> {
-  return bytesOf(await source({ start: 0, end: HEADER_BYTES - 1 }));
 }
 
 /** How many decrypted segments a random-access reader keeps (2 MiB at 64 KiB). */

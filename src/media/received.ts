@@ -1,7 +1,7 @@
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
-import { confirm } from '../detection/detect-type.js';
+import { confirm, type Sniffed } from '../detection/detect-type.js';
 import type { DetectedFormat, MediaType } from '../detection/media-types.js';
 import type { EncryptedBlobs, SealedFileAccess } from './encrypted-blobs.js';
 import { sanitizeFileName } from './file-name.js';
@@ -42,11 +42,7 @@ export async function proveSealed(
 ): Promise<Received> {
   const { sha256, md5, sniffed } = sealed.digests ?? (await digestSealed(blobs, sealed));
   const file = blobs.sealedFile(sealed.path, sealed.dataKey, sealed.size);
-  const format = await confirmOrClose(file, async () => {
-    const format = await confirm(sniffed, file);
-    if (sealed.size > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
-    return format;
-  });
+  const format = await proveFormat(file, sniffed, maxBytes);
   return {
     path: sealed.path,
     file,
@@ -70,13 +66,19 @@ async function digestSealed(blobs: EncryptedBlobs, sealed: SealedFile): Promise<
   return { sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), sniffed: sniffer.result as Digests['sniffed'] };
 }
 
-/** The sealed file's format, proven by `prove`; a refusal closes the file before it is reported. */
-export async function confirmOrClose(
+/**
+ * The sealed file's format, confirmed from its whole plaintext, within its type's size limit;
+ * a refusal closes the file before it is reported.
+ */
+export async function proveFormat(
   file: SealedFileAccess,
-  prove: () => Promise<DetectedFormat>,
+  sniffed: Sniffed,
+  maxBytes: Record<MediaType, number>,
 ): Promise<DetectedFormat> {
   try {
-    return await prove();
+    const format = await confirm(sniffed, file);
+    if (file.size > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
+    return format;
   } catch (error) {
     await file.close();
     throw error;

@@ -8,7 +8,7 @@ import { APP_CONFIG, type AppConfig } from '../config/app-config.js';
 import { MediaRepository } from '../db/media.repository.js';
 import { UsageRepository } from '../db/usage.repository.js';
 import { MediaError } from '../errors.js';
-import { candidateTypes, confirm, type Sniffed } from '../detection/detect-type.js';
+import { candidateTypes, type Sniffed } from '../detection/detect-type.js';
 import { MEDIA_TYPES } from '../detection/media-types.js';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
 import {
@@ -22,7 +22,7 @@ import { MediaProcessor } from '../processing/media-processor.js';
 import type { ProcessResult } from '../processing/processor.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
-import { confirmOrClose, proveSealed, type Received, type SealedFile } from './received.js';
+import { proveFormat, proveSealed, type Received, type SealedFile } from './received.js';
 import { describeVersion, perceptualHashes, storeVersions, type StoredVersions } from './stored-versions.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
@@ -35,7 +35,7 @@ import { LeftoverCleanup } from './leftover-cleanup.js';
 import { TempFiles } from './temp-files.js';
 import { UploadLedger } from './upload-ledger.js';
 import { UserLimits } from './user-limits.js';
-import { fileTooLarge, largestLimit, tooLargeFor } from './size-limits.js';
+import { largestLimit, tooLargeFor } from './size-limits.js';
 import { refuseByDeclaration } from '../processing/declared-limits.js';
 import { Metrics } from '../observability/metrics.js';
 import { addStageTime, noteMedia, stage } from '../observability/observation.js';
@@ -270,11 +270,7 @@ export class UploadService {
     }
     if (guard.total === 0) throw new MediaError('VALIDATION_FAILED', 'The file is empty');
     const plaintext = this.blobs.sealedFile(path, dataKey, guard.total);
-    const format = await confirmOrClose(plaintext, async () => {
-      const format = await stage('detect', () => confirm(sniffer.result as Sniffed, plaintext));
-      if (guard.total > maxBytes[format.type]) throw fileTooLarge(format.type, maxBytes[format.type]);
-      return format;
-    });
+    const format = await stage('detect', () => proveFormat(plaintext, sniffer.result as Sniffed, maxBytes));
     return {
       path,
       file: plaintext,

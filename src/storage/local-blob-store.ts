@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, opendir, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
 import type { Readable } from 'node:stream';
 
@@ -50,7 +50,7 @@ export class LocalBlobStore implements BlobStore {
    * cut before the row commits); answers its size.
    */
   private async moveIn(path: string, target: string): Promise<{ size: number }> {
-    const size = await syncFile(path);
+    const size = await synced(path, async (file) => (await file.stat()).size);
     const dir = dirname(target);
     await this.ensureDir(dir);
     await rename(path, target).catch(async (error: NodeJS.ErrnoException) => {
@@ -60,7 +60,7 @@ export class LocalBlobStore implements BlobStore {
       await this.ensureDir(dir);
       await rename(path, target);
     });
-    await syncFile(dir);
+    await synced(dir, async () => undefined);
     return { size };
   }
 
@@ -136,12 +136,15 @@ async function* walk(dir: string): AsyncIterable<string> {
   }
 }
 
-/** Flushes a file's data, or a directory's entries, to disk (fsync applies to the inode, whichever descriptor asks); answers its size. */
-async function syncFile(path: string): Promise<number> {
+/**
+ * Flushes a file's data, or a directory's entries, to disk (fsync applies to the inode,
+ * whichever descriptor asks), then runs `then` on the same descriptor.
+ */
+async function synced<T>(path: string, then: (file: FileHandle) => Promise<T>): Promise<T> {
   const file = await open(path, 'r');
   try {
     await file.sync();
-    return (await file.stat()).size;
+    return await then(file);
   } finally {
     await file.close();
   }
