@@ -1,5 +1,5 @@
 import 'reflect-metadata';
-import { createServer, type Server, type ServerOptions } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions, type ServerResponse } from 'node:http';
 import { NestFactory } from '@nestjs/core';
 import { ExpressAdapter, type NestExpressApplication } from '@nestjs/platform-express';
 import { SwaggerModule } from '@nestjs/swagger';
@@ -12,10 +12,14 @@ import { deferContinue } from './http/early-answers.js';
 import { jsonBodies } from './http/json-body.js';
 import { keepAliveLongerThanAdvertised } from './http/keep-alive.js';
 import { ErrorFilter } from './http/error.filter.js';
-import { isUploadRequest } from './http/media.controller.js';
+import { isUploadRequest, MediaController } from './http/media.controller.js';
+import { ReadLane } from './http/read-lane.js';
+import { Authenticator } from './http/auth/authenticator.js';
+import { RateLimitGuard } from './http/auth/rate-limit.guard.js';
 import { createOpenApiDocument } from './http/openapi.js';
 import { observeRequests } from './observability/observe-requests.js';
 import { Metrics } from './observability/metrics.js';
+import { requestLines } from './observability/logging.js';
 
 /**
  * How long a client may take. Phones on slow networks: a 100 MB upload may take far longer
@@ -31,24 +35,37 @@ export const SERVER_OPTIONS: ServerOptions = {
 };
 const IDLE_TIMEOUT_MS = 2 * 60_000;
 
-/** Nest on Express, on a server created with SERVER_OPTIONS (some of which exist only at creation). */
+/**
+ * Nest on Express, on a server created with SERVER_OPTIONS (some of which exist only at
+ * creation), the read lane in front: it takes its requests, Express the rest.
+ */
 class TunedExpressAdapter extends ExpressAdapter {
+  lane?: ReadLane;
+
   override initHttpServer(): void {
-    this.setHttpServer(createServer(SERVER_OPTIONS, this.getInstance()));
+    const express = this.getInstance<(req: IncomingMessage, res: ServerResponse) => void>();
+    this.setHttpServer(
+      createServer(SERVER_OPTIONS, (req, res) => {
+        if (!this.lane?.take(req, res)) express(req, res);
+      }),
+    );
   }
 }
 
-/** The Nest application for `config` (whose databaseUrl is set), not yet listening. */
+/** The Nest application for `config` (whose databaseUrl is set), initialised (a worker has no read lane), not yet listening. */
 export async function createApp(config: AppConfig): Promise<NestExpressApplication> {
-  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), new TunedExpressAdapter(), {
+  const adapter = new TunedExpressAdapter();
+  const app = await NestFactory.create<NestExpressApplication>(AppModule.register(config), adapter, {
     bufferLogs: true,
     bodyParser: false,
   });
   const cors = new CorsPolicy(config.corsAllowedOrigins);
-  app.use(observeRequests(app.get(Metrics)));
+  const observe = observeRequests(app.get(Metrics));
+  const corsHeaders = cors.middleware();
+  app.use(observe);
   // Before anything that may answer (body parsers, guards, early refusals): every answer,
   // an upload's 413 or 429 before its body included, must be readable by an allowed page.
-  app.use(cors.middleware());
+  app.use(corsHeaders);
   app.use(jsonBodies(isUploadRequest));
   app.useLogger(app.get(Logger));
   app.disable('x-powered-by');
@@ -61,5 +78,15 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   keepAliveLongerThanAdvertised(server);
   answerClientErrors(server, cors);
   deferContinue(server, isUploadRequest);
+  await app.init(); // the routes, and the logger requestLines writes through
+  if (config.role !== 'worker') {
+    const lines = requestLines(config.logLevel);
+    adapter.lane = new ReadLane(
+      lines ? [observe, corsHeaders, lines] : [observe, corsHeaders],
+      app.get(Authenticator),
+      app.get(RateLimitGuard),
+      app.get(MediaController),
+    );
+  }
   return app;
 }

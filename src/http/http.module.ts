@@ -6,6 +6,7 @@ import { PeersModule } from '../peers/peers.module.js';
 import { BlocklistModule } from '../moderation/blocklist.module.js';
 import { MetricsModule } from '../observability/metrics.module.js';
 import { AuthGuard } from './auth/auth.guard.js';
+import { Authenticator } from './auth/authenticator.js';
 import { RateLimitGuard } from './auth/rate-limit.guard.js';
 import { TusController } from './tus.controller.js';
 import { MediaController } from './media.controller.js';
@@ -16,8 +17,11 @@ import { ModerationController } from './moderation.controller.js';
   imports: [MediaModule, BlocklistModule, MetricsModule, GrpcModule, PeersModule],
   controllers: [MediaController, TusController, ModerationController],
   providers: [
-    { provide: APP_GUARD, useClass: AuthGuard },
-    { provide: APP_GUARD, useClass: RateLimitGuard },
+    Authenticator,
+    AuthGuard,
+    RateLimitGuard,
+    { provide: APP_GUARD, useExisting: AuthGuard },
+    { provide: APP_GUARD, useExisting: RateLimitGuard },
   ],
 })
 export class HttpModule {}

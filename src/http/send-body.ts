@@ -1,4 +1,4 @@
-import type { Response } from 'express';
+import type { ServerResponse } from 'node:http';
 import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 
@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
  * headers; a stream once its first authenticated bytes are in, so a blob that fails at once
  * is a clean error response, and a failure later cuts the connection.
  */
-export async function sendBody(body: Readable | Buffer, res: Response): Promise<void> {
+export async function sendBody(body: Readable | Buffer, res: ServerResponse): Promise<void> {
   if (Buffer.isBuffer(body)) return void res.end(body);
   body.on('error', () => {}); // reported through firstChunkReady or pipeline; never unhandled in between
   await firstChunkReady(body);
