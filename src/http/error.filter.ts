@@ -27,7 +27,9 @@ const CODE_BY_STATUS: Record<number, ErrorCode> = {
 export function answerError(exception: unknown, req: IncomingMessage & { id?: unknown }, res: ServerResponse): void {
   const error = toMediaError(exception);
   const requestId = typeof req.id === 'string' ? req.id : '';
-  if (error.status >= 500) logger.error({ err: exception, requestId: req.id }, 'request failed');
+  // A client that hangs up mid-answer (a phone losing its network) is no failure of ours.
+  if (error.status >= 500 && !clientLeft(exception, res))
+    logger.error({ err: exception, requestId: req.id }, 'request failed');
   if (res.headersSent) {
     res.destroy(); // mid-stream: the client must not mistake a cut body for a whole one
     return;
@@ -57,6 +59,11 @@ function toMediaError(exception: unknown): MediaError {
   const code = status ? CODE_BY_STATUS[status] : undefined;
   if (!code) return new MediaError('INTERNAL_ERROR');
   return new MediaError(code, status === 404 ? 'Not found' : ERRORS[code].message);
+}
+
+/** The answer's stream ended because its connection closed before it was written whole. */
+function clientLeft(exception: unknown, res: ServerResponse): boolean {
+  return (exception as { code?: unknown })?.code === 'ERR_STREAM_PREMATURE_CLOSE' && res.destroyed;
 }
 
 /** express body parsers throw plain errors carrying a 4xx status (bad JSON, too large). */

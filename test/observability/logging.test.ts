@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -7,6 +9,7 @@ import { createTestDatabase, query } from '../support/database';
 import { STAGES } from '../../src/observability/metrics';
 import { fixture, request, upload } from '../support/http';
 import { waitFor } from '../support/wait';
+import { makeZip } from '../support/zip';
 
 /**
  * nestjs-pino 4.6.1 is its last release for Node 20 but declares Nest ≤ 11 (package.json
@@ -122,6 +125,35 @@ describe('request logs (nestjs-pino on Nest 12)', () => {
     expect(Object.keys(line.stagesMs).sort()).toEqual([...STAGES].sort());
     for (const ms of Object.values(line.stagesMs)) expect(ms).toEqual(expect.any(Number));
     expect(output.join('')).not.toContain(token);
+  });
+
+  it('a download the client leaves mid-way is its request line, not a failure', async () => {
+    const token = await signToken('log-leaver');
+    const zip = makeZip([{ name: 'noise.bin', data: randomBytes(24 * 1024 * 1024) }]);
+    const created = await upload(base, token, { name: 'big.zip', bytes: zip });
+    expect(created.status).toBe(201);
+    for (const [path, id] of [
+      [`/api/v1/media/${created.json.id}`, 'log-leave-lane'],
+      // The same id, percent-encoded: the way through Nest (read-lane.ts).
+      [`/api/v1/media/%${created.json.id.charCodeAt(0).toString(16)}${created.json.id.slice(1)}`, 'log-leave-nest'],
+    ]) {
+      await new Promise<void>((resolve, reject) => {
+        const req = http.get(`${base}${path}`, { headers: { Authorization: `Bearer ${token}`, 'X-Request-Id': id } });
+        req.on('response', (res) => {
+          expect(res.statusCode).toBe(200);
+          res.once('data', () => {
+            req.destroy(); // hangs up after the first bytes
+            resolve();
+          });
+        });
+        req.on('error', (error) => (req.destroyed ? resolve() : reject(error)));
+      });
+      await waitFor(() => lines().some((line) => line.req?.id === id));
+    }
+    // A request after them: the service has run whatever it does on a hang-up by its answer.
+    expect((await request(`${base}/api/v1/media/storage`, { token })).status).toBe(200);
+    const failures = lines().filter((line) => line.level >= 50);
+    expect(failures).toEqual([]);
   });
 
   it("routes Nest's own messages through pino", () => {
