@@ -111,6 +111,25 @@ describe('limits', () => {
       expect((await request(`${t.url}/api/v1/media/storage`, { token: await t.token('r2') })).status).toBe(200);
     });
 
+    it('counts the reads the read lane serves (metadata, file, preview) in the same budget', async () => {
+      const token = await t.token('r3');
+      const absent = '/api/v1/media/00000000-0000-4000-8000-000000000000';
+      const statuses: number[] = [];
+      for (const path of [
+        `${absent}/metadata`,
+        '/api/v1/media/storage',
+        absent,
+        `${absent}/preview`,
+        '/api/v1/media/storage',
+      ])
+        statuses.push((await request(`${t.url}${path}`, { token })).status);
+      const limited = await request(`${t.url}${absent}/metadata`, { token });
+      expect(statuses).toEqual([404, 200, 404, 404, 200]);
+      expect(limited.status).toBe(429);
+      expect(limited.json.code).toBe('RATE_LIMITED');
+      expect(Number(limited.headers.get('retry-after'))).toBeGreaterThanOrEqual(1);
+    });
+
     it('slows an upload to UPLOAD_BYTES_PER_SECOND and answers 429 TOO_MANY_CONCURRENT_UPLOADS to a second one meanwhile', async () => {
       const token = await t.token('c1');
       // 256 KiB/s with one second of burst: 768 KiB needs at least ~2 s.
