@@ -81,12 +81,12 @@ export async function createApp(config: AppConfig): Promise<NestExpressApplicati
   await app.init(); // the routes, and the logger requestLines writes through
   if (config.role !== 'worker') {
     const lines = requestLines(config.logLevel);
-    adapter.lane = new ReadLane(
-      lines ? [observe, corsHeaders, lines] : [observe, corsHeaders],
-      app.get(Authenticator),
-      app.get(RateLimitGuard),
-      app.get(MediaController),
-    );
+    adapter.lane = new ReadLane({
+      steps: lines ? [observe, corsHeaders, lines] : [observe, corsHeaders],
+      authenticator: app.get(Authenticator),
+      rateLimit: app.get(RateLimitGuard),
+      controller: app.get(MediaController),
+    });
   }
   return app;
 }

@@ -40,7 +40,10 @@ export function answerError(exception: unknown, req: IncomingMessage & { id?: un
   // RFC 6750 §3: how to authenticate, and whether the token given was the problem.
   if (error.status === 401)
     res.setHeader('WWW-Authenticate', req.headers.authorization ? 'Bearer error="invalid_token"' : 'Bearer');
-  answerJson(req, res, error.status, { statusCode: error.status, code: error.code, message: error.message, requestId });
+  answerJson(req, res, {
+    status: error.status,
+    body: { statusCode: error.status, code: error.code, message: error.message, requestId },
+  });
 }
 
 /** Every error a Nest route or middleware throws, unknown routes included (bootstrap.ts). */

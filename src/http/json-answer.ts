@@ -6,8 +6,9 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
  * (the read lane, errors): UTF-8 JSON with its length and a weak ETag of its bytes; a GET or
  * HEAD whose `If-None-Match` holds that ETag gets 304 and no body; a HEAD gets no body.
  */
-export function answerJson(req: IncomingMessage, res: ServerResponse, status: number, value: unknown): void {
-  const body = Buffer.from(JSON.stringify(value) ?? '', 'utf8');
+export function answerJson(req: IncomingMessage, res: ServerResponse, answer: { status: number; body: unknown }): void {
+  const { status } = answer;
+  const body = Buffer.from(JSON.stringify(answer.body) ?? '', 'utf8');
   const etag = weakEtag(body);
   res.setHeader('Content-Type', 'application/json; charset=utf-8');
   res.setHeader('ETag', etag);

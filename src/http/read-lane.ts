@@ -1,5 +1,5 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { parse as parseQuery } from 'node:querystring';
+import { parse as parseQuery, type ParsedUrlQuery } from 'node:querystring';
 import type { Caller } from '../access/caller.js';
 import type { AuthenticatedRequest, Authenticator } from './auth/authenticator.js';
 import type { RateLimitGuard } from './auth/rate-limit.guard.js';
@@ -20,6 +20,21 @@ const READS = {
 } as const;
 type Read = keyof typeof READS;
 
+/** One read as the lane took it: the media id, which read, and the query (size, token). */
+interface Asked {
+  id: string;
+  read: Read;
+  query: ParsedUrlQuery;
+}
+
+/** What the lane runs a read through: Nest's middleware functions in their order, then the guards' and the controller's own code. */
+export interface LaneParts {
+  steps: Step[];
+  authenticator: Authenticator;
+  rateLimit: RateLimitGuard;
+  controller: MediaController;
+}
+
 /** The canonical form of a read: an id of letters, digits and dashes (no percent-encoding), then nothing, /metadata or /preview. */
 const READ_PATH = /^\/api\/v1\/media\/([A-Za-z0-9-]+)(|\/metadata|\/preview)$/;
 
@@ -35,12 +50,7 @@ const READ_PATH = /^\/api\/v1\/media\/([A-Za-z0-9-]+)(|\/metadata|\/preview)$/;
  * the same controller methods answer it.
  */
 export class ReadLane {
-  constructor(
-    private readonly steps: Step[],
-    private readonly authenticator: Authenticator,
-    private readonly rateLimit: RateLimitGuard,
-    private readonly controller: MediaController,
-  ) {}
+  constructor(private readonly parts: LaneParts) {}
 
   /** Serves `req` and answers true when it is one of the lane's reads; false: it is not touched. */
   take(req: IncomingMessage, res: ServerResponse): boolean {
@@ -49,31 +59,32 @@ export class ReadLane {
     const queryAt = url.indexOf('?');
     const match = READ_PATH.exec(queryAt < 0 ? url : url.slice(0, queryAt));
     if (!match || match[1] === 'storage') return false;
-    const [, id, suffix] = match as unknown as [string, string, Read];
-    const query = queryAt < 0 ? {} : parseQuery(url.slice(queryAt + 1));
+    const [, id, read] = match as unknown as [string, string, Read];
+    const asked: Asked = { id, read, query: queryAt < 0 ? {} : parseQuery(url.slice(queryAt + 1)) };
     const lane = req as LaneRequest;
     this.run(0, lane, res, () => {
       // Set where Express sets them, after the middleware (whose request line starts without the id).
-      lane.route = { path: READS[suffix].route };
+      lane.route = { path: READS[read].route };
       lane.params = { id };
-      this.serve(lane, res, id, suffix, query).catch((error: unknown) => answerError(error, lane, res));
+      this.serve(lane, res, asked).catch((error: unknown) => answerError(error, lane, res));
     });
     return true;
   }
 
   private run(index: number, req: IncomingMessage, res: ServerResponse, last: () => void): void {
-    const step = this.steps[index];
+    const step = this.parts.steps[index];
     if (!step) return last();
     step(req, res, () => this.run(index + 1, req, res, last));
   }
 
-  private async serve(req: LaneRequest, res: ServerResponse, id: string, read: Read, query: Record<string, unknown>) {
-    const admitted = this.authenticator.admit(req, query.token, READS[read].signedUrlAccepted);
+  private async serve(req: LaneRequest, res: ServerResponse, { id, read, query }: Asked): Promise<void> {
+    const { authenticator, rateLimit, controller } = this.parts;
+    const admitted = authenticator.admit(req, query.token, READS[read].signedUrlAccepted);
     const caller: Caller = admitted instanceof Promise ? await admitted : admitted;
-    await this.rateLimit.count(caller);
-    if (read === '/metadata') return answerJson(req, res, 200, await this.controller.metadata(id, caller));
-    if (read === '/preview') return this.controller.preview(id, query, caller, req, res);
-    return this.controller.download(id, caller, req, res);
+    await rateLimit.count(caller);
+    if (read === '/metadata') return answerJson(req, res, { status: 200, body: await controller.metadata(id, caller) });
+    if (read === '/preview') return controller.preview(id, query, caller, req, res);
+    return controller.download(id, caller, req, res);
   }
 }
 
