@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import fresh from 'fresh';
 
 /**
  * A JSON answer as Express's `res.json` writes it, for the edges that answer without Express
@@ -28,15 +29,7 @@ function weakEtag(body: Buffer): string {
   return `W/"${body.length.toString(16)}-${hash}"`;
 }
 
-/** RFC 9110 §13.1.2 for a GET or HEAD, as the `fresh` package decides it (no Last-Modified here). */
+/** Whether a GET or HEAD already holds this answer (Express's `req.fresh`: the `fresh` package, as downloads use it). */
 function isFresh(req: IncomingMessage, etag: string): boolean {
-  if (req.method !== 'GET' && req.method !== 'HEAD') return false;
-  const given = req.headers['if-none-match'];
-  if (!given || /(?:^|,)\s*no-cache\s*(?:,|$)/.test(req.headers['cache-control'] ?? '')) return false;
-  if (given.trim() === '*') return true;
-  const opaque = etag.slice(2);
-  return given.split(',').some((tag) => {
-    const candidate = tag.trim();
-    return candidate === etag || candidate === opaque;
-  });
+  return (req.method === 'GET' || req.method === 'HEAD') && fresh(req.headers, { etag });
 }
