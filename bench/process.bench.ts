@@ -140,7 +140,7 @@ async function main(): Promise<void> {
             'mov',
             '-i',
             copy,
-            ...transcodeArgs(1920, 1080, 10_000), // the same work: its keyframes forced where screening hashes
+            ...transcodeArgs(1920, 1080), // the same work
             join(work, 'bare.mp4'),
           ]),
         ),

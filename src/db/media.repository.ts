@@ -79,8 +79,6 @@ export interface NewVersion {
   md5: string;
   blobKey: string;
   dataKey: WrappedKey;
-  /** New pHashes (a background transcode's keyframes); absent: unchanged. */
-  phashes?: bigint[];
   /** The media's metadata describing the new version (its codecs, bitrate, ...); absent: unchanged. */
   metadata?: Record<string, unknown>;
 }
@@ -193,7 +191,6 @@ export class MediaRepository {
             md5: version.md5,
             blobKey: version.blobKey,
             dataKeyId: version.dataKey.id,
-            ...(version.phashes ? { phashes: version.phashes.map((h) => BigInt.asIntN(64, h)) } : {}),
             ...(version.metadata ? { metadata: version.metadata as Prisma.InputJsonObject } : {}),
           },
         });

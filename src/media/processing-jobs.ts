@@ -1,4 +1,3 @@
-import { keyframePhashes } from '../moderation/keyframes.js';
 import { createReadStream } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { Inject, Injectable, Logger, type OnApplicationBootstrap, type OnModuleDestroy } from '@nestjs/common';
@@ -120,25 +119,17 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
       const output = await stage('process', () =>
         this.processor.finish(media.type, ext, input, workDir, signal, uploaded),
       );
-      // The stored version's keyframes, as an upload whose version was made at once gets them.
-      const outputExt = formatOfMime(output.mime)?.ext;
-      const durationMs = Number(uploaded.durationMs) || 0;
-      // Hashed while it is sealed into storage: both only read the file.
-      const [phashes, stored] = await Promise.all([
-        media.type === 'video' && outputExt
-          ? stage('hash', () => keyframePhashes(outputExt, output.path, durationMs, signal))
-          : undefined,
-        stage('store', () =>
-          this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
-        ),
-      ]);
+      // Its pHashes stay the upload's: the keyframes it was screened by are this version's frames at the same times.
+      const stored = await stage('store', () =>
+        this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
+      );
       const wrapped = {
         id: stored.dataKey.id,
         masterKeyId: stored.dataKey.masterKeyId,
         wrapped: stored.dataKey.wrapped,
       };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
-      const version = { ...stored, dataKey: wrapped, mimeType: output.mime, phashes, metadata: output.metadata };
+      const version = { ...stored, dataKey: wrapped, mimeType: output.mime, metadata: output.metadata };
       const replaced = await stage('commit', () => this.media.completeProcessing(media.id, version));
       this.metrics.processingDuration.observe({ media_type: media.type }, (performance.now() - started) / 1000);
       const format = output.mime.split('/')[1] ?? 'unknown';

@@ -1,13 +1,8 @@
-import { createReadStream, existsSync } from 'node:fs';
-import { join } from 'node:path';
-import { bytesOf } from '../common/bytes-of.js';
+import { createReadStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { FreshDataKey } from '../crypto/data-key.service.js';
-import { keyframePhashes } from '../moderation/keyframes.js';
-import { phashOfImage } from '../moderation/phash.js';
-import { plainCopy } from '../processing/plain-copy.js';
-import type { ProcessInput, ProcessResult } from '../processing/processor.js';
+import type { ProcessResult } from '../processing/processor.js';
 import type { EncryptedBlobs } from './encrypted-blobs.js';
 import type { Received } from './received.js';
 
@@ -96,27 +91,6 @@ export async function describeVersion(
   const hasher = blobs.hasher();
   await pipeline(createReadStream(stored.path), hasher, new Writable({ write: (_chunk, _encoding, done) => done() }));
   return { size: hasher.bytes, sha256: hasher.digest('sha256'), md5: hasher.digest('md5'), mime: stored.mime };
-}
-
-/**
- * The pHashes of what will be stored: an image's (the processed version, else the upload),
- * or a few keyframes of a video: of its stored version when processing made one, else of
- * the upload (the plaintext copy its processor made, or a new one); a video transcoded in
- * the background is hashed again by the job once its stored version exists.
- */
-export async function perceptualHashes(input: ProcessInput, processed: ProcessResult): Promise<bigint[]> {
-  const { type } = input.format;
-  if (type === 'image') {
-    return [processed.phash ?? (await phashOfImage(processed.stored?.path ?? (await bytesOf(await input.open()))))];
-  }
-  if (type !== 'video') return [];
-  const durationMs = Number(processed.metadata.durationMs) || 0;
-  const { stored } = processed;
-  if (stored) return keyframePhashes(stored.ext, stored.path, durationMs, input.signal);
-  const { ext } = input.format;
-  const copy = join(input.workDir, `input.${ext}`);
-  const path = existsSync(copy) ? copy : await plainCopy(input, `keyframes.${ext}`);
-  return keyframePhashes(ext, path, durationMs, input.signal);
 }
 
 /** Waits for every promise, then throws the first failure: nothing is left running behind an error. */

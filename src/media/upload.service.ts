@@ -23,7 +23,7 @@ import type { ProcessResult } from '../processing/processor.js';
 import { ScreeningService } from '../moderation/screening.service.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
 import { proveFormat, proveSealed, type Received, type SealedFile } from './received.js';
-import { describeVersion, perceptualHashes, storeVersions, type StoredVersions } from './stored-versions.js';
+import { describeVersion, storeVersions, type StoredVersions } from './stored-versions.js';
 import { sanitizeFileName } from './file-name.js';
 import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { toMediaView, type MediaView } from './media-view.js';
@@ -190,9 +190,8 @@ export class UploadService {
         signal: hold.signal,
       };
       const processed = await stage('process', () => this.processor.process(input));
-      const [version, phashes] = await stage('hash', () =>
-        Promise.all([describeVersion(this.blobs, received, processed), perceptualHashes(input, processed)]),
-      );
+      const version = await stage('hash', () => describeVersion(this.blobs, received, processed));
+      const phashes = processed.phashes ?? [];
       known.phashes = phashes;
       const { reviewReason } = await stage('moderate', () =>
         this.screening.screenVersion({

@@ -52,8 +52,12 @@ export interface ProcessResult {
   /** The previews this type has could not be rendered now: a worker renders them later. */
   previewsFailed?: boolean;
   metadata: Record<string, unknown>;
-  /** An image's perceptual hash, taken from the decode that made its previews (no second decode). */
-  phash?: bigint;
+  /**
+   * Screening's perceptual hashes, taken while processing (undefined with `previewsOnly`): an
+   * image's one, from the decode that made its previews (no second decode); a video's
+   * keyframes, from the upload, beside its frame and stored version.
+   */
+  phashes?: bigint[];
 }
 
 /** The stored version a background job produced: a file in its work directory. */

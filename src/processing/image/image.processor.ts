@@ -39,21 +39,21 @@ export class ImageProcessor implements Processor {
       ? await this.apngDecoded(original, probe, input)
       : await this.decoded(original, probe, heic, input);
     const animation = apng && { delay: apng.delays, loop: apng.loop };
-    const [encoded, previews, thumbhash, phash] = await Promise.all([
+    const [encoded, previews, thumbhash, phashes] = await Promise.all([
       input.previewsOnly
         ? undefined
         : encode(base.clone(), plan.output, join(input.workDir, 'stored'), animation).catch(corrupt),
       renderPreviews(still, plan.width, plan.height).catch(corrupt),
       thumbHash(still.clone()).catch(corrupt),
       // Screening's pHash, from the same decoded picture, beside the rest (not after it, from a second decode).
-      input.previewsOnly ? undefined : phashOfImage(still).catch(corrupt),
+      input.previewsOnly ? undefined : phashOfImage(still).then((phash) => [phash], corrupt),
     ]);
     const keep = !encoded || (plan.mayKeepOriginal && encoded.size >= original.length);
     const storedExt = keep ? input.format.ext : encoded.ext;
     return {
       stored: keep ? undefined : encoded,
       previews,
-      phash,
+      phashes,
       metadata: {
         width: plan.width,
         height: plan.height,

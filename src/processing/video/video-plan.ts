@@ -1,5 +1,4 @@
 import type { Probe, ProbeStream } from '../av/ffmpeg.js';
-import { keyframeTimes } from '../../moderation/keyframes.js';
 
 export interface VideoPlan {
   /** Container the streams are copied into, metadata (location included) dropped. */
@@ -35,9 +34,6 @@ export function planVideo(probe: Probe, ext: string, durationMs: number): VideoP
   return { container, compliant, frameAtSeconds: Math.min(1, durationMs / 2000) };
 }
 
-/** How far before a hashed frame's time its keyframe is forced: a few frames at any usual frame rate. */
-const KEYFRAME_LEAD_SECONDS = 0.1;
-
 /** "30000/1001" → 29.97 */
 export function framesPerSecond(rate: string | undefined): number | undefined {
   const [num, den] = (rate ?? '').split('/').map(Number);
@@ -51,20 +47,8 @@ export function framesPerSecond(rate: string | undefined): number | undefined {
  * above 1920) is scaled down to fit 1080p, keeping its aspect ratio; smaller video keeps
  * its size (even dimensions, as H.264 needs).
  *
- * With `durationMs`, a keyframe is forced a little before each time screening hashes a frame
- * at (moderation/keyframes.ts): seeking there then decodes a few frames from it, not up to a
- * whole group of pictures (x264's default is 250 frames), which made hashing the stored
- * version cost half as much as transcoding it. The frames hashed are the same.
  */
-export function transcodeArgs(width: number, height: number, durationMs?: number): string[] {
-  const forced = durationMs
-    ? [
-        '-force_key_frames',
-        keyframeTimes(durationMs)
-          .map((s) => Math.max(0, s - KEYFRAME_LEAD_SECONDS).toFixed(3))
-          .join(','),
-      ]
-    : [];
+export function transcodeArgs(width: number, height: number): string[] {
   const scale = Math.min(1, 1080 / Math.min(width, height), 1920 / Math.max(width, height));
   const even = (n: number) => Math.max(2, 2 * Math.round((n * scale) / 2));
   return [
@@ -80,7 +64,6 @@ export function transcodeArgs(width: number, height: number, durationMs?: number
       'yuv420p',
       '-vf',
       `scale=${even(width)}:${even(height)}`,
-      ...forced,
     ],
     ...['-c:a', 'aac', '-b:a', '128k'],
     ...['-map_metadata', '-1', '-map_metadata:s:v', '-1', '-map_metadata:s:a', '-1', '-map_chapters', '-1'],

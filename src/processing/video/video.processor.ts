@@ -2,7 +2,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { MediaError } from '../../errors.js';
 import { type AvLimits, ffmpeg, inputArgs, type Probe, probe, probeUpload } from '../av/ffmpeg.js';
-import { bothOrNeither } from '../both-or-neither.js';
+import { keyframePhashes } from '../../moderation/keyframes.js';
+import { allOrNone } from '../all-or-none.js';
 import { previewsIfPossible, renderPreviews } from '../previews.js';
 import type {
   FinishedFile,
@@ -45,7 +46,7 @@ export class VideoProcessor implements Processor {
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
-    const [frame, made] = await bothOrNeither(input, (shared) => [
+    const [frame, made, phashes] = await allOrNone(input, (shared) => [
       this.frame(ext, path, plan, shared),
       input.previewsOnly
         ? undefined
@@ -53,7 +54,9 @@ export class VideoProcessor implements Processor {
           ? this.remux(ext, path, plan, shared)
           : later
             ? undefined
-            : this.transcoded(ext, path, shared, duration),
+            : this.transcoded(ext, path, { width, height }, shared),
+      // Screening's keyframes, beside the rest: every stored version is made from these frames at these times.
+      input.previewsOnly ? undefined : keyframePhashes(ext, path, duration, shared.signal),
     ]);
     const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     // Until a stored version is made the upload is the stored file: its own facts.
@@ -62,22 +65,21 @@ export class VideoProcessor implements Processor {
       stored: made?.rendition,
       finishLater: later,
       ...previews,
+      phashes,
       metadata: made ? withStoredVersion(upload, made.probed) : upload,
     };
   }
 
-  /** `path` (of verified type `ext`) transcoded to a compliant MP4 in `workDir` (the background job's work too). */
-  async transcode(
+  /** `path` (of verified type `ext`, a `width` × `height` video) transcoded to a compliant MP4 in `workDir`. */
+  private async transcode(
     ext: string,
     path: string,
+    size: Size,
     workDir: string,
     signal: AbortSignal,
-    durationMs?: number,
   ): Promise<FinishedFile> {
-    const video = videoStream(await probe(ext, path, signal));
-    if (!video?.width || !video.height) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const output = join(workDir, 'transcoded.mp4');
-    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(video.width, video.height, durationMs), output], {
+    await ffmpeg([...inputArgs(ext, path), ...transcodeArgs(size.width, size.height), output], {
       signal,
       timeoutMs: 3_600_000,
     });
@@ -86,16 +88,18 @@ export class VideoProcessor implements Processor {
 
   /**
    * The background job's work: the transcoded version of `path`, and `metadata` (the
-   * upload's, as committed) updated to describe it (see withStoredVersion).
+   * upload's, as committed: its size is the upload's unless probed again) updated to
+   * describe it (see withStoredVersion).
    */
   async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
-    // Keyframes where the job hashes the version (processing-jobs.ts: the upload's duration).
-    const file = await this.transcode(ext, path, workDir, signal, Number(metadata.durationMs) || undefined);
+    const size = isSize(metadata) ? metadata : videoStream(await probe(ext, path, signal));
+    if (!isSize(size)) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    const file = await this.transcode(ext, path, size, workDir, signal);
     return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
   }
 
-  private async transcoded(ext: string, path: string, input: ProcessInput, durationMs: number): Promise<Made> {
-    const { path: output, mime } = await this.transcode(ext, path, input.workDir, input.signal, durationMs);
+  private async transcoded(ext: string, path: string, size: Size, input: ProcessInput): Promise<Made> {
+    const { path: output, mime } = await this.transcode(ext, path, size, input.workDir, input.signal);
     return { rendition: { path: output, mime, ext: 'mp4' }, probed: await probe('mp4', output, input.signal) };
   }
 
@@ -136,6 +140,16 @@ export class VideoProcessor implements Processor {
     };
   }
 }
+
+interface Size {
+  width: number;
+  height: number;
+}
+
+const isSize = (value: unknown): value is Size => {
+  const { width, height } = (value ?? {}) as Record<string, unknown>;
+  return typeof width === 'number' && width > 0 && typeof height === 'number' && height > 0;
+};
 
 /** A stored version made during the request, and what ffprobe says of it. */
 interface Made {

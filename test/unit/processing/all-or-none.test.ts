@@ -1,4 +1,4 @@
-import { bothOrNeither } from '../../../src/processing/both-or-neither';
+import { allOrNone } from '../../../src/processing/all-or-none';
 import type { ProcessInput } from '../../../src/processing/processor';
 
 const input = (signal = new AbortController().signal) => ({ signal }) as ProcessInput;
@@ -9,24 +9,32 @@ const untilAborted = (signal: AbortSignal, log: string[]) =>
     signal.addEventListener('abort', () => setTimeout(() => (log.push('sibling stopped'), reject(signal.reason)), 20)),
   );
 
-describe('bothOrNeither', () => {
-  it('returns both results', async () => {
-    expect(await bothOrNeither(input(), () => [Promise.resolve(1), Promise.resolve('two')])).toEqual([1, 'two']);
-    expect(await bothOrNeither(input(), () => [Promise.resolve(1), undefined])).toEqual([1, undefined]);
+describe('allOrNone', () => {
+  it('returns every result, in order', async () => {
+    expect(await allOrNone(input(), () => [Promise.resolve(1), Promise.resolve('two')])).toEqual([1, 'two']);
+    expect(await allOrNone(input(), () => [Promise.resolve(1), undefined, Promise.resolve(3)])).toEqual([
+      1,
+      undefined,
+      3,
+    ]);
   });
 
-  it('aborts the other job when one fails, and reports the failure once the other has stopped', async () => {
+  it('aborts the other jobs when one fails, and reports the failure once they have stopped', async () => {
     const log: string[] = [];
     const failure = new Error('frame does not decode');
-    const run = bothOrNeither(input(), (shared) => [Promise.reject(failure), untilAborted(shared.signal, log)]);
+    const run = allOrNone(input(), (shared) => [
+      untilAborted(shared.signal, log),
+      Promise.reject(failure),
+      untilAborted(shared.signal, log),
+    ]);
     await expect(run).rejects.toBe(failure);
-    expect(log).toEqual(['sibling stopped']);
+    expect(log).toEqual(['sibling stopped', 'sibling stopped']);
   });
 
   it('passes the request signal on', async () => {
     const request = new AbortController();
     const log: string[] = [];
-    const run = bothOrNeither(input(request.signal), (shared) => [
+    const run = allOrNone(input(request.signal), (shared) => [
       untilAborted(shared.signal, log),
       untilAborted(shared.signal, log),
     ]);
