@@ -46,8 +46,11 @@ export class VideoProcessor implements Processor {
     const plan = planVideo(probed, ext, duration);
     // Compliant video is remuxed (seconds at most); the rest is transcoded now if that fits the budget, else by a worker.
     const later = !plan.compliant && transcodeSeconds(duration, video.width, video.height) > this.limits.budgetSeconds;
-    const [frame, made, phashes] = await allOrNone(input, (shared) => [
-      this.frame(ext, path, plan, shared),
+    const [previews, made, phashes] = await allOrNone(input, (shared) => [
+      // The previews as soon as their frame is decoded, beside the rest.
+      this.frame(ext, path, plan, shared).then((frame) =>
+        previewsIfPossible(() => renderPreviews(sharp(frame), width, height)),
+      ),
       input.previewsOnly
         ? undefined
         : plan.compliant
@@ -58,7 +61,6 @@ export class VideoProcessor implements Processor {
       // Screening's keyframes, beside the rest: every stored version is made from these frames at these times.
       input.previewsOnly ? undefined : keyframePhashes(ext, path, duration, shared.signal),
     ]);
-    const previews = await previewsIfPossible(() => renderPreviews(sharp(frame), width, height));
     // Until a stored version is made the upload is the stored file: its own facts.
     const upload = { ...videoFacts(probed), durationMs: duration, compliant: plan.compliant };
     return {
