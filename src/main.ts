@@ -19,7 +19,7 @@ const REFUSALS = [ConfigError, PortUnavailableError, DataDirInUseError];
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.tracing.endpoint) {
-    startOtlpTracing(config.tracing.endpoint, config.tracing.serviceName);
+    await startOtlpTracing(config.tracing.endpoint, config.tracing.serviceName);
     shutdown.defer('traces', stopTracing); // sends the spans still buffered
   }
   await assertPortFree(config.port, HOST);

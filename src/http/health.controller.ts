@@ -18,8 +18,7 @@ import { BLOB_STORE, type BlobStore } from '../storage/blob-store.js';
 import { assertFreeSpace } from '../storage/out-of-space.js';
 import { AntivirusService } from '../moderation/antivirus.service.js';
 import { Metrics } from '../observability/metrics.js';
-import { LIMITER } from '../limits/limiter.js';
-import { RedisLimiter } from '../limits/redis-limiter.js';
+import { LIMITER, type Limiter } from '../limits/limiter.js';
 import { AuthPeer } from '../peers/auth-peer.js';
 import { ModerationPeer } from '../peers/moderation-peer.js';
 import { UserPeer } from '../peers/user-peer.js';
@@ -76,13 +75,13 @@ export class HealthController {
    * of service for it would turn a Redis outage into a service outage.
    */
   private redisCheck(): HealthIndicatorFunction[] {
-    let limiter: unknown;
+    let limiter: Limiter;
     try {
-      limiter = this.modules.get(LIMITER, { strict: false });
+      limiter = this.modules.get<Limiter>(LIMITER, { strict: false });
     } catch {
       return [];
     }
-    if (!(limiter instanceof RedisLimiter)) return [];
+    if (limiter.connected === undefined) return [];
     return [
       () => this.indicators.check('redis').up({ connection: limiter.connected ? 'ok' : 'lost (limits per replica)' }),
     ];

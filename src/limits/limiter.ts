@@ -11,6 +11,8 @@ export interface Limiter {
   acquireUpload(userId: string): Promise<(() => void) | null>;
   /** Accounts `bytes` of upload; returns how many milliseconds to wait before passing them on. */
   throttle(userId: string, bytes: number): Promise<number>;
+  /** Whether the store the limits are shared through (Redis) answers now; undefined: they are kept in this process. */
+  readonly connected?: boolean;
   /** Lets go of what it holds (timers, its Redis connection). */
   close(): Promise<void>;
 }

@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
+import { Redis } from 'ioredis';
 import { RateLimiterMemory, RateLimiterRedis, RateLimiterRes } from 'rate-limiter-flexible';
 import type { Limiter, LimiterSettings } from './limiter.js';
 import { MemoryLimiter } from './memory-limiter.js';
@@ -36,6 +36,20 @@ type SlotCommands = Redis & {
   mediaAcquireSlot(key: string, leaseMs: number, limit: number, slot: string): Promise<number>;
   mediaRenewSlot(key: string, leaseMs: number, slot: string): Promise<number>;
 };
+
+/** The limits in the Redis at `url` (REDIS_URL). */
+export function connectRedisLimiter(url: string, settings: LimiterSettings): RedisLimiter {
+  // Fail fast: a command to a Redis that is down rejects at once (the limiter then uses this
+  // replica's own limits) instead of queueing behind the reconnection.
+  const redis = new Redis(url, {
+    enableOfflineQueue: false,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2000,
+    commandTimeout: 1000,
+  });
+  redis.on('error', () => {}); // reconnects by itself; its state is in readiness
+  return new RedisLimiter(redis, settings);
+}
 
 /**
  * The limits in Redis (REDIS_URL), shared by every replica: requests per minute and upload

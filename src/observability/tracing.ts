@@ -1,12 +1,5 @@
 import { context, propagation, type Span, SpanKind, SpanStatusCode, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { resourceFromAttributes } from '@opentelemetry/resources';
-import {
-  BatchSpanProcessor,
-  NodeTracerProvider,
-  SimpleSpanProcessor,
-  type SpanExporter,
-} from '@opentelemetry/sdk-trace-node';
+import type { NodeTracerProvider, SpanExporter } from '@opentelemetry/sdk-trace-node';
 
 /**
  * OpenTelemetry traces (docs/operations.md, "Traces"). Off unless OTEL_EXPORTER_OTLP_ENDPOINT
@@ -24,19 +17,21 @@ export function tracingOn(): boolean {
 const tracer = () => trace.getTracer('media-service');
 
 /** Starts tracing for this process: spans go to `exporter` (batched, unless `batch` is false). */
-export function startTracing(exporter: SpanExporter, options: { serviceName?: string; batch?: boolean } = {}): void {
+export async function startTracing(
+  exporter: SpanExporter,
+  options: { serviceName?: string; batch?: boolean } = {},
+): Promise<void> {
+  const { tracerProvider } = await import('./tracing-sdk.js');
   if (provider) throw new Error('tracing is already started');
-  provider = new NodeTracerProvider({
-    resource: resourceFromAttributes({ 'service.name': options.serviceName ?? 'media-service' }),
-    spanProcessors: [options.batch === false ? new SimpleSpanProcessor(exporter) : new BatchSpanProcessor(exporter)],
-  });
+  provider = tracerProvider(exporter, options.serviceName ?? 'media-service', options.batch !== false);
   // The AsyncLocalStorage context manager and the W3C trace-context propagator.
   provider.register();
 }
 
-/** OTLP over HTTP to `${endpoint}/v1/traces`, as the OpenTelemetry specification derives it from the endpoint. */
-export function startOtlpTracing(endpoint: string, serviceName: string): void {
-  startTracing(new OTLPTraceExporter({ url: `${endpoint.replace(/\/+$/, '')}/v1/traces` }), { serviceName });
+/** OTLP over HTTP to the collector at `endpoint`. */
+export async function startOtlpTracing(endpoint: string, serviceName: string): Promise<void> {
+  const { otlpExporter } = await import('./tracing-sdk.js');
+  await startTracing(otlpExporter(endpoint), { serviceName });
 }
 
 /** Sends what is buffered and stops tracing (at shutdown, and between tests). */

@@ -26,7 +26,7 @@ describe('an upload, observed', () => {
   const scratch = mkdtempSync(join(tmpdir(), 'media-test-observed-'));
 
   beforeAll(async () => {
-    startTracing(exporter, { batch: false });
+    await startTracing(exporter, { batch: false });
     peer = await ModerationServer.start();
     // No processing budget: a video's transcode always continues on the worker (202).
     t = await startTestApp({ grpc: true, env: { MODERATION_GRPC_URL: peer.url, PROCESSING_BUDGET_SECONDS: '0' } });
