@@ -1,6 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { type FileHandle, open } from 'node:fs/promises';
-import { Inject, Injectable } from '@nestjs/common';
+import { Inject, Injectable, type OnApplicationShutdown } from '@nestjs/common';
 import { pipeline, Readable } from 'node:stream';
 import { bytesOf } from '../common/bytes-of.js';
 import { boundedCache } from '../common/cache.js';
@@ -41,7 +41,7 @@ export interface BlobRef {
  * the store, and reading plaintext back out of the store or of a sealed temp file.
  */
 @Injectable()
-export class EncryptedBlobs {
+export class EncryptedBlobs implements OnApplicationShutdown {
   private readonly hashThread?: HashThread;
   private readonly env: string;
   /** Ciphertext of one-segment blobs: at most 512 of them and 16 MiB (src/common/cache.ts). */
@@ -63,6 +63,11 @@ export class EncryptedBlobs {
     changes.subscribe(BLOB_CHANGES, (change) =>
       change === 'reset' ? this.smallBlobs.clear() : this.smallBlobs.delete(change.id),
     );
+  }
+
+  /** The hash thread ends with the app: a closed app (a test's, a stopped role's) leaves no thread behind. */
+  async onApplicationShutdown(): Promise<void> {
+    await this.hashThread?.close();
   }
 
   /**

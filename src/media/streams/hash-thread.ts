@@ -152,6 +152,16 @@ export class HashThread {
     if (this.streams.size === 0) this.worker?.unref();
   }
 
+  /** Ends the thread (the app is closing): a stream still waiting for its digests fails; a later one starts a new thread. */
+  async close(): Promise<void> {
+    const worker = this.worker;
+    if (!worker) return;
+    this.worker = undefined;
+    for (const stream of this.streams.values()) stream.fail(new Error('the hash thread was stopped'));
+    this.streams.clear();
+    await worker.terminate();
+  }
+
   private start(): Worker {
     if (this.worker) return this.worker;
     const worker = new Worker(WORKER_SOURCE, { eval: true, name: 'media-hash' });

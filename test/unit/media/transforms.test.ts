@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readdirSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { TokenBucket } from '../../../src/limits/token-bucket';
@@ -79,6 +80,7 @@ describe('stream transforms', () => {
         expect(hasher.digest('md5')).toBe(createHash('md5').update(bytes).digest('hex'));
       }),
     );
+    await thread.close();
   });
 
   it('Hasher on the hash thread: a stream torn down midway fails cleanly and the thread serves the next one', async () => {
@@ -96,6 +98,29 @@ describe('stream transforms', () => {
     const next = new Hasher(['sha256'], thread);
     await through([Buffer.from('hello')], next);
     expect(next.digest('sha256')).toBe(createHash('sha256').update('hello').digest('hex'));
+    await thread.close();
+  });
+
+  it('HashThread.close() ends its thread: a stream still waiting fails, a later one starts a new thread', async () => {
+    const threads = () => readdirSync('/proc/self/task').length; // this process's OS threads
+    const thread = new HashThread();
+    const first = new Hasher(['sha256'], thread);
+    await through([Buffer.alloc(300_000, 2)], first);
+    const running = threads();
+    const waiting = new Hasher(['sha256'], thread);
+    const input = new Readable({ read() {} });
+    input.push(Buffer.alloc(300_000, 3));
+    const stopped = pipeline(input, waiting, new Writable({ write: (_c, _e, done) => done() }));
+    await thread.close();
+    input.push(null);
+    await expect(stopped).rejects.toThrow('the hash thread was stopped');
+    expect(threads()).toBe(running - 1);
+    const later = new Hasher(['sha256'], thread);
+    await through([Buffer.from('again')], later);
+    expect(later.digest('sha256')).toBe(createHash('sha256').update('again').digest('hex'));
+    expect(threads()).toBe(running);
+    await thread.close();
+    expect(threads()).toBe(running - 1);
   });
 
   it('SizeGuard fails on the first chunk past the limit and reports progress', async () => {
