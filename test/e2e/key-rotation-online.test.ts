@@ -89,7 +89,7 @@ describe('key rotation while the service serves (embedded PostgreSQL)', () => {
     const after = await upload(base, token, { name: 'after.png', bytes: fixture('png-rgba-alpha-yellow-rose.png') });
     expect(after.status).toBe(201);
     const newUrl = await mint(after.json.id);
-    expect((await fetch(`${base}${oldUrl}`)).status).toBe(200); // signed before: still valid
+    expect((await request(`${base}${oldUrl}`)).status).toBe(200); // signed before: still valid
 
     // 2. npm run keys:rotate finds the service owning DATA_DIR and has it re-wrap while it serves.
     const asked = execFileSync(process.execPath, [join(ROOT, 'dist', 'scripts', 'keys-rotate.js')], {
@@ -114,8 +114,8 @@ describe('key rotation while the service serves (embedded PostgreSQL)', () => {
       expect(back.status).toBe(200);
       expect(back.body.length).toBe(media.json.size);
     }
-    expect((await fetch(`${base}${newUrl}`)).status).toBe(200);
-    expect((await fetch(`${base}${oldUrl}`)).status).toBe(401);
+    expect((await request(`${base}${newUrl}`)).status).toBe(200);
+    expect((await request(`${base}${oldUrl}`)).status).toBe(401);
 
     reading = false;
     await reader;

@@ -66,7 +66,7 @@ describe('background jobs across a worker crash', () => {
     expect((await request(`${api.base}/api/v1/media/${accepted.json.id}/metadata`, { token })).json.status).toBe(
       'processing',
     );
-    expect((await fetch(`${api.base}/health/ready`)).status).toBe(200);
+    expect((await request(`${api.base}/health/ready`)).status).toBe(200);
 
     await start('worker'); // a new worker: the killed one's job is handed back to it
     await waitFor(async () => (await status(accepted.json.id)) !== 'processing', 300_000);

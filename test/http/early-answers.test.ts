@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { query } from '../support/database';
 import { everyTypeAtMost, startTestApp, type TestApp } from '../support/app';
-import { fixture, upload } from '../support/http';
+import { fixture, request, upload } from '../support/http';
 import { waitFor } from '../support/wait';
 
 const run = promisify(execFile);
@@ -309,9 +309,7 @@ describe('the request rate before the body', () => {
 
   it('429 RATE_LIMITED past the rate, with fetch and curl', async () => {
     const token = await t.token('rate');
-    expect(
-      (await fetch(`${t.url}/api/v1/media/storage`, { headers: { Authorization: `Bearer ${token}` } })).status,
-    ).toBe(200);
+    expect((await request(`${t.url}/api/v1/media/storage`, { token })).status).toBe(200);
     const file = new Blob([new Uint8Array(text(MB, 'rate'))]);
     for (let i = 0; i < 5; i++)
       expect(await fetchUpload(t, token, [['file', file, 'r.txt']])).toMatchObject({
