@@ -109,8 +109,12 @@ describe('stream transforms', () => {
     const running = threads();
     const waiting = new Hasher(['sha256'], thread);
     const input = new Readable({ read() {} });
+    let passed!: () => void;
+    const batchSent = new Promise<void>((resolve) => (passed = resolve));
+    // More than a batch: by the time it passes through, the stream has handed a batch to the thread.
     input.push(Buffer.alloc(300_000, 3));
-    const stopped = pipeline(input, waiting, new Writable({ write: (_c, _e, done) => done() }));
+    const stopped = pipeline(input, waiting, new Writable({ write: (_c, _e, done) => (passed(), done()) }));
+    await batchSent;
     await thread.close();
     input.push(null);
     await expect(stopped).rejects.toThrow('the hash thread was stopped');
