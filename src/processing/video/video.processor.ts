@@ -90,13 +90,12 @@ export class VideoProcessor implements Processor {
 
   /**
    * The background job's work: the transcoded version of `path`, and `metadata` (the
-   * upload's, as committed: its size is the upload's unless probed again) updated to
+   * upload's, as committed by `process`, which refuses a video without a size) updated to
    * describe it (see withStoredVersion).
    */
   async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
-    const size = isSize(metadata) ? metadata : videoStream(await probe(ext, path, signal));
-    if (!isSize(size)) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
-    const file = await this.transcode(ext, path, size, workDir, signal);
+    if (!isSize(metadata)) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
+    const file = await this.transcode(ext, path, metadata, workDir, signal);
     return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
   }
 
