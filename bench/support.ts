@@ -20,8 +20,8 @@ export interface BenchService {
   rpc(method: string, request: object): unknown;
 }
 
-/** V8's flags as `npm start` gives them (package.json): 4 MB semi-spaces keep the young generation from growing to 32 MB. */
-const NODE_ARGS = ['--max-semi-space-size=4'];
+/** V8's flags as `npm start` gives them (package.json, docs/configuration.md). */
+const NODE_ARGS = ['--max-semi-space-size=4', '--no-memory-reducer'];
 
 /** The built service on its embedded defaults under `dataDir` (unless `env` names a DATABASE_URL), with limits out of the way. */
 export async function startService(

@@ -94,7 +94,9 @@ describe('deploy/Dockerfile', () => {
       const [healthcheck] = all(target, 'HEALTHCHECK');
       expect(healthcheck).toMatch(/\/health\/live/);
       expect(healthcheck).toMatch(/"node"/); // no curl in the slim image
-      expect(all(target, 'CMD').at(-1)).toBe('["node", "--max-semi-space-size=4", "dist/src/main.js"]');
+      expect(all(target, 'CMD').at(-1)).toBe(
+        '["node", "--max-semi-space-size=4", "--no-memory-reducer", "dist/src/main.js"]',
+      );
       expect(all(target, 'ENV').join(' ')).toContain(`MEDIA_ROLE=${target}`);
       expect(all(target, 'ENV').join(' ')).toContain('MALLOC_ARENA_MAX=2');
     },

@@ -1,4 +1,4 @@
-import { cpSync, existsSync, mkdtempSync, rmSync, statSync, symlinkSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync, statSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../../src/common/free-port';
@@ -35,6 +35,9 @@ describe('npm start', () => {
     leftovers.push(npm.child.pid!);
     await ready(npm, `http://127.0.0.1:${port}`, 240_000); // the first start builds: minutes on a loaded machine
     const node = servicePid(npm);
+    // V8's flags of docs/configuration.md ("Outside the service"), as the image's CMD has them.
+    const argv = readFileSync(`/proc/${node}/cmdline`, 'utf8').split('\0');
+    expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--no-memory-reducer']));
     const postmaster = postmasterPid(dataDir)!;
     leftovers.push(node);
     expect(isAlive(postmaster)).toBe(true);
