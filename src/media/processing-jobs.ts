@@ -15,6 +15,7 @@ import {
   RENDER_PREVIEWS,
   type RenderPreviewsJob,
 } from '../jobs/job-queue.js';
+import { allOrNone } from '../processing/all-or-none.js';
 import { plainCopyOf } from '../processing/plain-copy.js';
 import { MediaProcessor } from '../processing/media-processor.js';
 import { EncryptedBlobs } from './encrypted-blobs.js';
@@ -120,16 +121,20 @@ export class ProcessingJobs implements OnApplicationBootstrap, OnModuleDestroy {
         this.processor.finish(media.type, ext, input, workDir, signal, uploaded),
       );
       // Its pHashes stay the upload's: the keyframes it was screened by are this version's frames at the same times.
-      const stored = await stage('store', () =>
-        this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
-      );
+      // Its metadata (a probe of its file) is taken while it is sealed, not after.
+      const [stored, metadata] = await allOrNone({ signal }, (shared) => [
+        stage('store', () =>
+          this.blobs.storeSealedStream(media.ownerId, media.type, createReadStream(output.path), written),
+        ),
+        stage('process', () => output.describe(shared.signal)),
+      ]);
       const wrapped = {
         id: stored.dataKey.id,
         masterKeyId: stored.dataKey.masterKeyId,
         wrapped: stored.dataKey.wrapped,
       };
       // Metadata describes the new version (its codecs, bitrate, ...), as mimeType and size do.
-      const version = { ...stored, dataKey: wrapped, mimeType: output.mime, metadata: output.metadata };
+      const version = { ...stored, dataKey: wrapped, mimeType: output.mime, metadata };
       const replaced = await stage('commit', () => this.media.completeProcessing(media.id, version));
       this.metrics.processingDuration.observe({ media_type: media.type }, (performance.now() - started) / 1000);
       const format = output.mime.split('/')[1] ?? 'unknown';

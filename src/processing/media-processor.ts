@@ -35,8 +35,8 @@ export class MediaProcessor {
 
   /**
    * The background half of processing that was left for later (`finishLater`): the stored
-   * version of the upload at `path`, and the media's `metadata` (as committed, describing
-   * the upload) updated to describe that version.
+   * version of the upload at `path`, and how the media's `metadata` (as committed,
+   * describing the upload) is updated to describe that version.
    */
   async finish(
     type: MediaType,

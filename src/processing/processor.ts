@@ -66,9 +66,13 @@ export interface FinishedFile {
   mime: string;
 }
 
-/** The stored version a background job made, with the media's metadata updated to describe it. */
+/** The stored version a background job made. */
 export interface FinishedVersion extends FinishedFile {
-  metadata: Record<string, unknown>;
+  /**
+   * The media's metadata updated to describe this version, from a probe of its file: the job
+   * runs it beside the version's sealing (both only read the file).
+   */
+  describe(signal: AbortSignal): Promise<Record<string, unknown>>;
 }
 
 /** What a background job gives `finish`: the upload as a file of verified type `ext`. */

@@ -77,10 +77,10 @@ export class AudioProcessor implements Processor {
     };
   }
 
-  /** The background job's work: the upload as MP3, and `metadata` updated to describe it. */
+  /** The background job's work: the upload as MP3, and how `metadata` is updated to describe it. */
   async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
     const file = await this.toMp3(ext, path, workDir, signal);
-    return { ...file, metadata: withStoredAudio(metadata, await probe('mp3', file.path, signal)) };
+    return { ...file, describe: async (s) => withStoredAudio(metadata, await probe('mp3', file.path, s)) };
   }
 
   /** `path` (of verified type `ext`) as MP3 128k in `workDir`. */

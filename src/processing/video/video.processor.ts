@@ -89,14 +89,14 @@ export class VideoProcessor implements Processor {
   }
 
   /**
-   * The background job's work: the transcoded version of `path`, and `metadata` (the
-   * upload's, as committed by `process`, which refuses a video without a size) updated to
+   * The background job's work: the transcoded version of `path`, and how `metadata` (the
+   * upload's, as committed by `process`, which refuses a video without a size) is updated to
    * describe it (see withStoredVersion).
    */
   async finish({ ext, path, workDir, signal, metadata }: FinishInput): Promise<FinishedVersion> {
     if (!isSize(metadata)) throw new MediaError('CORRUPT_FILE', 'The file holds no playable video');
     const file = await this.transcode(ext, path, metadata, workDir, signal);
-    return { ...file, metadata: withStoredVersion(metadata, await probe('mp4', file.path, signal)) };
+    return { ...file, describe: async (s) => withStoredVersion(metadata, await probe('mp4', file.path, s)) };
   }
 
   private async transcoded(ext: string, path: string, size: Size, input: ProcessInput): Promise<Made> {
