@@ -20,8 +20,14 @@ export interface BenchService {
   rpc(method: string, request: object): unknown;
 }
 
-/** V8's flags as `npm start` gives them (package.json, docs/configuration.md). */
-const NODE_ARGS = ['--max-semi-space-size=4', '--no-memory-reducer'];
+/** V8's flags as `npm start` gives them: read from its script, so the bench cannot drift from it (docs/configuration.md). */
+const NODE_ARGS = startFlags(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start);
+
+function startFlags(script: string): string[] {
+  const flags = /\bnode((?: --\S+)*) dist\/src\/main\.js/.exec(script);
+  if (!flags) throw new Error(`no "node ... dist/src/main.js" in the start script: ${script}`);
+  return flags[1].split(' ').filter(Boolean);
+}
 
 /** The built service on its embedded defaults under `dataDir` (unless `env` names a DATABASE_URL), with limits out of the way. */
 export async function startService(
