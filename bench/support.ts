@@ -20,13 +20,25 @@ export interface BenchService {
   rpc(method: string, request: object): unknown;
 }
 
-/** V8's flags as `npm start` gives them: read from its script, so the bench cannot drift from it (docs/configuration.md). */
-const NODE_ARGS = startFlags(JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start);
+/**
+ * V8's flags and the allocator's settings as `npm start` gives them: read from its script, so
+ * the bench cannot drift from it (docs/configuration.md, "Outside the service").
+ */
+const START_SCRIPT: string = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')).scripts.start;
+const NODE_ARGS = startFlags(START_SCRIPT);
+const START_ENV = startDefaults(START_SCRIPT);
 
 function startFlags(script: string): string[] {
   const flags = /\bnode((?: --\S+)*) dist\/src\/main\.js/.exec(script);
   if (!flags) throw new Error(`no "node ... dist/src/main.js" in the start script: ${script}`);
   return flags[1].split(' ').filter(Boolean);
+}
+
+/** The variables the start script defaults (`NAME="${NAME:-value}"`), with those defaults. */
+function startDefaults(script: string): Record<string, string> {
+  const defaults = Object.fromEntries([...script.matchAll(/\b(\w+)="\$\{\1:-([^}]*)\}"/g)].map((m) => [m[1], m[2]]));
+  if (!defaults.MALLOC_ARENA_MAX) throw new Error(`no MALLOC_ARENA_MAX default in the start script: ${script}`);
+  return defaults;
 }
 
 /** The built service on its embedded defaults under `dataDir` (unless `env` names a DATABASE_URL), with limits out of the way. */
@@ -49,9 +61,8 @@ export async function startService(
     QUOTA_STORAGE_BYTES: String(100 * 1024 * MB),
     QUOTA_DAILY_UPLOADS: '100000',
     RATE_LIMIT_PER_MINUTE: '100000',
-    // As `npm start` runs it (package.json): two malloc arenas instead of one per thread
-    // (libuv, V8, libvips, the hash thread) keep a busy process's RSS from fragmenting.
-    MALLOC_ARENA_MAX: '2',
+    // As `npm start` runs it (package.json): glibc's arenas and thresholds.
+    ...START_ENV,
     ...env,
   };
   const child = spawn(process.execPath, [...NODE_ARGS, ...nodeArgs, join(ROOT, 'dist', 'src', 'main.js')], {

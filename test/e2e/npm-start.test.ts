@@ -38,6 +38,15 @@ describe('npm start', () => {
     // V8's flags of docs/configuration.md ("Outside the service"), as the image's CMD has them.
     const argv = readFileSync(`/proc/${node}/cmdline`, 'utf8').split('\0');
     expect(argv).toEqual(expect.arrayContaining(['--max-semi-space-size=4', '--no-memory-reducer']));
+    // ... and glibc's malloc settings of the same section, as the image's ENV has them.
+    const environ = readFileSync(`/proc/${node}/environ`, 'utf8').split('\0');
+    expect(environ).toEqual(
+      expect.arrayContaining([
+        'MALLOC_ARENA_MAX=2',
+        'MALLOC_MMAP_THRESHOLD_=33554432',
+        'MALLOC_TRIM_THRESHOLD_=268435456',
+      ]),
+    );
     const postmaster = postmasterPid(dataDir)!;
     leftovers.push(node);
     expect(isAlive(postmaster)).toBe(true);
