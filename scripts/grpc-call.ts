@@ -19,10 +19,17 @@ A call not answered within --deadline seconds (default 30) ends with DEADLINE_EX
        npm run -s grpc -- GrantAccess '{"acting_user_id":"alice","media_ids":["<id>"],"conversation_id":"c1","user_ids":["bob"]}'`;
 
 function main(): Promise<number> {
-  const { positionals, values } = parseArgs({
-    allowPositionals: true,
-    options: { address: { type: 'string' }, deadline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      allowPositionals: true,
+      options: { address: { type: 'string' }, deadline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
+    });
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`); // an unknown option, or one without its value
+    return Promise.resolve(2);
+  }
+  const { positionals, values } = parsed;
   const seconds = Number(values.deadline ?? 30);
   if (values.help || positionals.length !== 2 || !(seconds > 0)) {
     process.stderr.write(`${USAGE}\n`);

@@ -57,6 +57,9 @@ describe('npm run grpc (a person trying the gRPC API)', () => {
     );
     expect((await run([])).code).toBe(2);
     expect((await run([...args, '--deadline', 'soon'])).code).toBe(2);
+    const unknown = await run([...args, '--nope']);
+    expect(unknown.code).toBe(2);
+    expect(unknown.stderr).toMatch(/^Unknown option '--nope'.*\nusage: npm run -s grpc/);
   });
 
   it('gives up on an address that accepts the connection and never answers, after --deadline seconds', async () => {
