@@ -13,6 +13,11 @@ const { join, relative } = require('node:path');
 const STAMP = join('dist', '.built');
 /** What tsconfig.build.json compiles, and what the generated Prisma client depends on. */
 const INPUTS = ['src', 'scripts', 'bench', 'prisma', 'tsconfig.json', 'tsconfig.build.json', 'package-lock.json'];
+/**
+ * What the project writes below its inputs and the build does not read: `npm run bench`'s
+ * results. (Making bench/results the first time still changes bench/ itself, once.)
+ */
+const OUTPUTS = [join('bench', 'results')];
 
 /** Why `root` needs a build (a reason naming the newer input), or null when dist/ is current. */
 function staleReason(root) {
@@ -20,20 +25,24 @@ function staleReason(root) {
   if (!existsSync(stamp)) return 'no complete build in dist/';
   const built = statSync(stamp).mtimeMs;
   for (const input of INPUTS) {
-    const newer = newerThan(join(root, input), built);
+    const newer = newerThan(
+      join(root, input),
+      built,
+      OUTPUTS.map((output) => join(root, output)),
+    );
     if (newer) return `${relative(root, newer)} changed since the last build`;
   }
   return null;
 }
 
-/** The first path under `path` modified after `time`; a directory counts, as removing a file changes it. */
-function newerThan(path, time) {
-  if (!existsSync(path)) return null;
+/** The first path under `path` (none of `skipped`) modified after `time`; a directory counts, as removing a file changes it. */
+function newerThan(path, time, skipped) {
+  if (!existsSync(path) || skipped.includes(path)) return null;
   const stat = statSync(path);
   if (stat.mtimeMs > time) return path;
   if (!stat.isDirectory()) return null;
   for (const entry of readdirSync(path)) {
-    const newer = newerThan(join(path, entry), time);
+    const newer = newerThan(join(path, entry), time, skipped);
     if (newer) return newer;
   }
   return null;

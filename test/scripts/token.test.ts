@@ -178,4 +178,17 @@ describe('build-if-stale', () => {
     expect(staleReason(root)).toBe('package-lock.json changed since the last build');
     expect(existsSync(join(root, 'dist', '.built'))).toBe(true);
   });
+
+  it("does not ask for a build when only `npm run bench`'s results changed", () => {
+    mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+    writeFileSync(join(root, 'bench', 'a.bench.ts'), '');
+    mkdirSync(join(root, 'dist'), { recursive: true });
+    writeFileSync(join(root, STAMP), '');
+    age('package-lock.json', 60);
+    for (const path of ['src/http/b.ts', 'src/http', 'src', 'bench/a.bench.ts', 'bench']) age(path, 60);
+    writeFileSync(join(root, 'bench', 'results', 'service.json'), '{}');
+    expect(staleReason(root)).toBeNull();
+    age('bench/a.bench.ts', -5);
+    expect(staleReason(root)).toBe('bench/a.bench.ts changed since the last build');
+  });
 });

@@ -26,10 +26,22 @@ async function toReply(response: Response): Promise<Reply> {
   return { status: response.status, headers: response.headers, body, json };
 }
 
+/** A request not answered (body included) within this fails naming itself, before Jest's 180 s per test would. */
+const ANSWER_WITHIN_MS = 150_000;
+
 export async function request(url: string, init: RequestInit & { token?: string } = {}): Promise<Reply> {
   const headers = new Headers(init.headers);
   if (init.token) headers.set('Authorization', `Bearer ${init.token}`);
-  return toReply(await fetch(url, { ...init, headers }));
+  const signal = init.signal ?? AbortSignal.timeout(ANSWER_WITHIN_MS);
+  try {
+    return await toReply(await fetch(url, { ...init, headers, signal }));
+  } catch (error) {
+    if (!init.signal && (error as Error).name === 'TimeoutError')
+      throw new Error(`${init.method ?? 'GET'} ${url}: no answer within ${ANSWER_WITHIN_MS / 1000} s`, {
+        cause: error,
+      });
+    throw error;
+  }
 }
 
 /** POSTs one file part named `field` (default "file"). */
