@@ -24,12 +24,9 @@ function staleReason(root) {
   const stamp = join(root, STAMP);
   if (!existsSync(stamp)) return 'no complete build in dist/';
   const built = statSync(stamp).mtimeMs;
+  const outputs = OUTPUTS.map((output) => join(root, output));
   for (const input of INPUTS) {
-    const newer = newerThan(
-      join(root, input),
-      built,
-      OUTPUTS.map((output) => join(root, output)),
-    );
+    const newer = newerThan(join(root, input), built, outputs);
     if (newer) return `${relative(root, newer)} changed since the last build`;
   }
   return null;

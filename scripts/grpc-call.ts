@@ -18,6 +18,12 @@ A call not answered within --deadline seconds (default 30) ends with DEADLINE_EX
   e.g. npm run -s grpc -- GetMedia '{"acting_user_id":"alice","media_ids":["<id>"]}'
        npm run -s grpc -- GrantAccess '{"acting_user_id":"alice","media_ids":["<id>"],"conversation_id":"c1","user_ids":["bob"]}'`;
 
+/** The usage on stderr (after what was wrong, if anything), answering `code`. */
+function usage(code: number, problem?: string): Promise<number> {
+  process.stderr.write(`${problem ? `${problem}\n` : ''}${USAGE}\n`);
+  return Promise.resolve(code);
+}
+
 function main(): Promise<number> {
   let parsed;
   try {
@@ -26,15 +32,11 @@ function main(): Promise<number> {
       options: { address: { type: 'string' }, deadline: { type: 'string' }, help: { type: 'boolean', short: 'h' } },
     });
   } catch (error) {
-    process.stderr.write(`${(error as Error).message}\n${USAGE}\n`); // an unknown option, or one without its value
-    return Promise.resolve(2);
+    return usage(2, (error as Error).message); // an unknown option, or one without its value
   }
   const { positionals, values } = parsed;
   const seconds = Number(values.deadline ?? 30);
-  if (values.help || positionals.length !== 2 || !(seconds > 0)) {
-    process.stderr.write(`${USAGE}\n`);
-    return Promise.resolve(values.help ? 0 : 2);
-  }
+  if (values.help || positionals.length !== 2 || !(seconds > 0)) return usage(values.help ? 0 : 2);
   const [method, json] = positionals;
   const definition = loadSync(protoPath('media', __dirname), {
     keepCase: true,
